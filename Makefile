@@ -1,0 +1,131 @@
+# kiln: every entry point of the project.
+#
+#   make              build ./kiln (release flags)            make CC=clang   the same with clang
+#   make deps         install the Debian packages that the build, tests and demo need
+#   make unit         fast tier: no root, no daemon, no guest
+#   make test         the README's test command: deps, build, guest image, unit and e2e tiers
+#   make check-e2e    real-guest tier alone (skips with 77 if no daemon/image can be had)
+#   make check-asan   unit tier under ASan+UBSan      make check-valgrind   under valgrind
+#   make lint         clang-format check, clang-tidy, cppcheck, banned functions
+#   make image        build (or reuse) the cached Debian 12 guest image
+#   make format       rewrite sources with clang-format
+
+VERSION   := 0.1.0
+CC        ?= cc
+PKGS      := libvirt libcurl jansson libssh2 sqlite3
+CONFIG    ?= release
+IS_CLANG  := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
+BUILD     := build/$(CONFIG)$(if $(IS_CLANG),-clang)
+
+SRC_LIB   := $(sort $(wildcard orchestrator/lib/*.c orchestrator/lib/*/*.c))
+SRC_CLI   := $(sort $(wildcard orchestrator/cli/*.c))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test-*.c))
+
+OBJ_LIB   := $(SRC_LIB:%.c=$(BUILD)/%.o)
+OBJ_CLI   := $(SRC_CLI:%.c=$(BUILD)/%.o)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+
+WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+             -Wmissing-prototypes -Wold-style-definition -Wpointer-arith -Wwrite-strings \
+             -Wcast-align -Wundef -Wvla -Wimplicit-fallthrough -Wnull-dereference \
+             -Wframe-larger-than=8192
+ifneq ($(IS_CLANG),1)
+WARN      += -Wjump-misses-init -Wlogical-op -Wduplicated-cond
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong -fno-common -fvisibility=hidden \
+               -Iorchestrator/include -Iorchestrator/lib -DKILN_VERSION='"$(VERSION)"' \
+               -DKILN_DATADIR='"$(CURDIR)"' $(PKG_CFLAGS) -MMD -MP
+
+ifeq ($(CONFIG),asan)
+MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(CONFIG),debug)
+MODE_CFLAGS := -O0 -g
+MODE_LDFLAGS :=
+else
+MODE_CFLAGS := -O2 -g -D_FORTIFY_SOURCE=2
+MODE_LDFLAGS := -Wl,-z,relro,-z,now
+endif
+
+CFLAGS_ALL  := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL := $(MODE_LDFLAGS) $(LDFLAGS)
+
+.PHONY: all deps unit test check-e2e check-asan check-valgrind lint format image clean \
+        check-deps unit-bins
+
+all: kiln
+
+kiln: $(BUILD)/kiln
+	@cp $< $@
+
+$(BUILD)/kiln: $(OBJ_CLI) $(BUILD)/libkiln.a
+	@echo '  LD    $@'
+	@$(CC) $(LDFLAGS_ALL) -o $@ $(OBJ_CLI) $(BUILD)/libkiln.a $(PKG_LIBS)
+
+$(BUILD)/libkiln.a: $(OBJ_LIB)
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/%.o: %.c | check-deps
+	@mkdir -p $(dir $@)
+	@echo '  CC    $<'
+	@$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libkiln.a
+	@mkdir -p $(dir $@)
+	@echo '  TEST  $@'
+	@$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libkiln.a $(PKG_LIBS)
+
+unit-bins: $(BUILD)/kiln $(UNIT_BIN)
+
+check-deps:
+	@pkg-config --exists $(PKGS) || { \
+	  echo "missing development packages for: $(PKGS); run 'make deps'" >&2; exit 1; }
+
+deps:
+	@tests/harness/deps.sh
+
+unit: unit-bins
+	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests \
+	  tests/run.sh unit
+
+# The README's test command: installs what is missing, builds, and runs both tiers.
+test:
+	@tests/harness/deps.sh
+	@$(MAKE) --no-print-directory all unit-bins
+	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests \
+	  KILN_E2E_REQUIRED=1 exec tests/run.sh unit e2e
+
+check-e2e: all
+	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln tests/run.sh e2e
+
+check-asan:
+	@$(MAKE) --no-print-directory CONFIG=asan unit
+
+check-valgrind:
+	@$(MAKE) --no-print-directory CONFIG=debug unit-bins
+	@KILN_BIN=$(CURDIR)/build/debug/kiln KILN_TEST_BIN=$(CURDIR)/build/debug/tests \
+	  KILN_TEST_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
+	  tests/run.sh unit
+
+image:
+	@tests/images/build.sh debian12
+
+C_FILES := $(shell find orchestrator tests/unit bench -name '*.[ch]' 2>/dev/null)
+
+format:
+	clang-format -i $(C_FILES)
+
+lint: CONFIG = debug
+lint:
+	@tests/harness/lint.sh $(C_FILES)
+
+clean:
+	rm -rf build kiln
+
+-include $(OBJ_LIB:.o=.d) $(OBJ_CLI:.o=.d) $(UNIT_BIN:=.d)

@@ -1,0 +1,67 @@
+/* `kiln help [VERB]`: the verbs by group, or one verb's usage, options and example. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void print_opts(FILE *f, const cli_opt *opts)
+{
+        for (const cli_opt *o = opts; o && o->name; o++) {
+                char left[64];
+
+                snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
+                         o->metavar ? o->metavar : "");
+                fprintf(f, "  %-30s %s\n", left, o->help);
+        }
+}
+
+void cli_help_verb(FILE *f, const cli_verb *v)
+{
+        fprintf(f, "usage: kiln %s %s\n\n%s\n", v->name, v->usage, v->summary);
+        if (v->opts && v->opts->name) {
+                fputs("\noptions:\n", f);
+                print_opts(f, v->opts);
+        }
+        fputs("\nglobal options:\n", f);
+        print_opts(f, cli_global_opts);
+        if (v->example)
+                fprintf(f, "\nexample:\n  %s\n", v->example);
+}
+
+void cli_help_all(FILE *f)
+{
+        const char *last_group = NULL;
+
+        fprintf(f, "usage: kiln [GLOBAL OPTIONS] VERB [OPTIONS]\n\n"
+                   "kiln bakes and launches virtual machine images on this machine's hypervisor,\n"
+                   "with the model of AWS AMIs.\n");
+        for (size_t i = 0; i < cli_n_verbs; i++) {
+                const cli_verb *v = &cli_verbs[i];
+
+                if (!last_group || strcmp(last_group, v->group) != 0) {
+                        fprintf(f, "\n%s:\n", v->group);
+                        last_group = v->group;
+                }
+                fprintf(f, "  %-24s %s\n", v->name, v->summary);
+        }
+        fputs("\nglobal options:\n", f);
+        print_opts(f, cli_global_opts);
+        fputs("\n'kiln help VERB' shows a verb's options; 'kiln --version' the version.\n", f);
+}
+
+int cmd_help(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const cli_verb *v;
+
+        (void) verb;
+        (void) g;
+        if (args->n_positional == 0) {
+                cli_help_all(stdout);
+                return CLI_EXIT_OK;
+        }
+        v = cli_verb_find(args->positional[0]);
+        if (!v)
+                return cli_usage_error("unknown verb '%s' (see 'kiln help')", args->positional[0]);
+        cli_help_verb(stdout, v);
+        return CLI_EXIT_OK;
+}

@@ -1,0 +1,285 @@
+/* kiln's entry point: the command table, global options (parsed once, here, wherever they
+ * stand on the line), and dispatch. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+const cli_opt cli_global_opts[] = {
+        { "region", CLI_ARG_ONE, "NAME", "region to work in (default: the configured one)" },
+        { "account", CLI_ARG_ONE, "ID", "12-digit account to act as (or KILN_ACCOUNT)" },
+        { "home", CLI_ARG_ONE, "DIR", "kiln home holding the registry and pools (or KILN_HOME)" },
+        { "output", CLI_ARG_ONE, "FORMAT", "json (default), table or text" },
+        { "quiet", CLI_ARG_NONE, NULL, "print results only, no progress or notices" },
+        { "verbose", CLI_ARG_NONE, NULL, "log what kiln does to stderr (or KILN_DEBUG=1)" },
+        { "no-progress", CLI_ARG_NONE, NULL, "no progress bars or progress lines" },
+        { "help", CLI_ARG_NONE, NULL, "show help for the verb" },
+        { NULL, CLI_ARG_NONE, NULL, NULL },
+};
+
+static const cli_opt doctor_opts[] = {
+        { "uri", CLI_ARG_ONE, "URI", "libvirt URI to check (default qemu:///system)" },
+        { "accel", CLI_ARG_ONE, "auto|kvm|tcg", "accelerator to resolve (default auto)" },
+        { NULL, CLI_ARG_NONE, NULL, NULL },
+};
+
+const cli_verb cli_verbs[] = {
+        { "help", "general", "show the verbs, or one verb's options", "[VERB]", NULL, 1,
+          cmd_help, "kiln help doctor" },
+        { "doctor", "upkeep",
+          "check the hypervisor connection, the accelerator and the tools kiln needs",
+          "[--uri URI] [--accel auto|kvm|tcg]", doctor_opts, 0, cmd_doctor,
+          "kiln doctor --output table" },
+};
+const size_t cli_n_verbs = KILN_ARRAY_SIZE(cli_verbs);
+
+const cli_verb *cli_verb_find(const char *name)
+{
+        for (size_t i = 0; i < cli_n_verbs; i++)
+                if (strcmp(cli_verbs[i].name, name) == 0)
+                        return &cli_verbs[i];
+        return NULL;
+}
+
+const char *cli_arg_get(const cli_args *args, const char *name)
+{
+        const char *v = NULL;
+
+        for (size_t i = 0; i < args->n_values; i++)
+                if (strcmp(args->values[i].opt->name, name) == 0)
+                        v = args->values[i].value;
+        return v;
+}
+
+bool cli_arg_has(const cli_args *args, const char *name)
+{
+        for (size_t i = 0; i < args->n_values; i++)
+                if (strcmp(args->values[i].opt->name, name) == 0)
+                        return true;
+        return false;
+}
+
+static const cli_opt *opt_find(const cli_opt *table, const char *name, size_t len)
+{
+        for (const cli_opt *o = table; o && o->name; o++)
+                if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+                        return o;
+        return NULL;
+}
+
+static void args_push(cli_args *a, const cli_opt *opt, const char *value)
+{
+        cli_value *v = realloc(a->values, (a->n_values + 1) * sizeof(*v));
+
+        if (!v)
+                abort();
+        a->values = v;
+        a->values[a->n_values].opt = opt;
+        a->values[a->n_values].value = value;
+        a->n_values++;
+}
+
+static void args_push_positional(cli_args *a, const char *s)
+{
+        const char **p = realloc(a->positional, (a->n_positional + 1) * sizeof(*p));
+
+        if (!p)
+                abort();
+        a->positional = p;
+        a->positional[a->n_positional++] = s;
+}
+
+static int global_apply(cli_global *g, const cli_opt *opt, const char *value)
+{
+        if (strcmp(opt->name, "region") == 0) {
+                g->region = value;
+        } else if (strcmp(opt->name, "account") == 0) {
+                size_t n = strlen(value);
+
+                for (size_t i = 0; i < n; i++)
+                        if (!isdigit((unsigned char) value[i]))
+                                n = 0;
+                if (n != 12)
+                        return cli_usage_error("invalid --account '%s': an account ID is 12 "
+                                               "digits",
+                                               value);
+                g->account = value;
+        } else if (strcmp(opt->name, "home") == 0) {
+                if (!*value)
+                        return cli_usage_error("--home needs a directory");
+                g->home = value;
+        } else if (strcmp(opt->name, "output") == 0) {
+                if (strcmp(value, "json") == 0)
+                        g->output = CLI_OUTPUT_JSON;
+                else if (strcmp(value, "table") == 0)
+                        g->output = CLI_OUTPUT_TABLE;
+                else if (strcmp(value, "text") == 0)
+                        g->output = CLI_OUTPUT_TEXT;
+                else
+                        return cli_usage_error("invalid --output '%s': expected json, table or "
+                                               "text",
+                                               value);
+        } else if (strcmp(opt->name, "quiet") == 0) {
+                g->quiet = true;
+        } else if (strcmp(opt->name, "verbose") == 0) {
+                g->verbose = true;
+        } else if (strcmp(opt->name, "no-progress") == 0) {
+                g->no_progress = true;
+        }
+        return 0;
+}
+
+/* Parses argv[1..]: the first word that is not an option is the verb; global options may
+ * stand before or after it. Returns 0, or an exit status. */
+static int parse(int argc, char **argv, cli_global *g, const cli_verb **ret_verb, cli_args *a,
+                 bool *ret_help, bool *ret_version)
+{
+        const cli_verb *verb = NULL;
+
+        for (int i = 1; i < argc; i++) {
+                const char *arg = argv[i];
+                const cli_opt *opt = NULL;
+                const char *eq, *name;
+                size_t len;
+                bool global = false;
+
+                if (strcmp(arg, "--") == 0) {
+                        for (i++; i < argc; i++)
+                                args_push_positional(a, argv[i]);
+                        break;
+                }
+                if (strncmp(arg, "--", 2) != 0) {
+                        if (!verb) {
+                                verb = cli_verb_find(arg);
+                                if (!verb)
+                                        return cli_usage_error("unknown verb '%s' (see 'kiln "
+                                                               "help')",
+                                                               arg);
+                        } else {
+                                args_push_positional(a, arg);
+                        }
+                        continue;
+                }
+                if (!verb && strcmp(arg, "--version") == 0) {
+                        *ret_version = true;
+                        continue;
+                }
+                name = arg + 2;
+                eq = strchr(name, '=');
+                len = eq ? (size_t) (eq - name) : strlen(name);
+                if (verb)
+                        opt = opt_find(verb->opts, name, len);
+                if (!opt) {
+                        opt = opt_find(cli_global_opts, name, len);
+                        global = opt != NULL;
+                }
+                if (!opt) {
+                        if (verb)
+                                return cli_usage_error("unknown option '--%.*s' for '%s' (see "
+                                                       "'kiln help %s')",
+                                                       (int) len, name, verb->name, verb->name);
+                        return cli_usage_error("unknown option '--%.*s' (see 'kiln help')",
+                                               (int) len, name);
+                }
+                if (opt->kind == CLI_ARG_NONE) {
+                        if (eq)
+                                return cli_usage_error("option '--%s' takes no value",
+                                                       opt->name);
+                        if (strcmp(opt->name, "help") == 0)
+                                *ret_help = true;
+                        else if (global)
+                                global_apply(g, opt, NULL);
+                        else
+                                args_push(a, opt, NULL);
+                        continue;
+                }
+                if (eq) {
+                        if (global) {
+                                if (global_apply(g, opt, eq + 1) != 0)
+                                        return CLI_EXIT_USAGE;
+                        } else {
+                                args_push(a, opt, eq + 1);
+                        }
+                        continue;
+                }
+                if (i + 1 >= argc || (strncmp(argv[i + 1], "--", 2) == 0 && argv[i + 1][2]))
+                        return cli_usage_error("option '--%s' needs a value (%s)", opt->name,
+                                               opt->metavar ? opt->metavar : "VALUE");
+                if (global) {
+                        if (global_apply(g, opt, argv[++i]) != 0)
+                                return CLI_EXIT_USAGE;
+                        continue;
+                }
+                args_push(a, opt, argv[++i]);
+                if (opt->kind == CLI_ARG_LIST)
+                        while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+                                args_push(a, opt, argv[++i]);
+        }
+        if (verb && a->n_positional > verb->max_positional)
+                return cli_usage_error("unexpected argument '%s' for '%s'",
+                                       a->positional[verb->max_positional], verb->name);
+        *ret_verb = verb;
+        return 0;
+}
+
+static void log_to_stderr(kiln_log_level level, const char *msg, void *userdata)
+{
+        static const char *const names[] = { "error", "warning", "info", "debug" };
+
+        (void) userdata;
+        fprintf(stderr, "kiln: %s: %s\n", names[level], msg);
+}
+
+static kiln_log_level log_level(const cli_global *g)
+{
+        const char *debug = getenv("KILN_DEBUG");
+
+        if (g->verbose || (debug && *debug && strcmp(debug, "0") != 0))
+                return KILN_LOG_DEBUG;
+        return g->quiet ? KILN_LOG_ERR : KILN_LOG_INFO;
+}
+
+static int run(int argc, char **argv, cli_args *a)
+{
+        cli_global g = { .output = CLI_OUTPUT_JSON };
+        const cli_verb *verb = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        bool help = false, version = false;
+        int r;
+
+        g.account = getenv("KILN_ACCOUNT");
+        g.home = getenv("KILN_HOME");
+        r = parse(argc, argv, &g, &verb, a, &help, &version);
+        if (r != 0)
+                return r;
+        kiln_log_set_handler(log_to_stderr, log_level(&g), NULL);
+        if (version) {
+                printf("kiln %s\n", kiln_version());
+                return CLI_EXIT_OK;
+        }
+        if (!verb) {
+                cli_help_all(help ? stdout : stderr);
+                return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+        }
+        if (help) {
+                cli_help_verb(stdout, verb);
+                return CLI_EXIT_OK;
+        }
+        if (kiln_global_init(&err) < 0)
+                return cli_fail(err);
+        r = verb->run(verb, &g, a);
+        kiln_global_cleanup();
+        return r;
+}
+
+int main(int argc, char **argv)
+{
+        cli_args a = { 0 };
+        int r = run(argc, argv, &a);
+
+        free(a.values);
+        free(a.positional);
+        return r;
+}

@@ -1,0 +1,190 @@
+/* Printing: results go to stdout as JSON (the aws CLI's shapes, insertion order, 4-space
+ * indent), as a table or as tab-separated text; errors go to stderr once, and their class
+ * picks the exit status. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_usage_error(const char *fmt, ...)
+{
+        va_list ap;
+
+        fputs("kiln: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return CLI_EXIT_USAGE;
+}
+
+int cli_exit_code(int kiln_code)
+{
+        static const int codes[KILN_E_COUNT] = {
+                [KILN_E_INTERNAL] = 1,   [KILN_E_INVALID] = 3,      [KILN_E_NOT_FOUND] = 4,
+                [KILN_E_EXISTS] = 5,     [KILN_E_STATE] = 6,        [KILN_E_PERMISSION] = 7,
+                [KILN_E_LIMIT] = 8,      [KILN_E_UNSUPPORTED] = 9,  [KILN_E_IO] = 10,
+                [KILN_E_TIMEOUT] = 11,   [KILN_E_LIBVIRT] = 12,     [KILN_E_SSH] = 13,
+                [KILN_E_HTTP] = 14,      [KILN_E_JSON] = 15,
+                [KILN_E_INTERRUPTED] = CLI_EXIT_INTERRUPTED,
+        };
+
+        if (kiln_code <= 0 || kiln_code >= KILN_E_COUNT || !codes[kiln_code])
+                return 1;
+        return codes[kiln_code];
+}
+
+int cli_fail(const kiln_error *e)
+{
+        if (!e) {
+                fputs("kiln: error: unknown failure\n", stderr);
+                return 1;
+        }
+        fprintf(stderr, "kiln: error (%s): %s\n",
+                e->api_code ? e->api_code : kiln_error_code_name(e->code), e->msg);
+        return cli_exit_code(e->code);
+}
+
+static void print_scalar(FILE *f, json_t *v)
+{
+        switch (json_typeof(v)) {
+        case JSON_STRING:
+                fputs(json_string_value(v), f);
+                break;
+        case JSON_INTEGER:
+                fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                break;
+        case JSON_REAL:
+                fprintf(f, "%g", json_real_value(v));
+                break;
+        case JSON_TRUE:
+                fputs("True", f);
+                break;
+        case JSON_FALSE:
+                fputs("False", f);
+                break;
+        default:
+                fputs("None", f);
+                break;
+        }
+}
+
+static bool is_scalar(json_t *v)
+{
+        return !json_is_object(v) && !json_is_array(v);
+}
+
+static void upper(FILE *f, const char *s)
+{
+        for (; *s; s++)
+                fputc(*s >= 'a' && *s <= 'z' ? *s - 'a' + 'A' : *s, f);
+}
+
+/* As `aws --output text`: an object's scalars on one line, tab-separated, led by its key in
+ * upper case; nested objects and lists on lines of their own. */
+static void print_text(FILE *f, const char *label, json_t *v)
+{
+        const char *key;
+        json_t *item;
+        size_t i;
+        bool any = false;
+
+        if (json_is_array(v)) {
+                json_array_foreach (v, i, item) {
+                        if (is_scalar(item)) {
+                                if (label) {
+                                        upper(f, label);
+                                        fputc('\t', f);
+                                }
+                                print_scalar(f, item);
+                                fputc('\n', f);
+                        } else {
+                                print_text(f, label, item);
+                        }
+                }
+                return;
+        }
+        if (!json_is_object(v)) {
+                print_scalar(f, v);
+                fputc('\n', f);
+                return;
+        }
+        json_object_foreach (v, key, item) {
+                if (!is_scalar(item))
+                        continue;
+                if (!any && label) {
+                        upper(f, label);
+                        fputc('\t', f);
+                } else if (any) {
+                        fputc('\t', f);
+                }
+                print_scalar(f, item);
+                any = true;
+        }
+        if (any)
+                fputc('\n', f);
+        json_object_foreach (v, key, item)
+                if (!is_scalar(item))
+                        print_text(f, key, item);
+}
+
+/* A readable two-column table: nested objects indent, lists number their items. */
+static void print_table(FILE *f, int depth, json_t *v)
+{
+        const char *key;
+        json_t *item;
+        size_t i;
+
+        if (json_is_object(v)) {
+                json_object_foreach (v, key, item) {
+                        fprintf(f, "%*s%-*s", depth * 2, "", 28 - depth * 2 > 8 ? 28 - depth * 2 : 8,
+                                key);
+                        if (is_scalar(item)) {
+                                fputs(" | ", f);
+                                print_scalar(f, item);
+                                fputc('\n', f);
+                        } else {
+                                fputc('\n', f);
+                                print_table(f, depth + 1, item);
+                        }
+                }
+        } else if (json_is_array(v)) {
+                json_array_foreach (v, i, item) {
+                        if (is_scalar(item)) {
+                                fprintf(f, "%*s- ", depth * 2, "");
+                                print_scalar(f, item);
+                                fputc('\n', f);
+                        } else {
+                                fprintf(f, "%*s[%zu]\n", depth * 2, "", i);
+                                print_table(f, depth + 1, item);
+                        }
+                }
+        } else {
+                fprintf(f, "%*s", depth * 2, "");
+                print_scalar(f, v);
+                fputc('\n', f);
+        }
+}
+
+void cli_print(const cli_global *g, json_t *result)
+{
+        char *s;
+
+        switch (g->output) {
+        case CLI_OUTPUT_JSON:
+                s = json_dumps(result, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
+                if (s) {
+                        puts(s);
+                        free(s);
+                }
+                break;
+        case CLI_OUTPUT_TEXT:
+                print_text(stdout, NULL, result);
+                break;
+        case CLI_OUTPUT_TABLE:
+                print_table(stdout, 0, result);
+                break;
+        }
+        fflush(stdout);
+}

@@ -1,0 +1,16 @@
+/* kiln's public API. The command line includes only this. */
+#ifndef KILN_KILN_H
+#define KILN_KILN_H
+
+#include <kiln/common.h>
+#include <kiln/error.h>
+#include <kiln/host.h>
+#include <kiln/log.h>
+
+KILN_PUBLIC const char *kiln_version(void);
+/* Process-wide setup: libvirt's error printing off, libcurl and libssh2 initialised. Call once,
+ * first in main, before any thread. Returns -1 with *err set if a library cannot start. */
+KILN_PUBLIC int kiln_global_init(kiln_error **err);
+KILN_PUBLIC void kiln_global_cleanup(void);
+
+#endif

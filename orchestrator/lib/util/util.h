@@ -1,0 +1,66 @@
+/* Library-internal helpers: allocation that aborts on OOM, strings, files, and external
+ * commands run from an argv (never through a shell). */
+#ifndef KILN_UTIL_H
+#define KILN_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <kiln/common.h>
+#include <kiln/error.h>
+#include <kiln/log.h>
+
+/* ---- memory: these abort on OOM ---- */
+void *kiln_xmalloc(size_t n);
+void *kiln_xcalloc(size_t nmemb, size_t n);
+void *kiln_xrealloc(void *p, size_t n);
+char *kiln_xstrdup(const char *s);
+char *kiln_xstrndup(const char *s, size_t n);
+char *kiln_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *kiln_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+/* ---- growable byte buffer, always NUL-terminated ---- */
+typedef struct kiln_buf {
+        char *data;
+        size_t len;
+        size_t cap;
+} kiln_buf;
+
+void kiln_buf_append(kiln_buf *b, const void *data, size_t n);
+void kiln_buf_appendf(kiln_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hands the data to the caller (never NULL) and empties the buffer. */
+char *kiln_buf_steal(kiln_buf *b);
+void kiln_buf_clear(kiln_buf *b);
+
+/* ---- files ---- */
+/* Reads a whole file (at most max bytes) into a NUL-terminated string. */
+int kiln_file_read(const char *path, size_t max, char **ret, size_t *ret_len, kiln_error **err);
+/* Finds an executable on PATH; returns a new string or NULL. */
+char *kiln_find_program(const char *name);
+
+/* ---- external commands ---- */
+typedef struct kiln_cmd kiln_cmd;
+
+/* The argv, ending with NULL. */
+kiln_cmd *kiln_cmd_new(const char *prog, ...) __attribute__((sentinel));
+kiln_cmd *kiln_cmd_free(kiln_cmd *cmd);
+void kiln_cmd_add_arg(kiln_cmd *cmd, const char *arg);
+/* Keeps this environment variable of ours in the child (its environment is otherwise only
+ * PATH, HOME and LC_ALL=C). */
+void kiln_cmd_pass_env(kiln_cmd *cmd, const char *name);
+/* argv joined with spaces, for logs and error messages. */
+char *kiln_cmd_to_string(const kiln_cmd *cmd);
+/* Runs the command to its end. stdin is /dev/null. A non-zero exit or a signal is an error
+ * (KILN_E_IO) that names the program and carries the tail of its stderr. *ret_stdout (if
+ * ret_stdout is not NULL) receives everything it printed on stdout. */
+int kiln_cmd_run(kiln_cmd *cmd, char **ret_stdout, kiln_error **err);
+
+/* Tests: when a hook is set, commands are not run; the hook receives the argv and gives the
+ * stdout and exit status the command would have had. */
+typedef int (*kiln_cmd_dry_run_fn)(const char *const *argv, char **ret_stdout, void *userdata);
+void kiln_cmd_set_dry_run(kiln_cmd_dry_run_fn fn, void *userdata);
+
+KILN_DEFINE_AUTOPTR(kiln_cmd, kiln_cmd_free)
+
+#endif

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Runs inside mmdebstrap's customize phase with the root directory as $1: turns the freshly
+# installed tree into a cloud image. Everything an instance must own alone (host keys,
+# machine-id, cloud-init state) is removed here and made again at first boot.
+set -eu
+root=$1
+files=$(dirname "$0")/files
+
+install -m 0644 "$files/90-kiln.cfg" "$root/etc/cloud/cloud.cfg.d/90-kiln.cfg"
+install -m 0644 "$files/interfaces" "$root/etc/network/interfaces"
+mkdir -p "$root/etc/network/interfaces.d" "$root/boot/grub/i386-pc"
+install -m 0644 "$files/grub.cfg" "$root/boot/grub/grub.cfg"
+cp /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst "$root/boot/grub/i386-pc/"
+
+printf 'LABEL=kiln-root / ext4 defaults,errors=remount-ro 0 1\n' >"$root/etc/fstab"
+printf 'localhost\n' >"$root/etc/hostname"
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+
+# A locale generated now saves cloud-init a locale-gen at every first boot.
+printf 'en_US.UTF-8 UTF-8\n' >"$root/etc/locale.gen"
+chroot "$root" locale-gen
+printf 'LANG=en_US.UTF-8\n' >"$root/etc/default/locale"
+
+# No account may log in with a password.
+chroot "$root" passwd -l root >/dev/null
+
+# Identities are made at first boot: host keys by cloud-init, machine-id by systemd.
+rm -f "$root"/etc/ssh/ssh_host_*
+: >"$root/etc/machine-id"
+rm -f "$root/var/lib/dbus/machine-id"
+rm -rf "$root/var/lib/cloud"/*
+rm -f "$root/root/.bash_history"
+find "$root/var/log" -type f -exec truncate -s 0 {} +
+rm -rf "$root/var/cache/apt"/*.bin "$root/tmp"/* "$root/var/tmp"/*
