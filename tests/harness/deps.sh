@@ -1,0 +1,44 @@
+#!/bin/bash
+# Installs the Debian packages that kiln's build, tests and demo need. Idempotent: does
+# nothing when all are there; otherwise runs `apt-get update` once and installs the missing
+# ones without questions. Only Debian's archive is used.
+set -euo pipefail
+
+packages=(
+        # build
+        make gcc clang pkg-config
+        libvirt-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libsqlite3-dev
+        # lint and sanitizers
+        clang-format clang-tidy cppcheck valgrind libclang-rt-14-dev
+        # hypervisor: libvirtd, virtlogd, the QEMU driver, TCG/KVM guests, disk tools
+        libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
+        qemu-system-x86 qemu-utils
+        # NoCloud seeds, keys, SSH clients in tests
+        xorriso openssh-client
+        # guest image recipe (tests/images): no mounts, no loop devices
+        mmdebstrap e2fsprogs fdisk grub-pc-bin grub-common debian-archive-keyring
+        # test harness helpers
+        python3 libxml2-utils procps iproute2 ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+        [[ $p == \#* ]] && continue
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+        echo "deps: all ${#packages[@]} packages present"
+        exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" != 0 ]; then
+        echo "deps: installing packages needs root (run 'sudo make deps')" >&2
+        exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "deps: done"

@@ -1,0 +1,130 @@
+#!/bin/bash
+# Runs test tiers and totals their TAP results: `tests/run.sh unit e2e`.
+#   unit  tests/unit/test-*.c (built into $KILN_TEST_BIN) and tests/unit/test-*.sh
+#   e2e   tests/e2e/test-*.sh on real guests; starts libvirtd if nothing answers (and stops
+#         it again), builds or reuses the guest image
+# A test program prints TAP; exit 77 skips it. With KILN_E2E_REQUIRED=1 (the README's test
+# command) the e2e tier never skips: a missing daemon or image fails. The last line is
+# "N passed, N failed, N skipped". Ctrl-C or SIGTERM stops the running test, which tears down
+# what it made, and then the daemons the run started.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+export KILN_TOP=$top
+export KILN_BIN=${KILN_BIN:-$top/build/release/kiln}
+export KILN_TEST_BIN=${KILN_TEST_BIN:-$top/build/release/tests}
+wrapper=${KILN_TEST_WRAPPER:-}
+only=${KILN_TEST_ONLY:-}
+
+passed=0 failed=0 skipped=0
+failures=()
+child=
+interrupted=0
+
+on_signal() {
+        interrupted=1
+        [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
+}
+trap 'on_signal' INT TERM
+
+# Runs one test program in the background (so that a signal reaches us at once) and counts
+# its TAP lines.
+run_one() {
+        local name=$1; shift
+        local log rc line n_ok=0 n_fail=0 n_skip=0
+        log=$(mktemp)
+        echo "# --- $name"
+        "$@" >"$log" 2>&1 &
+        child=$!
+        tail -n +1 -f --pid="$child" "$log" 2>/dev/null &
+        local tailer=$!
+        wait "$child"; rc=$?
+        while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
+        child=
+        wait "$tailer" 2>/dev/null
+        while IFS= read -r line; do
+                case "$line" in
+                "not ok"*"# TODO"*) ;;
+                "not ok"*) n_fail=$((n_fail + 1)) ;;
+                "ok"*"# SKIP"* | "ok"*"# skip"*) n_skip=$((n_skip + 1)) ;;
+                "ok"*) n_ok=$((n_ok + 1)) ;;
+                esac
+        done <"$log"
+        rm -f "$log"
+        if [ "$rc" = 77 ]; then
+                n_skip=$((n_skip + 1))
+        elif [ "$rc" != 0 ] && [ "$n_fail" = 0 ]; then
+                echo "not ok - $name exited with status $rc"
+                n_fail=1
+        fi
+        passed=$((passed + n_ok)) failed=$((failed + n_fail)) skipped=$((skipped + n_skip))
+        [ "$n_fail" -gt 0 ] && failures+=("$name")
+}
+
+selected() {
+        [ -z "$only" ] || [[ $1 == *"$only"* ]]
+}
+
+tier_unit() {
+        local t
+        for t in "$KILN_TEST_BIN"/test-*; do
+                [ -x "$t" ] || continue
+                [[ $t == *.d ]] && continue
+                selected "$t" || continue
+                run_one "unit/$(basename "$t")" $wrapper "$t"
+                [ "$interrupted" = 1 ] && return
+        done
+        for t in "$top"/tests/unit/test-*.sh; do
+                [ -x "$t" ] || continue
+                selected "$t" || continue
+                run_one "unit/$(basename "$t")" "$t"
+                [ "$interrupted" = 1 ] && return
+        done
+}
+
+tier_e2e() {
+        local t why
+        # shellcheck source=harness/libvirt.sh
+        . "$top/tests/harness/libvirt.sh"
+        local log
+        log=$(mktemp)
+        if ! harness_e2e_prepare >"$log" 2>&1; then
+                why=$(cat "$log"); rm -f "$log"
+                echo "$why"
+                if [ "${KILN_E2E_REQUIRED:-0}" = 1 ]; then
+                        echo "not ok - e2e tier cannot run: $(echo "$why" | tail -n 1)"
+                        failed=$((failed + 1)); failures+=("e2e-setup")
+                else
+                        echo "ok - e2e tier # SKIP $(echo "$why" | tail -n 1)"
+                        skipped=$((skipped + 1))
+                fi
+                harness_libvirt_down
+                return
+        fi
+        cat "$log"; rm -f "$log"
+        export KILN_TEST_IMAGE KILN_ACCEL
+        for t in "$top"/tests/e2e/test-*.sh; do
+                [ -x "$t" ] || continue
+                selected "$t" || continue
+                run_one "e2e/$(basename "$t")" "$t"
+                [ "$interrupted" = 1 ] && break
+        done
+        harness_libvirt_down
+}
+
+start=$(date +%s)
+for tier in "${@:-unit}"; do
+        [ "$interrupted" = 1 ] && break
+        case "$tier" in
+        unit) tier_unit ;;
+        e2e) tier_e2e ;;
+        *) echo "run.sh: unknown tier '$tier'" >&2; exit 2 ;;
+        esac
+done
+
+echo "# tiers: ${*:-unit}; $(( $(date +%s) - start )) s"
+[ ${#failures[@]} -gt 0 ] && echo "# failed: ${failures[*]}"
+[ "$interrupted" = 1 ] && echo "# interrupted"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$interrupted" = 1 ] && exit 130
+[ "$failed" = 0 ]
