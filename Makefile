@@ -105,7 +105,9 @@ check-e2e: all
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln tests/run.sh e2e
 
 check-asan:
-	@$(MAKE) --no-print-directory CONFIG=asan unit
+	@ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(MAKE) --no-print-directory CONFIG=asan unit
 
 check-valgrind:
 	@$(MAKE) --no-print-directory CONFIG=debug unit-bins

@@ -36,7 +36,7 @@ run_one() {
         echo "# --- $name"
         "$@" >"$log" 2>&1 &
         child=$!
-        tail -n +1 -f --pid="$child" "$log" 2>/dev/null &
+        tail -s 0.1 -n +1 -f --pid="$child" "$log" 2>/dev/null &
         local tailer=$!
         wait "$child"; rc=$?
         while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done

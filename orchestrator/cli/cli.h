@@ -18,9 +18,9 @@ enum {
 typedef enum { CLI_OUTPUT_JSON, CLI_OUTPUT_TABLE, CLI_OUTPUT_TEXT } cli_output;
 
 typedef enum {
-        CLI_ARG_NONE,  /* a flag */
-        CLI_ARG_ONE,   /* --name VALUE or --name=VALUE */
-        CLI_ARG_LIST,  /* --name V1 V2 ... up to the next option (as the aws CLI) */
+        CLI_ARG_NONE, /* a flag */
+        CLI_ARG_ONE,  /* --name VALUE or --name=VALUE */
+        CLI_ARG_LIST, /* --name V1 V2 ... up to the next option (as the aws CLI) */
 } cli_arg_kind;
 
 typedef struct cli_opt {

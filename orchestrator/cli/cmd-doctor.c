@@ -14,10 +14,10 @@ static json_t *tools_json(bool *ret_all_found)
 
         *ret_all_found = true;
         for (size_t i = 0; i < n; i++) {
-                json_array_append_new(arr, json_pack("{s:s, s:b, s:s, s:s}", "Name",
-                                                     tools[i].name, "Found", tools[i].found,
-                                                     "Package", tools[i].package, "Purpose",
-                                                     tools[i].purpose));
+                json_array_append_new(arr,
+                                      json_pack("{s:s, s:b, s:s, s:s}", "Name", tools[i].name,
+                                                "Found", tools[i].found, "Package",
+                                                tools[i].package, "Purpose", tools[i].purpose));
                 if (!tools[i].found)
                         *ret_all_found = false;
         }
@@ -59,13 +59,12 @@ int cmd_doctor(const cli_verb *verb, const cli_global *g, const cli_args *args)
                 json_object_set_new(accel, "Reason", json_string(probe.detail));
 
         if (kiln_host_hypervisor_info(uri, &info, &hv_err) == 0)
-                hv = json_pack("{s:s, s:b, s:s, s:s, s:s, s:s}", "Uri", info->uri, "Reachable",
-                               1, "Driver", info->driver, "LibvirtVersion",
-                               info->libvirt_version, "HypervisorVersion",
-                               info->hypervisor_version, "Hostname", info->hostname);
+                hv = json_pack("{s:s, s:b, s:s, s:s, s:s, s:s}", "Uri", info->uri, "Reachable", 1,
+                               "Driver", info->driver, "LibvirtVersion", info->libvirt_version,
+                               "HypervisorVersion", info->hypervisor_version, "Hostname",
+                               info->hostname);
         else
-                hv = json_pack("{s:s, s:b, s:s}", "Uri", uri, "Reachable", 0, "Error",
-                               hv_err->msg);
+                hv = json_pack("{s:s, s:b, s:s}", "Uri", uri, "Reachable", 0, "Error", hv_err->msg);
 
         result = json_pack("{s:s, s:o, s:o, s:o}", "Version", kiln_version(), "Hypervisor", hv,
                            "Accelerator", accel, "Tools", tools_json(&tools_ok));

@@ -8,30 +8,30 @@
 #include "cli.h"
 
 const cli_opt cli_global_opts[] = {
-        { "region", CLI_ARG_ONE, "NAME", "region to work in (default: the configured one)" },
-        { "account", CLI_ARG_ONE, "ID", "12-digit account to act as (or KILN_ACCOUNT)" },
-        { "home", CLI_ARG_ONE, "DIR", "kiln home holding the registry and pools (or KILN_HOME)" },
-        { "output", CLI_ARG_ONE, "FORMAT", "json (default), table or text" },
-        { "quiet", CLI_ARG_NONE, NULL, "print results only, no progress or notices" },
-        { "verbose", CLI_ARG_NONE, NULL, "log what kiln does to stderr (or KILN_DEBUG=1)" },
-        { "no-progress", CLI_ARG_NONE, NULL, "no progress bars or progress lines" },
-        { "help", CLI_ARG_NONE, NULL, "show help for the verb" },
-        { NULL, CLI_ARG_NONE, NULL, NULL },
+        {"region", CLI_ARG_ONE, "NAME", "region to work in (default: the configured one)"},
+        {"account", CLI_ARG_ONE, "ID", "12-digit account to act as (or KILN_ACCOUNT)"},
+        {"home", CLI_ARG_ONE, "DIR", "kiln home holding the registry and pools (or KILN_HOME)"},
+        {"output", CLI_ARG_ONE, "FORMAT", "json (default), table or text"},
+        {"quiet", CLI_ARG_NONE, NULL, "print results only, no progress or notices"},
+        {"verbose", CLI_ARG_NONE, NULL, "log what kiln does to stderr (or KILN_DEBUG=1)"},
+        {"no-progress", CLI_ARG_NONE, NULL, "no progress bars or progress lines"},
+        {"help", CLI_ARG_NONE, NULL, "show help for the verb"},
+        {NULL, CLI_ARG_NONE, NULL, NULL},
 };
 
 static const cli_opt doctor_opts[] = {
-        { "uri", CLI_ARG_ONE, "URI", "libvirt URI to check (default qemu:///system)" },
-        { "accel", CLI_ARG_ONE, "auto|kvm|tcg", "accelerator to resolve (default auto)" },
-        { NULL, CLI_ARG_NONE, NULL, NULL },
+        {"uri", CLI_ARG_ONE, "URI", "libvirt URI to check (default qemu:///system)"},
+        {"accel", CLI_ARG_ONE, "auto|kvm|tcg", "accelerator to resolve (default auto)"},
+        {NULL, CLI_ARG_NONE, NULL, NULL},
 };
 
 const cli_verb cli_verbs[] = {
-        { "help", "general", "show the verbs, or one verb's options", "[VERB]", NULL, 1,
-          cmd_help, "kiln help doctor" },
-        { "doctor", "upkeep",
-          "check the hypervisor connection, the accelerator and the tools kiln needs",
-          "[--uri URI] [--accel auto|kvm|tcg]", doctor_opts, 0, cmd_doctor,
-          "kiln doctor --output table" },
+        {"help", "general", "show the verbs, or one verb's options", "[VERB]", NULL, 1, cmd_help,
+         "kiln help doctor"},
+        {"doctor", "upkeep",
+         "check the hypervisor connection, the accelerator and the tools kiln needs",
+         "[--uri URI] [--accel auto|kvm|tcg]", doctor_opts, 0, cmd_doctor,
+         "kiln doctor --output table"},
 };
 const size_t cli_n_verbs = KILN_ARRAY_SIZE(cli_verbs);
 
@@ -121,14 +121,18 @@ static int global_apply(cli_global *g, const cli_opt *opt, const char *value)
                         return cli_usage_error("invalid --output '%s': expected json, table or "
                                                "text",
                                                value);
-        } else if (strcmp(opt->name, "quiet") == 0) {
-                g->quiet = true;
-        } else if (strcmp(opt->name, "verbose") == 0) {
-                g->verbose = true;
-        } else if (strcmp(opt->name, "no-progress") == 0) {
-                g->no_progress = true;
         }
         return 0;
+}
+
+static void global_flag(cli_global *g, const cli_opt *opt)
+{
+        if (strcmp(opt->name, "quiet") == 0)
+                g->quiet = true;
+        else if (strcmp(opt->name, "verbose") == 0)
+                g->verbose = true;
+        else if (strcmp(opt->name, "no-progress") == 0)
+                g->no_progress = true;
 }
 
 /* Parses argv[1..]: the first word that is not an option is the verb; global options may
@@ -185,12 +189,11 @@ static int parse(int argc, char **argv, cli_global *g, const cli_verb **ret_verb
                 }
                 if (opt->kind == CLI_ARG_NONE) {
                         if (eq)
-                                return cli_usage_error("option '--%s' takes no value",
-                                                       opt->name);
+                                return cli_usage_error("option '--%s' takes no value", opt->name);
                         if (strcmp(opt->name, "help") == 0)
                                 *ret_help = true;
                         else if (global)
-                                global_apply(g, opt, NULL);
+                                global_flag(g, opt);
                         else
                                 args_push(a, opt, NULL);
                         continue;
@@ -226,7 +229,7 @@ static int parse(int argc, char **argv, cli_global *g, const cli_verb **ret_verb
 
 static void log_to_stderr(kiln_log_level level, const char *msg, void *userdata)
 {
-        static const char *const names[] = { "error", "warning", "info", "debug" };
+        static const char *const names[] = {"error", "warning", "info", "debug"};
 
         (void) userdata;
         fprintf(stderr, "kiln: %s: %s\n", names[level], msg);
@@ -243,7 +246,7 @@ static kiln_log_level log_level(const cli_global *g)
 
 static int run(int argc, char **argv, cli_args *a)
 {
-        cli_global g = { .output = CLI_OUTPUT_JSON };
+        cli_global g = {.output = CLI_OUTPUT_JSON};
         const cli_verb *verb = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         bool help = false, version = false;
@@ -276,7 +279,7 @@ static int run(int argc, char **argv, cli_args *a)
 
 int main(int argc, char **argv)
 {
-        cli_args a = { 0 };
+        cli_args a = {0};
         int r = run(argc, argv, &a);
 
         free(a.values);

@@ -10,23 +10,32 @@
 int cli_usage_error(const char *fmt, ...)
 {
         va_list ap;
+        char msg[1024];
 
-        fputs("kiln: ", stderr);
         va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
+        vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
         va_end(ap);
-        fputc('\n', stderr);
+        fprintf(stderr, "kiln: %s\n", msg);
         return CLI_EXIT_USAGE;
 }
 
 int cli_exit_code(int kiln_code)
 {
         static const int codes[KILN_E_COUNT] = {
-                [KILN_E_INTERNAL] = 1,   [KILN_E_INVALID] = 3,      [KILN_E_NOT_FOUND] = 4,
-                [KILN_E_EXISTS] = 5,     [KILN_E_STATE] = 6,        [KILN_E_PERMISSION] = 7,
-                [KILN_E_LIMIT] = 8,      [KILN_E_UNSUPPORTED] = 9,  [KILN_E_IO] = 10,
-                [KILN_E_TIMEOUT] = 11,   [KILN_E_LIBVIRT] = 12,     [KILN_E_SSH] = 13,
-                [KILN_E_HTTP] = 14,      [KILN_E_JSON] = 15,
+                [KILN_E_INTERNAL] = 1,
+                [KILN_E_INVALID] = 3,
+                [KILN_E_NOT_FOUND] = 4,
+                [KILN_E_EXISTS] = 5,
+                [KILN_E_STATE] = 6,
+                [KILN_E_PERMISSION] = 7,
+                [KILN_E_LIMIT] = 8,
+                [KILN_E_UNSUPPORTED] = 9,
+                [KILN_E_IO] = 10,
+                [KILN_E_TIMEOUT] = 11,
+                [KILN_E_LIBVIRT] = 12,
+                [KILN_E_SSH] = 13,
+                [KILN_E_HTTP] = 14,
+                [KILN_E_JSON] = 15,
                 [KILN_E_INTERRUPTED] = CLI_EXIT_INTERRUPTED,
         };
 
@@ -138,8 +147,8 @@ static void print_table(FILE *f, int depth, json_t *v)
 
         if (json_is_object(v)) {
                 json_object_foreach (v, key, item) {
-                        fprintf(f, "%*s%-*s", depth * 2, "", 28 - depth * 2 > 8 ? 28 - depth * 2 : 8,
-                                key);
+                        fprintf(f, "%*s%-*s", depth * 2, "",
+                                28 - depth * 2 > 8 ? 28 - depth * 2 : 8, key);
                         if (is_scalar(item)) {
                                 fputs(" | ", f);
                                 print_scalar(f, item);

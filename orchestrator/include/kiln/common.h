@@ -25,11 +25,11 @@ static inline void kiln_closep(int *fd)
 #define kiln_autoclose __attribute__((cleanup(kiln_closep)))
 
 /* KILN_DEFINE_AUTOPTR(T, fn): fn frees a T and returns NULL. */
-#define KILN_DEFINE_AUTOPTR(T, fn)                                                       \
-        static inline void T##_autoptr_cleanup(T **p)                                    \
-        {                                                                                \
-                if (*p)                                                                  \
-                        *p = fn(*p);                                                     \
+#define KILN_DEFINE_AUTOPTR(T, fn)                                                                 \
+        static inline void T##_autoptr_cleanup(T **p)                                              \
+        {                                                                                          \
+                if (*p)                                                                            \
+                        *p = fn(*p);                                                               \
         }
 #define kiln_autoptr(T) __attribute__((cleanup(T##_autoptr_cleanup))) T *
 

@@ -30,13 +30,13 @@ KILN_PUBLIC bool kiln_host_cpuinfo_has_virt(const char *cpuinfo);
 
 /* Resolves want (auto, kvm, tcg) against a probe: auto gives kvm only when the probe says KVM
  * runs guests; kvm on a host where it does not is KILN_E_UNSUPPORTED naming the reason. */
-KILN_PUBLIC int kiln_accel_resolve(kiln_accel want, const kiln_kvm_probe *probe,
-                                   kiln_accel *ret, kiln_error **err);
+KILN_PUBLIC int kiln_accel_resolve(kiln_accel want, const kiln_kvm_probe *probe, kiln_accel *ret,
+                                   kiln_error **err);
 
 /* A hypervisor connection's identity, for `kiln doctor`. */
 typedef struct kiln_hypervisor_info {
-        char *uri;          /* canonical URI as libvirt reports it */
-        char *driver;       /* "QEMU", "Test", ... */
+        char *uri;    /* canonical URI as libvirt reports it */
+        char *driver; /* "QEMU", "Test", ... */
         char *libvirt_version;
         char *hypervisor_version;
         char *hostname;

@@ -35,8 +35,7 @@ int kiln_accel_from_string(const char *s, kiln_accel *ret, kiln_error **err)
                         return 0;
                 }
         return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                              "Invalid accelerator '%s': expected auto, kvm or tcg",
-                              s ? s : "");
+                              "Invalid accelerator '%s': expected auto, kvm or tcg", s ? s : "");
 }
 
 static bool word_in(const char *line, const char *word)
@@ -59,8 +58,8 @@ bool kiln_host_cpuinfo_has_virt(const char *cpuinfo)
 
         while (line && *line) {
                 const char *nl = strchr(line, '\n');
-                kiln_autofree char *l = nl ? kiln_xstrndup(line, (size_t) (nl - line))
-                                           : kiln_xstrdup(line);
+                kiln_autofree char *l =
+                        nl ? kiln_xstrndup(line, (size_t) (nl - line)) : kiln_xstrdup(line);
 
                 if (strncmp(l, "flags", 5) == 0 && (word_in(l, "vmx") || word_in(l, "svm")))
                         return true;
@@ -79,9 +78,9 @@ static bool kvm_run_hlt(int kvm, char *why, size_t why_len)
 {
         __attribute__((cleanup(closep_kvm))) int vm = -1;
         __attribute__((cleanup(closep_kvm))) int vcpu = -1;
-        struct kvm_userspace_memory_region region = { 0 };
+        struct kvm_userspace_memory_region region = {0};
         struct kvm_sregs sregs;
-        struct kvm_regs regs = { 0 };
+        struct kvm_regs regs = {0};
         struct kvm_run *run = NULL;
         unsigned char *mem = NULL;
         int run_size;
@@ -102,8 +101,7 @@ static bool kvm_run_hlt(int kvm, char *why, size_t why_len)
         region.memory_size = 4096;
         region.userspace_addr = (unsigned long) mem;
         if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
-                snprintf(why, why_len, "KVM_SET_USER_MEMORY_REGION failed: %s",
-                         strerror(errno));
+                snprintf(why, why_len, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
                 munmap(mem, 4096);
                 return false;
         }
@@ -147,7 +145,7 @@ static bool kvm_run_hlt(int kvm, char *why, size_t why_len)
 
 void kiln_host_probe_kvm(kiln_kvm_probe *ret)
 {
-        kiln_kvm_probe p = { 0 };
+        kiln_kvm_probe p = {0};
         kiln_autofree char *cpuinfo = NULL;
         kiln_autoptr(kiln_error) e = NULL;
         kiln_autoclose int kvm = -1;

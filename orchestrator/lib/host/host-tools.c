@@ -5,11 +5,11 @@
 #include <kiln/host.h>
 
 static const kiln_tool_check host_tools[] = {
-        { "qemu-img", "inspects, converts and layers disks", "qemu-utils", false },
-        { "qemu-system-x86_64", "runs guests (under libvirt)", "qemu-system-x86", false },
-        { "xorriso", "writes the NoCloud seed (ISO 9660)", "xorriso", false },
-        { "ssh-keygen", "makes key pairs and host keys", "openssh-client", false },
-        { "virsh", "troubleshooting libvirt by hand", "libvirt-clients", false },
+        {"qemu-img", "inspects, converts and layers disks", "qemu-utils", false},
+        {"qemu-system-x86_64", "runs guests (under libvirt)", "qemu-system-x86", false},
+        {"xorriso", "writes the NoCloud seed (ISO 9660)", "xorriso", false},
+        {"ssh-keygen", "makes key pairs and host keys", "openssh-client", false},
+        {"virsh", "troubleshooting libvirt by hand", "libvirt-clients", false},
 };
 
 size_t kiln_host_check_tools(kiln_tool_check *tools, size_t max)

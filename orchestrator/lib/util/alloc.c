@@ -82,7 +82,7 @@ char *kiln_xasprintf(const char *fmt, ...)
 
 void kiln_buf_append(kiln_buf *b, const void *data, size_t n)
 {
-        if (b->len + n + 1 > b->cap) {
+        if (!b->data || b->len + n + 1 > b->cap) {
                 size_t cap = b->cap ? b->cap : 256;
 
                 while (cap < b->len + n + 1)

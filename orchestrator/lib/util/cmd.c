@@ -87,7 +87,7 @@ void kiln_cmd_pass_env(kiln_cmd *cmd, const char *name)
 
 char *kiln_cmd_to_string(const kiln_cmd *cmd)
 {
-        kiln_buf b = { 0 };
+        kiln_buf b = {0};
 
         for (size_t i = 0; i < cmd->argc; i++) {
                 if (i)
@@ -128,9 +128,8 @@ static void child_exec(kiln_cmd *cmd, int out_fd, int err_fd)
 /* Reads both pipes until both reach EOF. */
 static int drain(int out_fd, int err_fd, kiln_buf *out, kiln_buf *errb, kiln_error **err)
 {
-        struct pollfd fds[2] = { { .fd = out_fd, .events = POLLIN },
-                                 { .fd = err_fd, .events = POLLIN } };
-        kiln_buf *bufs[2] = { out, errb };
+        struct pollfd fds[2] = {{.fd = out_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
+        kiln_buf *bufs[2] = {out, errb};
         char chunk[4096];
 
         while (fds[0].fd >= 0 || fds[1].fd >= 0) {
@@ -164,8 +163,8 @@ static int cmd_dry_run(kiln_cmd *cmd, const char *argv_str, char **ret_stdout, k
 
         if (status != 0) {
                 free(out);
-                return kiln_error_set(err, KILN_E_IO, NULL, "'%s' exited with status %d",
-                                      argv_str, status);
+                return kiln_error_set(err, KILN_E_IO, NULL, "'%s' exited with status %d", argv_str,
+                                      status);
         }
         if (ret_stdout)
                 *ret_stdout = out ? out : kiln_xstrdup("");
@@ -177,8 +176,8 @@ static int cmd_dry_run(kiln_cmd *cmd, const char *argv_str, char **ret_stdout, k
 int kiln_cmd_run(kiln_cmd *cmd, char **ret_stdout, kiln_error **err)
 {
         kiln_autofree char *argv_str = kiln_cmd_to_string(cmd);
-        kiln_buf out = { 0 }, errb = { 0 };
-        int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+        kiln_buf out = {0}, errb = {0};
+        int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
         int status = 0, r;
         pid_t pid;
 
@@ -216,12 +215,11 @@ int kiln_cmd_run(kiln_cmd *cmd, char **ret_stdout, kiln_error **err)
             strncmp(errb.data, "cannot run", 10) == 0)
                 r = kiln_error_set(err, KILN_E_IO, NULL, "%s", stderr_tail(&errb));
         else if (r == 0 && WIFEXITED(status) && WEXITSTATUS(status) != 0)
-                r = kiln_error_set(err, KILN_E_IO, NULL, "'%s' exited with status %d%s%s",
-                                   argv_str, WEXITSTATUS(status), errb.len ? ": " : "",
-                                   stderr_tail(&errb));
+                r = kiln_error_set(err, KILN_E_IO, NULL, "'%s' exited with status %d%s%s", argv_str,
+                                   WEXITSTATUS(status), errb.len ? ": " : "", stderr_tail(&errb));
         else if (r == 0 && WIFSIGNALED(status))
-                r = kiln_error_set(err, KILN_E_IO, NULL, "'%s' was killed by signal %d",
-                                   argv_str, WTERMSIG(status));
+                r = kiln_error_set(err, KILN_E_IO, NULL, "'%s' was killed by signal %d", argv_str,
+                                   WTERMSIG(status));
         kiln_buf_clear(&errb);
         if (r < 0) {
                 kiln_buf_clear(&out);

@@ -6,11 +6,11 @@
 
 #include "util/util.h"
 
-static int error_vset(kiln_error **err, int code, int errnum, const char *api_code,
-                      const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+static int error_vset(kiln_error **err, int code, int errnum, const char *api_code, const char *fmt,
+                      va_list ap) __attribute__((format(printf, 5, 0)));
 
-static int error_vset(kiln_error **err, int code, int errnum, const char *api_code,
-                      const char *fmt, va_list ap)
+static int error_vset(kiln_error **err, int code, int errnum, const char *api_code, const char *fmt,
+                      va_list ap)
 {
         kiln_error *e;
 

@@ -9,12 +9,12 @@
 int kiln_file_read(const char *path, size_t max, char **ret, size_t *ret_len, kiln_error **err)
 {
         kiln_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);
-        kiln_buf b = { 0 };
+        kiln_buf b = {0};
         char chunk[4096];
 
         if (fd < 0)
-                return kiln_error_set_errno(err, errno, errno == ENOENT ? KILN_E_NOT_FOUND
-                                                                        : KILN_E_IO,
+                return kiln_error_set_errno(err, errno,
+                                            errno == ENOENT ? KILN_E_NOT_FOUND : KILN_E_IO,
                                             "cannot open '%s'", path);
         for (;;) {
                 ssize_t n = read(fd, chunk, sizeof(chunk));

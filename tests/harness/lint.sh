@@ -1,0 +1,49 @@
+#!/bin/bash
+# `make lint`: clang-format (check only), clang-tidy, cppcheck, and a grep for banned
+# functions. Prints every finding and exits non-zero if there is any.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+files=("$@")
+status=0
+
+echo "lint: clang-format"
+for f in "${files[@]}"; do
+        if ! clang-format --dry-run --Werror "$f" >/dev/null 2>&1; then
+                echo "  $f is not formatted (make format)"
+                status=1
+        fi
+done
+
+echo "lint: banned functions"
+if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|system|popen|gets)\s*\(' \
+        "${files[@]}" | grep -v '^\S*:\s*/\?\*'; then
+        echo "  use snprintf, kiln_xasprintf, strtok_r, strtol, kiln_cmd instead"
+        status=1
+fi
+
+cflags=$(pkg-config --cflags libvirt libcurl jansson libssh2 sqlite3)
+srcs=()
+for f in "${files[@]}"; do [[ $f == *.c ]] && srcs+=("$f"); done
+
+echo "lint: cppcheck"
+cppcheck --quiet --enable=warning,portability,performance --error-exitcode=1 \
+        --inline-suppr --suppress=missingIncludeSystem --suppress=varFuncNullUB -D_GNU_SOURCE -DKILN_VERSION='"lint"' \
+        -DKILN_DATADIR='"."' -Iorchestrator/include -Iorchestrator/lib -Itests/unit \
+        "${srcs[@]}" || status=1
+
+echo "lint: clang-tidy"
+checks='-*,clang-analyzer-*,bugprone-*,-bugprone-easily-swappable-parameters'
+checks+=',-bugprone-reserved-identifier,-bugprone-macro-parentheses'
+checks+=',-bugprone-assignment-in-if-condition'
+checks+=',-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling'
+# shellcheck disable=SC2086
+tidy_out=$(clang-tidy --quiet --checks="$checks" "${srcs[@]}" -- -std=gnu11 -D_GNU_SOURCE \
+        -DKILN_VERSION='"lint"' -DKILN_DATADIR='"."' -Iorchestrator/include -Iorchestrator/lib \
+        -Itests/unit $cflags 2>/dev/null)
+if printf '%s\n' "$tidy_out" | grep -q ' \(warning\|error\):'; then
+        printf '%s\n' "$tidy_out" | grep ' \(warning\|error\):'
+        status=1
+fi
+
+[ $status = 0 ] && echo "lint: clean"
+exit $status
