@@ -50,7 +50,7 @@ int cli_fail(const kiln_error *e)
                 fputs("kiln: error: unknown failure\n", stderr);
                 return 1;
         }
-        fprintf(stderr, "kiln: error (%s): %s\n",
+        fprintf(stderr, "kiln: %s: %s\n",
                 e->api_code ? e->api_code : kiln_error_code_name(e->code), e->msg);
         return cli_exit_code(e->code);
 }
