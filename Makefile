@@ -101,8 +101,8 @@ test:
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests \
 	  KILN_E2E_REQUIRED=1 exec tests/run.sh unit e2e
 
-check-e2e: all
-	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln tests/run.sh e2e
+check-e2e: all unit-bins
+	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests tests/run.sh e2e
 
 check-asan:
 	@ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \

@@ -5,6 +5,8 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include <kiln/kiln.h>
 
@@ -77,6 +79,50 @@ const cli_verb *cli_verb_find(const char *name);
 const char *cli_arg_get(const cli_args *args, const char *name);
 bool cli_arg_has(const cli_args *args, const char *name);
 
+/* args.c */
+size_t cli_arg_all(const cli_args *args, const char *name, const char ***ret);
+int cli_parse_filters(const cli_args *args, kiln_filter **ret, size_t *ret_n);
+void cli_filters_free(kiln_filter *f, size_t n);
+
+typedef struct cli_perm_change {
+        kiln_permission *add;
+        size_t n_add;
+        kiln_permission *remove;
+        size_t n_remove;
+} cli_perm_change;
+
+int cli_parse_permission(const char *text, cli_perm_change *c, kiln_error **err);
+int cli_parse_flat_permission(const cli_args *args, const char *groups_opt, cli_perm_change *c,
+                              kiln_error **err);
+void cli_perm_change_free(cli_perm_change *c);
+
+/* context.c */
+/* Opens the kiln context from the global options; prints the error and returns NULL. */
+kiln_ctx *cli_ctx_open(const cli_global *g, int *ret_exit);
+/* Progress callback for long transfers: a bar on a terminal, periodic lines otherwise. */
+void cli_progress(const char *what, uint64_t done, uint64_t total, void *userdata);
+void cli_progress_end(const cli_global *g);
+void cli_progress_setup(const cli_global *g);
+
+/* writer.c */
+typedef struct cli_writer cli_writer;
+cli_writer *cli_writer_new(const cli_global *g);
+void cli_writer_finish(cli_writer *w, const cli_global *g);
+void cli_w_object(cli_writer *w, const char *key);
+void cli_w_array(cli_writer *w, const char *key);
+void cli_w_end_object(cli_writer *w);
+void cli_w_end_array(cli_writer *w);
+void cli_w_str(cli_writer *w, const char *key, const char *v);
+void cli_w_int(cli_writer *w, const char *key, long long v);
+void cli_w_real(cli_writer *w, const char *key, double v);
+void cli_w_bool(cli_writer *w, const char *key, bool v);
+
+/* output-records.c */
+void cli_emit_image(cli_writer *w, const kiln_image *img);
+void cli_emit_snapshot(cli_writer *w, const kiln_snapshot *s);
+json_t *cli_permissions_json(const kiln_permission *p, size_t n);
+char *cli_timestamp(const char *iso);
+
 /* output.c */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_fail(const kiln_error *e);
@@ -86,6 +132,22 @@ void cli_print(const cli_global *g, json_t *result);
 /* verbs */
 int cmd_help(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_doctor(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_describe_images(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_deregister_image(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_copy_image(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_describe_image_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_modify_image_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_reset_image_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_describe_snapshots(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_delete_snapshot(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_describe_snapshot_attribute(const cli_verb *verb, const cli_global *g,
+                                    const cli_args *args);
+int cmd_modify_snapshot_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_describe_storage(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_fsck(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_gc(const cli_verb *verb, const cli_global *g, const cli_args *args);
 void cli_help_verb(FILE *f, const cli_verb *v);
 void cli_help_all(FILE *f);
 

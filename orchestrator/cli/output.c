@@ -50,8 +50,8 @@ int cli_fail(const kiln_error *e)
                 fputs("kiln: error: unknown failure\n", stderr);
                 return 1;
         }
-        fprintf(stderr, "kiln: %s: %s\n",
-                e->api_code ? e->api_code : kiln_error_code_name(e->code), e->msg);
+        fprintf(stderr, "kiln: %s: %s\n", e->api_code ? e->api_code : kiln_error_code_name(e->code),
+                e->msg);
         return cli_exit_code(e->code);
 }
 

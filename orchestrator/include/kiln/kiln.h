@@ -3,9 +3,12 @@
 #define KILN_KILN_H
 
 #include <kiln/common.h>
+#include <kiln/ctx.h>
 #include <kiln/error.h>
 #include <kiln/host.h>
+#include <kiln/image.h>
 #include <kiln/log.h>
+#include <kiln/upkeep.h>
 
 KILN_PUBLIC const char *kiln_version(void);
 /* Process-wide setup: libvirt's error printing off, libcurl and libssh2 initialised. Call once,

@@ -39,6 +39,21 @@ int kiln_file_read(const char *path, size_t max, char **ret, size_t *ret_len, ki
 /* Finds an executable on PATH; returns a new string or NULL. */
 char *kiln_find_program(const char *name);
 
+/* ---- IDs and time ---- */
+/* PREFIX-xxxxxxxxxxxxxxxxx: the prefix, a hyphen and 17 random lowercase hex digits. */
+char *kiln_id_new(const char *prefix);
+/* True if s is PREFIX- followed by exactly 8 or 17 lowercase hex digits. */
+bool kiln_id_valid(const char *prefix, const char *s);
+/* Current UTC time as 2024-01-02T03:04:05.000Z. */
+char *kiln_time_now_iso(void);
+/* True if s consists of n decimal digits exactly. */
+bool kiln_is_digits(const char *s, size_t n);
+
+/* ---- test hooks ---- */
+/* If KILN_CRASH_AT names this point, the process kills itself with SIGKILL here: crash tests
+ * stop kiln at chosen points of an operation and check what fsck finds afterwards. */
+void kiln_crash_point(const char *name);
+
 /* ---- external commands ---- */
 typedef struct kiln_cmd kiln_cmd;
 

@@ -1,0 +1,238 @@
+/* Image verbs: register-image, describe-images, deregister-image, copy-image and the image
+ * attributes. Each parses, calls the library once, and prints. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static int finish(kiln_error *err)
+{
+        return err ? cli_fail(err) : CLI_EXIT_OK;
+}
+
+int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_register_spec spec = {
+                .name = cli_arg_get(args, "name"),
+                .disk_path = cli_arg_get(args, "disk"),
+                .device_name = cli_arg_get(args, "device-name"),
+                .platform = cli_arg_get(args, "platform"),
+                .default_user = cli_arg_get(args, "default-user"),
+                .architecture = cli_arg_get(args, "architecture"),
+                .description = cli_arg_get(args, "description"),
+                .boot_mode = cli_arg_get(args, "boot-mode"),
+        };
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autofree char *id = NULL;
+        int rc = 0;
+
+        (void) verb;
+        if (!spec.name)
+                return cli_usage_error("register-image needs --name");
+        if (!spec.disk_path)
+                return cli_usage_error("register-image needs --disk FILE");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        cli_progress_setup(g);
+        rc = kiln_image_register(ctx, &spec, cli_progress, NULL, &id, &err);
+        cli_progress_end(g);
+        if (rc < 0)
+                return cli_fail(err);
+        {
+                json_t *o = json_pack("{s:s}", "ImageId", id);
+
+                cli_print(g, o);
+                json_decref(o);
+        }
+        return CLI_EXIT_OK;
+}
+
+int cmd_describe_images(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_image_query q = {0};
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        const char **ids = NULL, **owners = NULL, **users = NULL;
+        kiln_filter *filters = NULL;
+        size_t n_filters = 0, n = 0;
+        kiln_image *imgs = NULL;
+        int rc = 0;
+
+        (void) verb;
+        rc = cli_parse_filters(args, &filters, &n_filters);
+        if (rc != 0)
+                return rc;
+        q.n_image_ids = cli_arg_all(args, "image-ids", &ids);
+        q.image_ids = ids;
+        q.n_owners = cli_arg_all(args, "owners", &owners);
+        q.owners = owners;
+        q.n_executable_users = cli_arg_all(args, "executable-users", &users);
+        q.executable_users = users;
+        q.filters = filters;
+        q.n_filters = n_filters;
+        ctx = cli_ctx_open(g, &rc);
+        if (ctx && kiln_images_describe(ctx, &q, &imgs, &n, &err) == 0) {
+                cli_writer *w = cli_writer_new(g);
+
+                cli_w_object(w, NULL);
+                cli_w_array(w, "Images");
+                for (size_t i = 0; i < n; i++)
+                        cli_emit_image(w, &imgs[i]);
+                cli_w_end_array(w);
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+                kiln_images_free(imgs, n);
+        }
+        free(ids);
+        free(owners);
+        free(users);
+        cli_filters_free(filters, n_filters);
+        return ctx ? finish(err) : rc;
+}
+
+int cmd_deregister_image(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "image-id");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        int rc = 0;
+
+        (void) verb;
+        if (!id)
+                return cli_usage_error("deregister-image needs --image-id");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        kiln_image_deregister(ctx, id, &err);
+        return finish(err);
+}
+
+int cmd_copy_image(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_copy_spec spec = {
+                .source_region = cli_arg_get(args, "source-region"),
+                .source_image_id = cli_arg_get(args, "source-image-id"),
+                .name = cli_arg_get(args, "name"),
+                .description = cli_arg_get(args, "description"),
+        };
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autofree char *id = NULL;
+        int rc = 0;
+
+        (void) verb;
+        if (!spec.source_region || !spec.source_image_id || !spec.name)
+                return cli_usage_error("copy-image needs --source-region, --source-image-id and "
+                                       "--name");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        cli_progress_setup(g);
+        rc = kiln_image_copy(ctx, &spec, cli_progress, NULL, &id, &err);
+        cli_progress_end(g);
+        if (rc < 0)
+                return cli_fail(err);
+        {
+                json_t *o = json_pack("{s:s}", "ImageId", id);
+
+                cli_print(g, o);
+                json_decref(o);
+        }
+        return CLI_EXIT_OK;
+}
+
+int cmd_describe_image_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "image-id");
+        const char *attribute = cli_arg_get(args, "attribute");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_image_attribute a = {0};
+        json_t *o;
+        int rc = 0;
+
+        (void) verb;
+        if (!id || !attribute)
+                return cli_usage_error("describe-image-attribute needs --image-id and "
+                                       "--attribute");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_image_attribute_describe(ctx, id, attribute, &a, &err) < 0)
+                return cli_fail(err);
+        o = json_pack("{s:s}", "ImageId", a.image_id);
+        if (strcmp(attribute, "description") == 0)
+                json_object_set_new(o, "Description", json_pack("{s:s}", "Value", a.description));
+        else
+                json_object_set_new(o, "LaunchPermissions",
+                                    cli_permissions_json(a.perms, a.n_perms));
+        cli_print(g, o);
+        json_decref(o);
+        kiln_image_attribute_clear(&a);
+        return CLI_EXIT_OK;
+}
+
+int cmd_modify_image_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "image-id");
+        const char *perm = cli_arg_get(args, "launch-permission");
+        const char *desc = cli_arg_get(args, "description");
+        const char *attribute = cli_arg_get(args, "attribute");
+        const char *value = cli_arg_get(args, "value");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        cli_perm_change c = {0};
+        int rc = 0;
+
+        (void) verb;
+        if (!id)
+                return cli_usage_error("modify-image-attribute needs --image-id");
+        if (attribute && strcmp(attribute, "description") == 0 && value)
+                desc = value;
+        if (desc && strncmp(desc, "Value=", 6) == 0)
+                desc += 6;
+        if (!perm && !desc && !cli_arg_has(args, "operation-type"))
+                return cli_usage_error("modify-image-attribute needs --launch-permission, "
+                                       "--description, or --attribute launchPermission "
+                                       "--operation-type add|remove with --user-ids, "
+                                       "--user-groups or --organization-arns");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (desc) {
+                kiln_image_modify_description(ctx, id, desc, &err);
+                return finish(err);
+        }
+        if (perm)
+                rc = cli_parse_permission(perm, &c, &err);
+        else
+                rc = cli_parse_flat_permission(args, "user-groups", &c, &err);
+        if (rc == 0) {
+                kiln_permission_change change = {c.add, c.n_add, c.remove, c.n_remove};
+
+                kiln_image_modify_launch_permission(ctx, id, &change,
+                                                    cli_arg_has(args, "with-snapshots"), &err);
+        }
+        cli_perm_change_free(&c);
+        return finish(err);
+}
+
+int cmd_reset_image_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "image-id");
+        const char *attribute = cli_arg_get(args, "attribute");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        int rc = 0;
+
+        (void) verb;
+        if (!id || !attribute)
+                return cli_usage_error("reset-image-attribute needs --image-id and --attribute");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        kiln_image_attribute_reset(ctx, id, attribute, &err);
+        return finish(err);
+}

@@ -1,0 +1,137 @@
+/* Snapshot verbs: describe-snapshots, delete-snapshot, and createVolumePermission. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_describe_snapshots(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_snapshot_query q = {0};
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        const char **ids = NULL, **owners = NULL, **restorable = NULL;
+        kiln_filter *filters = NULL;
+        size_t n_filters = 0, n = 0;
+        kiln_snapshot *snaps = NULL;
+        int rc;
+
+        (void) verb;
+        rc = cli_parse_filters(args, &filters, &n_filters);
+        if (rc != 0)
+                return rc;
+        q.n_snapshot_ids = cli_arg_all(args, "snapshot-ids", &ids);
+        q.snapshot_ids = ids;
+        q.n_owners = cli_arg_all(args, "owner-ids", &owners);
+        q.owners = owners;
+        q.n_restorable_by = cli_arg_all(args, "restorable-by-user-ids", &restorable);
+        q.restorable_by = restorable;
+        q.filters = filters;
+        q.n_filters = n_filters;
+        ctx = cli_ctx_open(g, &rc);
+        if (ctx && kiln_snapshots_describe(ctx, &q, &snaps, &n, &err) == 0) {
+                cli_writer *w = cli_writer_new(g);
+
+                cli_w_object(w, NULL);
+                cli_w_array(w, "Snapshots");
+                for (size_t i = 0; i < n; i++)
+                        cli_emit_snapshot(w, &snaps[i]);
+                cli_w_end_array(w);
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+                kiln_snapshots_free(snaps, n);
+        }
+        free(ids);
+        free(owners);
+        free(restorable);
+        cli_filters_free(filters, n_filters);
+        if (!ctx)
+                return rc;
+        return err ? cli_fail(err) : CLI_EXIT_OK;
+}
+
+int cmd_delete_snapshot(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "snapshot-id");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        int rc = 0;
+
+        (void) verb;
+        if (!id)
+                return cli_usage_error("delete-snapshot needs --snapshot-id");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_snapshot_delete(ctx, id, &err) < 0)
+                return cli_fail(err);
+        return CLI_EXIT_OK;
+}
+
+int cmd_describe_snapshot_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "snapshot-id");
+        const char *attribute = cli_arg_get(args, "attribute");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_permission *p = NULL;
+        size_t n = 0;
+        json_t *o;
+        int rc = 0;
+
+        (void) verb;
+        if (!id || !attribute)
+                return cli_usage_error("describe-snapshot-attribute needs --snapshot-id and "
+                                       "--attribute createVolumePermission");
+        if (strcmp(attribute, "createVolumePermission") != 0)
+                return cli_usage_error("invalid --attribute '%s': expected "
+                                       "createVolumePermission",
+                                       attribute);
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_snapshot_permissions_describe(ctx, id, &p, &n, &err) < 0)
+                return cli_fail(err);
+        o = json_pack("{s:o, s:s}", "CreateVolumePermissions", cli_permissions_json(p, n),
+                      "SnapshotId", id);
+        cli_print(g, o);
+        json_decref(o);
+        kiln_permissions_free(p, n);
+        return CLI_EXIT_OK;
+}
+
+int cmd_modify_snapshot_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "snapshot-id");
+        const char *perm = cli_arg_get(args, "create-volume-permission");
+        const char *attribute = cli_arg_get(args, "attribute");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        cli_perm_change c = {0};
+        int rc = 0;
+
+        (void) verb;
+        if (!id)
+                return cli_usage_error("modify-snapshot-attribute needs --snapshot-id");
+        if (attribute && strcmp(attribute, "createVolumePermission") != 0)
+                return cli_usage_error("invalid --attribute '%s': expected "
+                                       "createVolumePermission",
+                                       attribute);
+        if (!perm && !cli_arg_has(args, "operation-type"))
+                return cli_usage_error("modify-snapshot-attribute needs "
+                                       "--create-volume-permission, or --operation-type "
+                                       "add|remove with --user-ids or --group-names");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (perm)
+                rc = cli_parse_permission(perm, &c, &err);
+        else
+                rc = cli_parse_flat_permission(args, "group-names", &c, &err);
+        if (rc == 0) {
+                kiln_permission_change change = {c.add, c.n_add, c.remove, c.n_remove};
+
+                kiln_snapshot_modify_permission(ctx, id, &change, &err);
+        }
+        cli_perm_change_free(&c);
+        return err ? cli_fail(err) : CLI_EXIT_OK;
+}

@@ -1,0 +1,166 @@
+/* Upkeep and money: describe-regions, describe-storage, fsck, gc. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_region_info *r = NULL;
+        size_t n = 0;
+        json_t *arr, *o;
+        int rc = 0;
+
+        (void) verb;
+        (void) args;
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_regions_describe(ctx, &r, &n, &err) < 0)
+                return cli_fail(err);
+        arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+                json_t *item =
+                        json_pack("{s:s, s:s, s:s, s:s, s:s}", "Endpoint", r[i].uri, "RegionName",
+                                  r[i].name, "OptInStatus", "opt-in-not-required", "Pool",
+                                  r[i].pool, "PoolPath", r[i].pool_path);
+
+                if (r[i].network)
+                        json_object_set_new(item, "Network", json_string(r[i].network));
+                json_array_append_new(arr, item);
+        }
+        o = json_pack("{s:o}", "Regions", arr);
+        cli_print(g, o);
+        json_decref(o);
+        kiln_region_infos_free(r, n);
+        return CLI_EXIT_OK;
+}
+
+static double cost(uint64_t bytes, double price)
+{
+        return (double) bytes / (1024.0 * 1024.0 * 1024.0) * price;
+}
+
+int cmd_describe_storage(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autoptr(kiln_storage_report) rep = NULL;
+        json_t *snaps, *imgs, *accts, *o;
+        int rc = 0;
+
+        (void) verb;
+        (void) args;
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_storage_describe(ctx, &rep, &err) < 0)
+                return cli_fail(err);
+        snaps = json_array();
+        for (size_t i = 0; i < rep->n_snapshots; i++) {
+                const kiln_storage_snapshot *s = &rep->snapshots[i];
+                json_t *item =
+                        json_pack("{s:s, s:s, s:I, s:I, s:f}", "SnapshotId", s->snapshot_id,
+                                  "State", s->state, "VirtualSize", (json_int_t) s->virtual_size,
+                                  "BytesUsed", (json_int_t) s->bytes, "MonthlyCost",
+                                  cost(s->bytes, rep->price_per_gib_month));
+
+                if (s->parent_id)
+                        json_object_set_new(item, "ParentSnapshotId", json_string(s->parent_id));
+                json_array_append_new(snaps, item);
+        }
+        imgs = json_array();
+        for (size_t i = 0; i < rep->n_images; i++) {
+                const kiln_storage_image *im = &rep->images[i];
+                json_t *chain = json_array();
+
+                for (size_t c = 0; c < im->n_chain; c++)
+                        json_array_append_new(chain, json_string(im->chain[c]));
+                json_array_append_new(imgs, json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:f, s:f}",
+                                                      "ImageId", im->image_id, "Name", im->name,
+                                                      "Snapshots", chain, "BytesUsed",
+                                                      (json_int_t) im->bytes, "UniqueBytes",
+                                                      (json_int_t) im->unique_bytes, "SharedBytes",
+                                                      (json_int_t) im->shared_bytes, "MonthlyCost",
+                                                      cost(im->bytes, rep->price_per_gib_month),
+                                                      "HourlyPrice", im->hourly_price));
+        }
+        accts = json_array();
+        for (size_t i = 0; i < rep->n_accounts; i++)
+                json_array_append_new(accts,
+                                      json_pack("{s:s, s:I, s:f}", "AccountId",
+                                                rep->accounts[i].account_id, "BytesUsed",
+                                                (json_int_t) rep->accounts[i].bytes, "MonthlyCost",
+                                                rep->accounts[i].monthly_cost));
+        o = json_pack("{s:s, s:f, s:s, s:o, s:o, s:o}", "Region", rep->region, "PricePerGiBMonth",
+                      rep->price_per_gib_month, "Currency", "USD", "Snapshots", snaps, "Images",
+                      imgs, "Accounts", accts);
+        cli_print(g, o);
+        json_decref(o);
+        return CLI_EXIT_OK;
+}
+
+int cmd_fsck(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_fsck_issue *issues = NULL;
+        size_t n = 0, open = 0;
+        bool repair = cli_arg_has(args, "repair");
+        json_t *arr, *o;
+        int rc = 0;
+
+        (void) verb;
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_fsck(ctx, repair, &issues, &n, &err) < 0)
+                return cli_fail(err);
+        arr = json_array();
+        for (size_t i = 0; i < n; i++) {
+                json_array_append_new(
+                        arr, json_pack("{s:s, s:s, s:s, s:s, s:b}", "Region", issues[i].region,
+                                       "Kind", issues[i].kind, "Resource", issues[i].resource,
+                                       "Detail", issues[i].detail, "Repaired", issues[i].repaired));
+                if (!issues[i].repaired)
+                        open++;
+        }
+        o = json_pack("{s:b, s:o}", "Consistent", open == 0, "Issues", arr);
+        cli_print(g, o);
+        json_decref(o);
+        kiln_fsck_issues_free(issues, n);
+        if (open) {
+                if (!g->quiet)
+                        fprintf(stderr, "kiln: fsck: %zu problem%s %s\n", open,
+                                open == 1 ? "" : "s",
+                                repair ? "could not be repaired"
+                                       : "found; run 'kiln fsck --repair'");
+                return cli_exit_code(KILN_E_STATE);
+        }
+        return CLI_EXIT_OK;
+}
+
+int cmd_gc(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_gc_result res = {0};
+        json_t *o;
+        int rc = 0;
+
+        (void) verb;
+        (void) args;
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_gc(ctx, &res, &err) < 0)
+                return cli_fail(err);
+        o = json_pack("{s:I, s:I, s:I}", "ImagesRemoved", (json_int_t) res.images,
+                      "SnapshotsRemoved", (json_int_t) res.snapshots, "BytesFreed",
+                      (json_int_t) res.bytes);
+        cli_print(g, o);
+        json_decref(o);
+        return CLI_EXIT_OK;
+}

@@ -1,0 +1,46 @@
+/* A kiln context: one kiln home (configuration, registry, region pools), the caller's account
+ * and the current region. Every domain call takes one. */
+#ifndef KILN_CTX_H
+#define KILN_CTX_H
+
+#include <stdbool.h>
+
+#include <kiln/common.h>
+#include <kiln/error.h>
+
+typedef struct kiln_ctx kiln_ctx;
+
+typedef struct kiln_ctx_options {
+        const char *home;    /* NULL: KILN_HOME, else /var/lib/kiln for root, else XDG data */
+        const char *region;  /* NULL: the configured default */
+        const char *account; /* NULL: KILN_ACCOUNT, else the configured default */
+} kiln_ctx_options;
+
+/* Opens (and on first use creates) the kiln home: config.json with region "local" on
+ * qemu:///system and one new account, and the registry. Checks that the region and account
+ * exist in the configuration. */
+KILN_PUBLIC int kiln_ctx_new(const kiln_ctx_options *opts, kiln_ctx **ret, kiln_error **err);
+KILN_PUBLIC kiln_ctx *kiln_ctx_free(kiln_ctx *ctx);
+KILN_PUBLIC const char *kiln_ctx_home(const kiln_ctx *ctx);
+KILN_PUBLIC const char *kiln_ctx_region(const kiln_ctx *ctx);
+KILN_PUBLIC const char *kiln_ctx_account(const kiln_ctx *ctx);
+
+KILN_DEFINE_AUTOPTR(kiln_ctx, kiln_ctx_free)
+
+/* A configured region. */
+typedef struct kiln_region_info {
+        char *name;
+        char *uri;
+        char *pool;
+        char *pool_path;
+        char *network; /* NULL: user-mode networking */
+} kiln_region_info;
+
+KILN_PUBLIC int kiln_regions_describe(kiln_ctx *ctx, kiln_region_info **ret, size_t *ret_n,
+                                      kiln_error **err);
+KILN_PUBLIC void kiln_region_infos_free(kiln_region_info *r, size_t n);
+
+/* Monthly storage price per GiB, from the configuration (default 0.05 USD). */
+KILN_PUBLIC double kiln_ctx_storage_price(const kiln_ctx *ctx);
+
+#endif

@@ -1,0 +1,207 @@
+/* Images (AMIs) and snapshots. An image is not data: it is a record whose block device mapping
+ * points at immutable snapshots (qcow2 layers in the region's pool). Images are regional,
+ * private to their owner until launch permissions say otherwise, and cannot be edited, only
+ * their attributes. Deregistering an image leaves its snapshots. */
+#ifndef KILN_IMAGE_H
+#define KILN_IMAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <kiln/common.h>
+#include <kiln/ctx.h>
+#include <kiln/error.h>
+
+typedef enum {
+        KILN_PERM_ALL,  /* Group=all: public */
+        KILN_PERM_USER, /* UserId=123456789012 */
+        KILN_PERM_ORG,  /* OrganizationArn=arn:aws:organizations::ACCOUNT:organization/o-... */
+        KILN_PERM_OU,   /* OrganizationalUnitArn=... */
+        KILN_PERM_COUNT
+} kiln_perm_kind;
+
+typedef struct kiln_permission {
+        kiln_perm_kind kind;
+        char *value; /* NULL for KILN_PERM_ALL */
+} kiln_permission;
+
+typedef struct kiln_tag {
+        char *key;
+        char *value;
+} kiln_tag;
+
+typedef struct kiln_block_device_mapping {
+        char *device_name; /* /dev/vda */
+        char *snapshot_id;
+        int64_t volume_size; /* GiB */
+        bool delete_on_termination;
+        char *volume_type; /* "standard" */
+} kiln_block_device_mapping;
+
+typedef struct kiln_image {
+        char *image_id;
+        char *region;
+        char *owner_id;
+        char *name;
+        char *description;
+        char *state; /* pending, available, failed, deregistered */
+        char *architecture;
+        char *platform; /* "linux" or "windows" */
+        char *default_user;
+        char *boot_mode; /* legacy-bios or uefi */
+        char *root_device_name;
+        char *creation_date;
+        char *owner_alias; /* amazon, aws-marketplace, or NULL */
+        char *source_image_id;
+        char *source_region;
+        char *source_instance_id;
+        char *state_reason_code;
+        char *state_reason_message;
+        double hourly_price; /* marketplace images, else 0 */
+        bool is_public;
+        kiln_permission *launch_permissions;
+        size_t n_launch_permissions;
+        kiln_block_device_mapping *mappings;
+        size_t n_mappings;
+        kiln_tag *tags;
+        size_t n_tags;
+} kiln_image;
+
+KILN_PUBLIC void kiln_image_clear(kiln_image *img);
+KILN_PUBLIC void kiln_images_free(kiln_image *imgs, size_t n);
+
+/* ---- register ---- */
+typedef struct kiln_register_spec {
+        const char *name;
+        const char *disk_path;   /* raw or qcow2 file with no backing file */
+        const char *device_name; /* NULL: /dev/vda */
+        const char *platform;    /* NULL: linux */
+        const char *default_user;
+        const char *architecture; /* NULL: x86_64 */
+        const char *description;
+        const char *boot_mode; /* NULL: legacy-bios */
+} kiln_register_spec;
+
+/* Progress of a long operation (a transfer): bytes done and total (0 if unknown). */
+typedef void (*kiln_progress_fn)(const char *what, uint64_t done, uint64_t total, void *userdata);
+
+KILN_PUBLIC int kiln_image_register(kiln_ctx *ctx, const kiln_register_spec *spec,
+                                    kiln_progress_fn progress, void *userdata, char **ret_image_id,
+                                    kiln_error **err);
+
+/* ---- describe ---- */
+typedef struct kiln_filter {
+        const char *name; /* name, state, platform, is-public, owner-id, image-id, ... */
+        const char *const *values;
+        size_t n_values;
+} kiln_filter;
+
+typedef struct kiln_image_query {
+        const char *const *image_ids;
+        size_t n_image_ids;
+        const char *const *owners; /* self, ACCOUNT, amazon, aws-marketplace */
+        size_t n_owners;
+        const char *const *executable_users; /* self, all, ACCOUNT */
+        size_t n_executable_users;
+        const kiln_filter *filters;
+        size_t n_filters;
+} kiln_image_query;
+
+KILN_PUBLIC int kiln_images_describe(kiln_ctx *ctx, const kiln_image_query *q, kiln_image **ret,
+                                     size_t *ret_n, kiln_error **err);
+
+KILN_PUBLIC int kiln_image_deregister(kiln_ctx *ctx, const char *image_id, kiln_error **err);
+
+/* ---- attributes ---- */
+typedef struct kiln_image_attribute {
+        char *image_id;
+        char *description;      /* for "description" */
+        kiln_permission *perms; /* for "launchPermission" */
+        size_t n_perms;
+} kiln_image_attribute;
+
+KILN_PUBLIC void kiln_image_attribute_clear(kiln_image_attribute *a);
+/* attribute: "launchPermission" or "description". */
+KILN_PUBLIC int kiln_image_attribute_describe(kiln_ctx *ctx, const char *image_id,
+                                              const char *attribute, kiln_image_attribute *ret,
+                                              kiln_error **err);
+
+typedef struct kiln_permission_change {
+        const kiln_permission *add;
+        size_t n_add;
+        const kiln_permission *remove;
+        size_t n_remove;
+} kiln_permission_change;
+
+/* Changes launch permissions; with_snapshots applies the same accounts (and public) to the
+ * createVolumePermission of the image's snapshots, as the console's checkbox does. */
+KILN_PUBLIC int kiln_image_modify_launch_permission(kiln_ctx *ctx, const char *image_id,
+                                                    const kiln_permission_change *change,
+                                                    bool with_snapshots, kiln_error **err);
+KILN_PUBLIC int kiln_image_modify_description(kiln_ctx *ctx, const char *image_id,
+                                              const char *description, kiln_error **err);
+/* attribute: "launchPermission" (removes every grant). */
+KILN_PUBLIC int kiln_image_attribute_reset(kiln_ctx *ctx, const char *image_id,
+                                           const char *attribute, kiln_error **err);
+
+/* ---- copy ---- */
+typedef struct kiln_copy_spec {
+        const char *source_region;
+        const char *source_image_id;
+        const char *name;
+        const char *description;
+} kiln_copy_spec;
+
+/* Copies into the context's region: new image and snapshot IDs; layers the destination pool
+ * already holds from an earlier copy are not sent again; launch permissions are not copied. */
+KILN_PUBLIC int kiln_image_copy(kiln_ctx *ctx, const kiln_copy_spec *spec,
+                                kiln_progress_fn progress, void *userdata, char **ret_image_id,
+                                kiln_error **err);
+
+/* ---- snapshots ---- */
+typedef struct kiln_snapshot {
+        char *snapshot_id;
+        char *region;
+        char *owner_id;
+        char *parent_id; /* the layer below, or NULL */
+        char *description;
+        char *state; /* pending, completed, error */
+        char *start_time;
+        char *volume_id;
+        int64_t volume_size; /* GiB */
+        kiln_tag *tags;
+        size_t n_tags;
+} kiln_snapshot;
+
+KILN_PUBLIC void kiln_snapshot_clear(kiln_snapshot *s);
+KILN_PUBLIC void kiln_snapshots_free(kiln_snapshot *s, size_t n);
+
+typedef struct kiln_snapshot_query {
+        const char *const *snapshot_ids;
+        size_t n_snapshot_ids;
+        const char *const *owners; /* self or ACCOUNT */
+        size_t n_owners;
+        const char *const *restorable_by; /* self, all or ACCOUNT */
+        size_t n_restorable_by;
+        const kiln_filter *filters;
+        size_t n_filters;
+} kiln_snapshot_query;
+
+KILN_PUBLIC int kiln_snapshots_describe(kiln_ctx *ctx, const kiln_snapshot_query *q,
+                                        kiln_snapshot **ret, size_t *ret_n, kiln_error **err);
+KILN_PUBLIC int kiln_snapshot_delete(kiln_ctx *ctx, const char *snapshot_id, kiln_error **err);
+/* createVolumePermission: KILN_PERM_ALL and KILN_PERM_USER only. */
+KILN_PUBLIC int kiln_snapshot_permissions_describe(kiln_ctx *ctx, const char *snapshot_id,
+                                                   kiln_permission **ret, size_t *ret_n,
+                                                   kiln_error **err);
+KILN_PUBLIC int kiln_snapshot_modify_permission(kiln_ctx *ctx, const char *snapshot_id,
+                                                const kiln_permission_change *change,
+                                                kiln_error **err);
+KILN_PUBLIC void kiln_permissions_free(kiln_permission *p, size_t n);
+
+/* Parses one permission item: "all", a 12-digit account, an organization or OU ARN, or an
+ * organization ID (o-...). */
+KILN_PUBLIC int kiln_permission_parse(const char *kind, const char *value, kiln_permission *ret,
+                                      kiln_error **err);
+
+#endif

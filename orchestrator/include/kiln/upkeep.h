@@ -1,0 +1,79 @@
+/* Money and upkeep: what snapshots really cost, and the consistency of registry and pools. */
+#ifndef KILN_UPKEEP_H
+#define KILN_UPKEEP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <kiln/ctx.h>
+
+/* ---- describe-storage ---- */
+typedef struct kiln_storage_snapshot {
+        char *snapshot_id;
+        char *owner_id;
+        char *parent_id;
+        char *state;           /* completed, or deleted (kept for the layers above it) */
+        uint64_t bytes;        /* allocated on the host by this layer alone */
+        uint64_t virtual_size; /* bytes the guest sees */
+} kiln_storage_snapshot;
+
+typedef struct kiln_storage_image {
+        char *image_id;
+        char *name;
+        char *owner_id;
+        char **chain; /* snapshot IDs, every layer of every mapping, leaf first */
+        size_t n_chain;
+        uint64_t bytes;        /* all layers */
+        uint64_t unique_bytes; /* layers no other registered image uses */
+        uint64_t shared_bytes;
+        double hourly_price; /* marketplace images */
+} kiln_storage_image;
+
+typedef struct kiln_storage_account {
+        char *account_id;
+        uint64_t bytes;
+        double monthly_cost;
+} kiln_storage_account;
+
+typedef struct kiln_storage_report {
+        char *region;
+        double price_per_gib_month;
+        kiln_storage_snapshot *snapshots; /* the caller's, including kept layers */
+        size_t n_snapshots;
+        kiln_storage_image *images; /* the caller's registered images */
+        size_t n_images;
+        kiln_storage_account *accounts; /* every account with storage in the region */
+        size_t n_accounts;
+} kiln_storage_report;
+
+KILN_PUBLIC int kiln_storage_describe(kiln_ctx *ctx, kiln_storage_report **ret, kiln_error **err);
+KILN_PUBLIC kiln_storage_report *kiln_storage_report_free(kiln_storage_report *r);
+KILN_DEFINE_AUTOPTR(kiln_storage_report, kiln_storage_report_free)
+
+/* ---- fsck and gc ---- */
+typedef struct kiln_fsck_issue {
+        char *region;
+        char *kind;     /* orphan-file, missing-file, stale-pending-snapshot, ... */
+        char *resource; /* ID or volume name */
+        char *detail;
+        bool repaired;
+} kiln_fsck_issue;
+
+/* Checks every region's registry records against its pool; with repair, mends what it finds:
+ * orphan files are deleted, work a dead process left pending is rolled back, records whose
+ * files are gone are marked failed/error. Nothing that was registered and whole is removed. */
+KILN_PUBLIC int kiln_fsck(kiln_ctx *ctx, bool repair, kiln_fsck_issue **ret, size_t *ret_n,
+                          kiln_error **err);
+KILN_PUBLIC void kiln_fsck_issues_free(kiln_fsck_issue *issues, size_t n);
+
+typedef struct kiln_gc_result {
+        size_t images;    /* deregistered image records dropped */
+        size_t snapshots; /* deleted layers nothing needed any more */
+        uint64_t bytes;   /* bytes freed in the pools */
+} kiln_gc_result;
+
+/* Removes what nothing references: deregistered images' records and deleted snapshot layers
+ * that no snapshot builds on any more. */
+KILN_PUBLIC int kiln_gc(kiln_ctx *ctx, kiln_gc_result *ret, kiln_error **err);
+
+#endif

@@ -1,0 +1,214 @@
+/* The kiln context: home, configuration, registry, the caller's account and region, and the
+ * libvirt connections opened for regions on demand. */
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ctx-private.h"
+#include "util/util.h"
+
+static char *default_home(void)
+{
+        const char *env = getenv("KILN_HOME");
+        const char *xdg = getenv("XDG_DATA_HOME");
+        const char *home = getenv("HOME");
+
+        if (env && *env)
+                return kiln_xstrdup(env);
+        if (geteuid() == 0)
+                return kiln_xstrdup("/var/lib/kiln");
+        if (xdg && *xdg)
+                return kiln_xasprintf("%s/kiln", xdg);
+        return kiln_xasprintf("%s/.local/share/kiln", home ? home : ".");
+}
+
+static int mkdir_p(const char *path, mode_t mode, kiln_error **err)
+{
+        kiln_autofree char *p = kiln_xstrdup(path);
+
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'", p);
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'", p);
+        return 0;
+}
+
+int kiln_ctx_new(const kiln_ctx_options *opts, kiln_ctx **ret, kiln_error **err)
+{
+        kiln_autoptr(kiln_ctx) ctx = kiln_xcalloc(1, sizeof(*ctx));
+        kiln_autofree char *db = NULL;
+        const char *account = opts && opts->account ? opts->account : getenv("KILN_ACCOUNT");
+        const char *region = opts ? opts->region : NULL;
+
+        ctx->home = opts && opts->home ? kiln_xstrdup(opts->home) : default_home();
+        /* 0755: QEMU's user must traverse the home to reach the pools below it. */
+        if (mkdir_p(ctx->home, 0755, err) < 0)
+                return -1;
+        if (config_load_or_create(ctx->home, &ctx->cfg, err) < 0)
+                return -1;
+        region = region && *region ? region : ctx->cfg->default_region;
+        ctx->region = config_region(ctx->cfg, region);
+        if (!ctx->region)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidRegion",
+                                      "The region '%s' does not exist in %s", region,
+                                      ctx->cfg->path);
+        account = account && *account ? account : ctx->cfg->default_account;
+        if (!kiln_is_digits(account, 12))
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidUserID.Malformed",
+                                      "Invalid account '%s': an account ID is 12 digits", account);
+        if (!config_has_account(ctx->cfg, account))
+                return kiln_error_set(err, KILN_E_PERMISSION, "AuthFailure",
+                                      "The account '%s' is not configured in %s", account,
+                                      ctx->cfg->path);
+        ctx->account = kiln_xstrdup(account);
+        db = kiln_xasprintf("%s/registry.db", ctx->home);
+        if (registry_open(db, &ctx->reg, err) < 0)
+                return -1;
+        *ret = kiln_steal(&ctx);
+        return 0;
+}
+
+kiln_ctx *kiln_ctx_free(kiln_ctx *ctx)
+{
+        if (!ctx)
+                return NULL;
+        for (size_t i = 0; i < ctx->n_conns; i++) {
+                virt_pool_free(ctx->conns[i].pool);
+                virt_disconnect(ctx->conns[i].conn);
+                free(ctx->conns[i].region);
+        }
+        free(ctx->conns);
+        registry_close(ctx->reg);
+        config_free(ctx->cfg);
+        free(ctx->account);
+        free(ctx->home);
+        free(ctx);
+        return NULL;
+}
+
+const char *kiln_ctx_home(const kiln_ctx *ctx)
+{
+        return ctx->home;
+}
+
+const char *kiln_ctx_region(const kiln_ctx *ctx)
+{
+        return ctx->region->name;
+}
+
+const char *kiln_ctx_account(const kiln_ctx *ctx)
+{
+        return ctx->account;
+}
+
+double kiln_ctx_storage_price(const kiln_ctx *ctx)
+{
+        return ctx->cfg->price_per_gib_month;
+}
+
+virStoragePoolPtr ctx_pool(kiln_ctx *ctx, const char *region, kiln_error **err)
+{
+        const kiln_region_info *info = config_region(ctx->cfg, region);
+        ctx_region_conn *c;
+
+        if (!info) {
+                kiln_error_set(err, KILN_E_INVALID, "InvalidRegion",
+                               "The region '%s' does not exist", region);
+                return NULL;
+        }
+        for (size_t i = 0; i < ctx->n_conns; i++)
+                if (strcmp(ctx->conns[i].region, region) == 0)
+                        return ctx->conns[i].pool;
+        ctx->conns = kiln_xrealloc(ctx->conns, (ctx->n_conns + 1) * sizeof(*ctx->conns));
+        c = &ctx->conns[ctx->n_conns];
+        memset(c, 0, sizeof(*c));
+        c->conn = virt_connect(info->uri, err);
+        if (!c->conn)
+                return NULL;
+        c->pool = virt_pool_ensure_dir(c->conn, info->pool, info->pool_path, err);
+        if (!c->pool) {
+                c->conn = virt_disconnect(c->conn);
+                kiln_error_prefix(err, "region '%s'", region);
+                return NULL;
+        }
+        c->region = kiln_xstrdup(region);
+        ctx->n_conns++;
+        return c->pool;
+}
+
+char *ctx_workdir(kiln_ctx *ctx, kiln_error **err)
+{
+        kiln_autofree char *tmp = kiln_xasprintf("%s/tmp", ctx->home);
+        kiln_autofree char *tmpl = NULL;
+
+        if (mkdir_p(tmp, 0755, err) < 0)
+                return NULL;
+        tmpl = kiln_xasprintf("%s/work.XXXXXX", tmp);
+        if (!mkdtemp(tmpl)) {
+                kiln_error_set_errno(err, errno, KILN_E_IO,
+                                     "cannot create a work directory in '%s'", tmp);
+                return NULL;
+        }
+        return kiln_steal(&tmpl);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        (void) st;
+        (void) flag;
+        (void) ftw;
+        remove(path);
+        return 0;
+}
+
+void ctx_workdir_remove(const char *dir)
+{
+        if (dir)
+                nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+bool ctx_account_in_org(const kiln_ctx *ctx, const char *account, const char *org_arn)
+{
+        const config_org *o = config_org_find(ctx->cfg, org_arn);
+
+        return o && config_org_has_member(o, account);
+}
+
+int kiln_regions_describe(kiln_ctx *ctx, kiln_region_info **ret, size_t *ret_n, kiln_error **err)
+{
+        kiln_region_info *r = kiln_xcalloc(ctx->cfg->n_regions, sizeof(*r));
+
+        (void) err;
+        for (size_t i = 0; i < ctx->cfg->n_regions; i++) {
+                const kiln_region_info *c = &ctx->cfg->regions[i];
+
+                r[i].name = kiln_xstrdup(c->name);
+                r[i].uri = kiln_xstrdup(c->uri);
+                r[i].pool = kiln_xstrdup(c->pool);
+                r[i].pool_path = kiln_xstrdup(c->pool_path);
+                r[i].network = kiln_xstrdup(c->network);
+        }
+        *ret = r;
+        *ret_n = ctx->cfg->n_regions;
+        return 0;
+}
+
+void kiln_region_infos_free(kiln_region_info *r, size_t n)
+{
+        for (size_t i = 0; r && i < n; i++) {
+                free(r[i].name);
+                free(r[i].uri);
+                free(r[i].pool);
+                free(r[i].pool_path);
+                free(r[i].network);
+        }
+        free(r);
+}

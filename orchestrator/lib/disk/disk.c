@@ -1,0 +1,95 @@
+/* qemu-img as the one tool that reads and writes disk formats. */
+#include <errno.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "disk/disk.h"
+#include "util/util.h"
+
+void disk_info_clear(disk_info *info)
+{
+        free(info->format);
+        free(info->backing_file);
+        memset(info, 0, sizeof(*info));
+}
+
+int disk_inspect(const char *path, disk_info *ret, kiln_error **err)
+{
+        kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("qemu-img", "info", "--output=json", path, NULL);
+        kiln_autofree char *out = NULL;
+        disk_info info = {0};
+        json_error_t jerr;
+        json_t *root, *v, *spec;
+
+        if (access(path, R_OK) < 0)
+                return kiln_error_set_errno(err, errno, KILN_E_INVALID, "cannot read the disk '%s'",
+                                            path);
+        if (kiln_cmd_run(cmd, &out, err) < 0) {
+                kiln_error_prefix(err, "'%s' is not a disk image qemu-img can read", path);
+                return -1;
+        }
+        root = json_loads(out, 0, &jerr);
+        if (!root || !json_is_object(root)) {
+                json_decref(root);
+                return kiln_error_set(err, KILN_E_INVALID, NULL,
+                                      "qemu-img info gave no usable answer for '%s'", path);
+        }
+        v = json_object_get(root, "format");
+        info.format = kiln_xstrdup(json_is_string(v) ? json_string_value(v) : "unknown");
+        v = json_object_get(root, "virtual-size");
+        info.virtual_size = json_is_integer(v) ? (uint64_t) json_integer_value(v) : 0;
+        v = json_object_get(root, "actual-size");
+        info.actual_size = json_is_integer(v) ? (uint64_t) json_integer_value(v) : 0;
+        v = json_object_get(root, "backing-filename");
+        if (!v)
+                v = json_object_get(root, "full-backing-filename");
+        info.backing_file = json_is_string(v) ? kiln_xstrdup(json_string_value(v)) : NULL;
+        spec = json_object_get(json_object_get(root, "format-specific"), "data");
+        info.data_file = spec && json_object_get(spec, "data-file") != NULL;
+        json_decref(root);
+        *ret = info;
+        return 0;
+}
+
+int disk_check_standalone(const char *path, const disk_info *info, kiln_error **err)
+{
+        if (info->backing_file)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The disk '%s' names a backing file ('%s'); give a "
+                                      "standalone image",
+                                      path, info->backing_file);
+        if (info->data_file)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The disk '%s' names an external data file; give a "
+                                      "standalone image",
+                                      path);
+        if (strcmp(info->format, "raw") != 0 && strcmp(info->format, "qcow2") != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The disk '%s' is in format '%s'; raw and qcow2 are "
+                                      "accepted",
+                                      path, info->format);
+        if (info->virtual_size == 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The disk '%s' is empty", path);
+        return 0;
+}
+
+int disk_convert_qcow2(const char *src, const char *src_format, const char *dst, kiln_error **err)
+{
+        kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("qemu-img", "convert", "-q", "-f", src_format,
+                                                  "-O", "qcow2", src, dst, NULL);
+
+        return kiln_cmd_run(cmd, NULL, err);
+}
+
+int disk_set_backing(const char *path, const char *backing, kiln_error **err)
+{
+        kiln_autoptr(kiln_cmd) cmd = NULL;
+
+        if (backing)
+                cmd = kiln_cmd_new("qemu-img", "rebase", "-u", "-f", "qcow2", "-F", "qcow2", "-b",
+                                   backing, path, NULL);
+        else
+                cmd = kiln_cmd_new("qemu-img", "rebase", "-u", "-f", "qcow2", "-b", "", path, NULL);
+        return kiln_cmd_run(cmd, NULL, err);
+}

@@ -1,0 +1,402 @@
+/* fsck and gc. Files are written before the records that make them visible, and records are
+ * removed before their files, so a crash leaves only: files without records (orphans), records
+ * of work a dead process left pending, and (if someone removed files by hand) records without
+ * files. fsck finds all three in every region and, with repair, rolls the first two back and
+ * marks the third failed; nothing registered and whole is ever removed. gc removes what nothing
+ * references any more. */
+#include <string.h>
+
+#include <kiln/upkeep.h>
+
+#include "image-rules.h"
+#include "util/util.h"
+
+typedef struct fsck_state {
+        kiln_ctx *ctx;
+        const char *region;
+        bool repair;
+        kiln_fsck_issue *issues;
+        size_t n_issues;
+        registry_snapshot *snaps;
+        size_t n_snaps;
+        kiln_image *imgs;
+        size_t n_imgs;
+        char **vols;
+        size_t n_vols;
+        /* for a repair transaction */
+        const char *target;
+        char **purge;
+        size_t n_purge;
+} fsck_state;
+
+static kiln_fsck_issue *issue_add(fsck_state *st, const char *kind, const char *resource,
+                                  const char *detail)
+{
+        kiln_fsck_issue *i;
+
+        st->issues = kiln_xrealloc(st->issues, (st->n_issues + 1) * sizeof(*st->issues));
+        i = &st->issues[st->n_issues++];
+        i->region = kiln_xstrdup(st->region);
+        i->kind = kiln_xstrdup(kind);
+        i->resource = kiln_xstrdup(resource);
+        i->detail = kiln_xstrdup(detail);
+        i->repaired = false;
+        return i;
+}
+
+void kiln_fsck_issues_free(kiln_fsck_issue *issues, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(issues[i].region);
+                free(issues[i].kind);
+                free(issues[i].resource);
+                free(issues[i].detail);
+        }
+        free(issues);
+}
+
+static void fsck_state_reset(fsck_state *st)
+{
+        registry_snapshots_free(st->snaps, st->n_snaps);
+        kiln_images_free(st->imgs, st->n_imgs);
+        st->snaps = NULL;
+        st->imgs = NULL;
+        st->n_snaps = st->n_imgs = 0;
+}
+
+static void purge_reset(fsck_state *st)
+{
+        for (size_t i = 0; i < st->n_purge; i++)
+                free(st->purge[i]);
+        free(st->purge);
+        st->purge = NULL;
+        st->n_purge = 0;
+}
+
+static void purge_add(fsck_state *st, const char *volume)
+{
+        st->purge = kiln_xrealloc(st->purge, (st->n_purge + 1) * sizeof(char *));
+        st->purge[st->n_purge++] = kiln_xstrdup(volume);
+}
+
+static int fsck_load(registry *r, void *userdata, kiln_error **err)
+{
+        fsck_state *st = userdata;
+
+        fsck_state_reset(st);
+        if (registry_snapshot_list(r, st->region, &st->snaps, &st->n_snaps, err) < 0)
+                return -1;
+        return registry_image_list(r, st->region, NULL, &st->imgs, &st->n_imgs, err);
+}
+
+static bool volume_present(fsck_state *st, const char *volume)
+{
+        for (size_t i = 0; i < st->n_vols; i++)
+                if (strcmp(st->vols[i], volume) == 0)
+                        return true;
+        return false;
+}
+
+static bool volume_recorded(fsck_state *st, const char *volume)
+{
+        for (size_t i = 0; i < st->n_snaps; i++)
+                if (strcmp(st->snaps[i].volume, volume) == 0)
+                        return true;
+        return false;
+}
+
+static registry_snapshot *snap_find(fsck_state *st, const char *id)
+{
+        for (size_t i = 0; id && i < st->n_snaps; i++)
+                if (strcmp(st->snaps[i].s.snapshot_id, id) == 0)
+                        return &st->snaps[i];
+        return NULL;
+}
+
+/* A pending snapshot whose writer is gone: its record, any pending image that maps it, and
+ * (after the commit) its file go. */
+static int repair_stale_snapshot(registry *r, void *userdata, kiln_error **err)
+{
+        fsck_state *st = userdata;
+        registry_snapshot s = {0};
+        char **users = NULL;
+        size_t n_users = 0;
+        int rc = 0;
+
+        purge_reset(st);
+        if (registry_snapshot_get(r, st->target, &s, NULL) < 0)
+                return 0;
+        if (strcmp(s.s.state, "pending") == 0 && !rules_worker_alive(s.worker_pid)) {
+                rc = registry_snapshot_users(r, st->target, &users, &n_users, err);
+                for (size_t i = 0; rc == 0 && i < n_users; i++) {
+                        kiln_image img = {0};
+
+                        rc = registry_image_get(r, users[i], &img, err);
+                        if (rc == 0)
+                                rc = strcmp(img.state, "pending") == 0
+                                             ? registry_image_delete(r, users[i], err)
+                                             : registry_image_set_state(
+                                                       r, users[i], "failed",
+                                                       "Server.InternalError",
+                                                       "a snapshot was never completed", err);
+                        kiln_image_clear(&img);
+                }
+                registry_strv_free(users, n_users);
+                if (rc == 0)
+                        rc = registry_snapshot_delete(r, st->target, err);
+                if (rc == 0)
+                        purge_add(st, s.volume);
+        }
+        registry_snapshot_clear(&s);
+        return rc;
+}
+
+static int repair_stale_image(registry *r, void *userdata, kiln_error **err)
+{
+        fsck_state *st = userdata;
+        kiln_image img = {0};
+        int rc = 0;
+
+        if (registry_image_get(r, st->target, &img, NULL) < 0)
+                return 0;
+        if (strcmp(img.state, "pending") == 0)
+                rc = registry_image_delete(r, st->target, err);
+        kiln_image_clear(&img);
+        return rc;
+}
+
+static int repair_missing_file(registry *r, void *userdata, kiln_error **err)
+{
+        fsck_state *st = userdata;
+        kiln_autofree char *why = kiln_xasprintf("the data of snapshot %s is missing", st->target);
+        char **users = NULL;
+        size_t n_users = 0;
+        int rc;
+
+        if (registry_snapshot_set_state(r, st->target, "error", err) < 0 ||
+            registry_snapshot_users(r, st->target, &users, &n_users, err) < 0)
+                return -1;
+        rc = 0;
+        for (size_t i = 0; rc == 0 && i < n_users; i++)
+                rc = registry_image_set_state(r, users[i], "failed", "Server.InternalError", why,
+                                              err);
+        registry_strv_free(users, n_users);
+        return rc;
+}
+
+static void check_snapshots(fsck_state *st, virStoragePoolPtr pool)
+{
+        for (size_t i = 0; i < st->n_snaps; i++) {
+                registry_snapshot *s = &st->snaps[i];
+                kiln_fsck_issue *is;
+
+                if (strcmp(s->s.state, "pending") == 0) {
+                        if (rules_worker_alive(s->worker_pid))
+                                continue; /* in progress */
+                        is = issue_add(st, "stale-pending-snapshot", s->s.snapshot_id,
+                                       "left pending by a process that is gone");
+                        st->target = s->s.snapshot_id;
+                        if (st->repair &&
+                            registry_write(st->ctx->reg, repair_stale_snapshot, st, NULL) == 0) {
+                                kiln_crash_point("fsck.repair-after-commit");
+                                for (size_t k = 0; k < st->n_purge; k++)
+                                        virt_volume_delete(pool, st->purge[k], NULL);
+                                is->repaired = true;
+                        }
+                        purge_reset(st);
+                        continue;
+                }
+                if ((strcmp(s->s.state, "completed") == 0 || strcmp(s->s.state, "deleted") == 0) &&
+                    !volume_present(st, s->volume)) {
+                        is = issue_add(st, "missing-file", s->s.snapshot_id,
+                                       "its volume is not in the pool");
+                        st->target = s->s.snapshot_id;
+                        if (st->repair &&
+                            registry_write(st->ctx->reg, repair_missing_file, st, NULL) == 0)
+                                is->repaired = true;
+                }
+                if (s->s.parent_id && !snap_find(st, s->s.parent_id))
+                        issue_add(st, "missing-parent", s->s.snapshot_id,
+                                  "its parent snapshot has no record");
+        }
+}
+
+static void check_images(fsck_state *st)
+{
+        for (size_t i = 0; i < st->n_imgs; i++) {
+                kiln_image *img = &st->imgs[i];
+                bool live_worker = false;
+                kiln_fsck_issue *is;
+
+                for (size_t m = 0; m < img->n_mappings; m++) {
+                        registry_snapshot *s = snap_find(st, img->mappings[m].snapshot_id);
+
+                        if (s && strcmp(s->s.state, "pending") == 0 &&
+                            rules_worker_alive(s->worker_pid))
+                                live_worker = true;
+                        if (!s && strcmp(img->state, "available") == 0)
+                                issue_add(st, "dangling-mapping", img->image_id,
+                                          "a mapped snapshot has no record");
+                }
+                if (strcmp(img->state, "pending") != 0 || live_worker)
+                        continue;
+                is = issue_add(st, "stale-pending-image", img->image_id,
+                               "left pending by a process that is gone");
+                st->target = img->image_id;
+                if (st->repair && registry_write(st->ctx->reg, repair_stale_image, st, NULL) == 0)
+                        is->repaired = true;
+        }
+}
+
+static void check_orphans(fsck_state *st, virStoragePoolPtr pool)
+{
+        for (size_t i = 0; i < st->n_vols; i++) {
+                const char *v = st->vols[i];
+                kiln_fsck_issue *is;
+
+                if (strncmp(v, "snap-", 5) != 0 || volume_recorded(st, v))
+                        continue;
+                is = issue_add(st, "orphan-file", v, "a volume no record refers to");
+                if (st->repair && virt_volume_delete(pool, v, NULL) == 0)
+                        is->repaired = true;
+        }
+}
+
+static void fsck_region(fsck_state *st)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+        virStoragePoolPtr pool = ctx_pool(st->ctx, st->region, &e);
+
+        if (!pool || virt_pool_list_volumes(pool, &st->vols, &st->n_vols, &e) < 0) {
+                issue_add(st, "unreachable-region", st->region, e ? e->msg : "no pool");
+                return;
+        }
+        if (registry_read(st->ctx->reg, fsck_load, st, &e) < 0) {
+                issue_add(st, "registry-error", st->region, e->msg);
+                return;
+        }
+        check_snapshots(st, pool);
+        check_images(st);
+        /* Orphans last, against a fresh read: repairs above removed records. */
+        if (registry_read(st->ctx->reg, fsck_load, st, NULL) == 0)
+                check_orphans(st, pool);
+}
+
+int kiln_fsck(kiln_ctx *ctx, bool repair, kiln_fsck_issue **ret, size_t *ret_n, kiln_error **err)
+{
+        fsck_state st = {0};
+
+        (void) err;
+        st.ctx = ctx;
+        st.repair = repair;
+        for (size_t i = 0; i < ctx->cfg->n_regions; i++) {
+                st.region = ctx->cfg->regions[i].name;
+                fsck_region(&st);
+                fsck_state_reset(&st);
+                for (size_t k = 0; k < st.n_vols; k++)
+                        free(st.vols[k]);
+                free(st.vols);
+                st.vols = NULL;
+                st.n_vols = 0;
+        }
+        *ret = st.issues;
+        *ret_n = st.n_issues;
+        return 0;
+}
+
+/* ==== gc ==== */
+
+typedef struct gc_state {
+        const char *region;
+        kiln_gc_result *res;
+        char **purge;
+        size_t n_purge;
+} gc_state;
+
+static int gc_txn(registry *r, void *userdata, kiln_error **err)
+{
+        gc_state *g = userdata;
+        registry_snapshot *snaps = NULL;
+        size_t n = 0;
+        bool again = true;
+
+        for (size_t i = 0; i < g->n_purge; i++)
+                free(g->purge[i]);
+        free(g->purge);
+        g->purge = NULL;
+        g->n_purge = 0;
+        g->res->images = 0;
+        g->res->snapshots = 0;
+        if (registry_image_count_deregistered(r, g->region, &g->res->images, err) < 0 ||
+            registry_image_purge_deregistered(r, g->region, err) < 0)
+                return -1;
+        while (again) {
+                again = false;
+                if (registry_snapshot_list(r, g->region, &snaps, &n, err) < 0)
+                        return -1;
+                for (size_t i = 0; i < n; i++) {
+                        int children = 0;
+
+                        if (strcmp(snaps[i].s.state, "deleted") != 0)
+                                continue;
+                        if (registry_snapshot_children(r, snaps[i].s.snapshot_id, &children, err) <
+                            0) {
+                                registry_snapshots_free(snaps, n);
+                                return -1;
+                        }
+                        if (children > 0)
+                                continue;
+                        if (registry_snapshot_delete(r, snaps[i].s.snapshot_id, err) < 0) {
+                                registry_snapshots_free(snaps, n);
+                                return -1;
+                        }
+                        g->purge = kiln_xrealloc(g->purge, (g->n_purge + 1) * sizeof(char *));
+                        g->purge[g->n_purge++] = kiln_xstrdup(snaps[i].volume);
+                        g->res->snapshots++;
+                        again = true;
+                }
+                registry_snapshots_free(snaps, n);
+                snaps = NULL;
+                n = 0;
+        }
+        return 0;
+}
+
+int kiln_gc(kiln_ctx *ctx, kiln_gc_result *ret, kiln_error **err)
+{
+        kiln_gc_result total = {0};
+
+        for (size_t i = 0; i < ctx->cfg->n_regions; i++) {
+                kiln_gc_result res = {0};
+                gc_state g = {ctx->cfg->regions[i].name, &res, NULL, 0};
+                virStoragePoolPtr pool;
+                int rc;
+
+                rc = registry_write(ctx->reg, gc_txn, &g, err);
+                if (rc == 0)
+                        kiln_crash_point("gc.after-commit");
+                if (rc == 0 && g.n_purge) {
+                        pool = ctx_pool(ctx, g.region, err);
+                        for (size_t k = 0; pool && k < g.n_purge; k++) {
+                                virt_volume_info info = {0};
+
+                                if (virt_volume_get_info(pool, g.purge[k], &info, NULL) == 0)
+                                        total.bytes += info.allocation;
+                                virt_volume_info_clear(&info);
+                                if (virt_volume_delete(pool, g.purge[k], err) < 0)
+                                        rc = -1;
+                        }
+                        if (!pool)
+                                rc = -1;
+                }
+                for (size_t k = 0; k < g.n_purge; k++)
+                        free(g.purge[k]);
+                free(g.purge);
+                if (rc < 0)
+                        return -1;
+                total.images += res.images;
+                total.snapshots += res.snapshots;
+        }
+        *ret = total;
+        return 0;
+}

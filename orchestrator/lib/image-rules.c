@@ -1,0 +1,155 @@
+/* Validation, visibility and filters for images and snapshots, with EC2's error codes and
+ * wording (reference/ec2-ami.md §5, §6.1). */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "image-rules.h"
+#include "util/util.h"
+
+int rules_check_image_id(const char *id, kiln_error **err)
+{
+        if (!kiln_id_valid("ami", id))
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidAMIID.Malformed",
+                                      "Invalid id: \"%s\" (expecting \"ami-...\")", id ? id : "");
+        return 0;
+}
+
+int rules_check_snapshot_id(const char *id, kiln_error **err)
+{
+        if (!kiln_id_valid("snap", id))
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidSnapshotID.Malformed",
+                                      "Invalid id: \"%s\" (expecting \"snap-...\")", id ? id : "");
+        return 0;
+}
+
+int rules_check_image_name(const char *name, kiln_error **err)
+{
+        size_t n = name ? strlen(name) : 0;
+        bool ok = n >= 3 && n <= 128;
+
+        for (size_t i = 0; ok && i < n; i++) {
+                char c = name[i];
+
+                ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     strchr("()[]./-'@_ ", c) != NULL;
+        }
+        if (!ok)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidAMIName.Malformed",
+                                      "AMI names must be between 3 and 128 characters long, and "
+                                      "may contain letters, numbers, '(', ')', '.', '-', '/' and "
+                                      "'_'");
+        return 0;
+}
+
+int rules_check_description(const char *description, kiln_error **err)
+{
+        if (description && strlen(description) > 255)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The description is longer than 255 characters");
+        return 0;
+}
+
+bool rules_shared_with(const kiln_ctx *ctx, const kiln_image *img, const char *account)
+{
+        for (size_t i = 0; i < img->n_launch_permissions; i++) {
+                const kiln_permission *p = &img->launch_permissions[i];
+
+                if (p->kind == KILN_PERM_USER && strcmp(p->value, account) == 0)
+                        return true;
+                if (p->kind == KILN_PERM_ORG && ctx_account_in_org(ctx, account, p->value))
+                        return true;
+        }
+        return false;
+}
+
+bool rules_can_launch(const kiln_ctx *ctx, const kiln_image *img)
+{
+        return strcmp(img->owner_id, ctx->account) == 0 || img->is_public ||
+               rules_shared_with(ctx, img, ctx->account);
+}
+
+int rules_not_found_image(kiln_error **err, const char *id)
+{
+        return kiln_error_set(err, KILN_E_NOT_FOUND, "InvalidAMIID.NotFound",
+                              "The image id '[%s]' does not exist", id);
+}
+
+int rules_not_authorized(kiln_error **err, const char *id)
+{
+        return kiln_error_set(err, KILN_E_PERMISSION, "AuthFailure",
+                              "Not authorized for images: [%s]", id);
+}
+
+int rules_image_visible(kiln_ctx *ctx, registry *r, const char *id, kiln_image *ret,
+                        kiln_error **err)
+{
+        return rules_image_visible_in(ctx, r, ctx->region->name, id, ret, err);
+}
+
+bool rules_worker_alive(pid_t pid)
+{
+        return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int rules_image_visible_in(kiln_ctx *ctx, registry *r, const char *region, const char *id,
+                           kiln_image *ret, kiln_error **err)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+        kiln_image img = {0};
+
+        if (rules_check_image_id(id, err) < 0)
+                return -1;
+        if (registry_image_get(r, id, &img, &e) < 0) {
+                if (e->code != KILN_E_NOT_FOUND) {
+                        *err = kiln_steal(&e);
+                        return -1;
+                }
+                return rules_not_found_image(err, id);
+        }
+        if (strcmp(img.region, region) != 0 || !rules_can_launch(ctx, &img)) {
+                kiln_image_clear(&img);
+                return rules_not_found_image(err, id);
+        }
+        *ret = img;
+        return 0;
+}
+
+bool rules_wildcard(const char *p, const char *s)
+{
+        while (*p) {
+                if (*p == '*') {
+                        while (*p == '*')
+                                p++;
+                        if (!*p)
+                                return true;
+                        for (const char *t = s;; t++) {
+                                if (rules_wildcard(p, t))
+                                        return true;
+                                if (!*t)
+                                        return false;
+                        }
+                }
+                if (*p == '?') {
+                        /* zero or one character */
+                        return rules_wildcard(p + 1, s) || (*s && rules_wildcard(p + 1, s + 1));
+                }
+                if (*p == '\\' && p[1])
+                        p++;
+                if (*p != *s)
+                        return false;
+                p++;
+                s++;
+        }
+        return *s == '\0';
+}
+
+bool rules_match_any(const kiln_filter *f, const char *value)
+{
+        if (!value)
+                return false;
+        for (size_t i = 0; i < f->n_values; i++)
+                if (rules_wildcard(f->values[i], value))
+                        return true;
+        return false;
+}

@@ -1,0 +1,34 @@
+/* Rules shared by the image and snapshot modules: validation with EC2's codes and wording,
+ * who may see and launch an image, and filter matching. */
+#ifndef KILN_IMAGE_RULES_H
+#define KILN_IMAGE_RULES_H
+
+#include <kiln/image.h>
+
+#include "ctx-private.h"
+
+int rules_check_image_id(const char *id, kiln_error **err);
+int rules_check_snapshot_id(const char *id, kiln_error **err);
+int rules_check_image_name(const char *name, kiln_error **err);
+int rules_check_description(const char *description, kiln_error **err);
+/* The caller may launch (and so see) the image: owner, public, its account, its
+ * organization. */
+bool rules_can_launch(const kiln_ctx *ctx, const kiln_image *img);
+/* Shared with the caller explicitly (account or organization), not by being public. */
+bool rules_shared_with(const kiln_ctx *ctx, const kiln_image *img, const char *account);
+/* Loads an image the caller can see in the current region (deregistered ones included);
+ * InvalidAMIID.NotFound otherwise. */
+int rules_image_visible(kiln_ctx *ctx, registry *r, const char *id, kiln_image *ret,
+                        kiln_error **err);
+/* The same in another region. */
+int rules_image_visible_in(kiln_ctx *ctx, registry *r, const char *region, const char *id,
+                           kiln_image *ret, kiln_error **err);
+/* True if the process that wrote a pending record still runs. */
+bool rules_worker_alive(pid_t pid);
+/* EC2 wildcard match: '*' any run, '?' zero or one character, '\\' escapes. */
+bool rules_wildcard(const char *pattern, const char *s);
+bool rules_match_any(const kiln_filter *f, const char *value);
+int rules_not_found_image(kiln_error **err, const char *id);
+int rules_not_authorized(kiln_error **err, const char *id);
+
+#endif

@@ -1,0 +1,716 @@
+/* Images: register from a disk, describe with EC2's owner/executable-by/filter rules,
+ * deregister, and the description and launchPermission attributes. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "disk/disk.h"
+#include "image-rules.h"
+#include "util/util.h"
+
+#define GIB (1024ULL * 1024 * 1024)
+
+/* ==== register ==== */
+
+typedef struct register_txn {
+        kiln_ctx *ctx;
+        const kiln_register_spec *spec;
+        registry_snapshot *snap;
+        kiln_image *img;
+} register_txn;
+
+static int register_reserve(registry *r, void *userdata, kiln_error **err)
+{
+        register_txn *t = userdata;
+        kiln_autofree char *in_use = NULL;
+
+        if (registry_image_find_name(r, t->img->region, t->img->owner_id, t->img->name, &in_use,
+                                     err) < 0)
+                return -1;
+        if (in_use)
+                return kiln_error_set(err, KILN_E_EXISTS, "InvalidAMIName.Duplicate",
+                                      "AMI name %s is already in use by AMI %s", t->img->name,
+                                      in_use);
+        return registry_snapshot_insert(r, t->snap, err);
+}
+
+static int register_commit(registry *r, void *userdata, kiln_error **err)
+{
+        register_txn *t = userdata;
+        kiln_autofree char *in_use = NULL;
+
+        if (registry_image_find_name(r, t->img->region, t->img->owner_id, t->img->name, &in_use,
+                                     err) < 0)
+                return -1;
+        if (in_use)
+                return kiln_error_set(err, KILN_E_EXISTS, "InvalidAMIName.Duplicate",
+                                      "AMI name %s is already in use by AMI %s", t->img->name,
+                                      in_use);
+        if (registry_snapshot_set_state(r, t->snap->s.snapshot_id, "completed", err) < 0)
+                return -1;
+        kiln_crash_point("register.commit-between");
+        return registry_image_insert(r, t->img, err);
+}
+
+static int forget_snapshot(registry *r, void *userdata, kiln_error **err)
+{
+        return registry_snapshot_delete(r, userdata, err);
+}
+
+typedef struct upload_progress {
+        kiln_progress_fn fn;
+        void *userdata;
+        const char *what;
+} upload_progress;
+
+static int on_upload(unsigned long long done, unsigned long long total, void *userdata)
+{
+        upload_progress *p = userdata;
+
+        if (p->fn)
+                p->fn(p->what, done, total, p->userdata);
+        return 0;
+}
+
+static int register_validate(const kiln_register_spec *spec, kiln_error **err)
+{
+        if (rules_check_image_name(spec->name, err) < 0 ||
+            rules_check_description(spec->description, err) < 0)
+                return -1;
+        if (!spec->disk_path || !*spec->disk_path)
+                return kiln_error_set(err, KILN_E_INVALID, "MissingParameter",
+                                      "The request must contain the parameter disk");
+        if (spec->platform && strcmp(spec->platform, "linux") != 0 &&
+            strcmp(spec->platform, "windows") != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Invalid platform '%s': expected linux or windows",
+                                      spec->platform);
+        if (spec->architecture && strcmp(spec->architecture, "x86_64") != 0 &&
+            strcmp(spec->architecture, "i386") != 0 && strcmp(spec->architecture, "arm64") != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Invalid architecture '%s': expected x86_64, i386 or arm64",
+                                      spec->architecture);
+        if (spec->boot_mode && strcmp(spec->boot_mode, "legacy-bios") != 0 &&
+            strcmp(spec->boot_mode, "uefi") != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Invalid boot mode '%s': expected legacy-bios or uefi",
+                                      spec->boot_mode);
+        if (spec->device_name && strncmp(spec->device_name, "/dev/", 5) != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Invalid device name '%s': expected /dev/NAME",
+                                      spec->device_name);
+        return 0;
+}
+
+int kiln_image_register(kiln_ctx *ctx, const kiln_register_spec *spec, kiln_progress_fn progress,
+                        void *userdata, char **ret_image_id, kiln_error **err)
+{
+        kiln_autofree char *work = NULL, *qcow = NULL, *path = NULL, *now = NULL;
+        kiln_autofree char *desc = NULL;
+        registry_snapshot snap = {0};
+        kiln_block_device_mapping map = {0};
+        kiln_image img = {0};
+        disk_info info = {0};
+        register_txn t = {ctx, spec, &snap, &img};
+        upload_progress up = {progress, userdata, "upload"};
+        virStoragePoolPtr pool;
+        bool windows = spec->platform && strcmp(spec->platform, "windows") == 0;
+        int r = -1;
+
+        if (register_validate(spec, err) < 0)
+                return -1;
+        if (disk_inspect(spec->disk_path, &info, err) < 0)
+                return -1;
+        if (disk_check_standalone(spec->disk_path, &info, err) < 0) {
+                disk_info_clear(&info);
+                return -1;
+        }
+        now = kiln_time_now_iso();
+        snap.s.snapshot_id = kiln_id_new("snap");
+        img.image_id = kiln_id_new("ami");
+        desc = kiln_xasprintf("Registered for %s from %s", img.image_id, spec->disk_path);
+        snap.s.region = (char *) ctx->region->name;
+        snap.s.owner_id = ctx->account;
+        snap.s.description = desc;
+        snap.s.state = (char *) "pending";
+        snap.s.start_time = now;
+        snap.s.volume_size = (int64_t) ((info.virtual_size + GIB - 1) / GIB);
+        snap.volume = kiln_xasprintf("%s.qcow2", snap.s.snapshot_id);
+        snap.layer_id = kiln_id_new("layer");
+        snap.virtual_size = (int64_t) info.virtual_size;
+        snap.worker_pid = getpid();
+
+        map.device_name = (char *) (spec->device_name ? spec->device_name : "/dev/vda");
+        map.snapshot_id = snap.s.snapshot_id;
+        map.volume_size = snap.s.volume_size;
+        map.delete_on_termination = true;
+        map.volume_type = (char *) "standard";
+        img.region = (char *) ctx->region->name;
+        img.owner_id = ctx->account;
+        img.name = (char *) spec->name;
+        img.description = (char *) (spec->description ? spec->description : "");
+        img.state = (char *) "available";
+        img.architecture = (char *) (spec->architecture ? spec->architecture : "x86_64");
+        img.platform = (char *) (windows ? "windows" : "linux");
+        img.default_user = (char *) (spec->default_user ? spec->default_user
+                                     : windows          ? "Administrator"
+                                                        : "");
+        img.boot_mode = (char *) (spec->boot_mode ? spec->boot_mode : "legacy-bios");
+        img.root_device_name = map.device_name;
+        img.creation_date = now;
+        img.mappings = &map;
+        img.n_mappings = 1;
+
+        kiln_crash_point("register.after-validate");
+        pool = ctx_pool(ctx, ctx->region->name, err);
+        if (pool && registry_write(ctx->reg, register_reserve, &t, err) == 0) {
+                kiln_crash_point("register.after-reserve");
+                work = ctx_workdir(ctx, err);
+                if (work) {
+                        qcow = kiln_xasprintf("%s/disk.qcow2", work);
+                        if (disk_convert_qcow2(spec->disk_path, info.format, qcow, err) == 0) {
+                                kiln_crash_point("register.after-convert");
+                                r = virt_volume_upload(pool, snap.volume, qcow, true, on_upload,
+                                                       &up, &path, err);
+                        }
+                        ctx_workdir_remove(work);
+                }
+                if (r == 0) {
+                        kiln_crash_point("register.after-upload");
+                        r = registry_write(ctx->reg, register_commit, &t, err);
+                        if (r == 0)
+                                kiln_crash_point("register.after-commit");
+                }
+                if (r < 0) {
+                        /* Rollback: quiet, and the first error stays. */
+                        virt_volume_delete(pool, snap.volume, NULL);
+                        registry_write(ctx->reg, forget_snapshot, snap.s.snapshot_id, NULL);
+                }
+        }
+        if (r == 0)
+                *ret_image_id = kiln_steal(&img.image_id);
+        free(img.image_id);
+        free(snap.s.snapshot_id);
+        free(snap.volume);
+        free(snap.layer_id);
+        disk_info_clear(&info);
+        return r;
+}
+
+/* ==== describe ==== */
+
+static const char *const image_filters[] = {
+        "architecture",
+        "block-device-mapping.device-name",
+        "block-device-mapping.snapshot-id",
+        "block-device-mapping.volume-size",
+        "creation-date",
+        "description",
+        "hypervisor",
+        "image-id",
+        "image-type",
+        "is-public",
+        "name",
+        "owner-alias",
+        "owner-id",
+        "platform",
+        "root-device-name",
+        "root-device-type",
+        "state",
+        "tag-key",
+        "virtualization-type",
+        NULL,
+};
+
+static int check_filters(const kiln_filter *f, size_t n, const char *const *known, kiln_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                bool ok = strncmp(f[i].name, "tag:", 4) == 0 && f[i].name[4];
+
+                for (size_t k = 0; !ok && known[k]; k++)
+                        ok = strcmp(f[i].name, known[k]) == 0;
+                if (!ok)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidFilter",
+                                              "The filter '%s' is invalid", f[i].name);
+        }
+        return 0;
+}
+
+static bool image_filter_match(const kiln_image *img, const kiln_filter *f)
+{
+        const char *n = f->name;
+        char buf[32];
+
+        if (strcmp(n, "architecture") == 0)
+                return rules_match_any(f, img->architecture);
+        if (strcmp(n, "creation-date") == 0)
+                return rules_match_any(f, img->creation_date);
+        if (strcmp(n, "description") == 0)
+                return rules_match_any(f, img->description);
+        if (strcmp(n, "hypervisor") == 0)
+                return rules_match_any(f, "xen");
+        if (strcmp(n, "image-id") == 0)
+                return rules_match_any(f, img->image_id);
+        if (strcmp(n, "image-type") == 0)
+                return rules_match_any(f, "machine");
+        if (strcmp(n, "is-public") == 0)
+                return rules_match_any(f, img->is_public ? "true" : "false");
+        if (strcmp(n, "name") == 0)
+                return rules_match_any(f, img->name);
+        if (strcmp(n, "owner-alias") == 0)
+                return rules_match_any(f, img->owner_alias);
+        if (strcmp(n, "owner-id") == 0)
+                return rules_match_any(f, img->owner_id);
+        if (strcmp(n, "platform") == 0)
+                return strcmp(img->platform, "windows") == 0 && rules_match_any(f, "windows");
+        if (strcmp(n, "root-device-name") == 0)
+                return rules_match_any(f, img->root_device_name);
+        if (strcmp(n, "root-device-type") == 0)
+                return rules_match_any(f, "ebs");
+        if (strcmp(n, "state") == 0)
+                return rules_match_any(f, img->state);
+        if (strcmp(n, "virtualization-type") == 0)
+                return rules_match_any(f, "hvm");
+        if (strncmp(n, "block-device-mapping.", 21) == 0) {
+                for (size_t i = 0; i < img->n_mappings; i++) {
+                        const kiln_block_device_mapping *m = &img->mappings[i];
+
+                        snprintf(buf, sizeof(buf), "%" PRId64, m->volume_size);
+                        if ((strcmp(n + 21, "device-name") == 0 &&
+                             rules_match_any(f, m->device_name)) ||
+                            (strcmp(n + 21, "snapshot-id") == 0 &&
+                             rules_match_any(f, m->snapshot_id)) ||
+                            (strcmp(n + 21, "volume-size") == 0 && rules_match_any(f, buf)))
+                                return true;
+                }
+                return false;
+        }
+        for (size_t i = 0; i < img->n_tags; i++) {
+                if (strcmp(n, "tag-key") == 0 && rules_match_any(f, img->tags[i].key))
+                        return true;
+                if (strncmp(n, "tag:", 4) == 0 && strcmp(n + 4, img->tags[i].key) == 0 &&
+                    rules_match_any(f, img->tags[i].value))
+                        return true;
+        }
+        return false;
+}
+
+static int check_owner_values(const char *const *v, size_t n, bool allow_all, kiln_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(v[i], "self") == 0 || kiln_is_digits(v[i], 12))
+                        continue;
+                if (!allow_all &&
+                    (strcmp(v[i], "amazon") == 0 || strcmp(v[i], "aws-marketplace") == 0))
+                        continue;
+                if (allow_all && strcmp(v[i], "all") == 0)
+                        continue;
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidUserID.Malformed",
+                                      "Invalid user id: \"%s\"", v[i]);
+        }
+        return 0;
+}
+
+static bool owner_match(const kiln_ctx *ctx, const kiln_image *img, const kiln_image_query *q)
+{
+        if (q->n_owners == 0)
+                return true;
+        for (size_t i = 0; i < q->n_owners; i++) {
+                const char *o = q->owners[i];
+
+                if (strcmp(o, "self") == 0 && strcmp(img->owner_id, ctx->account) == 0)
+                        return true;
+                if (kiln_is_digits(o, 12) && strcmp(img->owner_id, o) == 0)
+                        return true;
+                if (img->owner_alias && strcmp(img->owner_alias, o) == 0)
+                        return true;
+        }
+        return false;
+}
+
+static bool executable_match(const kiln_ctx *ctx, const kiln_image *img, const kiln_image_query *q)
+{
+        if (q->n_executable_users == 0)
+                return true;
+        for (size_t i = 0; i < q->n_executable_users; i++) {
+                const char *u = q->executable_users[i];
+
+                if (strcmp(u, "all") == 0 && img->is_public)
+                        return true;
+                if (strcmp(u, "self") == 0 && strcmp(img->owner_id, ctx->account) != 0 &&
+                    rules_shared_with(ctx, img, ctx->account))
+                        return true;
+                if (kiln_is_digits(u, 12) && rules_shared_with(ctx, img, u))
+                        return true;
+        }
+        return false;
+}
+
+static bool image_selected(const kiln_ctx *ctx, const kiln_image *img, const kiln_image_query *q)
+{
+        if (!rules_can_launch(ctx, img) || !owner_match(ctx, img, q) ||
+            !executable_match(ctx, img, q))
+                return false;
+        for (size_t i = 0; i < q->n_filters; i++)
+                if (!image_filter_match(img, &q->filters[i]))
+                        return false;
+        return true;
+}
+
+typedef struct describe_txn {
+        kiln_ctx *ctx;
+        const kiln_image_query *q;
+        kiln_image *out;
+        size_t n_out;
+} describe_txn;
+
+static int describe_by_ids(registry *r, describe_txn *t, kiln_error **err)
+{
+        const kiln_image_query *q = t->q;
+
+        t->out = kiln_xcalloc(q->n_image_ids, sizeof(*t->out));
+        for (size_t i = 0; i < q->n_image_ids; i++) {
+                kiln_image img = {0};
+                bool dup = false;
+
+                for (size_t j = 0; j < t->n_out; j++)
+                        dup = dup || strcmp(t->out[j].image_id, q->image_ids[i]) == 0;
+                if (dup)
+                        continue;
+                if (rules_image_visible(t->ctx, r, q->image_ids[i], &img, err) < 0)
+                        return -1;
+                if (strcmp(img.state, "deregistered") == 0) {
+                        kiln_image_clear(&img);
+                        return rules_not_found_image(err, q->image_ids[i]);
+                }
+                if (image_selected(t->ctx, &img, q))
+                        t->out[t->n_out++] = img;
+                else
+                        kiln_image_clear(&img);
+        }
+        return 0;
+}
+
+static int describe_images_txn(registry *r, void *userdata, kiln_error **err)
+{
+        describe_txn *t = userdata;
+        kiln_image *all = NULL;
+        size_t n = 0;
+        const char *owner = NULL;
+
+        kiln_images_free(t->out, t->n_out);
+        t->out = NULL;
+        t->n_out = 0;
+        if (t->q->n_image_ids)
+                return describe_by_ids(r, t, err);
+        /* One owner asked for: let the registry narrow the rows. */
+        if (t->q->n_owners == 1 && strcmp(t->q->owners[0], "self") == 0)
+                owner = t->ctx->account;
+        else if (t->q->n_owners == 1 && kiln_is_digits(t->q->owners[0], 12))
+                owner = t->q->owners[0];
+        if (registry_image_list(r, t->ctx->region->name, owner, &all, &n, err) < 0)
+                return -1;
+        t->out = kiln_xcalloc(n, sizeof(*t->out));
+        for (size_t i = 0; i < n; i++) {
+                if (image_selected(t->ctx, &all[i], t->q)) {
+                        t->out[t->n_out++] = all[i];
+                        memset(&all[i], 0, sizeof(all[i]));
+                }
+        }
+        kiln_images_free(all, n);
+        return 0;
+}
+
+int kiln_images_describe(kiln_ctx *ctx, const kiln_image_query *q, kiln_image **ret, size_t *ret_n,
+                         kiln_error **err)
+{
+        describe_txn t = {ctx, q, NULL, 0};
+
+        for (size_t i = 0; i < q->n_image_ids; i++)
+                if (rules_check_image_id(q->image_ids[i], err) < 0)
+                        return -1;
+        if (check_owner_values(q->owners, q->n_owners, false, err) < 0 ||
+            check_owner_values(q->executable_users, q->n_executable_users, true, err) < 0 ||
+            check_filters(q->filters, q->n_filters, image_filters, err) < 0)
+                return -1;
+        if (registry_read(ctx->reg, describe_images_txn, &t, err) < 0) {
+                kiln_images_free(t.out, t.n_out);
+                return -1;
+        }
+        *ret = t.out;
+        *ret_n = t.n_out;
+        return 0;
+}
+
+/* ==== deregister ==== */
+
+/* An image the caller owns, for changes: NotFound if invisible, AuthFailure if not its own,
+ * Unavailable if already deregistered. */
+static int owned_image(kiln_ctx *ctx, registry *r, const char *id, kiln_image *ret,
+                       kiln_error **err)
+{
+        kiln_image img = {0};
+
+        if (rules_image_visible(ctx, r, id, &img, err) < 0)
+                return -1;
+        if (strcmp(img.state, "deregistered") == 0) {
+                kiln_image_clear(&img);
+                return kiln_error_set(err, KILN_E_STATE, "InvalidAMIID.Unavailable",
+                                      "The image id '[%s]' is no longer available", id);
+        }
+        if (strcmp(img.owner_id, ctx->account) != 0) {
+                kiln_image_clear(&img);
+                return rules_not_authorized(err, id);
+        }
+        *ret = img;
+        return 0;
+}
+
+typedef struct id_txn {
+        kiln_ctx *ctx;
+        const char *id;
+        const void *arg;
+        bool flag;
+        kiln_image_attribute *attr;
+} id_txn;
+
+static int deregister_txn(registry *r, void *userdata, kiln_error **err)
+{
+        id_txn *t = userdata;
+        kiln_image img = {0};
+        int rc;
+
+        if (owned_image(t->ctx, r, t->id, &img, err) < 0)
+                return -1;
+        kiln_image_clear(&img);
+        rc = registry_image_set_state(r, t->id, "deregistered", NULL, NULL, err);
+        if (rc == 0)
+                rc = registry_perms_clear(r, REGISTRY_PERM_LAUNCH, t->id, err);
+        if (rc == 0)
+                kiln_crash_point("deregister.before-commit");
+        return rc;
+}
+
+int kiln_image_deregister(kiln_ctx *ctx, const char *image_id, kiln_error **err)
+{
+        id_txn t = {ctx, image_id, NULL, false, NULL};
+
+        if (registry_write(ctx->reg, deregister_txn, &t, err) < 0)
+                return -1;
+        kiln_crash_point("deregister.after-commit");
+        return 0;
+}
+
+/* ==== attributes ==== */
+
+int kiln_permission_parse(const char *kind, const char *value, kiln_permission *ret,
+                          kiln_error **err)
+{
+        kiln_permission p = {0};
+
+        if (strcmp(kind, "Group") == 0) {
+                if (!value || strcmp(value, "all") != 0)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidAMIAttributeItemValue",
+                                              "Invalid attribute item value \"%s\" for group "
+                                              "item type.",
+                                              value ? value : "");
+                p.kind = KILN_PERM_ALL;
+        } else if (strcmp(kind, "UserId") == 0) {
+                if (!kiln_is_digits(value, 12))
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidAMIAttributeItemValue",
+                                              "Invalid attribute item value \"%s\" for userId "
+                                              "item type.",
+                                              value ? value : "");
+                p.kind = KILN_PERM_USER;
+                p.value = kiln_xstrdup(value);
+        } else if (strcmp(kind, "OrganizationArn") == 0) {
+                if (!value || (strncmp(value, "arn:aws:organizations::", 23) != 0 &&
+                               strncmp(value, "o-", 2) != 0))
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                              "Invalid organization ARN \"%s\"",
+                                              value ? value : "");
+                p.kind = KILN_PERM_ORG;
+                p.value = kiln_xstrdup(value);
+        } else if (strcmp(kind, "OrganizationalUnitArn") == 0) {
+                return kiln_error_set(err, KILN_E_UNSUPPORTED, "InvalidParameterValue",
+                                      "Organizational units are not supported; share with the "
+                                      "organization or its accounts");
+        } else {
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Unknown launch permission item '%s': expected Group, "
+                                      "UserId or OrganizationArn",
+                                      kind);
+        }
+        *ret = p;
+        return 0;
+}
+
+/* Organizations are stored by their full ARN, as EC2 prints them. */
+static int perm_normalize(kiln_ctx *ctx, const kiln_permission *in, kiln_permission *out,
+                          kiln_error **err)
+{
+        const config_org *o;
+
+        *out = *in;
+        if (in->kind != KILN_PERM_ORG)
+                return 0;
+        o = config_org_find(ctx->cfg, in->value);
+        if (!o)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The organization '%s' is not configured in %s", in->value,
+                                      ctx->cfg->path);
+        out->value = kiln_xasprintf("arn:aws:organizations::%s:organization/%s", o->master_account,
+                                    o->id);
+        return 0;
+}
+
+static int snapshot_perm_apply(registry *r, const kiln_image *img, const kiln_permission *p,
+                               bool add, kiln_error **err)
+{
+        if (p->kind == KILN_PERM_ORG)
+                return 0; /* createVolumePermission knows accounts and "all" only */
+        for (size_t i = 0; i < img->n_mappings; i++) {
+                const char *snap = img->mappings[i].snapshot_id;
+                int rc = add ? registry_perm_add(r, REGISTRY_PERM_CREATE_VOLUME, snap, p, err)
+                             : registry_perm_remove(r, REGISTRY_PERM_CREATE_VOLUME, snap, p, err);
+
+                if (rc < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+static int launch_perm_txn(registry *r, void *userdata, kiln_error **err)
+{
+        id_txn *t = userdata;
+        const kiln_permission_change *c = t->arg;
+        kiln_image img = {0};
+        int rc = 0;
+
+        if (owned_image(t->ctx, r, t->id, &img, err) < 0)
+                return -1;
+        for (size_t i = 0; rc == 0 && i < c->n_add + c->n_remove; i++) {
+                bool add = i < c->n_add;
+                const kiln_permission *in = add ? &c->add[i] : &c->remove[i - c->n_add];
+                kiln_permission p;
+
+                rc = perm_normalize(t->ctx, in, &p, err);
+                if (rc == 0)
+                        rc = add ? registry_perm_add(r, REGISTRY_PERM_LAUNCH, t->id, &p, err)
+                                 : registry_perm_remove(r, REGISTRY_PERM_LAUNCH, t->id, &p, err);
+                if (rc == 0 && t->flag)
+                        rc = snapshot_perm_apply(r, &img, &p, add, err);
+                if (p.value != in->value)
+                        free(p.value);
+        }
+        kiln_image_clear(&img);
+        return rc;
+}
+
+int kiln_image_modify_launch_permission(kiln_ctx *ctx, const char *image_id,
+                                        const kiln_permission_change *change, bool with_snapshots,
+                                        kiln_error **err)
+{
+        id_txn t = {ctx, image_id, change, with_snapshots, NULL};
+
+        if (change->n_add + change->n_remove == 0)
+                return kiln_error_set(err, KILN_E_INVALID, "MissingParameter",
+                                      "The request must contain the parameter LaunchPermission");
+        return registry_write(ctx->reg, launch_perm_txn, &t, err);
+}
+
+static int description_txn(registry *r, void *userdata, kiln_error **err)
+{
+        id_txn *t = userdata;
+        kiln_image img = {0};
+
+        if (owned_image(t->ctx, r, t->id, &img, err) < 0)
+                return -1;
+        kiln_image_clear(&img);
+        return registry_image_set_description(r, t->id, t->arg, err);
+}
+
+int kiln_image_modify_description(kiln_ctx *ctx, const char *image_id, const char *description,
+                                  kiln_error **err)
+{
+        id_txn t = {ctx, image_id, description ? description : "", false, NULL};
+
+        if (rules_check_description(description, err) < 0)
+                return -1;
+        return registry_write(ctx->reg, description_txn, &t, err);
+}
+
+static int reset_txn(registry *r, void *userdata, kiln_error **err)
+{
+        id_txn *t = userdata;
+        kiln_image img = {0};
+
+        if (owned_image(t->ctx, r, t->id, &img, err) < 0)
+                return -1;
+        kiln_image_clear(&img);
+        return registry_perms_clear(r, REGISTRY_PERM_LAUNCH, t->id, err);
+}
+
+static int check_attribute(const char *attribute, bool reset, kiln_error **err)
+{
+        if (attribute && (strcmp(attribute, "launchPermission") == 0 ||
+                          (!reset && strcmp(attribute, "description") == 0)))
+                return 0;
+        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                              "Value (%s) for parameter attribute is invalid: expected %s",
+                              attribute ? attribute : "",
+                              reset ? "launchPermission" : "launchPermission or description");
+}
+
+int kiln_image_attribute_reset(kiln_ctx *ctx, const char *image_id, const char *attribute,
+                               kiln_error **err)
+{
+        id_txn t = {ctx, image_id, NULL, false, NULL};
+
+        if (check_attribute(attribute, true, err) < 0)
+                return -1;
+        return registry_write(ctx->reg, reset_txn, &t, err);
+}
+
+static int attribute_txn(registry *r, void *userdata, kiln_error **err)
+{
+        id_txn *t = userdata;
+        const char *attribute = t->arg;
+        kiln_image img = {0};
+        int rc = 0;
+
+        kiln_image_attribute_clear(t->attr);
+        if (rules_image_visible(t->ctx, r, t->id, &img, err) < 0)
+                return -1;
+        if (strcmp(img.state, "deregistered") == 0) {
+                kiln_image_clear(&img);
+                return rules_not_found_image(err, t->id);
+        }
+        t->attr->image_id = kiln_xstrdup(t->id);
+        if (strcmp(attribute, "description") == 0) {
+                t->attr->description = kiln_xstrdup(img.description);
+        } else if (strcmp(img.owner_id, t->ctx->account) != 0) {
+                rc = rules_not_authorized(err, t->id);
+        } else {
+                rc = registry_perms_get(r, REGISTRY_PERM_LAUNCH, t->id, &t->attr->perms,
+                                        &t->attr->n_perms, err);
+        }
+        kiln_image_clear(&img);
+        return rc;
+}
+
+int kiln_image_attribute_describe(kiln_ctx *ctx, const char *image_id, const char *attribute,
+                                  kiln_image_attribute *ret, kiln_error **err)
+{
+        kiln_image_attribute a = {0};
+        id_txn t = {ctx, image_id, attribute, false, &a};
+
+        if (check_attribute(attribute, false, err) < 0)
+                return -1;
+        if (registry_read(ctx->reg, attribute_txn, &t, err) < 0) {
+                kiln_image_attribute_clear(&a);
+                return -1;
+        }
+        *ret = a;
+        return 0;
+}

@@ -1,0 +1,28 @@
+/* Helpers shared by the registry's record files. */
+#ifndef KILN_REGISTRY_PRIVATE_H
+#define KILN_REGISTRY_PRIVATE_H
+
+#include <stdint.h>
+
+#include "registry/registry.h"
+
+struct registry {
+        sqlite3 *db;
+        int last_rc; /* extended code of the last failure, to tell busy from broken */
+};
+
+typedef sqlite3_stmt registry_stmt_t;
+sqlite3_stmt *registry_stmt_free(sqlite3_stmt *st);
+KILN_DEFINE_AUTOPTR(sqlite3_stmt, registry_stmt_free)
+
+int registry_fail(registry *r, kiln_error **err, const char *what);
+sqlite3_stmt *registry_prepare(registry *r, const char *sql, kiln_error **err);
+int registry_bind_text(registry *r, sqlite3_stmt *st, int i, const char *s, kiln_error **err);
+int registry_bind_all(registry *r, sqlite3_stmt *st, const char *const *values, kiln_error **err);
+int registry_step_done(registry *r, sqlite3_stmt *st, kiln_error **err);
+/* Runs one statement with ?1.. bound to the NULL-terminated args (args may be NULL). */
+int registry_exec(registry *r, const char *sql, const char *const *args, kiln_error **err);
+char *registry_col_text(sqlite3_stmt *st, int i);
+int64_t registry_next_seq(registry *r, const char *table);
+
+#endif

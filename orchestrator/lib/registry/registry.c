@@ -1,0 +1,254 @@
+/* The registry's core: opening the database (WAL, schema), transactions with retry, and the
+ * helpers the record files share. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "registry/registry-private.h"
+#include "util/util.h"
+
+#define REGISTRY_SCHEMA_VERSION  1
+#define REGISTRY_BUSY_TIMEOUT_MS 5000
+#define REGISTRY_RETRY_SECONDS   120
+
+static const char registry_schema[] =
+        "CREATE TABLE IF NOT EXISTS images ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,"
+        " description TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,"
+        " architecture TEXT NOT NULL, platform TEXT NOT NULL, default_user TEXT NOT NULL,"
+        " boot_mode TEXT NOT NULL, root_device_name TEXT NOT NULL, creation_date TEXT NOT NULL,"
+        " owner_alias TEXT, source_image_id TEXT, source_region TEXT, source_instance_id TEXT,"
+        " state_reason_code TEXT, state_reason_message TEXT,"
+        " hourly_price REAL NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS images_live_name ON images(region, owner, name)"
+        " WHERE state NOT IN ('deregistered', 'failed');"
+        "CREATE INDEX IF NOT EXISTS images_region ON images(region, state, seq);"
+        "CREATE TABLE IF NOT EXISTS image_mappings ("
+        " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+        " position INTEGER NOT NULL, device_name TEXT NOT NULL, snapshot_id TEXT NOT NULL,"
+        " volume_size INTEGER NOT NULL, delete_on_termination INTEGER NOT NULL,"
+        " volume_type TEXT NOT NULL, PRIMARY KEY (image_id, position));"
+        "CREATE INDEX IF NOT EXISTS image_mappings_snapshot ON image_mappings(snapshot_id);"
+        "CREATE TABLE IF NOT EXISTS launch_permissions ("
+        " resource_id TEXT NOT NULL, kind INTEGER NOT NULL, value TEXT NOT NULL DEFAULT '',"
+        " PRIMARY KEY (resource_id, kind, value));"
+        "CREATE TABLE IF NOT EXISTS create_volume_permissions ("
+        " resource_id TEXT NOT NULL, kind INTEGER NOT NULL, value TEXT NOT NULL DEFAULT '',"
+        " PRIMARY KEY (resource_id, kind, value));"
+        "CREATE TABLE IF NOT EXISTS snapshots ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, parent_id TEXT,"
+        " volume TEXT NOT NULL, layer_id TEXT NOT NULL, virtual_size INTEGER NOT NULL,"
+        " volume_size INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '',"
+        " state TEXT NOT NULL, start_time TEXT NOT NULL, volume_id TEXT,"
+        " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS snapshots_region ON snapshots(region, seq);"
+        "CREATE INDEX IF NOT EXISTS snapshots_parent ON snapshots(parent_id);"
+        "CREATE INDEX IF NOT EXISTS snapshots_layer ON snapshots(region, layer_id);"
+        "CREATE TABLE IF NOT EXISTS tags ("
+        " resource_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+        " PRIMARY KEY (resource_id, key));";
+
+int registry_fail(registry *r, kiln_error **err, const char *what)
+{
+        r->last_rc = sqlite3_extended_errcode(r->db);
+        return kiln_error_set(err, KILN_E_INTERNAL, NULL, "registry: %s: %s", what,
+                              sqlite3_errmsg(r->db));
+}
+
+sqlite3_stmt *registry_prepare(registry *r, const char *sql, kiln_error **err)
+{
+        sqlite3_stmt *st = NULL;
+
+        if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
+                registry_fail(r, err, "prepare");
+                return NULL;
+        }
+        return st;
+}
+
+sqlite3_stmt *registry_stmt_free(sqlite3_stmt *st)
+{
+        sqlite3_finalize(st);
+        return NULL;
+}
+
+int registry_bind_text(registry *r, sqlite3_stmt *st, int i, const char *s, kiln_error **err)
+{
+        int rc = s ? sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+
+        if (rc != SQLITE_OK)
+                return registry_fail(r, err, "bind");
+        return 0;
+}
+
+/* Binds each string of a NULL-terminated list to ?1, ?2, ... */
+int registry_bind_all(registry *r, sqlite3_stmt *st, const char *const *values, kiln_error **err)
+{
+        for (int i = 0; values[i]; i++)
+                if (registry_bind_text(r, st, i + 1, values[i], err) < 0)
+                        return -1;
+        return 0;
+}
+
+int registry_step_done(registry *r, sqlite3_stmt *st, kiln_error **err)
+{
+        int rc = sqlite3_step(st);
+
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return registry_fail(r, err, "write");
+        return 0;
+}
+
+int registry_exec(registry *r, const char *sql, const char *const *args, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, err);
+
+        if (!st)
+                return -1;
+        if (args && registry_bind_all(r, st, args, err) < 0)
+                return -1;
+        return registry_step_done(r, st, err);
+}
+
+char *registry_col_text(sqlite3_stmt *st, int i)
+{
+        const unsigned char *s = sqlite3_column_text(st, i);
+
+        return s ? kiln_xstrdup((const char *) s) : NULL;
+}
+
+int64_t registry_next_seq(registry *r, const char *table)
+{
+        kiln_autofree char *sql = kiln_xasprintf("SELECT COALESCE(MAX(seq), 0) + 1 FROM %s", table);
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, NULL);
+
+        if (!st || sqlite3_step(st) != SQLITE_ROW)
+                return 1;
+        return sqlite3_column_int64(st, 0);
+}
+
+static bool registry_busy(int rc)
+{
+        rc &= 0xff;
+        return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+}
+
+static void sleep_ms(long ms)
+{
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+static int registry_txn(registry *r, const char *begin, registry_txn_fn fn, void *userdata,
+                        kiln_error **err)
+{
+        time_t deadline = time(NULL) + REGISTRY_RETRY_SECONDS;
+        long backoff = 5;
+
+        for (;;) {
+                kiln_autoptr(kiln_error) e = NULL;
+                int rc;
+
+                r->last_rc = SQLITE_OK;
+                rc = sqlite3_exec(r->db, begin, NULL, NULL, NULL);
+                if (rc == SQLITE_OK) {
+                        if (fn(r, userdata, &e) == 0) {
+                                rc = sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+                                if (rc == SQLITE_OK)
+                                        return 0;
+                                registry_fail(r, &e, "commit");
+                        }
+                        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+                        if (!registry_busy(r->last_rc) || time(NULL) > deadline) {
+                                *err = kiln_steal(&e);
+                                return -1;
+                        }
+                } else if (!registry_busy(rc) || time(NULL) > deadline) {
+                        return registry_fail(r, err, "begin transaction");
+                }
+                /* Another process holds the lock: wait a little, with jitter, and redo. */
+                sleep_ms(backoff + (long) (getpid() % 7));
+                if (backoff < 200)
+                        backoff *= 2;
+        }
+}
+
+int registry_write(registry *r, registry_txn_fn fn, void *userdata, kiln_error **err)
+{
+        return registry_txn(r, "BEGIN IMMEDIATE", fn, userdata, err);
+}
+
+int registry_read(registry *r, registry_txn_fn fn, void *userdata, kiln_error **err)
+{
+        return registry_txn(r, "BEGIN", fn, userdata, err);
+}
+
+static int registry_migrate(registry *r, void *userdata, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, "PRAGMA user_version", err);
+        int version;
+
+        (void) userdata;
+        if (!st)
+                return -1;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return registry_fail(r, err, "read schema version");
+        version = sqlite3_column_int(st, 0);
+        if (version > REGISTRY_SCHEMA_VERSION)
+                return kiln_error_set(err, KILN_E_STATE, NULL,
+                                      "the registry has schema version %d, newer than this "
+                                      "kiln's %d: upgrade kiln",
+                                      version, REGISTRY_SCHEMA_VERSION);
+        if (version == REGISTRY_SCHEMA_VERSION)
+                return 0;
+        if (sqlite3_exec(r->db, registry_schema, NULL, NULL, NULL) != SQLITE_OK)
+                return registry_fail(r, err, "create schema");
+        if (sqlite3_exec(r->db, "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK)
+                return registry_fail(r, err, "set schema version");
+        return 0;
+}
+
+int registry_open(const char *path, registry **ret, kiln_error **err)
+{
+        kiln_autoptr(registry) r = kiln_xcalloc(1, sizeof(*r));
+        time_t deadline = time(NULL) + REGISTRY_RETRY_SECONDS;
+        int rc;
+
+        rc = sqlite3_open_v2(path, &r->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+        if (rc != SQLITE_OK)
+                return kiln_error_set(err, KILN_E_IO, NULL, "cannot open the registry '%s': %s",
+                                      path, r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+        sqlite3_busy_timeout(r->db, REGISTRY_BUSY_TIMEOUT_MS);
+        /* Switching to WAL needs a moment alone with the file; others may hold it. */
+        for (;;) {
+                rc = sqlite3_exec(r->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+                if (rc == SQLITE_OK)
+                        break;
+                if (!registry_busy(rc) || time(NULL) > deadline)
+                        return registry_fail(r, err, "set WAL mode");
+                sleep_ms(20);
+        }
+        /* A large registry is read through the page cache, not copied by pread. */
+        if (sqlite3_exec(r->db,
+                         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                         " PRAGMA mmap_size = 268435456; PRAGMA cache_size = -8192",
+                         NULL, NULL, NULL) != SQLITE_OK)
+                return registry_fail(r, err, "set pragmas");
+        if (registry_write(r, registry_migrate, NULL, err) < 0)
+                return -1;
+        *ret = kiln_steal(&r);
+        return 0;
+}
+
+registry *registry_close(registry *r)
+{
+        if (r) {
+                sqlite3_close_v2(r->db);
+                free(r);
+        }
+        return NULL;
+}

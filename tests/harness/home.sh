@@ -1,0 +1,76 @@
+# Sourced by tests that use the registry: a throw-away kiln home with two regions (pools on the
+# real libvirt daemon), three accounts and an organization, removed with its pools on exit.
+#   home_setup          KILN_HOME, ACCT_A (default), ACCT_B, ACCT_C (in ORG_ID with A), trap
+#   kiln_as ACCT ARGS   run kiln as an account
+#   kiln_rc ARGS        run kiln; sets OUT, ERR and RC
+#   home_cleanup        destroy and undefine the pools, remove the home
+
+HOME_URI=${KILN_TEST_URI:-qemu:///system}
+ACCT_A=111111111111
+ACCT_B=222222222222
+ACCT_C=333333333333
+ORG_ID=o-kilntest0001
+ORG_ARN="arn:aws:organizations::$ACCT_A:organization/$ORG_ID"
+
+home_cleanup() {
+        local p
+        if [ -n "${KILN_HOME:-}" ] && [ -f "$KILN_HOME/config.json" ]; then
+                for p in $(python3 -c 'import json,sys; print(" ".join(r["Pool"] for r in json.load(open(sys.argv[1]))["Regions"]))' "$KILN_HOME/config.json"); do
+                        virsh -q -c "$HOME_URI" pool-destroy "$p" >/dev/null 2>&1
+                        virsh -q -c "$HOME_URI" pool-undefine "$p" >/dev/null 2>&1
+                done
+        fi
+        [ -n "${KILN_HOME:-}" ] && rm -rf "$KILN_HOME"
+}
+
+home_setup() {
+        local tag
+        KILN_HOME=$(mktemp -d /var/tmp/kiln-home.XXXXXX)
+        chmod 0755 "$KILN_HOME"
+        export KILN_HOME
+        tag=$(basename "$KILN_HOME" | tr -cd 'a-zA-Z0-9')
+        cat >"$KILN_HOME/config.json" <<JSON
+{
+  "Version": 1,
+  "DefaultRegion": "local",
+  "DefaultAccount": "$ACCT_A",
+  "StoragePrice": {"PerGiBMonth": 0.05, "Currency": "USD"},
+  "Regions": [
+    {"Name": "local", "Uri": "$HOME_URI", "Pool": "kiln-t-$tag-local", "PoolPath": "$KILN_HOME/pools/local"},
+    {"Name": "west", "Uri": "$HOME_URI", "Pool": "kiln-t-$tag-west", "PoolPath": "$KILN_HOME/pools/west"}
+  ],
+  "Accounts": [
+    {"AccountId": "$ACCT_A", "Alias": "alice"},
+    {"AccountId": "$ACCT_B", "Alias": "bob"},
+    {"AccountId": "$ACCT_C", "Alias": "carol"}
+  ],
+  "Organizations": [
+    {"Id": "$ORG_ID", "MasterAccount": "$ACCT_A", "Accounts": ["$ACCT_C"]}
+  ]
+}
+JSON
+        trap 'home_cleanup' EXIT
+        trap 'home_cleanup; exit 143' TERM
+        trap 'home_cleanup; exit 130' INT
+}
+
+kiln_rc() {
+        local e
+        e=$(mktemp)
+        OUT=$("$KILN_BIN" --no-progress "$@" 2>"$e")
+        RC=$?
+        ERR=$(cat "$e")
+        rm -f "$e"
+}
+
+kiln_as() {
+        local acct=$1; shift
+        kiln_rc --account "$acct" "$@"
+}
+
+# json EXPR: evaluates a Python expression on $OUT parsed as d.
+json() {
+        printf '%s' "$OUT" | python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"
+}
+
+pool_path() { echo "$KILN_HOME/pools/$1"; }

@@ -1,0 +1,162 @@
+/* Rules with EC2's codes: IDs, names, descriptions, wildcards; and the config's strictness. */
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "image-rules.h"
+#include "tap.h"
+#include "util/util.h"
+
+static void check_code(int rc, kiln_error **e, const char *code, const char *what)
+{
+        ok(rc == -1 && *e && (*e)->api_code && strcmp((*e)->api_code, code) == 0, "%s: %s", what,
+           code);
+        *e = kiln_error_free(*e);
+}
+
+static void write_config(const char *dir, const char *text)
+{
+        kiln_autofree char *path = kiln_xasprintf("%s/config.json", dir);
+        FILE *f = fopen(path, "w");
+
+        if (!f)
+                abort();
+        fputs(text, f);
+        fclose(f);
+}
+
+int main(void)
+{
+        kiln_error *e = NULL;
+        char tmpl[] = "/tmp/kiln-unit-rules.XXXXXX";
+        char *dir = mkdtemp(tmpl);
+
+        ok(kiln_id_valid("ami", "ami-0123456789abcdef0"), "17 hex digits");
+        ok(kiln_id_valid("ami", "ami-1a2b3c4d"), "8 hex digits (older IDs)");
+        ok(!kiln_id_valid("ami", "ami-0123456789ABCDEF0"), "upper case refused");
+        ok(!kiln_id_valid("ami", "ami-0123456789abcdef"), "16 digits refused");
+        ok(!kiln_id_valid("ami", "snap-0123456789abcdef0"), "wrong prefix refused");
+        {
+                kiln_autofree char *id = kiln_id_new("snap");
+                kiln_autofree char *id2 = kiln_id_new("snap");
+
+                ok(kiln_id_valid("snap", id), "new IDs are valid (%s)", id);
+                ok(strcmp(id, id2) != 0, "new IDs differ");
+        }
+        check_code(rules_check_image_id("ami-zz", &e), &e, "InvalidAMIID.Malformed", "bad AMI ID");
+        check_code(rules_check_snapshot_id("snap-1", &e), &e, "InvalidSnapshotID.Malformed",
+                   "bad snapshot ID");
+        is_int(rules_check_image_name("web (v2) [x86_64]/base.img @2024 it's_ok-1", &e), 0,
+               "every character EC2 allows");
+        check_code(rules_check_image_name("ab", &e), &e, "InvalidAMIName.Malformed",
+                   "2 characters");
+        {
+                char longname[130];
+
+                memset(longname, 'a', 129);
+                longname[129] = '\0';
+                check_code(rules_check_image_name(longname, &e), &e, "InvalidAMIName.Malformed",
+                           "129 characters");
+                longname[128] = '\0';
+                is_int(rules_check_image_name(longname, &e), 0, "128 characters");
+        }
+        check_code(rules_check_image_name("web#1", &e), &e, "InvalidAMIName.Malformed", "'#'");
+        check_code(rules_check_image_name(NULL, &e), &e, "InvalidAMIName.Malformed", "no name");
+        {
+                char d[257];
+
+                memset(d, 'x', 256);
+                d[256] = '\0';
+                check_code(rules_check_description(d, &e), &e, "InvalidParameterValue",
+                           "256-character description");
+                d[255] = '\0';
+                is_int(rules_check_description(d, &e), 0, "255-character description");
+        }
+
+        ok(rules_wildcard("web-*", "web-1"), "* matches a run");
+        ok(rules_wildcard("web-*", "web-"), "* matches nothing");
+        ok(!rules_wildcard("web-*", "db-1"), "* anchors at the start");
+        ok(rules_wildcard("*-prod", "api-prod"), "leading *");
+        ok(rules_wildcard("web-?", "web-1"), "? matches one");
+        ok(rules_wildcard("web-?", "web-"), "? matches zero (EC2)");
+        ok(!rules_wildcard("web-?", "web-12"), "? not two");
+        ok(rules_wildcard("a\\*b", "a*b"), "\\* is a literal star");
+        ok(!rules_wildcard("a\\*b", "axb"), "escaped star does not wildcard");
+        ok(rules_wildcard("Web", "Web") && !rules_wildcard("web", "Web"), "case-sensitive");
+        ok(rules_wildcard("*a*b*c*", "xxaxxbxxcxx"), "several stars");
+
+        /* config: first run creates, bad files are named with the JSON path */
+        {
+                kiln_autoptr(config) c = NULL;
+
+                is_int(config_load_or_create(dir, &c, &e), 0, "first run creates a config");
+                ok(c && c->n_regions == 1 && strcmp(c->regions[0].name, "local") == 0,
+                   "with region local");
+                ok(c && strcmp(c->regions[0].uri, "qemu:///system") == 0, "on qemu:///system");
+                ok(c && kiln_is_digits(c->default_account, 12), "and a 12-digit account");
+                ok(c && strncmp(c->regions[0].pool, "kiln-", 5) == 0 &&
+                           strstr(c->regions[0].pool, "-local"),
+                   "a pool name unique to the home (%s)", c ? c->regions[0].pool : "");
+                ok(c && c->price_per_gib_month == 0.05, "price 0.05 per GiB-month");
+        }
+        {
+                kiln_autoptr(config) c = NULL;
+                write_config(dir,
+                             "{\"DefaultRegion\":\"local\",\"DefaultAccount\":\"111111111111\","
+                             "\"Regions\":[{\"Name\":\"local\",\"Uri\":\"qemu:///system\","
+                             "\"Pool\":\"p\",\"PoolPath\":\"/x\",\"Colour\":\"red\"}],"
+                             "\"Accounts\":[{\"AccountId\":\"111111111111\"}]}");
+
+                is_int(config_load_or_create(dir, &c, &e), -1, "an unknown key is refused");
+                like(e ? e->msg : NULL, "$.Regions[0].Colour: unknown key", "named by its path");
+                e = kiln_error_free(e);
+        }
+        {
+                kiln_autoptr(config) c = NULL;
+                write_config(dir, "{\"DefaultRegion\": \n  \"local\",,}");
+
+                is_int(config_load_or_create(dir, &c, &e), -1, "bad JSON is refused");
+                like(e ? e->msg : NULL, "config.json:2:", "with file and line");
+                ok(e && e->code == KILN_E_JSON, "as a JSON error");
+                e = kiln_error_free(e);
+        }
+        {
+                kiln_autoptr(config) c = NULL;
+                write_config(
+                        dir,
+                        "{\"DefaultRegion\":\"west\",\"DefaultAccount\":\"111111111111\","
+                        "\"Regions\":[{\"Name\":\"local\",\"Uri\":\"u\",\"Pool\":\"p\","
+                        "\"PoolPath\":\"/x\"}],\"Accounts\":[{\"AccountId\":\"111111111111\"}]}");
+
+                is_int(config_load_or_create(dir, &c, &e), -1,
+                       "a default region that is not configured");
+                like(e ? e->msg : NULL, "$.DefaultRegion", "is named");
+                e = kiln_error_free(e);
+        }
+        {
+                kiln_autoptr(config) c = NULL;
+                write_config(
+                        dir,
+                        "{\"DefaultRegion\":\"local\",\"DefaultAccount\":\"111111111111\","
+                        "\"Regions\":[{\"Name\":\"local\",\"Uri\":\"u\",\"Pool\":\"p\","
+                        "\"PoolPath\":\"/x\"}],\"Accounts\":[{\"AccountId\":\"111111111111\"}],"
+                        "\"Organizations\":[{\"Id\":\"o-abcdefghij\",\"MasterAccount\":"
+                        "\"111111111111\",\"Accounts\":[\"222222222222\"]}]}");
+
+                is_int(config_load_or_create(dir, &c, &e), 0, "organizations parse");
+                ok(c && config_org_find(
+                                c, "arn:aws:organizations::111111111111:organization/o-abcdefghij"),
+                   "found by ARN");
+                ok(c && config_org_has_member(config_org_find(c, "o-abcdefghij"), "222222222222"),
+                   "members belong");
+                ok(c && !config_org_has_member(config_org_find(c, "o-abcdefghij"), "333333333333"),
+                   "others do not");
+        }
+        {
+                kiln_autofree char *p = kiln_xasprintf("%s/config.json", dir);
+
+                unlink(p);
+                rmdir(dir);
+        }
+        return done();
+}
