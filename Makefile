@@ -8,6 +8,7 @@
 #   make check-asan   unit tier under ASan+UBSan      make check-valgrind   under valgrind
 #   make lint         clang-format check, clang-tidy, cppcheck, banned functions
 #   make image        build (or reuse) the cached Debian 12 guest image
+#   make bench        benchmarks, each against its anchor in the same run
 #   make format       rewrite sources with clang-format
 
 VERSION   := 0.1.0
@@ -55,7 +56,7 @@ endif
 CFLAGS_ALL  := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(MODE_LDFLAGS) $(LDFLAGS)
 
-.PHONY: all deps unit test check-e2e check-asan check-valgrind lint format image clean \
+.PHONY: all deps unit test check-e2e check-asan check-valgrind lint format image bench clean \
         check-deps unit-bins
 
 all: kiln
@@ -117,6 +118,10 @@ check-valgrind:
 
 image:
 	@tests/images/build.sh debian12
+
+# Benchmarks print kiln against the anchor named by the issue, measured in the same run.
+bench: all
+	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/registry.sh
 
 C_FILES := $(shell find orchestrator tests/unit bench -name '*.[ch]' 2>/dev/null)
 

@@ -59,15 +59,15 @@ image_state() {
 }
 
 for p in register.after-validate register.after-reserve register.after-convert \
-         register.after-upload register.commit-between; do
+         volume-upload.mid-stream register.after-upload register.commit-between; do
         crash_case $p "register-image" -- --account $ACCT_A register-image --name "r-$p" --disk "$work/disk.raw"
         tap_is "$(image_state "r-$p" local)" "none" "[$p] the register did not happen"
 done
 crash_case register.after-commit "register-image" -- --account $ACCT_A register-image --name r-done --disk "$work/disk.raw"
 tap_is "$(image_state r-done local)" "available" "[register.after-commit] the register happened"
 
-for p in copy.after-reserve copy.reserve-before-commit copy.after-download copy.after-upload \
-         copy.between-layers copy.before-commit; do
+for p in copy.after-reserve copy.reserve-before-commit volume-download.mid-stream \
+         copy.after-download copy.after-upload copy.between-layers copy.before-commit; do
         crash_case $p "copy-image" -- --region west --account $ACCT_A copy-image --source-region local --source-image-id "$KEEP" --name "c-$p"
         tap_is "$(image_state "c-$p" west)" "none" "[$p] the copy did not happen"
 done

@@ -17,8 +17,8 @@ packages=(
         xorriso openssh-client
         # guest image recipe (tests/images): no mounts, no loop devices
         mmdebstrap e2fsprogs fdisk grub-pc-bin grub-common debian-archive-keyring
-        # test harness helpers
-        python3 libxml2-utils procps iproute2 ca-certificates
+        # test harness and benchmark helpers
+        python3 libxml2-utils procps iproute2 ca-certificates sqlite3 time bc
 )
 
 missing=()

@@ -556,6 +556,7 @@ static int upload_stream(virStorageVolPtr vol, int fd, unsigned long long size,
                         return -1;
                 }
                 done += (unsigned long long) n;
+                kiln_crash_point("volume-upload.mid-stream");
                 if (progress && progress(done, size, userdata) != 0) {
                         virStreamAbort(st);
                         return kiln_error_set(err, KILN_E_INTERRUPTED, NULL,
@@ -691,6 +692,7 @@ static int download_stream(virStorageVolPtr vol, int fd, unsigned long long tota
                         return -1;
                 }
                 done += (unsigned long long) n;
+                kiln_crash_point("volume-download.mid-stream");
                 if (progress && progress(done, total, userdata) != 0) {
                         virStreamAbort(st);
                         return kiln_error_set(err, KILN_E_INTERRUPTED, NULL,
