@@ -151,7 +151,9 @@ char *ctx_workdir(kiln_ctx *ctx, kiln_error **err)
 
         if (mkdir_p(tmp, 0755, err) < 0)
                 return NULL;
-        tmpl = kiln_xasprintf("%s/work.XXXXXX", tmp);
+        /* The PID in the name lets fsck tell the work of a live process from what a crash
+         * left behind. */
+        tmpl = kiln_xasprintf("%s/work.%d.XXXXXX", tmp, (int) getpid());
         if (!mkdtemp(tmpl)) {
                 kiln_error_set_errno(err, errno, KILN_E_IO,
                                      "cannot create a work directory in '%s'", tmp);

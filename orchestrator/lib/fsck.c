@@ -4,6 +4,7 @@
  * files. fsck finds all three in every region and, with repair, rolls the first two back and
  * marks the third failed; nothing registered and whole is ever removed. gc removes what nothing
  * references any more. */
+#include <dirent.h>
 #include <string.h>
 
 #include <kiln/upkeep.h>
@@ -282,6 +283,38 @@ static void fsck_region(fsck_state *st)
                 check_orphans(st, pool);
 }
 
+/* Work directories (HOME/tmp/work.PID.XXXXXX) of processes that are gone. */
+static void check_workdirs(fsck_state *st)
+{
+        kiln_autofree char *tmp = kiln_xasprintf("%s/tmp", st->ctx->home);
+        DIR *d = opendir(tmp);
+        struct dirent *de;
+
+        if (!d)
+                return;
+        st->region = "-";
+        while ((de = readdir(d))) {
+                long pid;
+                char *end;
+                kiln_fsck_issue *is;
+
+                if (strncmp(de->d_name, "work.", 5) != 0)
+                        continue;
+                pid = strtol(de->d_name + 5, &end, 10);
+                if (*end != '.' || rules_worker_alive((pid_t) pid))
+                        continue;
+                is = issue_add(st, "stale-work-dir", de->d_name,
+                               "temporary files of a process that is gone");
+                if (st->repair) {
+                        kiln_autofree char *path = kiln_xasprintf("%s/%s", tmp, de->d_name);
+
+                        ctx_workdir_remove(path);
+                        is->repaired = access(path, F_OK) != 0;
+                }
+        }
+        closedir(d);
+}
+
 int kiln_fsck(kiln_ctx *ctx, bool repair, kiln_fsck_issue **ret, size_t *ret_n, kiln_error **err)
 {
         fsck_state st = {0};
@@ -289,6 +322,7 @@ int kiln_fsck(kiln_ctx *ctx, bool repair, kiln_fsck_issue **ret, size_t *ret_n, 
         (void) err;
         st.ctx = ctx;
         st.repair = repair;
+        check_workdirs(&st);
         for (size_t i = 0; i < ctx->cfg->n_regions; i++) {
                 st.region = ctx->cfg->regions[i].name;
                 fsck_region(&st);

@@ -46,6 +46,7 @@ crash_case() {
         kiln_rc fsck
         tap_is "$RC:$(json 'd["Consistent"]')" "0:True" "[$point] consistent after fsck --repair (repair exit $repaired)"
         [ "$RC" = 0 ] || tap_diag "$OUT"
+        tap_is "$(ls "$KILN_HOME/tmp" 2>/dev/null | wc -l)" "0" "[$point] no temporary files left"
         kiln_as $ACCT_A describe-images --image-ids "$KEEP"
         tap_is "$(json 'd["Images"][0]["State"]')" "available" "[$point] the image registered earlier is still there"
         all_whole
