@@ -69,9 +69,24 @@ struct cli_verb {
         const char *example;
 };
 
-/* command table (main.c) */
-extern const cli_verb cli_verbs[];
-extern const size_t cli_n_verbs;
+/* command table: each cmd-<group>.c holds its rows; main.c lists the groups */
+typedef struct cli_group {
+        const char *name;
+        const cli_verb *verbs;
+        const size_t *n;
+} cli_group;
+
+extern const cli_group cli_groups[];
+extern const size_t cli_n_groups;
+extern const cli_verb cli_general_verbs[], cli_image_verbs[], cli_snapshot_verbs[],
+        cli_upkeep_verbs[], cli_doctor_verbs[];
+extern const size_t cli_n_general_verbs, cli_n_image_verbs, cli_n_snapshot_verbs,
+        cli_n_upkeep_verbs, cli_n_doctor_verbs;
+
+#define CLI_END_OPTS                                                                               \
+        {                                                                                          \
+                NULL, CLI_ARG_NONE, NULL, NULL                                                     \
+        }
 extern const cli_opt cli_global_opts[];
 const cli_verb *cli_verb_find(const char *name);
 

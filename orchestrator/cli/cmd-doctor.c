@@ -87,3 +87,19 @@ int cmd_doctor(const cli_verb *verb, const cli_global *g, const cli_args *args)
         }
         return r;
 }
+
+/* ---- command table rows ---- */
+
+static const cli_opt doctor_opts[] = {
+        {"uri", CLI_ARG_ONE, "URI", "libvirt URI to check (default qemu:///system)"},
+        {"accel", CLI_ARG_ONE, "auto|kvm|tcg", "accelerator to resolve (default auto)"},
+        {NULL, CLI_ARG_NONE, NULL, NULL},
+};
+
+const cli_verb cli_doctor_verbs[] = {
+        {"doctor", "upkeep",
+         "check the hypervisor connection, the accelerator and the tools kiln needs",
+         "[--uri URI] [--accel auto|kvm|tcg]", doctor_opts, 0, cmd_doctor,
+         "kiln doctor --output table"},
+};
+const size_t cli_n_doctor_verbs = KILN_ARRAY_SIZE(cli_doctor_verbs);

@@ -30,19 +30,15 @@ void cli_help_verb(FILE *f, const cli_verb *v)
 
 void cli_help_all(FILE *f)
 {
-        const char *last_group = NULL;
 
         fprintf(f, "usage: kiln [GLOBAL OPTIONS] VERB [OPTIONS]\n\n"
                    "kiln bakes and launches virtual machine images on this machine's hypervisor,\n"
                    "with the model of AWS AMIs.\n");
-        for (size_t i = 0; i < cli_n_verbs; i++) {
-                const cli_verb *v = &cli_verbs[i];
-
-                if (!last_group || strcmp(last_group, v->group) != 0) {
-                        fprintf(f, "\n%s:\n", v->group);
-                        last_group = v->group;
-                }
-                fprintf(f, "  %-24s %s\n", v->name, v->summary);
+        for (size_t g = 0; g < cli_n_groups; g++) {
+                fprintf(f, "\n%s:\n", cli_groups[g].name);
+                for (size_t i = 0; i < *cli_groups[g].n; i++)
+                        fprintf(f, "  %-28s %s\n", cli_groups[g].verbs[i].name,
+                                cli_groups[g].verbs[i].summary);
         }
         fputs("\nglobal options:\n", f);
         print_opts(f, cli_global_opts);

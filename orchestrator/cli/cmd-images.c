@@ -236,3 +236,93 @@ int cmd_reset_image_attribute(const cli_verb *verb, const cli_global *g, const c
         kiln_image_attribute_reset(ctx, id, attribute, &err);
         return finish(err);
 }
+
+/* ---- command table rows ---- */
+
+static const cli_opt register_opts[] = {
+        {"name", CLI_ARG_ONE, "NAME", "image name: 3-128 characters, unique in the region"},
+        {"disk", CLI_ARG_ONE, "FILE", "raw or qcow2 disk file with no backing file"},
+        {"device-name", CLI_ARG_ONE, "DEV", "root device of the mapping (default /dev/vda)"},
+        {"platform", CLI_ARG_ONE, "linux|windows", "guest platform (default linux)"},
+        {"default-user", CLI_ARG_ONE, "USER", "login user of the image (admin, ubuntu, ...)"},
+        {"architecture", CLI_ARG_ONE, "ARCH", "x86_64 (default), i386 or arm64"},
+        {"boot-mode", CLI_ARG_ONE, "MODE", "legacy-bios (default) or uefi"},
+        {"description", CLI_ARG_ONE, "TEXT", "up to 255 characters"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt describe_images_opts[] = {
+        {"image-ids", CLI_ARG_LIST, "ID...", "only these images"},
+        {"owners", CLI_ARG_LIST, "OWNER...", "self, an account ID, amazon, aws-marketplace"},
+        {"executable-users", CLI_ARG_LIST, "WHO...", "self, all or an account ID"},
+        {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
+         "name, state, platform, is-public, "
+         "owner-id, image-id, tag:KEY, ..."},
+        CLI_END_OPTS,
+};
+
+static const cli_opt image_id_opts[] = {
+        {"image-id", CLI_ARG_ONE, "ID", "the image"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt copy_opts[] = {
+        {"source-region", CLI_ARG_ONE, "REGION", "region of the source image"},
+        {"source-image-id", CLI_ARG_ONE, "ID", "the image to copy"},
+        {"name", CLI_ARG_ONE, "NAME", "name of the copy in this region"},
+        {"description", CLI_ARG_ONE, "TEXT", "description of the copy"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt image_attr_opts[] = {
+        {"image-id", CLI_ARG_ONE, "ID", "the image"},
+        {"attribute", CLI_ARG_ONE, "NAME", "launchPermission or description"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt modify_image_opts[] = {
+        {"image-id", CLI_ARG_ONE, "ID", "the image"},
+        {"launch-permission", CLI_ARG_ONE, "SPEC",
+         "Add=[{Group=all},{UserId=ID},{OrganizationArn=ARN}],Remove=[...] or JSON"},
+        {"description", CLI_ARG_ONE, "TEXT", "new description (or Value=TEXT)"},
+        {"attribute", CLI_ARG_ONE, "NAME", "launchPermission or description (flat form)"},
+        {"value", CLI_ARG_ONE, "TEXT", "new value of --attribute description"},
+        {"operation-type", CLI_ARG_ONE, "add|remove", "flat form: add or remove"},
+        {"user-ids", CLI_ARG_LIST, "ID...", "flat form: accounts"},
+        {"user-groups", CLI_ARG_LIST, "all", "flat form: all (public)"},
+        {"organization-arns", CLI_ARG_LIST, "ARN...", "flat form: organizations"},
+        {"with-snapshots", CLI_ARG_NONE, NULL,
+         "also grant (or revoke) createVolumePermission on the image's snapshots"},
+        CLI_END_OPTS,
+};
+
+const cli_verb cli_image_verbs[] = {
+        {"register-image", "images", "store a disk file as a snapshot and register an image on it",
+         "--name NAME --disk FILE [OPTIONS]", register_opts, 0, cmd_register_image,
+         "kiln register-image --name web-base --disk debian.qcow2 --default-user admin"},
+        {"describe-images", "images", "list the images the caller may launch",
+         "[--image-ids ID...] [--owners ...] [--executable-users ...] [--filters ...]",
+         describe_images_opts, 0, cmd_describe_images,
+         "kiln describe-images --owners self --filters Name=name,Values=web-*"},
+        {"deregister-image", "images", "deregister an image (its snapshots stay)", "--image-id ID",
+         image_id_opts, 0, cmd_deregister_image,
+         "kiln deregister-image --image-id ami-0123456789abcdef0"},
+        {"copy-image", "images", "copy an image from another region into this one",
+         "--source-region R --source-image-id ID --name NAME", copy_opts, 0, cmd_copy_image,
+         "kiln --region west copy-image --source-region local --source-image-id ami-... --name "
+         "web"},
+        {"describe-image-attribute", "images", "show an image's launchPermission or description",
+         "--image-id ID --attribute launchPermission|description", image_attr_opts, 0,
+         cmd_describe_image_attribute,
+         "kiln describe-image-attribute --image-id ami-... --attribute launchPermission"},
+        {"modify-image-attribute", "images", "share or unshare an image, or change its description",
+         "--image-id ID (--launch-permission SPEC | --description TEXT | flat form)",
+         modify_image_opts, 0, cmd_modify_image_attribute,
+         "kiln modify-image-attribute --image-id ami-... --launch-permission "
+         "\"Add=[{UserId=123456789012}]\""},
+        {"reset-image-attribute", "images", "make an image private again",
+         "--image-id ID --attribute launchPermission", image_attr_opts, 0,
+         cmd_reset_image_attribute,
+         "kiln reset-image-attribute --image-id ami-... --attribute launchPermission"},
+};
+const size_t cli_n_image_verbs = KILN_ARRAY_SIZE(cli_image_verbs);

@@ -135,3 +135,57 @@ int cmd_modify_snapshot_attribute(const cli_verb *verb, const cli_global *g, con
         cli_perm_change_free(&c);
         return err ? cli_fail(err) : CLI_EXIT_OK;
 }
+
+/* ---- command table rows ---- */
+
+static const cli_opt describe_snapshots_opts[] = {
+        {"snapshot-ids", CLI_ARG_LIST, "ID...", "only these snapshots"},
+        {"owner-ids", CLI_ARG_LIST, "OWNER...", "self or account IDs"},
+        {"restorable-by-user-ids", CLI_ARG_LIST, "WHO...", "self, all or account IDs"},
+        {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
+         "snapshot-id, owner-id, status, "
+         "description, volume-size, tag:KEY"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt snapshot_id_opts[] = {
+        {"snapshot-id", CLI_ARG_ONE, "ID", "the snapshot"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt snapshot_attr_opts[] = {
+        {"snapshot-id", CLI_ARG_ONE, "ID", "the snapshot"},
+        {"attribute", CLI_ARG_ONE, "NAME", "createVolumePermission"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt modify_snapshot_opts[] = {
+        {"snapshot-id", CLI_ARG_ONE, "ID", "the snapshot"},
+        {"attribute", CLI_ARG_ONE, "NAME", "createVolumePermission"},
+        {"create-volume-permission", CLI_ARG_ONE, "SPEC",
+         "Add=[{UserId=ID},{Group=all}] or Remove=[...] (not both), or JSON"},
+        {"operation-type", CLI_ARG_ONE, "add|remove", "flat form: add or remove"},
+        {"user-ids", CLI_ARG_LIST, "ID...", "flat form: accounts"},
+        {"group-names", CLI_ARG_LIST, "all", "flat form: all (public)"},
+        CLI_END_OPTS,
+};
+
+const cli_verb cli_snapshot_verbs[] = {
+        {"describe-snapshots", "snapshots", "list the snapshots the caller owns or may restore",
+         "[--snapshot-ids ID...] [--owner-ids ...] [--filters ...]", describe_snapshots_opts, 0,
+         cmd_describe_snapshots, "kiln describe-snapshots --owner-ids self"},
+        {"delete-snapshot", "snapshots", "delete a snapshot no registered image uses",
+         "--snapshot-id ID", snapshot_id_opts, 0, cmd_delete_snapshot,
+         "kiln delete-snapshot --snapshot-id snap-0123456789abcdef0"},
+        {"describe-snapshot-attribute", "snapshots", "show a snapshot's createVolumePermission",
+         "--snapshot-id ID --attribute createVolumePermission", snapshot_attr_opts, 0,
+         cmd_describe_snapshot_attribute,
+         "kiln describe-snapshot-attribute --snapshot-id snap-... --attribute "
+         "createVolumePermission"},
+        {"modify-snapshot-attribute", "snapshots", "grant or revoke createVolumePermission",
+         "--snapshot-id ID (--create-volume-permission SPEC | flat form)", modify_snapshot_opts, 0,
+         cmd_modify_snapshot_attribute,
+         "kiln modify-snapshot-attribute --snapshot-id snap-... --create-volume-permission "
+         "\"Add=[{UserId=123456789012}]\""},
+};
+const size_t cli_n_snapshot_verbs = KILN_ARRAY_SIZE(cli_snapshot_verbs);

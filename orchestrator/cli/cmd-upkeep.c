@@ -164,3 +164,22 @@ int cmd_gc(const cli_verb *verb, const cli_global *g, const cli_args *args)
         json_decref(o);
         return CLI_EXIT_OK;
 }
+
+/* ---- command table rows ---- */
+
+static const cli_opt fsck_opts[] = {
+        {"repair", CLI_ARG_NONE, NULL, "mend what is found"},
+        CLI_END_OPTS,
+};
+
+const cli_verb cli_upkeep_verbs[] = {
+        {"describe-storage", "money",
+         "bytes really used per snapshot, image and account, and their monthly cost", "", NULL, 0,
+         cmd_describe_storage, "kiln describe-storage --output table"},
+        {"describe-regions", "upkeep", "list the configured regions", "", NULL, 0,
+         cmd_describe_regions, "kiln describe-regions"},
+        {"fsck", "upkeep", "check registry and pools after a crash; --repair mends them",
+         "[--repair]", fsck_opts, 0, cmd_fsck, "kiln fsck --repair"},
+        {"gc", "upkeep", "remove what nothing references any more", "", NULL, 0, cmd_gc, "kiln gc"},
+};
+const size_t cli_n_upkeep_verbs = KILN_ARRAY_SIZE(cli_upkeep_verbs);

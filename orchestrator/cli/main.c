@@ -19,177 +19,28 @@ const cli_opt cli_global_opts[] = {
         {NULL, CLI_ARG_NONE, NULL, NULL},
 };
 
-static const cli_opt doctor_opts[] = {
-        {"uri", CLI_ARG_ONE, "URI", "libvirt URI to check (default qemu:///system)"},
-        {"accel", CLI_ARG_ONE, "auto|kvm|tcg", "accelerator to resolve (default auto)"},
-        {NULL, CLI_ARG_NONE, NULL, NULL},
-};
-
-#define END_OPTS                                                                                   \
-        {                                                                                          \
-                NULL, CLI_ARG_NONE, NULL, NULL                                                     \
-        }
-
-static const cli_opt register_opts[] = {
-        {"name", CLI_ARG_ONE, "NAME", "image name: 3-128 characters, unique in the region"},
-        {"disk", CLI_ARG_ONE, "FILE", "raw or qcow2 disk file with no backing file"},
-        {"device-name", CLI_ARG_ONE, "DEV", "root device of the mapping (default /dev/vda)"},
-        {"platform", CLI_ARG_ONE, "linux|windows", "guest platform (default linux)"},
-        {"default-user", CLI_ARG_ONE, "USER", "login user of the image (admin, ubuntu, ...)"},
-        {"architecture", CLI_ARG_ONE, "ARCH", "x86_64 (default), i386 or arm64"},
-        {"boot-mode", CLI_ARG_ONE, "MODE", "legacy-bios (default) or uefi"},
-        {"description", CLI_ARG_ONE, "TEXT", "up to 255 characters"},
-        END_OPTS,
-};
-
-static const cli_opt describe_images_opts[] = {
-        {"image-ids", CLI_ARG_LIST, "ID...", "only these images"},
-        {"owners", CLI_ARG_LIST, "OWNER...", "self, an account ID, amazon, aws-marketplace"},
-        {"executable-users", CLI_ARG_LIST, "WHO...", "self, all or an account ID"},
-        {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
-         "name, state, platform, is-public, "
-         "owner-id, image-id, tag:KEY, ..."},
-        END_OPTS,
-};
-
-static const cli_opt image_id_opts[] = {
-        {"image-id", CLI_ARG_ONE, "ID", "the image"},
-        END_OPTS,
-};
-
-static const cli_opt copy_opts[] = {
-        {"source-region", CLI_ARG_ONE, "REGION", "region of the source image"},
-        {"source-image-id", CLI_ARG_ONE, "ID", "the image to copy"},
-        {"name", CLI_ARG_ONE, "NAME", "name of the copy in this region"},
-        {"description", CLI_ARG_ONE, "TEXT", "description of the copy"},
-        END_OPTS,
-};
-
-static const cli_opt image_attr_opts[] = {
-        {"image-id", CLI_ARG_ONE, "ID", "the image"},
-        {"attribute", CLI_ARG_ONE, "NAME", "launchPermission or description"},
-        END_OPTS,
-};
-
-static const cli_opt modify_image_opts[] = {
-        {"image-id", CLI_ARG_ONE, "ID", "the image"},
-        {"launch-permission", CLI_ARG_ONE, "SPEC",
-         "Add=[{Group=all},{UserId=ID},{OrganizationArn=ARN}],Remove=[...] or JSON"},
-        {"description", CLI_ARG_ONE, "TEXT", "new description (or Value=TEXT)"},
-        {"attribute", CLI_ARG_ONE, "NAME", "launchPermission or description (flat form)"},
-        {"value", CLI_ARG_ONE, "TEXT", "new value of --attribute description"},
-        {"operation-type", CLI_ARG_ONE, "add|remove", "flat form: add or remove"},
-        {"user-ids", CLI_ARG_LIST, "ID...", "flat form: accounts"},
-        {"user-groups", CLI_ARG_LIST, "all", "flat form: all (public)"},
-        {"organization-arns", CLI_ARG_LIST, "ARN...", "flat form: organizations"},
-        {"with-snapshots", CLI_ARG_NONE, NULL,
-         "also grant (or revoke) createVolumePermission on the image's snapshots"},
-        END_OPTS,
-};
-
-static const cli_opt describe_snapshots_opts[] = {
-        {"snapshot-ids", CLI_ARG_LIST, "ID...", "only these snapshots"},
-        {"owner-ids", CLI_ARG_LIST, "OWNER...", "self or account IDs"},
-        {"restorable-by-user-ids", CLI_ARG_LIST, "WHO...", "self, all or account IDs"},
-        {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
-         "snapshot-id, owner-id, status, "
-         "description, volume-size, tag:KEY"},
-        END_OPTS,
-};
-
-static const cli_opt snapshot_id_opts[] = {
-        {"snapshot-id", CLI_ARG_ONE, "ID", "the snapshot"},
-        END_OPTS,
-};
-
-static const cli_opt snapshot_attr_opts[] = {
-        {"snapshot-id", CLI_ARG_ONE, "ID", "the snapshot"},
-        {"attribute", CLI_ARG_ONE, "NAME", "createVolumePermission"},
-        END_OPTS,
-};
-
-static const cli_opt modify_snapshot_opts[] = {
-        {"snapshot-id", CLI_ARG_ONE, "ID", "the snapshot"},
-        {"attribute", CLI_ARG_ONE, "NAME", "createVolumePermission"},
-        {"create-volume-permission", CLI_ARG_ONE, "SPEC",
-         "Add=[{UserId=ID},{Group=all}] or Remove=[...] (not both), or JSON"},
-        {"operation-type", CLI_ARG_ONE, "add|remove", "flat form: add or remove"},
-        {"user-ids", CLI_ARG_LIST, "ID...", "flat form: accounts"},
-        {"group-names", CLI_ARG_LIST, "all", "flat form: all (public)"},
-        END_OPTS,
-};
-
-static const cli_opt fsck_opts[] = {
-        {"repair", CLI_ARG_NONE, NULL, "mend what is found"},
-        END_OPTS,
-};
-
-const cli_verb cli_verbs[] = {
+const cli_verb cli_general_verbs[] = {
         {"help", "general", "show the verbs, or one verb's options", "[VERB]", NULL, 1, cmd_help,
          "kiln help describe-images"},
-        {"register-image", "images", "store a disk file as a snapshot and register an image on it",
-         "--name NAME --disk FILE [OPTIONS]", register_opts, 0, cmd_register_image,
-         "kiln register-image --name web-base --disk debian.qcow2 --default-user admin"},
-        {"describe-images", "images", "list the images the caller may launch",
-         "[--image-ids ID...] [--owners ...] [--executable-users ...] [--filters ...]",
-         describe_images_opts, 0, cmd_describe_images,
-         "kiln describe-images --owners self --filters Name=name,Values=web-*"},
-        {"deregister-image", "images", "deregister an image (its snapshots stay)", "--image-id ID",
-         image_id_opts, 0, cmd_deregister_image,
-         "kiln deregister-image --image-id ami-0123456789abcdef0"},
-        {"copy-image", "images", "copy an image from another region into this one",
-         "--source-region R --source-image-id ID --name NAME", copy_opts, 0, cmd_copy_image,
-         "kiln --region west copy-image --source-region local --source-image-id ami-... --name "
-         "web"},
-        {"describe-image-attribute", "images", "show an image's launchPermission or description",
-         "--image-id ID --attribute launchPermission|description", image_attr_opts, 0,
-         cmd_describe_image_attribute,
-         "kiln describe-image-attribute --image-id ami-... --attribute launchPermission"},
-        {"modify-image-attribute", "images", "share or unshare an image, or change its description",
-         "--image-id ID (--launch-permission SPEC | --description TEXT | flat form)",
-         modify_image_opts, 0, cmd_modify_image_attribute,
-         "kiln modify-image-attribute --image-id ami-... --launch-permission "
-         "\"Add=[{UserId=123456789012}]\""},
-        {"reset-image-attribute", "images", "make an image private again",
-         "--image-id ID --attribute launchPermission", image_attr_opts, 0,
-         cmd_reset_image_attribute,
-         "kiln reset-image-attribute --image-id ami-... --attribute launchPermission"},
-        {"describe-snapshots", "snapshots", "list the snapshots the caller owns or may restore",
-         "[--snapshot-ids ID...] [--owner-ids ...] [--filters ...]", describe_snapshots_opts, 0,
-         cmd_describe_snapshots, "kiln describe-snapshots --owner-ids self"},
-        {"delete-snapshot", "snapshots", "delete a snapshot no registered image uses",
-         "--snapshot-id ID", snapshot_id_opts, 0, cmd_delete_snapshot,
-         "kiln delete-snapshot --snapshot-id snap-0123456789abcdef0"},
-        {"describe-snapshot-attribute", "snapshots", "show a snapshot's createVolumePermission",
-         "--snapshot-id ID --attribute createVolumePermission", snapshot_attr_opts, 0,
-         cmd_describe_snapshot_attribute,
-         "kiln describe-snapshot-attribute --snapshot-id snap-... --attribute "
-         "createVolumePermission"},
-        {"modify-snapshot-attribute", "snapshots", "grant or revoke createVolumePermission",
-         "--snapshot-id ID (--create-volume-permission SPEC | flat form)", modify_snapshot_opts, 0,
-         cmd_modify_snapshot_attribute,
-         "kiln modify-snapshot-attribute --snapshot-id snap-... --create-volume-permission "
-         "\"Add=[{UserId=123456789012}]\""},
-        {"describe-storage", "money",
-         "bytes really used per snapshot, image and account, and their monthly cost", "", NULL, 0,
-         cmd_describe_storage, "kiln describe-storage --output table"},
-        {"describe-regions", "upkeep", "list the configured regions", "", NULL, 0,
-         cmd_describe_regions, "kiln describe-regions"},
-        {"fsck", "upkeep", "check registry and pools after a crash; --repair mends them",
-         "[--repair]", fsck_opts, 0, cmd_fsck, "kiln fsck --repair"},
-        {"gc", "upkeep", "remove what nothing references any more", "", NULL, 0, cmd_gc, "kiln gc"},
-        {"doctor", "upkeep",
-         "check the hypervisor connection, the accelerator and the tools kiln needs",
-         "[--uri URI] [--accel auto|kvm|tcg]", doctor_opts, 0, cmd_doctor,
-         "kiln doctor --output table"},
 };
-const size_t cli_n_verbs = KILN_ARRAY_SIZE(cli_verbs);
+const size_t cli_n_general_verbs = KILN_ARRAY_SIZE(cli_general_verbs);
+
+/* Groups in the order help lists them. */
+const cli_group cli_groups[] = {
+        {"general", cli_general_verbs, &cli_n_general_verbs},
+        {"images", cli_image_verbs, &cli_n_image_verbs},
+        {"snapshots", cli_snapshot_verbs, &cli_n_snapshot_verbs},
+        {"money and upkeep", cli_upkeep_verbs, &cli_n_upkeep_verbs},
+        {"host", cli_doctor_verbs, &cli_n_doctor_verbs},
+};
+const size_t cli_n_groups = KILN_ARRAY_SIZE(cli_groups);
 
 const cli_verb *cli_verb_find(const char *name)
 {
-        for (size_t i = 0; i < cli_n_verbs; i++)
-                if (strcmp(cli_verbs[i].name, name) == 0)
-                        return &cli_verbs[i];
+        for (size_t g = 0; g < cli_n_groups; g++)
+                for (size_t i = 0; i < *cli_groups[g].n; i++)
+                        if (strcmp(cli_groups[g].verbs[i].name, name) == 0)
+                                return &cli_groups[g].verbs[i];
         return NULL;
 }
 

@@ -46,7 +46,31 @@ static const char registry_schema[] =
         "CREATE INDEX IF NOT EXISTS snapshots_layer ON snapshots(region, layer_id);"
         "CREATE TABLE IF NOT EXISTS tags ("
         " resource_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-        " PRIMARY KEY (resource_id, key));";
+        " PRIMARY KEY (resource_id, key));"
+        /* version 2: key pairs, instances and their volumes */
+        "CREATE TABLE IF NOT EXISTS keypairs ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,"
+        " key_type TEXT NOT NULL, fingerprint TEXT NOT NULL, public_key TEXT NOT NULL,"
+        " private_key_path TEXT, create_time TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " UNIQUE (region, owner, name));"
+        "CREATE TABLE IF NOT EXISTS instances ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL,"
+        " reservation_id TEXT NOT NULL, image_id TEXT NOT NULL, instance_type TEXT NOT NULL,"
+        " key_name TEXT, state TEXT NOT NULL, state_reason_code TEXT,"
+        " state_reason_message TEXT, transition_reason TEXT, launch_time TEXT NOT NULL,"
+        " launch_index INTEGER NOT NULL, domain TEXT NOT NULL, platform TEXT NOT NULL,"
+        " default_user TEXT NOT NULL, architecture TEXT NOT NULL, boot_mode TEXT NOT NULL,"
+        " root_device_name TEXT NOT NULL, network TEXT, host TEXT, port INTEGER,"
+        " host_key TEXT, accel TEXT NOT NULL, seed_volume TEXT,"
+        " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
+        " WHERE state != 'terminated' AND port IS NOT NULL;"
+        "CREATE TABLE IF NOT EXISTS volumes ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, instance_id TEXT,"
+        " device_name TEXT NOT NULL, snapshot_id TEXT, volume TEXT NOT NULL,"
+        " size INTEGER NOT NULL, delete_on_termination INTEGER NOT NULL,"
+        " state TEXT NOT NULL, create_time TEXT NOT NULL, seq INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS volumes_snapshot ON volumes(snapshot_id);";
 
 int registry_fail(registry *r, kiln_error **err, const char *what)
 {
@@ -205,7 +229,7 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
                 return 0;
         if (sqlite3_exec(r->db, registry_schema, NULL, NULL, NULL) != SQLITE_OK)
                 return registry_fail(r, err, "create schema");
-        if (sqlite3_exec(r->db, "PRAGMA user_version = 1", NULL, NULL, NULL) != SQLITE_OK)
+        if (sqlite3_exec(r->db, "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK)
                 return registry_fail(r, err, "set schema version");
         return 0;
 }
