@@ -46,8 +46,10 @@ static int child_writer(const char *db, int k)
         kiln_autoptr(registry) r = NULL;
         kiln_autoptr(kiln_error) e = NULL;
 
-        if (registry_open(db, &r, &e) < 0)
+        if (registry_open(db, &r, &e) < 0) {
+                fprintf(stderr, "child %d: %s\n", k, e->msg);
                 return 2;
+        }
         for (int i = 0; i < 25; i++) {
                 kiln_autofree char *id = kiln_id_new("ami");
                 kiln_autofree char *name = kiln_xasprintf("proc%d-img%d", k, i);

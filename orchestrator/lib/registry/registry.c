@@ -7,7 +7,10 @@
 #include "registry/registry-private.h"
 #include "util/util.h"
 
-#define REGISTRY_SCHEMA_VERSION  1
+#define KILN_STR_(x)      #x
+#define KILN_STRINGIFY(x) KILN_STR_(x)
+
+#define REGISTRY_SCHEMA_VERSION  2
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -229,7 +232,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
                 return 0;
         if (sqlite3_exec(r->db, registry_schema, NULL, NULL, NULL) != SQLITE_OK)
                 return registry_fail(r, err, "create schema");
-        if (sqlite3_exec(r->db, "PRAGMA user_version = 2", NULL, NULL, NULL) != SQLITE_OK)
+        if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
+                         NULL, NULL, NULL) != SQLITE_OK)
                 return registry_fail(r, err, "set schema version");
         return 0;
 }
