@@ -7,14 +7,14 @@ set -euo pipefail
 packages=(
         # build
         make gcc clang pkg-config
-        libvirt-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libsqlite3-dev
+        libvirt-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libsqlite3-dev libyaml-dev
         # lint and sanitizers
         clang-format clang-tidy cppcheck valgrind libclang-rt-14-dev
         # hypervisor: libvirtd, virtlogd, the QEMU driver, TCG/KVM guests, disk tools
         libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
         qemu-system-x86 qemu-utils
         # NoCloud seeds, keys, SSH clients in tests
-        xorriso openssh-client
+        xorriso openssh-client openssh-server openssl
         # guest image recipe (tests/images): no mounts, no loop devices
         mmdebstrap e2fsprogs fdisk grub-pc-bin grub-common debian-archive-keyring
         # test harness and benchmark helpers
