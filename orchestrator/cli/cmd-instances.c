@@ -1,5 +1,539 @@
-/* Instance verbs. */
+/* Instance verbs: run-instances, describe-instances, start/stop/reboot/terminate-instances,
+ * get-console-output, wait, and ssh (which runs the system's ssh with the pinned host key). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "cli.h"
 
-const cli_verb cli_instance_verbs[1];
-const size_t cli_n_instance_verbs = 0;
+static void emit_connection(cli_writer *w, kiln_ctx *ctx, const kiln_instance *inst)
+{
+        kiln_connection c = {0};
+
+        if (kiln_instance_connection(ctx, inst, NULL, &c, NULL) < 0)
+                return;
+        cli_w_object(w, "ConnectionInfo");
+        cli_w_str(w, "Protocol", c.protocol);
+        cli_w_str(w, "Host", c.host);
+        cli_w_int(w, "Port", c.port);
+        cli_w_str(w, "User", c.user);
+        cli_w_str(w, "KnownHostsLine", c.known_hosts_line);
+        cli_w_str(w, "KnownHostsFile", c.known_hosts_file);
+        cli_w_str(w, "IdentityFile", c.identity_file);
+        cli_w_str(w, "SshCommand", c.command);
+        cli_w_end_object(w);
+        kiln_connection_clear(&c);
+}
+
+static void emit_instance(cli_writer *w, kiln_ctx *ctx, const kiln_instance *inst)
+{
+        bool running = strcmp(inst->state, "running") == 0;
+        bool windows = strcmp(inst->platform, "windows") == 0;
+        kiln_autofree char *launch = cli_timestamp(inst->launch_time);
+        char zone[128];
+
+        snprintf(zone, sizeof(zone), "%sa", inst->region);
+        cli_w_object(w, NULL);
+        cli_w_int(w, "AmiLaunchIndex", inst->launch_index);
+        cli_w_str(w, "ImageId", inst->image_id);
+        cli_w_str(w, "InstanceId", inst->instance_id);
+        cli_w_str(w, "InstanceType", inst->instance_type);
+        cli_w_str(w, "KeyName", inst->key_name);
+        cli_w_str(w, "LaunchTime", launch);
+        cli_w_object(w, "Monitoring");
+        cli_w_str(w, "State", "disabled");
+        cli_w_end_object(w);
+        cli_w_object(w, "Placement");
+        cli_w_str(w, "AvailabilityZone", zone);
+        cli_w_str(w, "GroupName", "");
+        cli_w_str(w, "Tenancy", "default");
+        cli_w_end_object(w);
+        if (windows)
+                cli_w_str(w, "Platform", "windows");
+        cli_w_str(w, "PrivateDnsName", running ? "ip-10-0-2-15.compute.internal" : "");
+        if (running)
+                cli_w_str(w, "PrivateIpAddress", "10.0.2.15");
+        cli_w_array(w, "ProductCodes");
+        cli_w_end_array(w);
+        cli_w_str(w, "PublicDnsName", running ? "localhost" : "");
+        if (running)
+                cli_w_str(w, "PublicIpAddress", inst->host);
+        cli_w_object(w, "State");
+        cli_w_int(w, "Code", inst->state_code);
+        cli_w_str(w, "Name", inst->state);
+        cli_w_end_object(w);
+        cli_w_str(w, "StateTransitionReason",
+                  inst->transition_reason ? inst->transition_reason : "");
+        cli_w_str(w, "Architecture", inst->architecture);
+        cli_w_array(w, "BlockDeviceMappings");
+        for (size_t i = 0; i < inst->n_volumes; i++) {
+                kiln_autofree char *attach = cli_timestamp(inst->volumes[i].attach_time);
+
+                cli_w_object(w, NULL);
+                cli_w_str(w, "DeviceName", inst->volumes[i].device_name);
+                cli_w_object(w, "Ebs");
+                cli_w_str(w, "AttachTime", attach);
+                cli_w_bool(w, "DeleteOnTermination", inst->volumes[i].delete_on_termination);
+                cli_w_str(w, "Status", "attached");
+                cli_w_str(w, "VolumeId", inst->volumes[i].volume_id);
+                cli_w_end_object(w);
+                cli_w_end_object(w);
+        }
+        cli_w_end_array(w);
+        cli_w_str(w, "ClientToken", "");
+        cli_w_bool(w, "EbsOptimized", false);
+        cli_w_bool(w, "EnaSupport", true);
+        cli_w_str(w, "Hypervisor", "xen");
+        cli_w_array(w, "NetworkInterfaces");
+        cli_w_end_array(w);
+        cli_w_str(w, "RootDeviceName", inst->root_device_name);
+        cli_w_str(w, "RootDeviceType", "ebs");
+        cli_w_array(w, "SecurityGroups");
+        cli_w_end_array(w);
+        cli_w_bool(w, "SourceDestCheck", true);
+        if (inst->state_reason_code) {
+                cli_w_object(w, "StateReason");
+                cli_w_str(w, "Code", inst->state_reason_code);
+                cli_w_str(w, "Message", inst->state_reason_message);
+                cli_w_end_object(w);
+        }
+        cli_w_str(w, "VirtualizationType", "hvm");
+        cli_w_str(w, "BootMode", inst->boot_mode);
+        cli_w_str(w, "PlatformDetails", windows ? "Windows" : "Linux/UNIX");
+        cli_w_str(w, "UsageOperation", windows ? "RunInstances:0002" : "RunInstances");
+        if (strcmp(inst->state, "terminated") != 0)
+                emit_connection(w, ctx, inst);
+        cli_w_str(w, "Accelerator", inst->accel);
+        cli_w_end_object(w);
+}
+
+/* --user-data TEXT, file://PATH or fileb://PATH, as the aws CLI reads it. */
+static int read_user_data(const char *arg, char **ret, size_t *ret_len)
+{
+        const char *path = NULL;
+
+        if (strncmp(arg, "file://", 7) == 0)
+                path = arg + 7;
+        else if (strncmp(arg, "fileb://", 8) == 0)
+                path = arg + 8;
+        if (!path) {
+                *ret = strdup(arg);
+                *ret_len = strlen(arg);
+                return 0;
+        }
+        {
+                FILE *f = fopen(path, "rb");
+                size_t cap = 65536, n = 0;
+                char *buf;
+
+                if (!f)
+                        return cli_usage_error("cannot read --user-data '%s': %s", path,
+                                               strerror(errno));
+                buf = malloc(cap + 1);
+                if (!buf)
+                        abort();
+                n = fread(buf, 1, cap, f);
+                fclose(f);
+                buf[n] = '\0';
+                *ret = buf;
+                *ret_len = n; /* a larger file is cut at 64 KiB, and refused as over the limit */
+        }
+        return 0;
+}
+
+static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_run_spec spec = {0};
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autofree char *user_data = NULL;
+        const char *count = cli_arg_get(args, "count");
+        const char *accel = cli_arg_get(args, "accel");
+        kiln_instance *list = NULL;
+        size_t n = 0;
+        int rc = 0;
+
+        (void) verb;
+        spec.image_id = cli_arg_get(args, "image-id");
+        spec.instance_type = cli_arg_get(args, "instance-type");
+        spec.key_name = cli_arg_get(args, "key-name");
+        spec.network = cli_arg_get(args, "network");
+        spec.count = 1;
+        if (!spec.image_id)
+                return cli_usage_error("run-instances needs --image-id");
+        if (count) {
+                char *end;
+                long c = strtol(count, &end, 10);
+
+                if (*end || c < 1 || c > 20)
+                        return cli_usage_error("invalid --count '%s': 1 to 20", count);
+                spec.count = (int) c;
+        }
+        if (accel && kiln_accel_from_string(accel, &spec.accel, &err) < 0)
+                return cli_fail(err);
+        if (cli_arg_get(args, "user-data")) {
+                size_t len = 0;
+
+                rc = read_user_data(cli_arg_get(args, "user-data"), &user_data, &len);
+                if (rc != 0)
+                        return rc;
+                spec.user_data = user_data;
+                spec.user_data_len = len;
+        }
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc; /* NOLINT(clang-analyzer-unix.Malloc): user_data is kiln_autofree */
+        if (kiln_instances_run(ctx, &spec, &list, &n, &err) < 0)
+                return cli_fail(err);
+        if (cli_arg_has(args, "wait")) {
+                for (size_t i = 0; i < n && !err; i++)
+                        kiln_instance_wait(ctx, list[i].instance_id, KILN_WAIT_READY, 0, &err);
+        }
+        {
+                cli_writer *w = cli_writer_new(g);
+
+                cli_w_object(w, NULL);
+                cli_w_array(w, "Groups");
+                cli_w_end_array(w);
+                cli_w_array(w, "Instances");
+                for (size_t i = 0; i < n; i++)
+                        emit_instance(w, ctx, &list[i]);
+                cli_w_end_array(w);
+                cli_w_str(w, "OwnerId", kiln_ctx_account(ctx));
+                cli_w_str(w, "ReservationId", n ? list[0].reservation_id : "");
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+        }
+        kiln_instances_free(list, n);
+        return err ? cli_fail(err) : CLI_EXIT_OK;
+}
+
+static int cmd_describe_instances(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        const char **ids = NULL;
+        size_t n_ids = cli_arg_all(args, "instance-ids", &ids);
+        kiln_filter *filters = NULL;
+        size_t n_filters = 0, n = 0;
+        kiln_instance *list = NULL;
+        int rc;
+
+        (void) verb;
+        rc = cli_parse_filters(args, &filters, &n_filters);
+        if (rc != 0) {
+                free(ids);
+                return rc;
+        }
+        ctx = cli_ctx_open(g, &rc);
+        if (ctx &&
+            kiln_instances_describe(ctx, ids, n_ids, filters, n_filters, &list, &n, &err) == 0) {
+                cli_writer *w = cli_writer_new(g);
+
+                cli_w_object(w, NULL);
+                cli_w_array(w, "Reservations");
+                for (size_t i = 0; i < n; i++) {
+                        bool first = i == 0 || strcmp(list[i].reservation_id,
+                                                      list[i - 1].reservation_id) != 0;
+                        bool last = i + 1 == n ||
+                                    strcmp(list[i].reservation_id, list[i + 1].reservation_id) != 0;
+
+                        if (first) {
+                                cli_w_object(w, NULL);
+                                cli_w_array(w, "Groups");
+                                cli_w_end_array(w);
+                                cli_w_array(w, "Instances");
+                        }
+                        emit_instance(w, ctx, &list[i]);
+                        if (last) {
+                                cli_w_end_array(w);
+                                cli_w_str(w, "OwnerId", list[i].owner_id);
+                                cli_w_str(w, "ReservationId", list[i].reservation_id);
+                                cli_w_end_object(w);
+                        }
+                }
+                cli_w_end_array(w);
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+                kiln_instances_free(list, n);
+        }
+        free(ids);
+        cli_filters_free(filters, n_filters);
+        if (!ctx)
+                return rc;
+        return err ? cli_fail(err) : CLI_EXIT_OK;
+}
+
+static int seconds(const char *s)
+{
+        char *end;
+        long v = s ? strtol(s, &end, 10) : 0;
+
+        return s && *end == '\0' && v > 0 && v < 86400 ? (int) v : 0;
+}
+
+typedef enum { CHANGE_STOP, CHANGE_START, CHANGE_TERMINATE, CHANGE_REBOOT } change_kind;
+
+static int change(const cli_global *g, const cli_args *args, change_kind kind)
+{
+        static const char *const keys[] = {"StoppingInstances", "StartingInstances",
+                                           "TerminatingInstances", NULL};
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        const char **ids = NULL;
+        size_t n_ids = cli_arg_all(args, "instance-ids", &ids);
+        kiln_state_change *c = NULL;
+        size_t n = 0;
+        int rc = 0;
+
+        if (!n_ids) {
+                free(ids);
+                return cli_usage_error("--instance-ids is required");
+        }
+        ctx = cli_ctx_open(g, &rc);
+        if (ctx) {
+                const char *to = cli_arg_get(args, "timeout");
+
+                if (kind == CHANGE_STOP)
+                        rc = kiln_instances_stop(ctx, ids, n_ids, cli_arg_has(args, "force"),
+                                                 seconds(to), &c, &n, &err);
+                else if (kind == CHANGE_START)
+                        rc = kiln_instances_start(ctx, ids, n_ids, &c, &n, &err);
+                else if (kind == CHANGE_TERMINATE)
+                        rc = kiln_instances_terminate(ctx, ids, n_ids, &c, &n, &err);
+                else
+                        rc = kiln_instances_reboot(ctx, ids, n_ids, &err);
+        }
+        free(ids);
+        if (!ctx)
+                return rc;
+        if (rc < 0)
+                return cli_fail(err);
+        if (keys[kind]) {
+                cli_writer *w = cli_writer_new(g);
+
+                cli_w_object(w, NULL);
+                cli_w_array(w, keys[kind]);
+                for (size_t i = 0; i < n; i++) {
+                        cli_w_object(w, NULL);
+                        cli_w_object(w, "CurrentState");
+                        cli_w_int(w, "Code", c[i].current_code);
+                        cli_w_str(w, "Name", c[i].current);
+                        cli_w_end_object(w);
+                        cli_w_str(w, "InstanceId", c[i].instance_id);
+                        cli_w_object(w, "PreviousState");
+                        cli_w_int(w, "Code", c[i].previous_code);
+                        cli_w_str(w, "Name", c[i].previous);
+                        cli_w_end_object(w);
+                        cli_w_end_object(w);
+                }
+                cli_w_end_array(w);
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+        }
+        kiln_state_changes_free(c, n);
+        return CLI_EXIT_OK;
+}
+
+static int cmd_stop_instances(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        (void) verb;
+        return change(g, args, CHANGE_STOP);
+}
+
+static int cmd_start_instances(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        (void) verb;
+        return change(g, args, CHANGE_START);
+}
+
+static int cmd_reboot_instances(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        (void) verb;
+        return change(g, args, CHANGE_REBOOT);
+}
+
+static int cmd_terminate_instances(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        (void) verb;
+        return change(g, args, CHANGE_TERMINATE);
+}
+
+static int cmd_get_console_output(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "instance-id");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autofree char *out = NULL;
+        int rc = 0;
+
+        (void) verb;
+        if (!id)
+                return cli_usage_error("get-console-output needs --instance-id");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_instance_console(ctx, id, &out, &err) < 0)
+                return cli_fail(err);
+        {
+                cli_writer *w = cli_writer_new(g);
+                time_t t = time(NULL);
+                struct tm tm;
+                char ts[64];
+
+                gmtime_r(&t, &tm);
+                strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S+00:00", &tm);
+                cli_w_object(w, NULL);
+                cli_w_str(w, "InstanceId", id);
+                cli_w_str(w, "Output", out);
+                cli_w_str(w, "Timestamp", ts);
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+        }
+        return CLI_EXIT_OK;
+}
+
+static int cmd_wait(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        static const struct {
+                const char *name;
+                kiln_wait_what what;
+        } waits[] = {{"instance-running", KILN_WAIT_RUNNING},
+                     {"instance-ready", KILN_WAIT_READY},
+                     {"instance-stopped", KILN_WAIT_STOPPED},
+                     {"instance-terminated", KILN_WAIT_TERMINATED}};
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        const char *what = args->n_positional ? args->positional[0] : NULL;
+        const char *to = cli_arg_get(args, "timeout");
+        const char **ids = NULL;
+        size_t n_ids;
+        int w = -1, rc = 0;
+
+        (void) verb;
+        for (size_t i = 0; what && i < KILN_ARRAY_SIZE(waits); i++)
+                if (strcmp(what, waits[i].name) == 0)
+                        w = (int) i;
+        if (w < 0)
+                return cli_usage_error("wait needs one of instance-running, instance-ready, "
+                                       "instance-stopped, instance-terminated%s%s%s",
+                                       what ? " (not '" : "", what ? what : "", what ? "')" : "");
+        n_ids = cli_arg_all(args, "instance-ids", &ids);
+        if (!n_ids) {
+                free(ids);
+                return cli_usage_error("wait %s needs --instance-ids", what);
+        }
+        ctx = cli_ctx_open(g, &rc);
+        for (size_t i = 0; ctx && i < n_ids && !err; i++)
+                kiln_instance_wait(ctx, ids[i], waits[w].what, seconds(to), &err);
+        free(ids);
+        if (!ctx)
+                return rc;
+        return err ? cli_fail(err) : CLI_EXIT_OK;
+}
+
+static int cmd_ssh(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        char **argv = NULL;
+        int rc = 0;
+
+        (void) verb;
+        if (args->n_positional < 1)
+                return cli_usage_error("ssh needs an instance ID: kiln ssh i-... [-- COMMAND]");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_instance_ssh_argv(ctx, args->positional[0], cli_arg_get(args, "identity"),
+                                   args->positional + 1, args->n_positional - 1, &argv, &err) < 0)
+                return cli_fail(err);
+        fflush(stdout);
+        execvp(argv[0], argv);
+        fprintf(stderr, "kiln: cannot run ssh: %s\n", strerror(errno));
+        return cli_exit_code(KILN_E_IO);
+}
+
+/* ---- command table rows ---- */
+
+static const cli_opt run_opts[] = {
+        {"image-id", CLI_ARG_ONE, "ID", "the image to launch"},
+        {"instance-type", CLI_ARG_ONE, "TYPE", "from templates/instance-types.json (t3.micro)"},
+        {"key-name", CLI_ARG_ONE, "NAME", "key pair whose public key the default user gets"},
+        {"user-data", CLI_ARG_ONE, "TEXT|file://PATH", "cloud-init user data, at most 16384 bytes"},
+        {"count", CLI_ARG_ONE, "N", "instances to launch (1 to 20), all or none"},
+        {"network", CLI_ARG_ONE, "user|NAME", "user networking with a 127.0.0.1 forward (default)"},
+        {"accel", CLI_ARG_ONE, "auto|kvm|tcg", "accelerator (auto: KVM only where it runs guests)"},
+        {"wait", CLI_ARG_NONE, NULL, "return when SSH answers and cloud-init has finished"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt describe_opts[] = {
+        {"instance-ids", CLI_ARG_LIST, "ID...", "only these instances"},
+        {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
+         "instance-state-name, instance-id, image-id, instance-type, key-name"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt ids_opts[] = {
+        {"instance-ids", CLI_ARG_LIST, "ID...", "the instances"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt stop_opts[] = {
+        {"instance-ids", CLI_ARG_LIST, "ID...", "the instances"},
+        {"force", CLI_ARG_NONE, NULL, "pull the plug at once instead of an ACPI shutdown"},
+        {"timeout", CLI_ARG_ONE, "SECONDS", "forced after this long (default 120)"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt console_opts[] = {
+        {"instance-id", CLI_ARG_ONE, "ID", "the instance"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt wait_opts[] = {
+        {"instance-ids", CLI_ARG_LIST, "ID...", "the instances"},
+        {"timeout", CLI_ARG_ONE, "SECONDS", "give up after this long (default 600)"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt ssh_opts[] = {
+        {"identity", CLI_ARG_ONE, "FILE", "private key (default: the file create-key-pair wrote)"},
+        CLI_END_OPTS,
+};
+
+const cli_verb cli_instance_verbs[] = {
+        {"run-instances", "instances", "launch instances from an image",
+         "--image-id ID [--instance-type T] [--key-name K] [--user-data ...] [--count N] [--wait]",
+         run_opts, 0, cmd_run_instances,
+         "kiln run-instances --image-id ami-... --key-name mykey --user-data file://init.sh "
+         "--wait"},
+        {"describe-instances", "instances", "list instances, with how to connect to each",
+         "[--instance-ids ID...] [--filters ...]", describe_opts, 0, cmd_describe_instances,
+         "kiln describe-instances --filters Name=instance-state-name,Values=running"},
+        {"stop-instances", "instances", "shut instances down (ACPI, forced after a timeout)",
+         "--instance-ids ID... [--force] [--timeout S]", stop_opts, 0, cmd_stop_instances,
+         "kiln stop-instances --instance-ids i-..."},
+        {"start-instances", "instances", "start stopped instances", "--instance-ids ID...",
+         ids_opts, 0, cmd_start_instances, "kiln start-instances --instance-ids i-..."},
+        {"reboot-instances", "instances", "reboot instances (ACPI)", "--instance-ids ID...",
+         ids_opts, 0, cmd_reboot_instances, "kiln reboot-instances --instance-ids i-..."},
+        {"terminate-instances", "instances",
+         "remove instances: domain, seed, and volumes marked DeleteOnTermination",
+         "--instance-ids ID...", ids_opts, 0, cmd_terminate_instances,
+         "kiln terminate-instances --instance-ids i-..."},
+        {"get-console-output", "instances", "the last 64 KiB of an instance's serial console",
+         "--instance-id ID", console_opts, 0, cmd_get_console_output,
+         "kiln get-console-output --instance-id i-... --output text"},
+        {"wait", "instances", "wait until instances are running, ready, stopped or terminated",
+         "instance-running|instance-ready|instance-stopped|instance-terminated --instance-ids "
+         "ID...",
+         wait_opts, 1, cmd_wait, "kiln wait instance-ready --instance-ids i-..."},
+        {"ssh", "instances", "open a shell (or run a command) with the pinned host key",
+         "i-... [--identity FILE] [-- COMMAND...]", ssh_opts, 64, cmd_ssh,
+         "kiln ssh i-0123456789abcdef0 -- uname -a"},
+};
+const size_t cli_n_instance_verbs = KILN_ARRAY_SIZE(cli_instance_verbs);

@@ -30,6 +30,8 @@ const cli_group cli_groups[] = {
         {"general", cli_general_verbs, &cli_n_general_verbs},
         {"images", cli_image_verbs, &cli_n_image_verbs},
         {"snapshots", cli_snapshot_verbs, &cli_n_snapshot_verbs},
+        {"instances", cli_instance_verbs, &cli_n_instance_verbs},
+        {"key pairs", cli_keypair_verbs, &cli_n_keypair_verbs},
         {"money and upkeep", cli_upkeep_verbs, &cli_n_upkeep_verbs},
         {"host", cli_doctor_verbs, &cli_n_doctor_verbs},
 };

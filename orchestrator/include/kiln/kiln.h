@@ -7,6 +7,8 @@
 #include <kiln/error.h>
 #include <kiln/host.h>
 #include <kiln/image.h>
+#include <kiln/keypair.h>
+#include <kiln/instance.h>
 #include <kiln/log.h>
 #include <kiln/upkeep.h>
 

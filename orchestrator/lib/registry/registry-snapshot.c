@@ -174,8 +174,12 @@ int registry_snapshot_delete(registry *r, const char *id, kiln_error **err)
 
 int registry_snapshot_children(registry *r, const char *id, int *ret, kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st =
-                registry_prepare(r, "SELECT COUNT(*) FROM snapshots WHERE parent_id = ?1", err);
+        /* Layers above it, and instance volumes made on it. */
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r,
+                "SELECT (SELECT COUNT(*) FROM snapshots WHERE parent_id = ?1) + (SELECT COUNT(*) "
+                "FROM volumes WHERE snapshot_id = ?1 AND state != 'deleted')",
+                err);
 
         if (!st || registry_bind_text(r, st, 1, id, err) < 0)
                 return -1;

@@ -569,9 +569,9 @@ static int upload_stream(virStorageVolPtr vol, int fd, unsigned long long size,
         return 0;
 }
 
-int virt_volume_upload(virStoragePoolPtr pool, const char *name, const char *local_path,
-                       bool read_only, virt_progress_fn progress, void *userdata, char **ret_path,
-                       kiln_error **err)
+static int volume_upload(virStoragePoolPtr pool, const char *name, const char *local_path, bool raw,
+                         bool read_only, virt_progress_fn progress, void *userdata, char **ret_path,
+                         kiln_error **err)
 {
         const char *pname = pool_name(pool);
         kiln_autofree char *what = NULL;
@@ -603,7 +603,9 @@ int virt_volume_upload(virStoragePoolPtr pool, const char *name, const char *loc
         if (!S_ISREG(st.st_mode))
                 return kiln_error_set(err, KILN_E_INVALID, NULL, "%s: it is not a regular file",
                                       what);
-        if (qcow2_virtual_size(local_path, what, &vsize, err) < 0)
+        if (raw)
+                vsize = (unsigned long long) st.st_size;
+        else if (qcow2_virtual_size(local_path, what, &vsize, err) < 0)
                 return -1;
 
         ename = xml_escape(name);
@@ -612,13 +614,13 @@ int virt_volume_upload(virStoragePoolPtr pool, const char *name, const char *loc
                              "  <capacity unit='bytes'>%llu</capacity>\n"
                              "  <allocation unit='bytes'>0</allocation>\n"
                              "  <target>\n"
-                             "    <format type='qcow2'/>\n"
+                             "    <format type='%s'/>\n"
                              "    <permissions>\n"
                              "      <mode>%s</mode>\n"
                              "    </permissions>\n"
                              "  </target>\n"
                              "</volume>\n",
-                             ename, vsize, read_only ? "0444" : "0644");
+                             ename, vsize, raw ? "raw" : "qcow2", read_only ? "0444" : "0644");
         kiln_log(KILN_LOG_DEBUG, "libvirt: uploading '%s' (%llu bytes) to volume '%s' in pool '%s'",
                  local_path, (unsigned long long) st.st_size, name, pname);
         vol = vol_create(pool, name, xml, what, err);
@@ -642,6 +644,20 @@ int virt_volume_upload(virStoragePoolPtr pool, const char *name, const char *loc
         }
         *ret_path = kiln_steal(&path);
         return 0;
+}
+
+int virt_volume_upload(virStoragePoolPtr pool, const char *name, const char *local_path,
+                       bool read_only, virt_progress_fn progress, void *userdata, char **ret_path,
+                       kiln_error **err)
+{
+        return volume_upload(pool, name, local_path, false, read_only, progress, userdata, ret_path,
+                             err);
+}
+
+int virt_volume_upload_raw(virStoragePoolPtr pool, const char *name, const char *local_path,
+                           bool read_only, char **ret_path, kiln_error **err)
+{
+        return volume_upload(pool, name, local_path, true, read_only, NULL, NULL, ret_path, err);
 }
 
 /* Writes all of buf to fd. */

@@ -51,6 +51,10 @@ void virt_volume_info_clear(virt_volume_info *info);
 int virt_volume_upload(virStoragePoolPtr pool, const char *name, const char *local_path,
                        bool read_only, virt_progress_fn progress, void *userdata, char **ret_path,
                        kiln_error **err);
+/* The same for a raw file of any content (a NoCloud seed ISO): a raw volume of the file's
+ * size. */
+int virt_volume_upload_raw(virStoragePoolPtr pool, const char *name, const char *local_path,
+                           bool read_only, char **ret_path, kiln_error **err);
 /* Streams volume NAME into LOCAL_PATH (created with mode 0600; replaced if it exists) with
  * virStorageVolDownload, and fsyncs it. KILN_E_NOT_FOUND if there is no volume NAME; LOCAL_PATH
  * is not touched then. Once LOCAL_PATH has been replaced, any failure (including an abort from

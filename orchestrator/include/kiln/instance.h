@@ -1,0 +1,135 @@
+/* Instances: libvirt domains launched from images, with one volume (a qcow2 overlay on the
+ * snapshot) per block device mapping, a NoCloud seed, a pinned host key and a forwarded port.
+ * States and codes as EC2: pending 0, running 16, shutting-down 32, terminated 48,
+ * stopping 64, stopped 80. */
+#ifndef KILN_INSTANCE_H
+#define KILN_INSTANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <kiln/common.h>
+#include <kiln/ctx.h>
+#include <kiln/error.h>
+#include <kiln/host.h>
+#include <kiln/image.h>
+
+typedef struct kiln_instance_volume {
+        char *volume_id;
+        char *device_name;
+        char *snapshot_id;
+        int64_t size; /* GiB */
+        bool delete_on_termination;
+        char *attach_time;
+} kiln_instance_volume;
+
+typedef struct kiln_instance {
+        char *instance_id;
+        char *reservation_id;
+        char *region;
+        char *owner_id;
+        char *image_id;
+        char *instance_type;
+        char *key_name; /* NULL: launched without a key pair */
+        char *state;
+        int state_code;
+        char *state_reason_code;
+        char *state_reason_message;
+        char *transition_reason;
+        char *launch_time;
+        int launch_index;
+        char *platform; /* linux or windows */
+        char *default_user;
+        char *architecture;
+        char *boot_mode;
+        char *root_device_name;
+        char *network;  /* libvirt network, or NULL for user networking */
+        char *host;     /* address to connect to */
+        int port;       /* the service port there (forwarded from 22 or 3389) */
+        char *host_key; /* the pinned SSH host key line */
+        char *accel;    /* kvm or tcg */
+        kiln_instance_volume *volumes;
+        size_t n_volumes;
+} kiln_instance;
+
+KILN_PUBLIC void kiln_instance_clear(kiln_instance *inst);
+KILN_PUBLIC void kiln_instances_free(kiln_instance *list, size_t n);
+
+typedef struct kiln_run_spec {
+        const char *image_id;
+        const char *instance_type; /* NULL: the default from templates/instance-types.json */
+        const char *key_name;      /* NULL: no key pair */
+        const void *user_data;     /* raw user data (at most 16384 bytes), or NULL */
+        size_t user_data_len;
+        int count;           /* 1 by default */
+        const char *network; /* NULL or "user": user networking; else a libvirt network */
+        kiln_accel accel;
+} kiln_run_spec;
+
+/* Launches count instances (all or none) and returns them running; readiness is
+ * kiln_instance_wait. */
+KILN_PUBLIC int kiln_instances_run(kiln_ctx *ctx, const kiln_run_spec *spec, kiln_instance **ret,
+                                   size_t *ret_n, kiln_error **err);
+KILN_PUBLIC int kiln_instances_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
+                                        const kiln_filter *filters, size_t n_filters,
+                                        kiln_instance **ret, size_t *ret_n, kiln_error **err);
+
+typedef enum {
+        KILN_WAIT_RUNNING,
+        KILN_WAIT_READY, /* SSH answers with the pinned host key and cloud-init has finished */
+        KILN_WAIT_STOPPED,
+        KILN_WAIT_TERMINATED,
+} kiln_wait_what;
+
+/* Waits until the instance reaches the state, or timeout_s passes (KILN_E_TIMEOUT naming what
+ * was last seen, with the tail of the console for readiness). */
+KILN_PUBLIC int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what what,
+                                   int timeout_s, kiln_error **err);
+
+typedef struct kiln_state_change {
+        char *instance_id;
+        int previous_code;
+        char *previous;
+        int current_code;
+        char *current;
+} kiln_state_change;
+
+KILN_PUBLIC void kiln_state_changes_free(kiln_state_change *c, size_t n);
+/* Clean ACPI shutdown, forced after timeout_s (or at once with force). */
+KILN_PUBLIC int kiln_instances_stop(kiln_ctx *ctx, const char *const *ids, size_t n, bool force,
+                                    int timeout_s, kiln_state_change **ret, size_t *ret_n,
+                                    kiln_error **err);
+KILN_PUBLIC int kiln_instances_start(kiln_ctx *ctx, const char *const *ids, size_t n,
+                                     kiln_state_change **ret, size_t *ret_n, kiln_error **err);
+KILN_PUBLIC int kiln_instances_reboot(kiln_ctx *ctx, const char *const *ids, size_t n,
+                                      kiln_error **err);
+/* Volumes with DeleteOnTermination go, the others stay (detached); the seed and the domain go. */
+KILN_PUBLIC int kiln_instances_terminate(kiln_ctx *ctx, const char *const *ids, size_t n,
+                                         kiln_state_change **ret, size_t *ret_n, kiln_error **err);
+/* The last 64 KiB of the serial console. */
+KILN_PUBLIC int kiln_instance_console(kiln_ctx *ctx, const char *instance_id, char **ret_output,
+                                      kiln_error **err);
+
+/* How to reach an instance. */
+typedef struct kiln_connection {
+        char *protocol; /* ssh or rdp */
+        char *host;
+        int port;
+        char *user;
+        char *known_hosts_line; /* ssh only */
+        char *known_hosts_file;
+        char *identity_file; /* the key pair's private key if kiln wrote it, else NULL */
+        char *command;       /* a ready ssh command line (ssh only) */
+} kiln_connection;
+
+KILN_PUBLIC int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst,
+                                         const char *identity, kiln_connection *ret,
+                                         kiln_error **err);
+KILN_PUBLIC void kiln_connection_clear(kiln_connection *c);
+/* argv for the system's ssh: pinned host key, strict checking, the identity (given, or the
+ * file create-key-pair wrote), then the command words if any. NULL-terminated. */
+KILN_PUBLIC int kiln_instance_ssh_argv(kiln_ctx *ctx, const char *instance_id, const char *identity,
+                                       const char *const *command, size_t n_command,
+                                       char ***ret_argv, kiln_error **err);
+
+#endif

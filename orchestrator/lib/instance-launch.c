@@ -1,0 +1,485 @@
+/* run-instances. Per instance, as an Apply/Rollback pair: records (pending, with the launching
+ * process's PID so that fsck can tell a crash from a launch in progress), one qcow2 overlay per
+ * mapping on its snapshot (so launch cost does not grow with image size), host keys and kiln's
+ * access key, the NoCloud seed, the domain. Any failure removes everything made so far, for
+ * every instance of the request (all or none, as EC2's MinCount = MaxCount). */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "image-rules.h"
+#include "instance-private.h"
+#include "keypair-private.h"
+#include "seed/seed.h"
+#include "util/util.h"
+
+#define GIB               (1024ULL * 1024 * 1024)
+#define LAUNCH_PORT_TRIES 8
+
+typedef struct launch {
+        kiln_ctx *ctx;
+        const kiln_run_spec *spec;
+        kiln_image img;
+        char *type;
+        char *accel;
+        char *public_key; /* the key pair's */
+        char *reservation_id;
+} launch;
+
+static void launch_clear(launch *l)
+{
+        kiln_image_clear(&l->img);
+        free(l->type);
+        free(l->accel);
+        free(l->public_key);
+        free(l->reservation_id);
+}
+
+/* Everything checked before anything is made. */
+static int launch_check(registry *r, void *userdata, kiln_error **err)
+{
+        launch *l = userdata;
+        kiln_autoptr(kiln_error) e = NULL;
+        kiln_image img = {0};
+
+        kiln_image_clear(&l->img);
+        free(l->public_key);
+        l->public_key = NULL;
+        if (rules_check_image_id(l->spec->image_id, err) < 0)
+                return -1;
+        if (registry_image_get(r, l->spec->image_id, &img, &e) < 0 ||
+            strcmp(img.region, l->ctx->region->name) != 0 ||
+            strcmp(img.state, "deregistered") == 0) {
+                kiln_image_clear(&img);
+                if (e && e->code != KILN_E_NOT_FOUND) {
+                        *err = kiln_steal(&e);
+                        return -1;
+                }
+                return rules_not_found_image(err, l->spec->image_id);
+        }
+        if (!rules_can_launch(l->ctx, &img)) {
+                kiln_image_clear(&img);
+                return rules_not_authorized(err, l->spec->image_id);
+        }
+        if (strcmp(img.state, "available") != 0) {
+                int rc = kiln_error_set(err, KILN_E_STATE, "InvalidAMIID.Unavailable",
+                                        "AMI '%s' is %s, and cannot be run", img.image_id,
+                                        img.state);
+
+                kiln_image_clear(&img);
+                return rc;
+        }
+        l->img = img;
+        if (l->spec->key_name) {
+                kiln_keypair kp = {0};
+
+                if (keypair_get(l->ctx, r, l->spec->key_name, &kp, err) < 0)
+                        return -1;
+                l->public_key = kiln_steal(&kp.public_key);
+                kiln_keypair_clear(&kp);
+        }
+        return 0;
+}
+
+static int make_key(const char *path, const char *comment, kiln_error **err)
+{
+        kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("ssh-keygen", "-q", "-t", "ed25519", "-N", "",
+                                                  "-C", comment, "-f", path, NULL);
+
+        return kiln_cmd_run(cmd, NULL, err);
+}
+
+static char *read_trimmed(const char *path, kiln_error **err)
+{
+        char *s = NULL;
+        size_t n = 0;
+
+        if (kiln_file_read(path, 1 << 16, &s, &n, err) < 0)
+                return NULL;
+        while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+                s[--n] = '\0';
+        return s;
+}
+
+/* One instance being made, and what to undo. */
+typedef struct made {
+        kiln_instance inst;
+        char *dir;
+        char *domain;
+        char *seed_volume;
+        bool recorded;
+        bool defined;
+        registry_volume *vols;
+        size_t n_vols;
+        size_t n_vol_files;
+        bool seed_file;
+        char *host_private; /* wiped and freed as soon as the seed is written */
+        char *kiln_public;
+} made;
+
+static int insert_records(registry *r, void *userdata, kiln_error **err)
+{
+        made *m = userdata;
+
+        if (registry_instance_insert(r, &m->inst, m->domain, m->seed_volume, getpid(), err) < 0)
+                return -1;
+        for (size_t i = 0; i < m->n_vols; i++)
+                if (registry_volume_insert(r, &m->vols[i], err) < 0)
+                        return -1;
+        return 0;
+}
+
+static int mark_running(registry *r, void *userdata, kiln_error **err)
+{
+        made *m = userdata;
+
+        if (registry_instance_set_state(r, m->inst.instance_id, "running", NULL, NULL, NULL, err) <
+                    0 ||
+            registry_instance_set_worker(r, m->inst.instance_id, 0, err) < 0)
+                return -1;
+        for (size_t i = 0; i < m->n_vols; i++)
+                if (registry_volume_set_state(r, m->vols[i].volume_id, "in-use", err) < 0)
+                        return -1;
+        return 0;
+}
+
+static int forget_records(registry *r, void *userdata, kiln_error **err)
+{
+        made *m = userdata;
+
+        return registry_instance_delete(r, m->inst.instance_id, err);
+}
+
+static int set_port(registry *r, void *userdata, kiln_error **err)
+{
+        made *m = userdata;
+
+        return registry_instance_set_port(r, m->inst.instance_id, m->inst.port, err);
+}
+
+static void made_rollback(launch *l, made *m)
+{
+        virStoragePoolPtr pool = ctx_pool(l->ctx, l->ctx->region->name, NULL);
+        virConnectPtr conn = instance_conn(l->ctx, NULL);
+
+        if (m->defined && conn)
+                virt_domain_remove(conn, m->domain, NULL);
+        if (pool && m->seed_file)
+                virt_volume_delete(pool, m->seed_volume, NULL);
+        for (size_t i = 0; pool && i < m->n_vol_files; i++)
+                virt_volume_delete(pool, m->vols[i].volume, NULL);
+        if (m->recorded)
+                registry_write(l->ctx->reg, forget_records, m, NULL);
+        if (m->dir)
+                ctx_workdir_remove(m->dir);
+}
+
+static void made_clear(made *m)
+{
+        if (m->host_private)
+                explicit_bzero(m->host_private, strlen(m->host_private));
+        free(m->host_private);
+        free(m->kiln_public);
+        kiln_instance_clear(&m->inst);
+        free(m->dir);
+        free(m->domain);
+        free(m->seed_volume);
+        registry_volumes_free(m->vols, m->n_vols);
+        memset(m, 0, sizeof(*m));
+}
+
+/* The instance's host key (its private half goes only into the seed) and kiln's access key,
+ * made before the records so that the pinned key is recorded with the instance. */
+static int make_keys(launch *l, made *m, kiln_error **err)
+{
+        kiln_autofree char *host_key = instance_file(l->ctx, m->inst.instance_id, "host_ed25519");
+        kiln_autofree char *host_pub = kiln_xasprintf("%s.pub", host_key);
+        kiln_autofree char *kiln_key = instance_file(l->ctx, m->inst.instance_id, "kiln_ed25519");
+        kiln_autofree char *kiln_pub = kiln_xasprintf("%s.pub", kiln_key);
+
+        if (make_key(host_key, m->inst.instance_id, err) < 0 ||
+            make_key(kiln_key, "kiln-access", err) < 0)
+                return -1;
+        m->host_private = read_trimmed(host_key, err);
+        m->inst.host_key = m->host_private ? read_trimmed(host_pub, err) : NULL;
+        m->kiln_public = m->inst.host_key ? read_trimmed(kiln_pub, err) : NULL;
+        /* The host key's private half lives on only in the seed. */
+        unlink(host_key);
+        return m->kiln_public ? 0 : -1;
+}
+
+/* The seed ISO and its upload. */
+static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **err)
+{
+        kiln_autofree char *meta = NULL, *user = NULL, *iso = NULL, *path = NULL;
+        const char *keys[2];
+        size_t n_keys = 0;
+        seed_spec s = {0};
+        int rc;
+
+        if (l->public_key)
+                keys[n_keys++] = l->public_key;
+        keys[n_keys++] = m->kiln_public;
+        s.instance_id = m->inst.instance_id;
+        s.hostname = m->inst.instance_id;
+        s.default_user = m->inst.default_user;
+        s.authorized_keys = keys;
+        s.n_authorized_keys = n_keys;
+        s.host_key_private = m->host_private;
+        s.host_key_public = m->inst.host_key;
+        s.user_data = l->spec->user_data;
+        s.user_data_len = l->spec->user_data_len;
+        rc = seed_render(&s, &meta, &user, err);
+        if (rc < 0)
+                return -1;
+        iso = kiln_xasprintf("%s/seed.iso", m->dir);
+        rc = seed_write_iso(meta, user, NULL, iso, err);
+        explicit_bzero(user, strlen(user));
+        if (rc == 0)
+                rc = virt_volume_upload_raw(pool, m->seed_volume, iso, true, &path, err);
+        unlink(iso);
+        if (rc < 0)
+                return -1;
+        m->seed_file = true;
+        return 0;
+}
+
+static int write_known_hosts(launch *l, made *m, kiln_error **err)
+{
+        kiln_autofree char *path = instance_file(l->ctx, m->inst.instance_id, "known_hosts");
+        kiln_autofree char *line = NULL;
+        const char *key = m->inst.host_key;
+        const char *sp = strchr(key, ' ');
+        const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+        FILE *f;
+
+        line = kiln_xasprintf("[%s]:%d %.*s\n", m->inst.host, m->inst.port,
+                              (int) (sp2 ? (size_t) (sp2 - key) : strlen(key)), key);
+        f = fopen(path, "we");
+        if (!f)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", path);
+        fputs(line, f);
+        if (fclose(f) != 0)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", path);
+        return 0;
+}
+
+static int start_with_free_port(launch *l, made *m, kiln_error **err)
+{
+        virConnectPtr conn = instance_conn(l->ctx, err);
+
+        if (!conn)
+                return -1;
+        for (int attempt = 0;; attempt++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autoptr(virt_dom) dom = NULL;
+
+                if (instance_define(l->ctx, &m->inst, m->domain, m->seed_volume, err) < 0)
+                        return -1;
+                m->defined = true;
+                dom = virt_domain_lookup(conn, m->domain, err);
+                if (!dom)
+                        return -1;
+                if (virt_domain_start(dom, &e) == 0)
+                        return 0;
+                /* Another process may have taken the port since it was chosen. */
+                if (m->inst.network || attempt >= LAUNCH_PORT_TRIES || !strstr(e->msg, "hostfwd")) {
+                        *err = kiln_steal(&e);
+                        return -1;
+                }
+                m->inst.port = instance_free_port(err);
+                if (m->inst.port < 0 || registry_write(l->ctx->reg, set_port, m, err) < 0)
+                        return -1;
+        }
+}
+
+static int launch_one(launch *l, int index, made *m, kiln_error **err)
+{
+        virStoragePoolPtr pool = ctx_pool(l->ctx, l->ctx->region->name, err);
+        kiln_autofree char *now = kiln_time_now_iso();
+        bool windows = strcmp(l->img.platform, "windows") == 0;
+
+        if (!pool)
+                return -1;
+        m->inst.instance_id = kiln_id_new("i");
+        m->inst.reservation_id = kiln_xstrdup(l->reservation_id);
+        m->inst.region = kiln_xstrdup(l->ctx->region->name);
+        m->inst.owner_id = kiln_xstrdup(l->ctx->account);
+        m->inst.image_id = kiln_xstrdup(l->img.image_id);
+        m->inst.instance_type = kiln_xstrdup(l->type);
+        m->inst.key_name = kiln_xstrdup(l->spec->key_name);
+        m->inst.state = kiln_xstrdup("pending");
+        m->inst.launch_time = kiln_xstrdup(now);
+        m->inst.launch_index = index;
+        m->inst.platform = kiln_xstrdup(l->img.platform);
+        m->inst.default_user = kiln_xstrdup(windows ? "Administrator" : l->img.default_user);
+        m->inst.architecture = kiln_xstrdup(l->img.architecture);
+        m->inst.boot_mode = kiln_xstrdup(l->img.boot_mode);
+        m->inst.root_device_name = kiln_xstrdup(l->img.root_device_name);
+        m->inst.network = kiln_xstrdup(l->spec->network);
+        m->inst.host = kiln_xstrdup("127.0.0.1");
+        m->inst.accel = kiln_xstrdup(l->accel);
+        m->domain = kiln_xstrdup(m->inst.instance_id);
+        m->seed_volume = kiln_xasprintf("%s-seed.iso", m->inst.instance_id);
+        m->dir = instance_dir(l->ctx, m->inst.instance_id);
+        if (mkdir(m->dir, 0700) < 0 && errno != EEXIST) {
+                kiln_autofree char *parent = kiln_xasprintf("%s/instances", l->ctx->home);
+
+                if (mkdir(parent, 0700) < 0 && errno != EEXIST)
+                        return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'",
+                                                    parent);
+                if (mkdir(m->dir, 0700) < 0)
+                        return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'",
+                                                    m->dir);
+        }
+        m->vols = kiln_xcalloc(l->img.n_mappings + 1, sizeof(*m->vols));
+        m->inst.volumes = kiln_xcalloc(l->img.n_mappings + 1, sizeof(*m->inst.volumes));
+        for (size_t i = 0; i < l->img.n_mappings; i++) {
+                registry_volume *v = &m->vols[m->n_vols++];
+                kiln_instance_volume *iv = &m->inst.volumes[m->inst.n_volumes++];
+
+                v->volume_id = kiln_id_new("vol");
+                v->region = kiln_xstrdup(l->ctx->region->name);
+                v->owner_id = kiln_xstrdup(l->ctx->account);
+                v->instance_id = kiln_xstrdup(m->inst.instance_id);
+                v->device_name = kiln_xstrdup(l->img.mappings[i].device_name);
+                v->snapshot_id = kiln_xstrdup(l->img.mappings[i].snapshot_id);
+                v->volume = kiln_xasprintf("%s.qcow2", v->volume_id);
+                v->size = l->img.mappings[i].volume_size;
+                v->delete_on_termination = l->img.mappings[i].delete_on_termination;
+                v->state = kiln_xstrdup("creating");
+                v->create_time = kiln_xstrdup(now);
+                iv->volume_id = kiln_xstrdup(v->volume_id);
+                iv->device_name = kiln_xstrdup(v->device_name);
+                iv->snapshot_id = kiln_xstrdup(v->snapshot_id);
+                iv->size = v->size;
+                iv->delete_on_termination = v->delete_on_termination;
+                iv->attach_time = kiln_xstrdup(now);
+        }
+        if (make_keys(l, m, err) < 0)
+                return -1;
+        for (int tries = 0;; tries++) {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                m->inst.port = l->spec->network ? 0 : instance_free_port(err);
+                if (m->inst.port < 0)
+                        return -1;
+                if (registry_write(l->ctx->reg, insert_records, m, &e) == 0)
+                        break;
+                if (e->code != KILN_E_EXISTS || tries >= LAUNCH_PORT_TRIES) {
+                        *err = kiln_steal(&e);
+                        return -1;
+                }
+        }
+        m->recorded = true;
+        kiln_crash_point("run.after-records");
+        for (size_t i = 0; i < m->n_vols; i++) {
+                registry_snapshot snap = {0};
+                virt_volume_info info = {0};
+                kiln_autofree char *path = NULL;
+                unsigned long long want;
+                int rc = registry_snapshot_get(l->ctx->reg, m->vols[i].snapshot_id, &snap, err);
+
+                if (rc == 0)
+                        rc = virt_volume_get_info(pool, snap.volume, &info, err);
+                want = (unsigned long long) m->vols[i].size * GIB;
+                if (rc == 0 && info.capacity > want)
+                        want = info.capacity;
+                if (rc == 0)
+                        rc = virt_volume_create_overlay(pool, m->vols[i].volume, info.path, want,
+                                                        &path, err);
+                virt_volume_info_clear(&info);
+                registry_snapshot_clear(&snap);
+                if (rc < 0)
+                        return -1;
+                m->n_vol_files++;
+        }
+        if (make_seed(l, m, pool, err) < 0)
+                return -1;
+        explicit_bzero(m->host_private, strlen(m->host_private));
+        kiln_crash_point("run.before-start");
+        if (start_with_free_port(l, m, err) < 0)
+                return -1;
+        if (write_known_hosts(l, m, err) < 0)
+                return -1;
+        if (registry_write(l->ctx->reg, mark_running, m, err) < 0)
+                return -1;
+        free(m->inst.state);
+        m->inst.state = kiln_xstrdup("running");
+        m->inst.state_code = 16;
+        return 0;
+}
+
+static int launch_prepare(launch *l, kiln_error **err)
+{
+        kiln_kvm_probe probe;
+        kiln_accel accel = KILN_ACCEL_TCG;
+        unsigned vcpus, mem;
+
+        if (l->spec->count < 1 || l->spec->count > 20)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The count must be between 1 and 20, not %d", l->spec->count);
+        if (l->spec->user_data &&
+            seed_check_user_data(l->spec->user_data, l->spec->user_data_len, err) < 0)
+                return -1;
+        if (instance_type_lookup(l->spec->instance_type, &l->type, &vcpus, &mem, err) < 0)
+                return -1;
+        if (l->spec->network && strcmp(l->spec->network, "user") != 0)
+                return kiln_error_set(err, KILN_E_UNSUPPORTED, "InvalidParameterValue",
+                                      "--network '%s': only user networking (the default) is "
+                                      "supported so far",
+                                      l->spec->network);
+        kiln_host_probe_kvm(&probe);
+        if (kiln_accel_resolve(l->spec->accel, &probe, &accel, err) < 0)
+                return -1;
+        l->accel = kiln_xstrdup(kiln_accel_to_string(accel));
+        if (registry_read(l->ctx->reg, launch_check, l, err) < 0)
+                return -1;
+        if (strcmp(l->img.platform, "windows") != 0 &&
+            (!l->img.default_user || !*l->img.default_user))
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The image %s does not name its login user; register it "
+                                      "with --default-user",
+                                      l->img.image_id);
+        return 0;
+}
+
+int kiln_instances_run(kiln_ctx *ctx, const kiln_run_spec *spec, kiln_instance **ret, size_t *ret_n,
+                       kiln_error **err)
+{
+        kiln_run_spec s = *spec;
+        launch l = {ctx, &s, {0}, NULL, NULL, NULL, NULL};
+        made *m;
+        int count, rc = 0, done = 0;
+
+        if (s.count == 0)
+                s.count = 1;
+        if (s.network && strcmp(s.network, "user") == 0)
+                s.network = NULL;
+        if (launch_prepare(&l, err) < 0) {
+                launch_clear(&l);
+                return -1;
+        }
+        count = s.count;
+        l.reservation_id = kiln_id_new("r");
+        m = kiln_xcalloc((size_t) count, sizeof(*m));
+        for (int i = 0; rc == 0 && i < count; i++, done++)
+                rc = launch_one(&l, i, &m[i], err);
+        if (rc < 0)
+                for (int i = 0; i < done; i++)
+                        made_rollback(&l, &m[i]);
+        if (rc == 0) {
+                *ret = kiln_xcalloc((size_t) count, sizeof(**ret));
+                for (int i = 0; i < count; i++) {
+                        (*ret)[i] = m[i].inst;
+                        memset(&m[i].inst, 0, sizeof(m[i].inst));
+                }
+                *ret_n = (size_t) count;
+        }
+        for (int i = 0; i < count; i++)
+                made_clear(&m[i]);
+        free(m);
+        launch_clear(&l);
+        return rc;
+}

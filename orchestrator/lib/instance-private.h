@@ -1,0 +1,41 @@
+/* Helpers shared by the instance modules (launch, lifecycle, readiness, connection). */
+#ifndef KILN_INSTANCE_PRIVATE_H
+#define KILN_INSTANCE_PRIVATE_H
+
+#include <kiln/instance.h>
+
+#include "ctx-private.h"
+#include "registry/registry-instance.h"
+#include "virt/virt-domain.h"
+
+#define INSTANCE_DEFAULT_WAIT_S 600
+
+/* templates/ (KILN_TEMPLATES overrides the built-in path). */
+char *instance_template_path(const char *name);
+/* HOME/instances/ID, and files in it. */
+char *instance_dir(const kiln_ctx *ctx, const char *id);
+char *instance_file(const kiln_ctx *ctx, const char *id, const char *file);
+/* The instance, visible to the caller in the current region: InvalidInstanceID.Malformed or
+ * .NotFound otherwise. */
+int instance_load(kiln_ctx *ctx, registry *r, const char *id, kiln_instance *ret, kiln_error **err);
+int instance_check_id(const char *id, kiln_error **err);
+/* The region's connection (after ctx_pool). */
+virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err);
+/* A TCP port on 127.0.0.1 that nothing listens on now. */
+int instance_free_port(kiln_error **err);
+bool instance_port_free(int port);
+/* Renders and (re)defines the instance's domain with its current port. */
+int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain,
+                    const char *seed_volume, kiln_error **err);
+/* The user SSH logs in as. */
+const char *instance_user(const kiln_instance *inst);
+/* Sets the state in one transaction. */
+int instance_set_state(kiln_ctx *ctx, const char *id, const char *state, const char *reason_code,
+                       const char *reason_message, const char *transition, kiln_error **err);
+/* "User initiated (2024-01-02 03:04:05 GMT)" */
+char *instance_transition_now(void);
+/* Instance types from templates/instance-types.json. */
+int instance_type_lookup(const char *name, char **ret_name, unsigned *ret_vcpus,
+                         unsigned *ret_memory_mib, kiln_error **err);
+
+#endif

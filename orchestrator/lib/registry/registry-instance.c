@@ -1,0 +1,376 @@
+/* Instance and volume records. A live instance's (host, port) is unique, so parallel launches
+ * cannot forward the same port. */
+#include <string.h>
+
+#include "registry/registry-instance.h"
+#include "registry/registry-private.h"
+#include "util/util.h"
+
+#define INSTANCE_COLUMNS                                                                           \
+        "id, reservation_id, region, owner, image_id, instance_type, key_name, state, "            \
+        "state_reason_code, state_reason_message, transition_reason, launch_time, platform, "      \
+        "default_user, architecture, boot_mode, root_device_name, network, host, host_key, "       \
+        "accel, launch_index, port"
+
+static int state_code(const char *state)
+{
+        static const struct {
+                const char *name;
+                int code;
+        } codes[] = {{"pending", 0},     {"running", 16},  {"shutting-down", 32},
+                     {"terminated", 48}, {"stopping", 64}, {"stopped", 80}};
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(codes); i++)
+                if (strcmp(codes[i].name, state) == 0)
+                        return codes[i].code;
+        return 0;
+}
+
+static int constraint_or_fail(registry *r, kiln_error **err, const char *what)
+{
+        if ((sqlite3_extended_errcode(r->db) & 0xff) == SQLITE_CONSTRAINT)
+                return kiln_error_set(err, KILN_E_EXISTS, NULL, "%s: %s", what,
+                                      sqlite3_errmsg(r->db));
+        return registry_fail(r, err, what);
+}
+
+int registry_instance_insert(registry *r, const kiln_instance *inst, const char *domain,
+                             const char *seed_volume, pid_t worker_pid, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r,
+                "INSERT INTO instances (" INSTANCE_COLUMNS ", domain, seed_volume, worker_pid, "
+                "seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                err);
+        const char *texts[] = {inst->instance_id,
+                               inst->reservation_id,
+                               inst->region,
+                               inst->owner_id,
+                               inst->image_id,
+                               inst->instance_type,
+                               inst->key_name,
+                               inst->state,
+                               inst->state_reason_code,
+                               inst->state_reason_message,
+                               inst->transition_reason,
+                               inst->launch_time,
+                               inst->platform,
+                               inst->default_user,
+                               inst->architecture,
+                               inst->boot_mode,
+                               inst->root_device_name,
+                               inst->network,
+                               inst->host,
+                               inst->host_key,
+                               inst->accel};
+
+        if (!st)
+                return -1;
+        for (int i = 0; i < (int) KILN_ARRAY_SIZE(texts); i++)
+                if (registry_bind_text(r, st, i + 1, texts[i], err) < 0)
+                        return -1;
+        sqlite3_bind_int(st, 22, inst->launch_index);
+        if (inst->port > 0)
+                sqlite3_bind_int(st, 23, inst->port);
+        else
+                sqlite3_bind_null(st, 23);
+        if (registry_bind_text(r, st, 24, domain, err) < 0 ||
+            registry_bind_text(r, st, 25, seed_volume, err) < 0)
+                return -1;
+        sqlite3_bind_int64(st, 26, worker_pid);
+        sqlite3_bind_int64(st, 27, registry_next_seq(r, "instances"));
+        if (sqlite3_step(st) != SQLITE_DONE)
+                return constraint_or_fail(r, err, "insert instance");
+        return 0;
+}
+
+int registry_volume_insert(registry *r, const registry_volume *v, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r,
+                "INSERT INTO volumes (id, region, owner, instance_id, device_name, snapshot_id, "
+                "volume, state, create_time, size, delete_on_termination, seq) VALUES (?1, ?2, "
+                "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                err);
+        const char *texts[] = {v->volume_id,   v->region,      v->owner_id,
+                               v->instance_id, v->device_name, v->snapshot_id,
+                               v->volume,      v->state,       v->create_time};
+
+        if (!st)
+                return -1;
+        for (int i = 0; i < (int) KILN_ARRAY_SIZE(texts); i++)
+                if (registry_bind_text(r, st, i + 1, texts[i], err) < 0)
+                        return -1;
+        sqlite3_bind_int64(st, 10, v->size);
+        sqlite3_bind_int(st, 11, v->delete_on_termination);
+        sqlite3_bind_int64(st, 12, registry_next_seq(r, "volumes"));
+        if (sqlite3_step(st) != SQLITE_DONE)
+                return registry_fail(r, err, "insert volume");
+        return 0;
+}
+
+static void volume_from_row(sqlite3_stmt *st, registry_volume *v)
+{
+        v->volume_id = registry_col_text(st, 0);
+        v->region = registry_col_text(st, 1);
+        v->owner_id = registry_col_text(st, 2);
+        v->instance_id = registry_col_text(st, 3);
+        v->device_name = registry_col_text(st, 4);
+        v->snapshot_id = registry_col_text(st, 5);
+        v->volume = registry_col_text(st, 6);
+        v->state = registry_col_text(st, 7);
+        v->create_time = registry_col_text(st, 8);
+        v->size = sqlite3_column_int64(st, 9);
+        v->delete_on_termination = sqlite3_column_int(st, 10) != 0;
+}
+
+void registry_volume_clear(registry_volume *v)
+{
+        char **f[] = {&v->volume_id,   &v->region, &v->owner_id, &v->instance_id, &v->device_name,
+                      &v->snapshot_id, &v->volume, &v->state,    &v->create_time};
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(f); i++)
+                free(*f[i]);
+        memset(v, 0, sizeof(*v));
+}
+
+void registry_volumes_free(registry_volume *v, size_t n)
+{
+        for (size_t i = 0; v && i < n; i++)
+                registry_volume_clear(&v[i]);
+        free(v);
+}
+
+static int volume_query(registry *r, const char *where, const char *arg, registry_volume **ret,
+                        size_t *ret_n, kiln_error **err)
+{
+        kiln_autofree char *sql = kiln_xasprintf(
+                "SELECT id, region, owner, instance_id, device_name, snapshot_id, volume, state, "
+                "create_time, size, delete_on_termination FROM volumes WHERE %s ORDER BY seq",
+                where);
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, err);
+        registry_volume *v = NULL;
+        size_t n = 0;
+        int rc;
+
+        if (!st || registry_bind_text(r, st, 1, arg, err) < 0)
+                return -1;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                v = kiln_xrealloc(v, (n + 1) * sizeof(*v));
+                memset(&v[n], 0, sizeof(*v));
+                volume_from_row(st, &v[n++]);
+        }
+        if (rc != SQLITE_DONE) {
+                registry_volumes_free(v, n);
+                return registry_fail(r, err, "read volumes");
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int registry_volumes_of(registry *r, const char *instance_id, registry_volume **ret, size_t *ret_n,
+                        kiln_error **err)
+{
+        return volume_query(r, "instance_id = ?1", instance_id, ret, ret_n, err);
+}
+
+int registry_volume_list(registry *r, const char *region, registry_volume **ret, size_t *ret_n,
+                         kiln_error **err)
+{
+        return volume_query(r, "region = ?1", region, ret, ret_n, err);
+}
+
+static void instance_from_row(sqlite3_stmt *st, kiln_instance *inst)
+{
+        char **f[] = {&inst->instance_id,
+                      &inst->reservation_id,
+                      &inst->region,
+                      &inst->owner_id,
+                      &inst->image_id,
+                      &inst->instance_type,
+                      &inst->key_name,
+                      &inst->state,
+                      &inst->state_reason_code,
+                      &inst->state_reason_message,
+                      &inst->transition_reason,
+                      &inst->launch_time,
+                      &inst->platform,
+                      &inst->default_user,
+                      &inst->architecture,
+                      &inst->boot_mode,
+                      &inst->root_device_name,
+                      &inst->network,
+                      &inst->host,
+                      &inst->host_key,
+                      &inst->accel};
+
+        for (int i = 0; i < (int) KILN_ARRAY_SIZE(f); i++)
+                *f[i] = registry_col_text(st, i);
+        inst->launch_index = sqlite3_column_int(st, 21);
+        inst->port = sqlite3_column_int(st, 22);
+        inst->state_code = state_code(inst->state);
+}
+
+static int instance_volumes(registry *r, kiln_instance *inst, kiln_error **err)
+{
+        registry_volume *v = NULL;
+        size_t n = 0;
+
+        if (registry_volumes_of(r, inst->instance_id, &v, &n, err) < 0)
+                return -1;
+        inst->volumes = kiln_xcalloc(n + 1, sizeof(*inst->volumes));
+        for (size_t i = 0; i < n; i++) {
+                kiln_instance_volume *iv = &inst->volumes[inst->n_volumes++];
+
+                iv->volume_id = kiln_steal(&v[i].volume_id);
+                iv->device_name = kiln_steal(&v[i].device_name);
+                iv->snapshot_id = kiln_steal(&v[i].snapshot_id);
+                iv->attach_time = kiln_steal(&v[i].create_time);
+                iv->size = v[i].size;
+                iv->delete_on_termination = v[i].delete_on_termination;
+        }
+        registry_volumes_free(v, n);
+        return 0;
+}
+
+int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r, "SELECT " INSTANCE_COLUMNS " FROM instances WHERE id = ?1", err);
+        kiln_instance inst = {0};
+        int rc;
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return kiln_error_set(err, KILN_E_NOT_FOUND, NULL, "no instance '%s'", id);
+        if (rc != SQLITE_ROW)
+                return registry_fail(r, err, "read instance");
+        instance_from_row(st, &inst);
+        if (instance_volumes(r, &inst, err) < 0) {
+                kiln_instance_clear(&inst);
+                return -1;
+        }
+        *ret = inst;
+        return 0;
+}
+
+int registry_instance_list(registry *r, const char *region, const char *owner, kiln_instance **ret,
+                           size_t *ret_n, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r,
+                "SELECT " INSTANCE_COLUMNS " FROM instances WHERE region = ?1 AND (?2 IS NULL OR "
+                "owner = ?2) ORDER BY seq",
+                err);
+        kiln_instance *list = NULL;
+        size_t n = 0;
+        int rc;
+
+        if (!st || registry_bind_text(r, st, 1, region, err) < 0 ||
+            registry_bind_text(r, st, 2, owner, err) < 0)
+                return -1;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                list = kiln_xrealloc(list, (n + 1) * sizeof(*list));
+                memset(&list[n], 0, sizeof(*list));
+                instance_from_row(st, &list[n++]);
+        }
+        if (rc != SQLITE_DONE) {
+                kiln_instances_free(list, n);
+                return registry_fail(r, err, "list instances");
+        }
+        for (size_t i = 0; i < n; i++)
+                if (instance_volumes(r, &list[i], err) < 0) {
+                        kiln_instances_free(list, n);
+                        return -1;
+                }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+int registry_instance_private(registry *r, const char *id, char **ret_domain, char **ret_seed,
+                              pid_t *ret_worker, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r, "SELECT domain, seed_volume, worker_pid FROM instances WHERE id = ?1", err);
+        int rc;
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return kiln_error_set(err, KILN_E_NOT_FOUND, NULL, "no instance '%s'", id);
+        if (rc != SQLITE_ROW)
+                return registry_fail(r, err, "read instance");
+        if (ret_domain)
+                *ret_domain = registry_col_text(st, 0);
+        if (ret_seed)
+                *ret_seed = registry_col_text(st, 1);
+        if (ret_worker)
+                *ret_worker = (pid_t) sqlite3_column_int64(st, 2);
+        return 0;
+}
+
+int registry_instance_set_state(registry *r, const char *id, const char *state,
+                                const char *reason_code, const char *reason_message,
+                                const char *transition_reason, kiln_error **err)
+{
+        const char *args[] = {id, state, reason_code, reason_message, transition_reason, NULL};
+
+        return registry_exec(r,
+                             "UPDATE instances SET state = ?2, state_reason_code = ?3, "
+                             "state_reason_message = ?4, transition_reason = ?5 WHERE id = ?1",
+                             args, err);
+}
+
+int registry_instance_set_port(registry *r, const char *id, int port, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st =
+                registry_prepare(r, "UPDATE instances SET port = ?2 WHERE id = ?1", err);
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        sqlite3_bind_int(st, 2, port);
+        if (sqlite3_step(st) != SQLITE_DONE)
+                return constraint_or_fail(r, err, "set instance port");
+        return 0;
+}
+
+int registry_instance_set_worker(registry *r, const char *id, pid_t pid, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st =
+                registry_prepare(r, "UPDATE instances SET worker_pid = ?2 WHERE id = ?1", err);
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        sqlite3_bind_int64(st, 2, pid);
+        return registry_step_done(r, st, err);
+}
+
+int registry_instance_delete(registry *r, const char *id, kiln_error **err)
+{
+        const char *args[] = {id, NULL};
+
+        if (registry_exec(r, "DELETE FROM volumes WHERE instance_id = ?1", args, err) < 0 ||
+            registry_exec(r, "DELETE FROM tags WHERE resource_id = ?1", args, err) < 0)
+                return -1;
+        return registry_exec(r, "DELETE FROM instances WHERE id = ?1", args, err);
+}
+
+int registry_volume_set_state(registry *r, const char *id, const char *state, kiln_error **err)
+{
+        const char *args[] = {id, state, NULL};
+
+        return registry_exec(r, "UPDATE volumes SET state = ?2 WHERE id = ?1", args, err);
+}
+
+int registry_volume_delete(registry *r, const char *id, kiln_error **err)
+{
+        const char *args[] = {id, NULL};
+
+        return registry_exec(r, "DELETE FROM volumes WHERE id = ?1", args, err);
+}

@@ -1,0 +1,54 @@
+/* Instance and volume records. */
+#ifndef KILN_REGISTRY_INSTANCE_H
+#define KILN_REGISTRY_INSTANCE_H
+
+#include <kiln/instance.h>
+
+#include "registry/registry.h"
+
+typedef struct registry_volume {
+        char *volume_id;
+        char *region;
+        char *owner_id;
+        char *instance_id;
+        char *device_name;
+        char *snapshot_id;
+        char *volume; /* name in the pool */
+        int64_t size;
+        bool delete_on_termination;
+        char *state; /* creating, in-use, available, deleted */
+        char *create_time;
+} registry_volume;
+
+void registry_volume_clear(registry_volume *v);
+
+/* The instance with its volumes; worker_pid marks a launch in progress. KILN_E_EXISTS if its
+ * port is taken by another live instance. */
+int registry_instance_insert(registry *r, const kiln_instance *inst, const char *domain,
+                             const char *seed_volume, pid_t worker_pid, kiln_error **err);
+int registry_volume_insert(registry *r, const registry_volume *v, kiln_error **err);
+/* KILN_E_NOT_FOUND without an EC2 code if there is none. */
+int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_error **err);
+/* Instances of a region (owner NULL: all), oldest first. */
+int registry_instance_list(registry *r, const char *region, const char *owner, kiln_instance **ret,
+                           size_t *ret_n, kiln_error **err);
+/* The instance's domain name, seed volume and worker; each out pointer may be NULL. */
+int registry_instance_private(registry *r, const char *id, char **ret_domain, char **ret_seed,
+                              pid_t *ret_worker, kiln_error **err);
+int registry_instance_set_state(registry *r, const char *id, const char *state,
+                                const char *reason_code, const char *reason_message,
+                                const char *transition_reason, kiln_error **err);
+/* KILN_E_EXISTS if another live instance has the port. */
+int registry_instance_set_port(registry *r, const char *id, int port, kiln_error **err);
+int registry_instance_set_worker(registry *r, const char *id, pid_t pid, kiln_error **err);
+int registry_instance_delete(registry *r, const char *id, kiln_error **err);
+int registry_volumes_of(registry *r, const char *instance_id, registry_volume **ret, size_t *ret_n,
+                        kiln_error **err);
+/* Every volume of a region in any state. */
+int registry_volume_list(registry *r, const char *region, registry_volume **ret, size_t *ret_n,
+                         kiln_error **err);
+int registry_volume_set_state(registry *r, const char *id, const char *state, kiln_error **err);
+int registry_volume_delete(registry *r, const char *id, kiln_error **err);
+void registry_volumes_free(registry_volume *v, size_t n);
+
+#endif

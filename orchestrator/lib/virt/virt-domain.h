@@ -1,0 +1,56 @@
+/* libvirt domains: rendering a domain from a per-OS skeleton in templates/domain/, and the
+ * few calls an instance's life needs. Knows nothing of instances or the registry. */
+#ifndef KILN_VIRT_DOMAIN_H
+#define KILN_VIRT_DOMAIN_H
+
+#include <stdbool.h>
+
+#include "virt/virt.h"
+
+typedef struct virt_domain_disk {
+        const char *pool;   /* storage pool of the volume */
+        const char *volume; /* volume name */
+        const char *target; /* vda, vdb, ... */
+        bool raw;           /* raw (the seed) rather than qcow2 */
+        bool read_only;
+} virt_domain_disk;
+
+typedef struct virt_domain_spec {
+        const char *skeleton_path; /* templates/domain/linux.xml */
+        const char *name;
+        const char *instance_id;
+        const char *image_id;
+        bool kvm; /* domain type kvm with the host's CPU; else qemu (TCG) */
+        unsigned memory_mib;
+        unsigned vcpus;
+        const virt_domain_disk *disks;
+        size_t n_disks;
+        const char *console_log; /* serial console log file on the domain's host */
+        const char *network;     /* libvirt network name, or NULL for user networking */
+        int host_port;           /* user networking: 127.0.0.1:host_port -> guest_port */
+        int guest_port;
+} virt_domain_spec;
+
+/* The domain XML: the skeleton with every {{field}} filled; every value is XML-escaped. */
+char *virt_domain_render(const virt_domain_spec *spec, kiln_error **err);
+
+typedef virDomain virt_dom;
+virDomainPtr virt_dom_free(virDomainPtr dom);
+KILN_DEFINE_AUTOPTR(virt_dom, virt_dom_free)
+
+/* Defines (persistently) the domain described by xml. */
+virDomainPtr virt_domain_define(virConnectPtr conn, const char *xml, kiln_error **err);
+/* KILN_E_NOT_FOUND if there is no such domain. */
+virDomainPtr virt_domain_lookup(virConnectPtr conn, const char *name, kiln_error **err);
+int virt_domain_start(virDomainPtr dom, kiln_error **err);
+/* ACPI power button; the guest shuts down in its own time. */
+int virt_domain_shutdown(virDomainPtr dom, kiln_error **err);
+int virt_domain_reboot(virDomainPtr dom, kiln_error **err);
+/* Pulls the plug; a domain that is not running is not an error. */
+int virt_domain_destroy(virDomainPtr dom, kiln_error **err);
+/* Destroys (if running) and undefines; a missing domain is not an error. */
+int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err);
+/* True if the domain is running (or paused, or being shut down). */
+bool virt_domain_active(virDomainPtr dom);
+
+#endif

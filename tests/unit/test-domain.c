@@ -1,0 +1,109 @@
+/* Domain XML from the skeletons in templates/domain/: golden files, values escaped, and valid
+ * against libvirt's schema (virt-xml-validate). KILN_TEST_REGENERATE=1 rewrites the goldens. */
+#include <stdlib.h>
+
+#include "tap.h"
+#include "util/util.h"
+#include "virt/virt-domain.h"
+
+static void check_case(const char *name, const virt_domain_spec *spec)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+        kiln_autofree char *xml = virt_domain_render(spec, &e);
+        kiln_autofree char *golden =
+                kiln_xasprintf("%s/tests/data/domain/%s.xml", KILN_DATADIR, name);
+        kiln_autofree char *want = NULL;
+        kiln_autofree char *tmp =
+                kiln_xasprintf("/tmp/kiln-unit-domain-%d-%s.xml", (int) getpid(), name);
+        FILE *f;
+
+        ok(xml != NULL, "%s: renders (%s)", name, e ? e->msg : "ok");
+        if (!xml)
+                return;
+        if (getenv("KILN_TEST_REGENERATE")) {
+                f = fopen(golden, "w");
+                if (f) {
+                        fputs(xml, f);
+                        fclose(f);
+                }
+        }
+        if (kiln_file_read(golden, 1 << 20, &want, NULL, &e) == 0)
+                is_str(xml, want, "%s: matches %s", name, golden);
+        else
+                ok(0, "%s: golden file %s (%s)", name, golden, e->msg);
+        f = fopen(tmp, "w");
+        if (f) {
+                fputs(xml, f);
+                fclose(f);
+        }
+        {
+                kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("virt-xml-validate", tmp, "domain", NULL);
+                kiln_autoptr(kiln_error) ve = NULL;
+
+                ok(kiln_cmd_run(cmd, NULL, &ve) == 0, "%s: valid against libvirt's schema%s%s",
+                   name, ve ? ": " : "", ve ? ve->msg : "");
+        }
+        unlink(tmp);
+}
+
+int main(void)
+{
+        kiln_autofree char *linux_skel =
+                kiln_xasprintf("%s/templates/domain/linux.xml", KILN_DATADIR);
+        kiln_autofree char *win_skel =
+                kiln_xasprintf("%s/templates/domain/windows.xml", KILN_DATADIR);
+        virt_domain_disk disks[] = {
+                {"kiln-pool", "vol-0123456789abcdef0.qcow2", "vda", false, false},
+                {"kiln-pool", "i-0123456789abcdef0-seed.iso", "vdz", true, true},
+        };
+        virt_domain_spec spec = {
+                .skeleton_path = linux_skel,
+                .name = "i-0123456789abcdef0",
+                .instance_id = "i-0123456789abcdef0",
+                .image_id = "ami-0123456789abcdef0",
+                .kvm = false,
+                .memory_mib = 1024,
+                .vcpus = 2,
+                .disks = disks,
+                .n_disks = 2,
+                .console_log = "/var/lib/kiln/instances/i-0123456789abcdef0/console.log",
+                .network = NULL,
+                .host_port = 40022,
+                .guest_port = 22,
+        };
+
+        check_case("linux-tcg-user", &spec);
+        spec.kvm = true;
+        spec.network = "default";
+        check_case("linux-kvm-network", &spec);
+        spec.skeleton_path = win_skel;
+        spec.kvm = false;
+        spec.network = NULL;
+        spec.guest_port = 3389;
+        check_case("windows-tcg-user", &spec);
+        {
+                virt_domain_disk odd[] = {{"pool<&>'\"", "v'ol.qcow2", "vda", false, false}};
+                virt_domain_spec s2 = spec;
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *xml = NULL;
+
+                s2.skeleton_path = linux_skel;
+                s2.disks = odd;
+                s2.n_disks = 1;
+                s2.name = "a<b>&'c\"";
+                xml = virt_domain_render(&s2, &e);
+                like(xml, "<name>a&lt;b&gt;&amp;&apos;c&quot;</name>", "names are XML-escaped");
+                like(xml, "pool='pool&lt;&amp;&gt;&apos;&quot;'", "pool names are escaped");
+        }
+        {
+                virt_domain_spec s3 = spec;
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *xml = NULL;
+
+                s3.skeleton_path = "/nonexistent/skeleton.xml";
+                xml = virt_domain_render(&s3, &e);
+                ok(xml == NULL && e && strstr(e->msg, "/nonexistent/skeleton.xml"),
+                   "a missing skeleton is an error naming it");
+        }
+        return done();
+}
