@@ -122,6 +122,7 @@ image:
 # Benchmarks print kiln against the anchor named by the issue, measured in the same run.
 bench: all
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/registry.sh
+	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/launch.sh
 
 C_FILES := $(shell find orchestrator tests/unit bench -name '*.[ch]' 2>/dev/null)
 

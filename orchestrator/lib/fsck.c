@@ -10,6 +10,7 @@
 #include <kiln/upkeep.h>
 
 #include "image-rules.h"
+#include "registry/registry-instance.h"
 #include "util/util.h"
 
 typedef struct fsck_state {
@@ -20,6 +21,10 @@ typedef struct fsck_state {
         size_t n_issues;
         registry_snapshot *snaps;
         size_t n_snaps;
+        registry_volume *ivols; /* instance volumes */
+        size_t n_ivols;
+        char **seeds;
+        size_t n_seeds;
         kiln_image *imgs;
         size_t n_imgs;
         char **vols;
@@ -58,6 +63,11 @@ void kiln_fsck_issues_free(kiln_fsck_issue *issues, size_t n)
 
 static void fsck_state_reset(fsck_state *st)
 {
+        registry_volumes_free(st->ivols, st->n_ivols);
+        registry_strv_free(st->seeds, st->n_seeds);
+        st->ivols = NULL;
+        st->seeds = NULL;
+        st->n_ivols = st->n_seeds = 0;
         registry_snapshots_free(st->snaps, st->n_snaps);
         kiln_images_free(st->imgs, st->n_imgs);
         st->snaps = NULL;
@@ -85,7 +95,9 @@ static int fsck_load(registry *r, void *userdata, kiln_error **err)
         fsck_state *st = userdata;
 
         fsck_state_reset(st);
-        if (registry_snapshot_list(r, st->region, &st->snaps, &st->n_snaps, err) < 0)
+        if (registry_snapshot_list(r, st->region, &st->snaps, &st->n_snaps, err) < 0 ||
+            registry_volume_list(r, st->region, &st->ivols, &st->n_ivols, err) < 0 ||
+            registry_instance_seeds(r, st->region, &st->seeds, &st->n_seeds, err) < 0)
                 return -1;
         return registry_image_list(r, st->region, NULL, &st->imgs, &st->n_imgs, err);
 }
@@ -102,6 +114,12 @@ static bool volume_recorded(fsck_state *st, const char *volume)
 {
         for (size_t i = 0; i < st->n_snaps; i++)
                 if (strcmp(st->snaps[i].volume, volume) == 0)
+                        return true;
+        for (size_t i = 0; i < st->n_ivols; i++)
+                if (strcmp(st->ivols[i].volume, volume) == 0)
+                        return true;
+        for (size_t i = 0; i < st->n_seeds; i++)
+                if (strcmp(st->seeds[i], volume) == 0)
                         return true;
         return false;
 }
@@ -255,7 +273,9 @@ static void check_orphans(fsck_state *st, virStoragePoolPtr pool)
                 const char *v = st->vols[i];
                 kiln_fsck_issue *is;
 
-                if (strncmp(v, "snap-", 5) != 0 || volume_recorded(st, v))
+                if ((strncmp(v, "snap-", 5) != 0 && strncmp(v, "vol-", 4) != 0 &&
+                     strncmp(v, "i-", 2) != 0) ||
+                    volume_recorded(st, v))
                         continue;
                 is = issue_add(st, "orphan-file", v, "a volume no record refers to");
                 if (st->repair && virt_volume_delete(pool, v, NULL) == 0)

@@ -130,32 +130,11 @@ static int insert_records(registry *r, void *userdata, kiln_error **err)
         return 0;
 }
 
-static int mark_running(registry *r, void *userdata, kiln_error **err)
-{
-        made *m = userdata;
-
-        if (registry_instance_set_state(r, m->inst.instance_id, "running", NULL, NULL, NULL, err) <
-                    0 ||
-            registry_instance_set_worker(r, m->inst.instance_id, 0, err) < 0)
-                return -1;
-        for (size_t i = 0; i < m->n_vols; i++)
-                if (registry_volume_set_state(r, m->vols[i].volume_id, "in-use", err) < 0)
-                        return -1;
-        return 0;
-}
-
 static int forget_records(registry *r, void *userdata, kiln_error **err)
 {
         made *m = userdata;
 
         return registry_instance_delete(r, m->inst.instance_id, err);
-}
-
-static int set_port(registry *r, void *userdata, kiln_error **err)
-{
-        made *m = userdata;
-
-        return registry_instance_set_port(r, m->inst.instance_id, m->inst.port, err);
 }
 
 static void made_rollback(launch *l, made *m)
@@ -243,55 +222,6 @@ static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **er
                 return -1;
         m->seed_file = true;
         return 0;
-}
-
-static int write_known_hosts(launch *l, made *m, kiln_error **err)
-{
-        kiln_autofree char *path = instance_file(l->ctx, m->inst.instance_id, "known_hosts");
-        kiln_autofree char *line = NULL;
-        const char *key = m->inst.host_key;
-        const char *sp = strchr(key, ' ');
-        const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
-        FILE *f;
-
-        line = kiln_xasprintf("[%s]:%d %.*s\n", m->inst.host, m->inst.port,
-                              (int) (sp2 ? (size_t) (sp2 - key) : strlen(key)), key);
-        f = fopen(path, "we");
-        if (!f)
-                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", path);
-        fputs(line, f);
-        if (fclose(f) != 0)
-                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", path);
-        return 0;
-}
-
-static int start_with_free_port(launch *l, made *m, kiln_error **err)
-{
-        virConnectPtr conn = instance_conn(l->ctx, err);
-
-        if (!conn)
-                return -1;
-        for (int attempt = 0;; attempt++) {
-                kiln_autoptr(kiln_error) e = NULL;
-                kiln_autoptr(virt_dom) dom = NULL;
-
-                if (instance_define(l->ctx, &m->inst, m->domain, m->seed_volume, err) < 0)
-                        return -1;
-                m->defined = true;
-                dom = virt_domain_lookup(conn, m->domain, err);
-                if (!dom)
-                        return -1;
-                if (virt_domain_start(dom, &e) == 0)
-                        return 0;
-                /* Another process may have taken the port since it was chosen. */
-                if (m->inst.network || attempt >= LAUNCH_PORT_TRIES || !strstr(e->msg, "hostfwd")) {
-                        *err = kiln_steal(&e);
-                        return -1;
-                }
-                m->inst.port = instance_free_port(err);
-                if (m->inst.port < 0 || registry_write(l->ctx->reg, set_port, m, err) < 0)
-                        return -1;
-        }
 }
 
 static int launch_one(launch *l, int index, made *m, kiln_error **err)
@@ -398,17 +328,11 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         if (make_seed(l, m, pool, err) < 0)
                 return -1;
         explicit_bzero(m->host_private, strlen(m->host_private));
+        if (instance_define(l->ctx, &m->inst, m->domain, m->seed_volume, err) < 0)
+                return -1;
+        m->defined = true;
         kiln_crash_point("run.before-start");
-        if (start_with_free_port(l, m, err) < 0)
-                return -1;
-        if (write_known_hosts(l, m, err) < 0)
-                return -1;
-        if (registry_write(l->ctx->reg, mark_running, m, err) < 0)
-                return -1;
-        free(m->inst.state);
-        m->inst.state = kiln_xstrdup("running");
-        m->inst.state_code = 16;
-        return 0;
+        return instance_write_known_hosts(l->ctx, &m->inst, err);
 }
 
 static int launch_prepare(launch *l, kiln_error **err)
@@ -469,6 +393,10 @@ int kiln_instances_run(kiln_ctx *ctx, const kiln_run_spec *spec, kiln_instance *
         if (rc < 0)
                 for (int i = 0; i < done; i++)
                         made_rollback(&l, &m[i]);
+        /* Every instance is complete but for its start: as EC2, return them pending and let
+         * the domains start in the background (instance_start_detached). */
+        for (int i = 0; rc == 0 && i < count; i++)
+                instance_start_detached(ctx, m[i].inst.instance_id);
         if (rc == 0) {
                 *ret = kiln_xcalloc((size_t) count, sizeof(**ret));
                 for (int i = 0; i < count; i++) {

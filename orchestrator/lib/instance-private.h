@@ -34,6 +34,14 @@ int instance_set_state(kiln_ctx *ctx, const char *id, const char *state, const c
                        const char *reason_message, const char *transition, kiln_error **err);
 /* "User initiated (2024-01-02 03:04:05 GMT)" */
 char *instance_transition_now(void);
+/* Starts a defined instance's domain (choosing a new port if its own was taken), marks it
+ * running, or stopped with the reason if it cannot start. In this process. */
+int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **err);
+/* The same in a detached process, so that run-instances returns while QEMU starts; the
+ * instance stays pending until then. */
+void instance_start_detached(kiln_ctx *ctx, const char *id);
+/* Rewrites HOME/instances/ID/known_hosts for the instance's port. */
+int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err);
 /* Instance types from templates/instance-types.json. */
 int instance_type_lookup(const char *name, char **ret_name, unsigned *ret_vcpus,
                          unsigned *ret_memory_mib, kiln_error **err);

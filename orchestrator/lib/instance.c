@@ -114,13 +114,29 @@ static void reconcile(kiln_ctx *ctx, kiln_instance *inst)
         kiln_autofree char *domain = NULL;
         pid_t worker = 0;
 
-        if (strcmp(inst->state, "running") != 0)
+        if (strcmp(inst->state, "running") != 0 && strcmp(inst->state, "pending") != 0)
                 return;
         if (registry_instance_private(ctx->reg, inst->instance_id, &domain, NULL, &worker, NULL) <
             0)
                 return;
         conn = instance_conn(ctx, NULL);
         dom = conn ? virt_domain_lookup(conn, domain, NULL) : NULL;
+        if (strcmp(inst->state, "pending") == 0) {
+                /* Pending while a worker starts it; a worker that died leaves it stopped. */
+                if (rules_worker_alive(worker))
+                        return;
+                if (dom && virt_domain_active(dom)) {
+                        if (instance_set_state(ctx, inst->instance_id, "running", NULL, NULL, NULL,
+                                               NULL) == 0)
+                                set_state_fields(inst, "running");
+                } else if (instance_set_state(ctx, inst->instance_id, "stopped",
+                                              "Server.InternalError",
+                                              "Server.InternalError: the launch was interrupted",
+                                              NULL, NULL) == 0) {
+                        set_state_fields(inst, "stopped");
+                }
+                return;
+        }
         if (!dom || virt_domain_active(dom))
                 return;
         if (instance_set_state(ctx, inst->instance_id, "stopped",
@@ -451,26 +467,11 @@ int kiln_instances_stop(kiln_ctx *ctx, const char *const *ids, size_t n, bool fo
         return change_all(ctx, ids, n, stop_one, &a, ret, ret_n, err);
 }
 
-typedef struct port_txn {
-        const char *id;
-        int port;
-} port_txn;
-
-static int port_write(registry *r, void *userdata, kiln_error **err)
-{
-        port_txn *t = userdata;
-
-        return registry_instance_set_port(r, t->id, t->port, err);
-}
-
 static int start_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, void *arg,
                      kiln_error **err)
 {
-        virConnectPtr conn = instance_conn(ctx, err);
-        kiln_autoptr(virt_dom) dom = NULL;
-        kiln_autofree char *seed = NULL;
-
         (void) arg;
+        (void) domain;
         if (strcmp(inst->state, "running") == 0)
                 return 0;
         if (strcmp(inst->state, "stopped") != 0)
@@ -478,43 +479,8 @@ static int start_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, voi
                                       "The instance '%s' is not in a state from which it can be "
                                       "started.",
                                       inst->instance_id);
-        if (!conn ||
-            registry_instance_private(ctx->reg, inst->instance_id, NULL, &seed, NULL, err) < 0)
-                return -1;
-        /* Its port may have been taken while it was stopped. */
-        if (!inst->network && !instance_port_free(inst->port)) {
-                port_txn t = {inst->instance_id, instance_free_port(err)};
-
-                if (t.port < 0 || registry_write(ctx->reg, port_write, &t, err) < 0)
-                        return -1;
-                inst->port = t.port;
-                if (instance_define(ctx, inst, domain, seed, err) < 0)
-                        return -1;
-                {
-                        kiln_autofree char *path =
-                                instance_file(ctx, inst->instance_id, "known_hosts");
-                        FILE *f = fopen(path, "we");
-                        const char *sp = strchr(inst->host_key, ' ');
-                        const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
-
-                        if (f) {
-                                fprintf(f, "[%s]:%d %.*s\n", inst->host, inst->port,
-                                        (int) (sp2 ? (size_t) (sp2 - inst->host_key)
-                                                   : strlen(inst->host_key)),
-                                        inst->host_key);
-                                fclose(f);
-                        }
-                }
-        }
-        dom = virt_domain_lookup(conn, domain, err);
-        if (!dom ||
-            instance_set_state(ctx, inst->instance_id, "pending", NULL, NULL, NULL, err) < 0)
-                return -1;
-        if (virt_domain_start(dom, err) < 0) {
-                instance_set_state(ctx, inst->instance_id, "stopped", NULL, NULL, NULL, NULL);
-                return -1;
-        }
-        if (instance_set_state(ctx, inst->instance_id, "running", NULL, NULL, NULL, err) < 0)
+        if (instance_set_state(ctx, inst->instance_id, "pending", NULL, NULL, NULL, err) < 0 ||
+            instance_start_now(ctx, inst->instance_id, err) < 0)
                 return -1;
         set_state_fields(inst, "running");
         return 0;

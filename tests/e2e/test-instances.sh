@@ -81,8 +81,12 @@ tap_is "$RC" 0 "run-instances"
 tap_diag "run-instances returned in $took ms"
 ID=$(json 'd["Instances"][0]["InstanceId"]')
 tap_like "$ID" '^i-[0-9a-f]{17}$' "an instance ID"
-tap_is "$(json 'd["Instances"][0]["State"]["Name"]+" "+str(d["Instances"][0]["State"]["Code"])')" "running 16" "running, code 16"
 tap_is "$(json 'list(d.keys())')" "['Groups', 'Instances', 'OwnerId', 'ReservationId']" "a Reservation in the aws CLI's order"
+tap_is "$(json 'd["Instances"][0]["State"]["Name"]+" "+str(d["Instances"][0]["State"]["Code"])')" "pending 0" "pending, code 0, as EC2 returns it"
+kiln_rc wait instance-running --instance-ids "$ID"
+tap_is "$RC" 0 "wait instance-running"
+kiln_rc describe-instances --instance-ids "$ID"
+tap_is "$(json 'd["Reservations"][0]["Instances"][0]["State"]["Name"]+" "+str(d["Reservations"][0]["Instances"][0]["State"]["Code"])')" "running 16" "then running, code 16"
 start=$(date +%s)
 kiln_rc wait instance-ready --instance-ids "$ID"
 tap_is "$RC" 0 "wait instance-ready"
@@ -98,10 +102,12 @@ tap_is "$out" "written by user data on $ID" "the printed ssh command runs and se
 tap_ok $([ ! -s "$work/home/.ssh/known_hosts" ]; echo $?) "with nothing added to the user's own known_hosts"
 out=$("$KILN_BIN" ssh "$ID" -- hostname 2>&1)
 tap_is "$out" "$ID" "kiln ssh runs a command"
-ssh-keygen -q -t ed25519 -N '' -f "$work/other-key"
-HOME=$work/home $SSHCMD -o BatchMode=yes -i "$work/other-key" -o IdentitiesOnly=yes true 2>/dev/null
-tap_ok $(($? == 0)) "another user key is refused"
 kh=$(json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["KnownHostsFile"]')
+port=$(json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["Port"]')
+ssh-keygen -q -t ed25519 -N '' -f "$work/other-key"
+HOME=$work/home ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$kh" \
+        -o IdentitiesOnly=yes -i "$work/other-key" -p "$port" admin@127.0.0.1 true 2>/dev/null
+tap_ok $(($? == 0)) "another user key is refused"
 cp "$kh" "$work/kh.good"
 ssh-keygen -q -t ed25519 -N '' -f "$work/other-host"
 echo "[127.0.0.1]:$(json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["Port"]') $(cut -d' ' -f1,2 "$work/other-host.pub")" >"$kh"

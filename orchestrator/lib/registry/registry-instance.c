@@ -374,3 +374,30 @@ int registry_volume_delete(registry *r, const char *id, kiln_error **err)
 
         return registry_exec(r, "DELETE FROM volumes WHERE id = ?1", args, err);
 }
+
+int registry_instance_seeds(registry *r, const char *region, char ***ret, size_t *ret_n,
+                            kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r,
+                "SELECT seed_volume FROM instances WHERE region = ?1 AND state != 'terminated' "
+                "AND seed_volume IS NOT NULL",
+                err);
+        char **v = NULL;
+        size_t n = 0;
+        int rc;
+
+        if (!st || registry_bind_text(r, st, 1, region, err) < 0)
+                return -1;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                v = kiln_xrealloc(v, (n + 1) * sizeof(*v));
+                v[n++] = registry_col_text(st, 0);
+        }
+        if (rc != SQLITE_DONE) {
+                registry_strv_free(v, n);
+                return registry_fail(r, err, "list seeds");
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}

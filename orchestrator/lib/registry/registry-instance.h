@@ -50,5 +50,8 @@ int registry_volume_list(registry *r, const char *region, registry_volume **ret,
 int registry_volume_set_state(registry *r, const char *id, const char *state, kiln_error **err);
 int registry_volume_delete(registry *r, const char *id, kiln_error **err);
 void registry_volumes_free(registry_volume *v, size_t n);
+/* Seed volume names of the region's instances that are not terminated. */
+int registry_instance_seeds(registry *r, const char *region, char ***ret, size_t *ret_n,
+                            kiln_error **err);
 
 #endif

@@ -1,0 +1,172 @@
+/* Starting an instance's domain. run-instances hands this to a detached process (fork twice,
+ * so nothing waits for it), which opens its own context: a libvirt connection or SQLite handle
+ * must never be used on both sides of a fork. The instance is pending until the domain runs;
+ * the process's PID is recorded so that a launch that died is told from one in progress. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "instance-private.h"
+#include "util/util.h"
+
+#define START_PORT_TRIES 8
+
+int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err)
+{
+        kiln_autofree char *path = instance_file(ctx, inst->instance_id, "known_hosts");
+        kiln_autofree char *tmp = kiln_xasprintf("%s.tmp", path);
+        const char *key = inst->host_key;
+        const char *sp = key ? strchr(key, ' ') : NULL;
+        const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+        FILE *f;
+
+        if (!key)
+                return kiln_error_set(err, KILN_E_INTERNAL, NULL, "instance %s has no host key",
+                                      inst->instance_id);
+        f = fopen(tmp, "we");
+        if (!f)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", tmp);
+        fprintf(f, "[%s]:%d %.*s\n", inst->host, inst->port,
+                (int) (sp2 ? (size_t) (sp2 - key) : strlen(key)), key);
+        if (fclose(f) != 0 || rename(tmp, path) < 0)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", path);
+        return 0;
+}
+
+typedef struct start_txn {
+        const char *id;
+        int port;
+        pid_t worker;
+} start_txn;
+
+static int set_port(registry *r, void *userdata, kiln_error **err)
+{
+        start_txn *t = userdata;
+
+        return registry_instance_set_port(r, t->id, t->port, err);
+}
+
+static int set_worker(registry *r, void *userdata, kiln_error **err)
+{
+        start_txn *t = userdata;
+
+        return registry_instance_set_worker(r, t->id, t->worker, err);
+}
+
+static int mark_running(registry *r, void *userdata, kiln_error **err)
+{
+        start_txn *t = userdata;
+        registry_volume *v = NULL;
+        size_t n = 0;
+        int rc;
+
+        if (registry_instance_set_state(r, t->id, "running", NULL, NULL, NULL, err) < 0 ||
+            registry_instance_set_worker(r, t->id, 0, err) < 0 ||
+            registry_volumes_of(r, t->id, &v, &n, err) < 0)
+                return -1;
+        rc = 0;
+        for (size_t i = 0; rc == 0 && i < n; i++)
+                rc = registry_volume_set_state(r, v[i].volume_id, "in-use", err);
+        registry_volumes_free(v, n);
+        return rc;
+}
+
+int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
+{
+        /* The detached worker passes no error pointer: errors are collected here. */
+        kiln_autoptr(kiln_error) local = NULL;
+        kiln_error **err = &local;
+        virConnectPtr conn = instance_conn(ctx, err);
+        kiln_instance inst = {0};
+        kiln_autofree char *domain = NULL, *seed = NULL;
+        start_txn t = {id, 0, getpid()};
+        int rc = -1;
+
+        if (!conn || registry_write(ctx->reg, set_worker, &t, err) < 0 ||
+            instance_load(ctx, ctx->reg, id, &inst, err) < 0 ||
+            registry_instance_private(ctx->reg, id, &domain, &seed, NULL, err) < 0) {
+                kiln_instance_clear(&inst);
+                if (ret_err && !*ret_err)
+                        *ret_err = kiln_steal(&local);
+                return -1;
+        }
+        for (int attempt = 0;; attempt++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autoptr(virt_dom) dom = virt_domain_lookup(conn, domain, err);
+
+                if (!dom)
+                        break;
+                if (virt_domain_start(dom, &e) == 0) {
+                        rc = registry_write(ctx->reg, mark_running, &t, err);
+                        break;
+                }
+                /* Another process may have taken the port since it was chosen. */
+                if (inst.network || attempt >= START_PORT_TRIES || !strstr(e->msg, "hostfwd")) {
+                        *err = kiln_steal(&e);
+                        break;
+                }
+                t.port = instance_free_port(err);
+                if (t.port < 0 || registry_write(ctx->reg, set_port, &t, err) < 0)
+                        break;
+                inst.port = t.port;
+                if (instance_define(ctx, &inst, domain, seed, err) < 0 ||
+                    instance_write_known_hosts(ctx, &inst, err) < 0)
+                        break;
+        }
+        if (rc < 0) {
+                kiln_autofree char *why = kiln_xasprintf(
+                        "Server.InternalError: %s", err && *err ? (*err)->msg : "start failed");
+
+                instance_set_state(ctx, id, "stopped", "Server.InternalError", why, NULL, NULL);
+        }
+        kiln_instance_clear(&inst);
+        if (rc < 0 && ret_err && !*ret_err)
+                *ret_err = kiln_steal(&local);
+        return rc;
+}
+
+static void detach_stdio(void)
+{
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+        if (fd >= 0) {
+                dup2(fd, STDIN_FILENO);
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+                close(fd);
+        }
+}
+
+void instance_start_detached(kiln_ctx *ctx, const char *id)
+{
+        kiln_ctx_options opts = {ctx->home, ctx->region->name, ctx->account};
+        pid_t pid;
+        int status;
+
+        fflush(NULL);
+        pid = fork();
+        if (pid == 0) {
+                kiln_ctx *child = NULL;
+
+                /* The first child only forks the worker and goes, so that nobody has to reap
+                 * the worker. */
+                setsid();
+                if (fork() != 0)
+                        _exit(0);
+                detach_stdio();
+                if (kiln_ctx_new(&opts, &child, NULL) < 0)
+                        _exit(1);
+                _exit(instance_start_now(child, id, NULL) == 0 ? 0 : 1);
+        }
+        if (pid > 0)
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+        if (pid < 0) {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                /* No process to spare: start it here instead. */
+                instance_start_now(ctx, id, &e);
+        }
+}
