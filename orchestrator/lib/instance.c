@@ -279,7 +279,9 @@ static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadli
         kiln_autoptr(kiln_error) e = NULL;
         kiln_autofree char *out = NULL, *errout = NULL;
         ssh_target t = {inst->host, inst->port, instance_user(inst), key, inst->host_key};
-        uint64_t attempt = ssh_now_ms() + 15000;
+        /* Short attempts: until the guest network is up, QEMU accepts the connection and
+         * nothing answers, so a long attempt only waits longer than needed. */
+        uint64_t attempt = ssh_now_ms() + 4000;
         int status = -1;
 
         if (ssh_connect(&t, attempt < deadline ? attempt : deadline, &s, &e) < 0) {
