@@ -84,25 +84,11 @@ void kiln_connection_clear(kiln_connection *c)
         memset(c, 0, sizeof(*c));
 }
 
-static int code_of(const char *state)
-{
-        static const struct {
-                const char *name;
-                int code;
-        } codes[] = {{"pending", 0},     {"running", 16},  {"shutting-down", 32},
-                     {"terminated", 48}, {"stopping", 64}, {"stopped", 80}};
-
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(codes); i++)
-                if (strcmp(codes[i].name, state) == 0)
-                        return codes[i].code;
-        return 0;
-}
-
 static void set_state_fields(kiln_instance *inst, const char *state)
 {
         free(inst->state);
         inst->state = kiln_xstrdup(state);
-        inst->state_code = code_of(state);
+        inst->state_code = registry_instance_state_code(state);
 }
 
 /* A running instance whose domain stopped by itself (a shutdown inside the guest) is

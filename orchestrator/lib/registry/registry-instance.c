@@ -12,7 +12,7 @@
         "default_user, architecture, boot_mode, root_device_name, network, host, host_key, "       \
         "accel, launch_index, port"
 
-static int state_code(const char *state)
+int registry_instance_state_code(const char *state)
 {
         static const struct {
                 const char *name;
@@ -210,7 +210,7 @@ static void instance_from_row(sqlite3_stmt *st, kiln_instance *inst)
                 *f[i] = registry_col_text(st, i);
         inst->launch_index = sqlite3_column_int(st, 21);
         inst->port = sqlite3_column_int(st, 22);
-        inst->state_code = state_code(inst->state);
+        inst->state_code = registry_instance_state_code(inst->state);
 }
 
 static int instance_volumes(registry *r, kiln_instance *inst, kiln_error **err)

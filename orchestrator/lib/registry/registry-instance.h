@@ -21,6 +21,8 @@ typedef struct registry_volume {
 } registry_volume;
 
 void registry_volume_clear(registry_volume *v);
+/* EC2's code of an instance state name (pending 0 ... stopped 80). */
+int registry_instance_state_code(const char *state);
 
 /* The instance with its volumes; worker_pid marks a launch in progress. KILN_E_EXISTS if its
  * port is taken by another live instance. */

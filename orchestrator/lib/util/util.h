@@ -49,6 +49,10 @@ char *kiln_time_now_iso(void);
 /* True if s consists of n decimal digits exactly. */
 bool kiln_is_digits(const char *s, size_t n);
 
+/* ---- XML ---- */
+/* Escapes a value for XML text or a quoted attribute (& < > ' "). */
+char *kiln_xml_escape(const char *s);
+
 /* ---- test hooks ---- */
 /* If KILN_CRASH_AT names this point, the process kills itself with SIGKILL here: crash tests
  * stop kiln at chosen points of an operation and check what fsck finds afterwards. */

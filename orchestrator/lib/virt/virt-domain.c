@@ -6,43 +6,15 @@
 #include "util/util.h"
 #include "virt/virt-domain.h"
 
-static char *xml_escape(const char *s)
-{
-        kiln_buf b = {0};
-
-        for (; s && *s; s++) {
-                switch (*s) {
-                case '&':
-                        kiln_buf_append(&b, "&amp;", 5);
-                        break;
-                case '<':
-                        kiln_buf_append(&b, "&lt;", 4);
-                        break;
-                case '>':
-                        kiln_buf_append(&b, "&gt;", 4);
-                        break;
-                case '\'':
-                        kiln_buf_append(&b, "&apos;", 6);
-                        break;
-                case '"':
-                        kiln_buf_append(&b, "&quot;", 6);
-                        break;
-                default:
-                        kiln_buf_append(&b, s, 1);
-                }
-        }
-        return kiln_buf_steal(&b);
-}
-
 static char *render_disks(const virt_domain_spec *spec)
 {
         kiln_buf b = {0};
 
         for (size_t i = 0; i < spec->n_disks; i++) {
                 const virt_domain_disk *d = &spec->disks[i];
-                kiln_autofree char *pool = xml_escape(d->pool);
-                kiln_autofree char *vol = xml_escape(d->volume);
-                kiln_autofree char *target = xml_escape(d->target);
+                kiln_autofree char *pool = kiln_xml_escape(d->pool);
+                kiln_autofree char *vol = kiln_xml_escape(d->volume);
+                kiln_autofree char *target = kiln_xml_escape(d->target);
 
                 kiln_buf_appendf(&b,
                                  "    <disk type='volume' device='disk'>\n"
@@ -81,7 +53,7 @@ static char *render_interface(const virt_domain_spec *spec)
 
         if (!spec->network)
                 return kiln_xstrdup("");
-        net = xml_escape(spec->network);
+        net = kiln_xml_escape(spec->network);
         return kiln_xasprintf("    <interface type='network'>\n"
                               "      <source network='%s'/>\n"
                               "      <model type='virtio'/>\n"
@@ -100,14 +72,14 @@ char *virt_domain_render(const virt_domain_spec *spec, kiln_error **err)
         kiln_buf out = {0};
         field fields[] = {
                 {"domain_type", kiln_xstrdup(spec->kvm ? "kvm" : "qemu")},
-                {"name", xml_escape(spec->name)},
-                {"instance_id", xml_escape(spec->instance_id)},
-                {"image_id", xml_escape(spec->image_id)},
+                {"name", kiln_xml_escape(spec->name)},
+                {"instance_id", kiln_xml_escape(spec->instance_id)},
+                {"image_id", kiln_xml_escape(spec->image_id)},
                 {"memory_mib", kiln_xasprintf("%u", spec->memory_mib)},
                 {"vcpus", kiln_xasprintf("%u", spec->vcpus)},
                 {"cpu", kiln_xstrdup(spec->kvm ? "  <cpu mode='host-passthrough'/>" : "")},
                 {"disks", render_disks(spec)},
-                {"console_log", xml_escape(spec->console_log)},
+                {"console_log", kiln_xml_escape(spec->console_log)},
                 {"interface", render_interface(spec)},
                 {"qemu_commandline", render_qemu_commandline(spec)},
         };

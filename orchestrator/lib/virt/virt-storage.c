@@ -63,37 +63,6 @@ virStoragePoolPtr virt_pool_free(virStoragePoolPtr pool)
 
 /* ---- XML text ---- */
 
-/* Escapes a value for XML text or a quoted attribute. Values reach here only after
- * check_text(), so they hold no control characters, which XML 1.0 cannot carry. */
-static char *xml_escape(const char *s)
-{
-        kiln_buf b = {0};
-
-        for (; *s; s++) {
-                switch (*s) {
-                case '&':
-                        kiln_buf_append(&b, "&amp;", 5);
-                        break;
-                case '<':
-                        kiln_buf_append(&b, "&lt;", 4);
-                        break;
-                case '>':
-                        kiln_buf_append(&b, "&gt;", 4);
-                        break;
-                case '\'':
-                        kiln_buf_append(&b, "&apos;", 6);
-                        break;
-                case '"':
-                        kiln_buf_append(&b, "&quot;", 6);
-                        break;
-                default:
-                        kiln_buf_append(&b, s, 1);
-                        break;
-                }
-        }
-        return kiln_buf_steal(&b);
-}
-
 /* Appends the UTF-8 encoding of code point c. */
 static void utf8_append(kiln_buf *b, unsigned long c)
 {
@@ -301,8 +270,8 @@ static void pool_rollback(virStoragePoolPtr pool, const char *name)
 static virStoragePoolPtr pool_define_dir(virConnectPtr conn, const char *name, const char *path,
                                          kiln_error **err)
 {
-        kiln_autofree char *ename = xml_escape(name);
-        kiln_autofree char *epath = xml_escape(path);
+        kiln_autofree char *ename = kiln_xml_escape(name);
+        kiln_autofree char *epath = kiln_xml_escape(path);
         kiln_autofree char *xml = kiln_xasprintf("<pool type='dir'>\n"
                                                  "  <name>%s</name>\n"
                                                  "  <target>\n"
@@ -608,7 +577,7 @@ static int volume_upload(virStoragePoolPtr pool, const char *name, const char *l
         else if (qcow2_virtual_size(local_path, what, &vsize, err) < 0)
                 return -1;
 
-        ename = xml_escape(name);
+        ename = kiln_xml_escape(name);
         xml = kiln_xasprintf("<volume>\n"
                              "  <name>%s</name>\n"
                              "  <capacity unit='bytes'>%llu</capacity>\n"
@@ -792,8 +761,8 @@ int virt_volume_create_overlay(virStoragePoolPtr pool, const char *name, const c
         if (why)
                 return kiln_error_set(err, KILN_E_INVALID, NULL, "%s: the backing file %s", what,
                                       why);
-        ename = xml_escape(name);
-        ebacking = xml_escape(backing_path);
+        ename = kiln_xml_escape(name);
+        ebacking = kiln_xml_escape(backing_path);
         /* Without <capacity>, libvirt gives the overlay its backing file's size. */
         cap = capacity ? kiln_xasprintf("  <capacity unit='bytes'>%llu</capacity>\n", capacity)
                        : kiln_xstrdup("");
