@@ -31,6 +31,7 @@ const cli_group cli_groups[] = {
         {"images", cli_image_verbs, &cli_n_image_verbs},
         {"snapshots", cli_snapshot_verbs, &cli_n_snapshot_verbs},
         {"instances", cli_instance_verbs, &cli_n_instance_verbs},
+        {"configure", cli_configure_verbs, &cli_n_configure_verbs},
         {"key pairs", cli_keypair_verbs, &cli_n_keypair_verbs},
         {"money and upkeep", cli_upkeep_verbs, &cli_n_upkeep_verbs},
         {"host", cli_doctor_verbs, &cli_n_doctor_verbs},

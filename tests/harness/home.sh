@@ -16,11 +16,11 @@ home_cleanup() {
         local p
         if [ -n "${KILN_HOME:-}" ] && [ -f "$KILN_HOME/config.json" ]; then
                 for p in $(python3 -c 'import json,sys; print(" ".join(r["Pool"] for r in json.load(open(sys.argv[1]))["Regions"]))' "$KILN_HOME/config.json"); do
-                        virsh -q -c "$HOME_URI" pool-destroy "$p" >/dev/null 2>&1
-                        virsh -q -c "$HOME_URI" pool-undefine "$p" >/dev/null 2>&1
+                        virsh -q -c "$HOME_URI" pool-destroy "$p" >/dev/null 2>&1 || true
+                        virsh -q -c "$HOME_URI" pool-undefine "$p" >/dev/null 2>&1 || true
                 done
         fi
-        [ -n "${KILN_HOME:-}" ] && rm -rf "$KILN_HOME"
+        if [ -n "${KILN_HOME:-}" ]; then rm -rf "$KILN_HOME"; fi
 }
 
 home_setup() {

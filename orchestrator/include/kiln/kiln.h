@@ -3,6 +3,7 @@
 #define KILN_KILN_H
 
 #include <kiln/common.h>
+#include <kiln/configure.h>
 #include <kiln/ctx.h>
 #include <kiln/error.h>
 #include <kiln/host.h>
