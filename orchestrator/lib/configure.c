@@ -10,8 +10,8 @@
 #include "util/util.h"
 
 #define CONFIGURE_STEP_TIMEOUT_S 3600
-#define CONFIGURE_MAX_FILE       (64 * 1024 * 1024)
-#define STDERR_TAIL              2000
+#define CONFIGURE_MAX_FILE       ((size_t) 64 << 20)
+#define STDERR_TAIL              ((size_t) 2000)
 
 /* A word for a POSIX shell: single-quoted, with ' written as '\''. */
 static char *shell_quote(const char *s)
@@ -19,7 +19,7 @@ static char *shell_quote(const char *s)
         kiln_buf b = {0};
 
         kiln_buf_append(&b, "'", 1);
-        for (; *s; s++) {
+        for (; s && *s; s++) {
                 if (*s == '\'')
                         kiln_buf_append(&b, "'\\''", 4);
                 else
@@ -202,7 +202,7 @@ static int check_steps(const kiln_configure_step *steps, size_t n, kiln_error **
                         kiln_autofree char *src = NULL, *dest = NULL;
                         int mode;
 
-                        if (parse_upload(st->arg, &src, &dest, &mode, err) < 0)
+                        if (parse_upload(st->arg, &src, &dest, &mode, err) < 0 || !src)
                                 return -1;
                         if (access(src, R_OK) < 0)
                                 return kiln_error_set_errno(err, errno, KILN_E_INVALID,
