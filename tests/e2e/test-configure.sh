@@ -7,24 +7,10 @@ set -u
 . "$KILN_TOP/tests/harness/tap.sh"
 . "$KILN_TOP/tests/harness/home.sh"
 
-home_setup
+home_setup_instances
 work=$KILN_HOME/test
 mkdir -p "$work/home"
 chmod 0700 "$work/home"
-cleanup_instances() {
-        local ids
-        ids=$("$KILN_BIN" describe-instances 2>/dev/null | python3 -c 'import json,sys
-try:
-    d = json.load(sys.stdin)
-    print(" ".join(i["InstanceId"] for r in d["Reservations"] for i in r["Instances"] if i["State"]["Name"] != "terminated"))
-except Exception:
-    pass')
-        [ -n "$ids" ] && "$KILN_BIN" terminate-instances --instance-ids $ids >/dev/null 2>&1
-        home_cleanup
-}
-trap 'cleanup_instances' EXIT
-trap 'cleanup_instances; exit 143' TERM
-trap 'cleanup_instances; exit 130' INT
 
 kiln_rc register-image --name debian-12 --disk "$KILN_TEST_IMAGE" --default-user admin
 AMI=$(json 'd["ImageId"]')

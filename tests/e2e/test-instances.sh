@@ -8,25 +8,10 @@ set -u
 . "$KILN_TOP/tests/harness/tap.sh"
 . "$KILN_TOP/tests/harness/home.sh"
 
-home_setup
+home_setup_instances
 work=$KILN_HOME/test
 mkdir -p "$work/home"
 chmod 0700 "$work/home"
-# Remove any domain this test launched, also when it fails or is interrupted.
-cleanup_instances() {
-        local ids
-        ids=$("$KILN_BIN" describe-instances 2>/dev/null | python3 -c 'import json,sys
-try:
-    d = json.load(sys.stdin)
-    print(" ".join(i["InstanceId"] for r in d["Reservations"] for i in r["Instances"] if i["State"]["Name"] != "terminated"))
-except Exception:
-    pass')
-        [ -n "$ids" ] && "$KILN_BIN" terminate-instances --instance-ids $ids >/dev/null 2>&1
-        home_cleanup
-}
-trap 'cleanup_instances' EXIT
-trap 'cleanup_instances; exit 143' TERM
-trap 'cleanup_instances; exit 130' INT
 
 domains() { virsh -q -c "$HOME_URI" list --all --name 2>/dev/null | grep '^i-' | sort; }
 count_instances() { kiln_rc describe-instances; json 'sum(1 for r in d["Reservations"] for i in r["Instances"] if i["State"]["Name"] != "terminated")'; }

@@ -54,6 +54,30 @@ JSON
         trap 'home_cleanup; exit 130' INT
 }
 
+# home_setup for tests that launch instances: on exit (also on failure or a signal) every
+# instance of the home is terminated before the home goes.
+home_cleanup_instances() {
+        local ids
+        ids=$("$KILN_BIN" describe-instances 2>/dev/null | python3 -c 'import json,sys
+try:
+    d = json.load(sys.stdin)
+    print(" ".join(i["InstanceId"] for r in d["Reservations"] for i in r["Instances"] if i["State"]["Name"] != "terminated"))
+except Exception:
+    pass')
+        if [ -n "$ids" ]; then
+                # shellcheck disable=SC2086
+                "$KILN_BIN" terminate-instances --instance-ids $ids >/dev/null 2>&1 || true
+        fi
+        home_cleanup
+}
+
+home_setup_instances() {
+        home_setup
+        trap 'home_cleanup_instances' EXIT
+        trap 'home_cleanup_instances; exit 143' TERM
+        trap 'home_cleanup_instances; exit 130' INT
+}
+
 kiln_rc() {
         local e
         e=$(mktemp)
