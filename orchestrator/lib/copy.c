@@ -120,7 +120,6 @@ static const char *plan_chain(copy_plan *p, registry *r, const char *src_id, boo
 static int copy_reserve(registry *r, void *userdata, kiln_error **err)
 {
         copy_plan *p = userdata;
-        kiln_autofree char *in_use = NULL;
 
         copy_plan_reset(p);
         if (rules_image_visible_in(p->ctx, r, p->spec->source_region, p->spec->source_image_id,
@@ -130,13 +129,8 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
                 return kiln_error_set(err, KILN_E_STATE, "InvalidAMIID.Unavailable",
                                       "AMI '%s' is %s, and cannot be copied", p->src.image_id,
                                       p->src.state);
-        if (registry_image_find_name(r, p->ctx->region->name, p->ctx->account, p->spec->name,
-                                     &in_use, err) < 0)
+        if (rules_check_name_free(r, p->ctx->region->name, p->ctx->account, p->spec->name, err) < 0)
                 return -1;
-        if (in_use)
-                return kiln_error_set(err, KILN_E_EXISTS, "InvalidAMIName.Duplicate",
-                                      "AMI name %s is already in use by AMI %s", p->spec->name,
-                                      in_use);
         p->dst.mappings = kiln_xcalloc(p->src.n_mappings, sizeof(*p->dst.mappings));
         for (size_t i = 0; i < p->src.n_mappings; i++) {
                 const char *id = plan_chain(p, r, p->src.mappings[i].snapshot_id, true, err);

@@ -50,6 +50,19 @@ int rules_check_description(const char *description, kiln_error **err)
         return 0;
 }
 
+int rules_check_name_free(registry *r, const char *region, const char *owner, const char *name,
+                          kiln_error **err)
+{
+        kiln_autofree char *in_use = NULL;
+
+        if (registry_image_find_name(r, region, owner, name, &in_use, err) < 0)
+                return -1;
+        if (in_use)
+                return kiln_error_set(err, KILN_E_EXISTS, "InvalidAMIName.Duplicate",
+                                      "AMI name %s is already in use by AMI %s", name, in_use);
+        return 0;
+}
+
 bool rules_shared_with(const kiln_ctx *ctx, const kiln_image *img, const char *account)
 {
         for (size_t i = 0; i < img->n_launch_permissions; i++) {

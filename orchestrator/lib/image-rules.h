@@ -11,6 +11,9 @@ int rules_check_image_id(const char *id, kiln_error **err);
 int rules_check_snapshot_id(const char *id, kiln_error **err);
 int rules_check_image_name(const char *name, kiln_error **err);
 int rules_check_description(const char *description, kiln_error **err);
+/* InvalidAMIName.Duplicate if a live image of owner in region already has the name. */
+int rules_check_name_free(registry *r, const char *region, const char *owner, const char *name,
+                          kiln_error **err);
 /* The caller may launch (and so see) the image: owner, public, its account, its
  * organization. */
 bool rules_can_launch(const kiln_ctx *ctx, const kiln_image *img);

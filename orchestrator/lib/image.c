@@ -22,30 +22,18 @@ typedef struct register_txn {
 static int register_reserve(registry *r, void *userdata, kiln_error **err)
 {
         register_txn *t = userdata;
-        kiln_autofree char *in_use = NULL;
 
-        if (registry_image_find_name(r, t->img->region, t->img->owner_id, t->img->name, &in_use,
-                                     err) < 0)
+        if (rules_check_name_free(r, t->img->region, t->img->owner_id, t->img->name, err) < 0)
                 return -1;
-        if (in_use)
-                return kiln_error_set(err, KILN_E_EXISTS, "InvalidAMIName.Duplicate",
-                                      "AMI name %s is already in use by AMI %s", t->img->name,
-                                      in_use);
         return registry_snapshot_insert(r, t->snap, err);
 }
 
 static int register_commit(registry *r, void *userdata, kiln_error **err)
 {
         register_txn *t = userdata;
-        kiln_autofree char *in_use = NULL;
 
-        if (registry_image_find_name(r, t->img->region, t->img->owner_id, t->img->name, &in_use,
-                                     err) < 0)
+        if (rules_check_name_free(r, t->img->region, t->img->owner_id, t->img->name, err) < 0)
                 return -1;
-        if (in_use)
-                return kiln_error_set(err, KILN_E_EXISTS, "InvalidAMIName.Duplicate",
-                                      "AMI name %s is already in use by AMI %s", t->img->name,
-                                      in_use);
         if (registry_snapshot_set_state(r, t->snap->s.snapshot_id, "completed", err) < 0)
                 return -1;
         kiln_crash_point("register.commit-between");
