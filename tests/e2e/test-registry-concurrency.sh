@@ -41,6 +41,12 @@ wait
 tap_diag "16 workers, 80 operations at once: $(( $(date +%s) - start )) s"
 
 tap_is "$(cat "$work"/log/*.fail 2>/dev/null | wc -l)" "0" "every register and deregister of a unique name succeeded"
+for f in "$work"/log/*.fail; do
+        [ -e "$f" ] || continue
+        k=$(basename "$f" .fail)
+        tap_diag "worker $k: $(tr '\n' ' ' <"$f")"
+        tap_diag "worker $k stderr: $(tr '\n' ' ' <"$work/log/$k.err")"
+done
 tap_is "$(cat "$work"/log/*.err 2>/dev/null | grep -ci 'locked\|busy')" "0" "no 'database is locked' reached a user"
 winners=$(cat "$work"/log/*.ok | grep -c '^registered shared-name')
 tap_is "$winners" "1" "exactly one process won the shared name"

@@ -232,21 +232,37 @@ static int pool_refresh(virStoragePoolPtr pool, const char *name, kiln_error **e
         }
 }
 
-/* Starts an inactive pool. Another kiln process may start it at the same moment: a failed start
- * is no failure if the pool is active afterwards. */
+int virt_pool_refresh(virStoragePoolPtr pool, kiln_error **err)
+{
+        return pool_refresh(pool, pool_name(pool), err);
+}
+
+/* Starts an inactive pool. Another kiln process may be setting the same pool up at this moment:
+ * it may have defined the pool but not built its directory yet, or be starting it too. So a
+ * failed start builds the directory (harmless when it exists) and tries again, and a start is
+ * no failure if the pool is active afterwards. */
 static int pool_start(virStoragePoolPtr pool, const char *name, kiln_error **err)
 {
+        struct timespec delay = {.tv_sec = 0, .tv_nsec = 20L * 1000 * 1000};
         kiln_autoptr(kiln_error) start_err = NULL;
         int active = virStoragePoolIsActive(pool);
 
         if (active < 0)
                 return virt_error(err, "cannot read the state of pool '%s'", name);
+        for (int attempt = 0; !active && attempt < 5; attempt++) {
+                if (virStoragePoolCreate(pool, 0) == 0)
+                        return 0;
+                kiln_error_free(start_err);
+                start_err = NULL;
+                virt_error(&start_err, "cannot start pool '%s'", name);
+                active = virStoragePoolIsActive(pool) == 1;
+                if (!active && virStoragePoolBuild(pool, 0) < 0)
+                        kiln_log(KILN_LOG_DEBUG, "cannot build pool '%s': %s", name,
+                                 virGetLastErrorMessage());
+                if (!active)
+                        nanosleep(&delay, NULL);
+        }
         if (active)
-                return 0;
-        if (virStoragePoolCreate(pool, 0) == 0)
-                return 0;
-        virt_error(&start_err, "cannot start pool '%s'", name);
-        if (virStoragePoolIsActive(pool) == 1)
                 return 0;
         if (err && !*err)
                 *err = kiln_steal(&start_err);

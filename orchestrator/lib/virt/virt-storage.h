@@ -75,6 +75,9 @@ int virt_volume_get_info(virStoragePoolPtr pool, const char *name, virt_volume_i
                          kiln_error **err);
 /* False also when libvirt cannot answer (for example an inactive pool). */
 bool virt_volume_exists(virStoragePoolPtr pool, const char *name);
+/* Rereads the pool's directory (retried while other clients build volumes in it), so that
+ * files made outside the storage API (a domain snapshot's overlay) become volumes. */
+int virt_pool_refresh(virStoragePoolPtr pool, kiln_error **err);
 /* Names of all volumes in the pool (after a refresh), sorted; *ret is NULL-terminated and the
  * caller frees each name and then the array. ret_n may be NULL. */
 int virt_pool_list_volumes(virStoragePoolPtr pool, char ***ret, size_t *ret_n, kiln_error **err);
