@@ -52,14 +52,36 @@ static void emit_instance(cli_writer *w, kiln_ctx *ctx, const kiln_instance *ins
         cli_w_end_object(w);
         if (windows)
                 cli_w_str(w, "Platform", "windows");
-        cli_w_str(w, "PrivateDnsName", running ? "ip-10-0-2-15.compute.internal" : "");
-        if (running)
-                cli_w_str(w, "PrivateIpAddress", "10.0.2.15");
-        cli_w_array(w, "ProductCodes");
-        cli_w_end_array(w);
-        cli_w_str(w, "PublicDnsName", running ? "localhost" : "");
-        if (running)
-                cli_w_str(w, "PublicIpAddress", inst->host);
+        if (inst->network) {
+                /* A libvirt network: the address of the guest's DHCP lease, once it has one. */
+                char dns[128] = "";
+
+                if (running && inst->host) {
+                        int n = snprintf(dns, sizeof(dns), "ip-%s", inst->host);
+
+                        for (int i = 0; i < n && dns[i]; i++)
+                                if (dns[i] == '.' || dns[i] == ':')
+                                        dns[i] = '-';
+                        snprintf(dns + strlen(dns), sizeof(dns) - strlen(dns), ".compute.internal");
+                }
+                cli_w_str(w, "PrivateDnsName", dns);
+                if (running)
+                        cli_w_str(w, "PrivateIpAddress", inst->host);
+                cli_w_array(w, "ProductCodes");
+                cli_w_end_array(w);
+                cli_w_str(w, "PublicDnsName", "");
+                cli_w_str(w, "NetworkName", inst->network);
+        } else {
+                /* User networking: QEMU's fixed guest address, reached through 127.0.0.1. */
+                cli_w_str(w, "PrivateDnsName", running ? "ip-10-0-2-15.compute.internal" : "");
+                if (running)
+                        cli_w_str(w, "PrivateIpAddress", "10.0.2.15");
+                cli_w_array(w, "ProductCodes");
+                cli_w_end_array(w);
+                cli_w_str(w, "PublicDnsName", running ? "localhost" : "");
+                if (running)
+                        cli_w_str(w, "PublicIpAddress", inst->host);
+        }
         cli_w_object(w, "State");
         cli_w_int(w, "Code", inst->state_code);
         cli_w_str(w, "Name", inst->state);

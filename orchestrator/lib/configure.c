@@ -141,13 +141,16 @@ static int read_local(const char *path, char **ret, size_t *ret_len, kiln_error 
         return 0;
 }
 
-static int connect_ready(kiln_ctx *ctx, const kiln_instance *inst, kiln_ssh **ret, kiln_error **err)
+static int connect_ready(kiln_ctx *ctx, kiln_instance *inst, kiln_ssh **ret, kiln_error **err)
 {
         kiln_autofree char *key = instance_file(ctx, inst->instance_id, "kiln_ed25519");
-        ssh_target t = {inst->host, inst->port, instance_user(inst), key, inst->host_key};
+        ssh_target t = {NULL, inst->port, instance_user(inst), key, inst->host_key};
 
         if (kiln_instance_wait(ctx, inst->instance_id, KILN_WAIT_READY, 0, err) < 0)
                 return -1;
+        /* On a libvirt network the address is known once the wait has seen the lease. */
+        instance_find_address(ctx, inst);
+        t.host = inst->host;
         return ssh_connect(&t, ssh_now_ms() + 60000, ret, err);
 }
 
@@ -212,8 +215,8 @@ static int check_steps(const kiln_configure_step *steps, size_t n, kiln_error **
         return 0;
 }
 
-static int run_step(kiln_ctx *ctx, const kiln_instance *inst, kiln_ssh **s,
-                    const kiln_configure_step *st, out_ctx *o, int *status, kiln_error **err)
+static int run_step(kiln_ctx *ctx, kiln_instance *inst, kiln_ssh **s, const kiln_configure_step *st,
+                    out_ctx *o, int *status, kiln_error **err)
 {
         kiln_autofree char *data = NULL, *what = NULL, *src = NULL, *dest = NULL;
         size_t len = 0;

@@ -162,17 +162,14 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                 return -1;
         if (instance_type_lookup(inst->instance_type, &type, &vcpus, &mem, err) < 0)
                 return -1;
-        /* Volume names are the volume IDs with .qcow2; kept alive until rendering is done. */
         {
                 static const char *const targets[] = {"vda", "vdb", "vdc", "vdd", "vde",
                                                       "vdf", "vdg", "vdh", "vdi", "vdj",
                                                       "vdk", "vdl", "vdm", "vdn", "vdo"};
-                char *names[16] = {0};
 
                 for (size_t i = 0; i < inst->n_volumes && n < KILN_ARRAY_SIZE(targets); i++) {
-                        names[i] = kiln_xasprintf("%s.qcow2", inst->volumes[i].volume_id);
                         disks[n].pool = ctx->region->pool;
-                        disks[n].volume = names[i];
+                        disks[n].volume = inst->volumes[i].file;
                         disks[n].target = targets[n];
                         disks[n].raw = false;
                         disks[n].read_only = false;
@@ -201,9 +198,17 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                 spec.network = inst->network;
                 spec.host_port = inst->port;
                 spec.guest_port = strcmp(inst->platform, "windows") == 0 ? 3389 : 22;
-                xml = virt_domain_render(&spec, err);
-                for (size_t i = 0; i < 16; i++)
-                        free(names[i]);
+                /* Redefining keeps the domain's UUID: libvirt refuses a new one for a name. */
+                {
+                        char uuid[VIR_UUID_STRING_BUFLEN];
+                        virDomainPtr old = virDomainLookupByName(conn, domain);
+
+                        if (old && virDomainGetUUIDString(old, uuid) == 0)
+                                spec.uuid = uuid;
+                        if (old)
+                                virDomainFree(old);
+                        xml = virt_domain_render(&spec, err);
+                }
         }
         if (!xml)
                 return -1;
@@ -242,4 +247,96 @@ char *instance_transition_now(void)
         gmtime_r(&now, &tm);
         strftime(buf, sizeof(buf), "User initiated (%Y-%m-%d %H:%M:%S GMT)", &tm);
         return kiln_xstrdup(buf);
+}
+
+int instance_check_network(kiln_ctx *ctx, const char *network, kiln_error **err)
+{
+        virConnectPtr conn = instance_conn(ctx, err);
+        virNetworkPtr net;
+        int active;
+
+        if (!conn)
+                return -1;
+        net = virNetworkLookupByName(conn, network);
+        if (!net)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "--network '%s': region '%s' has no libvirt network of "
+                                      "that name (virsh net-list --all)",
+                                      network, ctx->region->name);
+        active = virNetworkIsActive(net);
+        virNetworkFree(net);
+        if (active != 1)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "--network '%s': the network is not active (virsh "
+                                      "net-start %s)",
+                                      network, network);
+        return 0;
+}
+
+char *instance_known_hosts_name(const char *host, int port)
+{
+        if (port == 22)
+                return kiln_xstrdup(host);
+        return kiln_xasprintf("[%s]:%d", host, port);
+}
+
+/* The first IPv4 address of the domain's DHCP leases, or NULL. */
+static char *lease_address(virDomainPtr dom)
+{
+        virDomainInterfacePtr *ifaces = NULL;
+        char *addr = NULL;
+        int n = virDomainInterfaceAddresses(dom, &ifaces, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
+                                            0);
+
+        for (int i = 0; i < n; i++) {
+                for (unsigned k = 0; !addr && k < ifaces[i]->naddrs; k++)
+                        if (ifaces[i]->addrs[k].type == VIR_IP_ADDR_TYPE_IPV4 &&
+                            ifaces[i]->addrs[k].addr)
+                                addr = kiln_xstrdup(ifaces[i]->addrs[k].addr);
+                virDomainInterfaceFree(ifaces[i]);
+        }
+        free(ifaces);
+        return addr;
+}
+
+typedef struct host_txn {
+        const char *id;
+        const char *host;
+} host_txn;
+
+static int host_write(registry *r, void *userdata, kiln_error **err)
+{
+        host_txn *t = userdata;
+
+        return registry_instance_set_host(r, t->id, t->host, err);
+}
+
+int instance_find_address(kiln_ctx *ctx, kiln_instance *inst)
+{
+        kiln_autofree char *domain = NULL, *addr = NULL;
+        virConnectPtr conn;
+        virDomainPtr dom;
+        host_txn t = {inst->instance_id, NULL};
+
+        if (inst->host)
+                return 1;
+        if (!inst->network)
+                return 0;
+        conn = instance_conn(ctx, NULL);
+        if (!conn ||
+            registry_instance_private(ctx->reg, inst->instance_id, &domain, NULL, NULL, NULL) < 0)
+                return 0;
+        dom = virDomainLookupByName(conn, domain);
+        if (!dom)
+                return 0;
+        addr = lease_address(dom);
+        virDomainFree(dom);
+        if (!addr)
+                return 0;
+        t.host = addr;
+        if (registry_write(ctx->reg, host_write, &t, NULL) < 0)
+                return 0;
+        inst->host = kiln_steal(&addr);
+        instance_write_known_hosts(ctx, inst, NULL);
+        return 1;
 }

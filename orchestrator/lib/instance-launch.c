@@ -185,7 +185,25 @@ static int make_keys(launch *l, made *m, kiln_error **err)
         m->kiln_public = m->inst.host_key ? read_trimmed(kiln_pub, err) : NULL;
         /* The host key's private half lives on only in the seed. */
         unlink(host_key);
-        return m->kiln_public ? 0 : -1;
+        if (!m->kiln_public)
+                return -1;
+        /* The key pair's public key, which generalization removes before a bake even if the
+         * key pair is deleted by then. */
+        if (l->public_key) {
+                kiln_autofree char *path =
+                        instance_file(l->ctx, m->inst.instance_id, "launch_key.pub");
+                FILE *f = fopen(path, "we");
+                int bad = !f;
+
+                if (f) {
+                        bad = fprintf(f, "%s\n", l->public_key) < 0;
+                        bad = fclose(f) != 0 || bad;
+                }
+                if (bad)
+                        return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'",
+                                                    path);
+        }
+        return 0;
 }
 
 /* The seed ISO and its upload. */
@@ -248,7 +266,8 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         m->inst.boot_mode = kiln_xstrdup(l->img.boot_mode);
         m->inst.root_device_name = kiln_xstrdup(l->img.root_device_name);
         m->inst.network = kiln_xstrdup(l->spec->network);
-        m->inst.host = kiln_xstrdup("127.0.0.1");
+        /* On a libvirt network the address comes from a DHCP lease, once the guest has one. */
+        m->inst.host = l->spec->network ? NULL : kiln_xstrdup("127.0.0.1");
         m->inst.accel = kiln_xstrdup(l->accel);
         m->domain = kiln_xstrdup(m->inst.instance_id);
         m->seed_volume = kiln_xasprintf("%s-seed.iso", m->inst.instance_id);
@@ -286,13 +305,14 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
                 iv->size = v->size;
                 iv->delete_on_termination = v->delete_on_termination;
                 iv->attach_time = kiln_xstrdup(now);
+                iv->file = kiln_xstrdup(v->volume);
         }
         if (make_keys(l, m, err) < 0)
                 return -1;
         for (int tries = 0;; tries++) {
                 kiln_autoptr(kiln_error) e = NULL;
 
-                m->inst.port = l->spec->network ? 0 : instance_free_port(err);
+                m->inst.port = !l->spec->network ? instance_free_port(err) : windows ? 3389 : 22;
                 if (m->inst.port < 0)
                         return -1;
                 if (registry_write(l->ctx->reg, insert_records, m, &e) == 0)
@@ -349,11 +369,8 @@ static int launch_prepare(launch *l, kiln_error **err)
                 return -1;
         if (instance_type_lookup(l->spec->instance_type, &l->type, &vcpus, &mem, err) < 0)
                 return -1;
-        if (l->spec->network && strcmp(l->spec->network, "user") != 0)
-                return kiln_error_set(err, KILN_E_UNSUPPORTED, "InvalidParameterValue",
-                                      "--network '%s': only user networking (the default) is "
-                                      "supported so far",
-                                      l->spec->network);
+        if (l->spec->network && instance_check_network(l->ctx, l->spec->network, err) < 0)
+                return -1;
         kiln_host_probe_kvm(&probe);
         if (kiln_accel_resolve(l->spec->accel, &probe, &accel, err) < 0)
                 return -1;
@@ -379,6 +396,9 @@ int kiln_instances_run(kiln_ctx *ctx, const kiln_run_spec *spec, kiln_instance *
 
         if (s.count == 0)
                 s.count = 1;
+        /* The region's network is the default; "user" asks for user networking anyway. */
+        if (!s.network)
+                s.network = ctx->region->network;
         if (s.network && strcmp(s.network, "user") == 0)
                 s.network = NULL;
         if (launch_prepare(&l, err) < 0) {

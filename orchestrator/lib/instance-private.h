@@ -40,6 +40,14 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **err);
 /* The same in a detached process, so that run-instances returns while QEMU starts; the
  * instance stays pending until then. */
 void instance_start_detached(kiln_ctx *ctx, const char *id);
+/* The libvirt network exists in the region and is active: InvalidParameterValue otherwise. */
+int instance_check_network(kiln_ctx *ctx, const char *network, kiln_error **err);
+/* For an instance on a libvirt network whose address is not known yet: its DHCP lease, if it
+ * has one now, becomes inst->host (recorded, and written to its known_hosts). 1 if the
+ * instance has an address, 0 if not yet. */
+int instance_find_address(kiln_ctx *ctx, kiln_instance *inst);
+/* The host part of a known_hosts line: "HOST" for port 22, "[HOST]:PORT" otherwise. */
+char *instance_known_hosts_name(const char *host, int port);
 /* Rewrites HOME/instances/ID/known_hosts for the instance's port. */
 int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err);
 /* Instance types from templates/instance-types.json. */

@@ -28,8 +28,17 @@ int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_er
         f = fopen(tmp, "we");
         if (!f)
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", tmp);
-        fprintf(f, "[%s]:%d %.*s\n", inst->host, inst->port,
-                (int) (sp2 ? (size_t) (sp2 - key) : strlen(key)), key);
+        if (!inst->host) {
+                fclose(f);
+                unlink(tmp);
+                return 0; /* no address yet: written once the lease is known */
+        }
+        {
+                kiln_autofree char *name = instance_known_hosts_name(inst->host, inst->port);
+
+                fprintf(f, "%s %.*s\n", name, (int) (sp2 ? (size_t) (sp2 - key) : strlen(key)),
+                        key);
+        }
         if (fclose(f) != 0 || rename(tmp, path) < 0)
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", path);
         return 0;
@@ -39,6 +48,7 @@ typedef struct start_txn {
         const char *id;
         int port;
         pid_t worker;
+        bool network; /* its address comes from a new lease after the start */
 } start_txn;
 
 static int set_port(registry *r, void *userdata, kiln_error **err)
@@ -64,6 +74,7 @@ static int mark_running(registry *r, void *userdata, kiln_error **err)
 
         if (registry_instance_set_state(r, t->id, "running", NULL, NULL, NULL, err) < 0 ||
             registry_instance_set_worker(r, t->id, 0, err) < 0 ||
+            (t->network && registry_instance_set_host(r, t->id, NULL, err) < 0) ||
             registry_volumes_of(r, t->id, &v, &n, err) < 0)
                 return -1;
         rc = 0;
@@ -81,7 +92,7 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
         virConnectPtr conn = instance_conn(ctx, err);
         kiln_instance inst = {0};
         kiln_autofree char *domain = NULL, *seed = NULL;
-        start_txn t = {id, 0, getpid()};
+        start_txn t = {id, 0, getpid(), false};
         int rc = -1;
 
         if (!conn || registry_write(ctx->reg, set_worker, &t, err) < 0 ||
@@ -92,6 +103,7 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
                         *ret_err = kiln_steal(&local);
                 return -1;
         }
+        t.network = inst.network != NULL;
         for (int attempt = 0;; attempt++) {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autoptr(virt_dom) dom = virt_domain_lookup(conn, domain, err);

@@ -50,6 +50,7 @@ void kiln_instance_clear(kiln_instance *inst)
                 free(inst->volumes[i].device_name);
                 free(inst->volumes[i].snapshot_id);
                 free(inst->volumes[i].attach_time);
+                free(inst->volumes[i].file);
         }
         free(inst->volumes);
         memset(inst, 0, sizeof(*inst));
@@ -123,8 +124,12 @@ static void reconcile(kiln_ctx *ctx, kiln_instance *inst)
                 }
                 return;
         }
-        if (!dom || virt_domain_active(dom))
+        if (!dom)
                 return;
+        if (virt_domain_active(dom)) {
+                instance_find_address(ctx, inst);
+                return;
+        }
         if (instance_set_state(ctx, inst->instance_id, "stopped",
                                "Client.InstanceInitiatedShutdown",
                                "Client.InstanceInitiatedShutdown: Instance initiated shutdown",
@@ -269,6 +274,12 @@ static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadli
          * nothing answers, so a long attempt only waits longer than needed. */
         uint64_t attempt = ssh_now_ms() + 4000;
         int status = -1;
+
+        if (!inst->host) {
+                free(*last);
+                *last = kiln_xasprintf("no DHCP lease on network '%s' yet", inst->network);
+                return 0;
+        }
 
         if (ssh_connect(&t, attempt < deadline ? attempt : deadline, &s, &e) < 0) {
                 if (strstr(e->msg, "host key mismatch")) {
@@ -614,12 +625,14 @@ int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst, const cha
         c.host = kiln_xstrdup(inst->host);
         c.port = inst->port;
         c.user = kiln_xstrdup(instance_user(inst));
-        if (!windows && inst->host_key) {
+        if (!windows && inst->host_key && inst->host) {
                 const char *sp = strchr(inst->host_key, ' ');
                 const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
 
+                kiln_autofree char *name = instance_known_hosts_name(inst->host, inst->port);
+
                 c.known_hosts_line = kiln_xasprintf(
-                        "[%s]:%d %.*s", inst->host, inst->port,
+                        "%s %.*s", name,
                         (int) (sp2 ? (size_t) (sp2 - inst->host_key) : strlen(inst->host_key)),
                         inst->host_key);
                 c.known_hosts_file = instance_file(ctx, inst->instance_id, "known_hosts");
@@ -655,6 +668,15 @@ int kiln_instance_ssh_argv(kiln_ctx *ctx, const char *instance_id, const char *i
                                                                                 "instance (RDP)"
                                                                               : inst.state,
                                         "; ssh needs a running Linux instance");
+
+                kiln_instance_clear(&inst);
+                return rc;
+        }
+        if (!inst.host && instance_find_address(ctx, &inst) == 0) {
+                int rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
+                                        "The instance '%s' has no address on network '%s' yet "
+                                        "(no DHCP lease)",
+                                        instance_id, inst.network);
 
                 kiln_instance_clear(&inst);
                 return rc;

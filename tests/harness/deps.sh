@@ -13,6 +13,8 @@ packages=(
         # hypervisor: libvirtd, virtlogd, the QEMU driver, TCG/KVM guests, disk tools
         libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
         qemu-system-x86 qemu-utils
+        # libvirt networks (--network NAME): dnsmasq for DHCP, iptables for its rules, unshare
+        dnsmasq-base iptables util-linux
         # NoCloud seeds, keys, SSH clients in tests
         xorriso openssh-client openssh-server openssl
         # guest image recipe (tests/images): no mounts, no loop devices

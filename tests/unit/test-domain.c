@@ -96,6 +96,18 @@ int main(void)
                 like(xml, "pool='pool&lt;&amp;&gt;&apos;&quot;'", "pool names are escaped");
         }
         {
+                /* Redefining an existing domain keeps its UUID (libvirt refuses a new one). */
+                virt_domain_spec s4 = spec;
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *xml = NULL;
+
+                s4.skeleton_path = linux_skel;
+                s4.uuid = "0b1a1c8e-4f3e-4d0a-9c55-2f0e6f1d2a33";
+                xml = virt_domain_render(&s4, &e);
+                like(xml, "</name>\n  <uuid>0b1a1c8e-4f3e-4d0a-9c55-2f0e6f1d2a33</uuid>",
+                     "a given UUID follows the name");
+        }
+        {
                 virt_domain_spec s3 = spec;
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *xml = NULL;

@@ -21,6 +21,7 @@ typedef struct kiln_instance_volume {
         int64_t size; /* GiB */
         bool delete_on_termination;
         char *attach_time;
+        char *file; /* the pool volume holding its data (a qcow2 overlay) */
 } kiln_instance_volume;
 
 typedef struct kiln_instance {

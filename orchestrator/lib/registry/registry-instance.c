@@ -228,6 +228,7 @@ static int instance_volumes(registry *r, kiln_instance *inst, kiln_error **err)
                 iv->device_name = kiln_steal(&v[i].device_name);
                 iv->snapshot_id = kiln_steal(&v[i].snapshot_id);
                 iv->attach_time = kiln_steal(&v[i].create_time);
+                iv->file = kiln_steal(&v[i].volume);
                 iv->size = v[i].size;
                 iv->delete_on_termination = v[i].delete_on_termination;
         }
@@ -340,6 +341,16 @@ int registry_instance_set_port(registry *r, const char *id, int port, kiln_error
         return 0;
 }
 
+int registry_instance_set_host(registry *r, const char *id, const char *host, kiln_error **err)
+{
+        const char *args[] = {id, host, NULL};
+
+        if (!host)
+                return registry_exec(r, "UPDATE instances SET host = NULL WHERE id = ?1", args,
+                                     err);
+        return registry_exec(r, "UPDATE instances SET host = ?2 WHERE id = ?1", args, err);
+}
+
 int registry_instance_set_worker(registry *r, const char *id, pid_t pid, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st =
@@ -366,6 +377,15 @@ int registry_volume_set_state(registry *r, const char *id, const char *state, ki
         const char *args[] = {id, state, NULL};
 
         return registry_exec(r, "UPDATE volumes SET state = ?2 WHERE id = ?1", args, err);
+}
+
+int registry_volume_switch(registry *r, const char *id, const char *volume, const char *snapshot_id,
+                           kiln_error **err)
+{
+        const char *args[] = {id, volume, snapshot_id, NULL};
+
+        return registry_exec(r, "UPDATE volumes SET volume = ?2, snapshot_id = ?3 WHERE id = ?1",
+                             args, err);
 }
 
 int registry_volume_delete(registry *r, const char *id, kiln_error **err)

@@ -42,6 +42,8 @@ int registry_instance_set_state(registry *r, const char *id, const char *state,
                                 const char *transition_reason, kiln_error **err);
 /* KILN_E_EXISTS if another live instance has the port. */
 int registry_instance_set_port(registry *r, const char *id, int port, kiln_error **err);
+/* The address to connect to (NULL: not known yet, a libvirt network's lease to come). */
+int registry_instance_set_host(registry *r, const char *id, const char *host, kiln_error **err);
 int registry_instance_set_worker(registry *r, const char *id, pid_t pid, kiln_error **err);
 int registry_instance_delete(registry *r, const char *id, kiln_error **err);
 int registry_volumes_of(registry *r, const char *instance_id, registry_volume **ret, size_t *ret_n,
@@ -50,6 +52,10 @@ int registry_volumes_of(registry *r, const char *instance_id, registry_volume **
 int registry_volume_list(registry *r, const char *region, registry_volume **ret, size_t *ret_n,
                          kiln_error **err);
 int registry_volume_set_state(registry *r, const char *id, const char *state, kiln_error **err);
+/* Points the volume at another pool volume (a fresh overlay after a bake) grown from
+ * snapshot_id. */
+int registry_volume_switch(registry *r, const char *id, const char *volume, const char *snapshot_id,
+                           kiln_error **err);
 int registry_volume_delete(registry *r, const char *id, kiln_error **err);
 void registry_volumes_free(registry_volume *v, size_t n);
 /* Seed volume names of the region's instances that are not terminated. */

@@ -117,6 +117,20 @@ char *virt_domain_render(const virt_domain_spec *spec, kiln_error **err)
                 kiln_buf_clear(&out);
                 return NULL;
         }
+        if (spec->uuid) {
+                kiln_autofree char *xml = kiln_buf_steal(&out);
+                kiln_autofree char *uuid = kiln_xml_escape(spec->uuid);
+                const char *end = strstr(xml, "</name>");
+
+                if (!end) {
+                        kiln_error_set(err, KILN_E_INVALID, NULL, "%s: no <name> element",
+                                       spec->skeleton_path);
+                        return NULL;
+                }
+                end += strlen("</name>");
+                return kiln_xasprintf("%.*s\n  <uuid>%s</uuid>%s", (int) (end - xml), xml, uuid,
+                                      end);
+        }
         return kiln_buf_steal(&out);
 }
 
@@ -161,6 +175,42 @@ int virt_domain_shutdown(virDomainPtr dom, kiln_error **err)
 {
         if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
                 return virt_error(err, "cannot shut down domain '%s'", virDomainGetName(dom));
+        return 0;
+}
+
+int virt_domain_snapshot_disks(virDomainPtr dom, const virt_snapshot_disk *disks, size_t n,
+                               const char *const *skip, size_t n_skip, kiln_error **err)
+{
+        kiln_buf xml = {0};
+        virDomainSnapshotPtr snap;
+
+        kiln_buf_appendf(&xml, "%s", "<domainsnapshot>\n  <disks>\n");
+        for (size_t i = 0; i < n; i++) {
+                kiln_autofree char *t = kiln_xml_escape(disks[i].target);
+                kiln_autofree char *p = kiln_xml_escape(disks[i].new_path);
+
+                kiln_buf_appendf(&xml,
+                                 "    <disk name='%s' snapshot='external'>\n"
+                                 "      <driver type='qcow2'/>\n"
+                                 "      <source file='%s'/>\n"
+                                 "    </disk>\n",
+                                 t, p);
+        }
+        for (size_t i = 0; i < n_skip; i++) {
+                kiln_autofree char *t = kiln_xml_escape(skip[i]);
+
+                kiln_buf_appendf(&xml, "    <disk name='%s' snapshot='no'/>\n", t);
+        }
+        kiln_buf_appendf(&xml, "%s", "  </disks>\n</domainsnapshot>\n");
+        snap = virDomainSnapshotCreateXML(dom, xml.data,
+                                          VIR_DOMAIN_SNAPSHOT_CREATE_DISK_ONLY |
+                                                  VIR_DOMAIN_SNAPSHOT_CREATE_NO_METADATA |
+                                                  VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC);
+        kiln_buf_clear(&xml);
+        if (!snap)
+                return virt_error(err, "cannot snapshot the disks of domain '%s'",
+                                  virDomainGetName(dom));
+        virDomainSnapshotFree(snap);
         return 0;
 }
 

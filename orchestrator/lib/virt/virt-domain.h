@@ -29,6 +29,7 @@ typedef struct virt_domain_spec {
         const char *network;     /* libvirt network name, or NULL for user networking */
         int host_port;           /* user networking: 127.0.0.1:host_port -> guest_port */
         int guest_port;
+        const char *uuid; /* keep this UUID (redefining an existing domain), or NULL */
 } virt_domain_spec;
 
 /* The domain XML: the skeleton with every {{field}} filled; every value is XML-escaped. */
@@ -50,6 +51,18 @@ int virt_domain_reboot(virDomainPtr dom, kiln_error **err);
 int virt_domain_destroy(virDomainPtr dom, kiln_error **err);
 /* Destroys (if running) and undefines; a missing domain is not an error. */
 int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err);
+/* A disk to switch to a new overlay in virt_domain_snapshot_disks. */
+typedef struct virt_snapshot_disk {
+        const char *target;   /* vda, ... */
+        const char *new_path; /* the overlay file to create, on the domain's host */
+} virt_snapshot_disk;
+
+/* Freezes the named disks of a running domain, crash-consistently and atomically: QEMU goes on
+ * writing to a new qcow2 overlay per disk (created by libvirt at new_path, backed by the disk's
+ * current file, which is then no longer written). Disks not named (targets in skip) are left
+ * alone. No snapshot metadata is kept. */
+int virt_domain_snapshot_disks(virDomainPtr dom, const virt_snapshot_disk *disks, size_t n,
+                               const char *const *skip, size_t n_skip, kiln_error **err);
 /* True if the domain is running (or paused, or being shut down). */
 bool virt_domain_active(virDomainPtr dom);
 
