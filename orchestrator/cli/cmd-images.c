@@ -49,6 +49,60 @@ int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args
         return CLI_EXIT_OK;
 }
 
+/* Steps of a bake on stderr ("kiln: ..."), unless --quiet; warnings always. */
+static void bake_notify(kiln_log_level level, const char *msg, void *userdata)
+{
+        const cli_global *g = userdata;
+
+        if (level == KILN_LOG_WARN)
+                fprintf(stderr, "kiln: warning: %s\n", msg);
+        else if (!g->quiet)
+                fprintf(stderr, "kiln: %s\n", msg);
+}
+
+int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_create_image_spec spec = {
+                .instance_id = cli_arg_get(args, "instance-id"),
+                .name = cli_arg_get(args, "name"),
+                .description = cli_arg_get(args, "description"),
+                .no_reboot = cli_arg_has(args, "no-reboot"),
+                .no_generalize = cli_arg_has(args, "no-generalize"),
+                .notify = bake_notify,
+                .userdata = (void *) g,
+        };
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_bake_result res = {0};
+        int rc = 0;
+
+        (void) verb;
+        if (cli_arg_has(args, "reboot"))
+                spec.no_reboot = false;
+        if (!spec.instance_id)
+                return cli_usage_error("create-image needs --instance-id");
+        if (!spec.name)
+                return cli_usage_error("create-image needs --name");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_image_create(ctx, &spec, &res, &err) < 0) {
+                /* The image may exist although starting the instance again failed. */
+                if (res.image_id)
+                        fprintf(stderr, "kiln: %s was registered\n", res.image_id);
+                free(res.image_id);
+                return cli_fail(err);
+        }
+        {
+                json_t *o = json_pack("{s:s}", "ImageId", res.image_id);
+
+                cli_print(g, o);
+                json_decref(o);
+        }
+        free(res.image_id);
+        return CLI_EXIT_OK;
+}
+
 int cmd_describe_images(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         kiln_image_query q = {0};
@@ -251,6 +305,18 @@ static const cli_opt register_opts[] = {
         CLI_END_OPTS,
 };
 
+static const cli_opt create_image_opts[] = {
+        {"instance-id", CLI_ARG_ONE, "ID", "the instance to bake (running or stopped)"},
+        {"name", CLI_ARG_ONE, "NAME", "image name: 3-128 characters, unique in the region"},
+        {"description", CLI_ARG_ONE, "TEXT", "up to 255 characters"},
+        {"no-reboot", CLI_ARG_NONE, NULL,
+         "snapshot a running instance live (crash-consistent; needs --no-generalize)"},
+        {"reboot", CLI_ARG_NONE, NULL, "shut a running instance down for the bake (the default)"},
+        {"no-generalize", CLI_ARG_NONE, NULL,
+         "keep the instance's keys, host keys, machine-id and cloud-init state in the image"},
+        CLI_END_OPTS,
+};
+
 static const cli_opt describe_images_opts[] = {
         {"image-ids", CLI_ARG_LIST, "ID...", "only these images"},
         {"owners", CLI_ARG_LIST, "OWNER...", "self, an account ID, amazon, aws-marketplace"},
@@ -300,6 +366,11 @@ const cli_verb cli_image_verbs[] = {
         {"register-image", "images", "store a disk file as a snapshot and register an image on it",
          "--name NAME --disk FILE [OPTIONS]", register_opts, 0, cmd_register_image,
          "kiln register-image --name web-base --disk debian.qcow2 --default-user admin"},
+        {"create-image", "images",
+         "bake an instance into a new image (generalized, no data copied)",
+         "--instance-id ID --name NAME [--description D] [--no-reboot] [--no-generalize]",
+         create_image_opts, 0, cmd_create_image,
+         "kiln create-image --instance-id i-0123456789abcdef0 --name web-v2"},
         {"describe-images", "images", "list the images the caller may launch",
          "[--image-ids ID...] [--owners ...] [--executable-users ...] [--filters ...]",
          describe_images_opts, 0, cmd_describe_images,

@@ -110,11 +110,26 @@ static bool volume_present(fsck_state *st, const char *volume)
         return false;
 }
 
+/* The fresh overlay a bake plans for the volume a pending snapshot freezes (see bake.c). */
+static char *bake_fresh_name(const registry_snapshot *s)
+{
+        return s->s.volume_id ? kiln_xasprintf("%s.%s.qcow2", s->s.volume_id, s->s.snapshot_id)
+                              : NULL;
+}
+
 static bool volume_recorded(fsck_state *st, const char *volume)
 {
-        for (size_t i = 0; i < st->n_snaps; i++)
+        for (size_t i = 0; i < st->n_snaps; i++) {
+                kiln_autofree char *fresh = NULL;
+
                 if (strcmp(st->snaps[i].volume, volume) == 0)
                         return true;
+                if (strcmp(st->snaps[i].s.state, "pending") != 0)
+                        continue;
+                fresh = bake_fresh_name(&st->snaps[i]);
+                if (fresh && strcmp(fresh, volume) == 0)
+                        return true;
+        }
         for (size_t i = 0; i < st->n_ivols; i++)
                 if (strcmp(st->ivols[i].volume, volume) == 0)
                         return true;
@@ -132,8 +147,37 @@ static registry_snapshot *snap_find(fsck_state *st, const char *id)
         return NULL;
 }
 
+/* A bake that died after its fresh overlay was made (the domain may be writing to it
+ * already): finish it. The volume moves to the fresh overlay, the snapshot completes, and its
+ * images become available. */
+static int roll_bake_forward(registry *r, const registry_snapshot *s, const char *fresh,
+                             kiln_error **err)
+{
+        char **users = NULL;
+        size_t n_users = 0;
+        int rc = registry_volume_switch(r, s->s.volume_id, fresh, s->s.snapshot_id, err);
+
+        if (rc == 0)
+                rc = registry_snapshot_set_state(r, s->s.snapshot_id, "completed", err);
+        if (rc == 0)
+                rc = registry_snapshot_users(r, s->s.snapshot_id, &users, &n_users, err);
+        for (size_t i = 0; rc == 0 && i < n_users; i++)
+                rc = registry_image_set_state(r, users[i], "available", NULL, NULL, err);
+        registry_strv_free(users, n_users);
+        return rc;
+}
+
+static bool volume_in_use(fsck_state *st, const char *volume)
+{
+        for (size_t i = 0; i < st->n_ivols; i++)
+                if (strcmp(st->ivols[i].volume, volume) == 0)
+                        return true;
+        return false;
+}
+
 /* A pending snapshot whose writer is gone: its record, any pending image that maps it, and
- * (after the commit) its file go. */
+ * (after the commit) its file go; a bake's frozen overlay stays while its volume uses it, and
+ * a bake whose fresh overlay exists is finished instead. */
 static int repair_stale_snapshot(registry *r, void *userdata, kiln_error **err)
 {
         fsck_state *st = userdata;
@@ -146,6 +190,13 @@ static int repair_stale_snapshot(registry *r, void *userdata, kiln_error **err)
         if (registry_snapshot_get(r, st->target, &s, NULL) < 0)
                 return 0;
         if (strcmp(s.s.state, "pending") == 0 && !rules_worker_alive(s.worker_pid)) {
+                kiln_autofree char *fresh = bake_fresh_name(&s);
+
+                if (fresh && volume_present(st, fresh)) {
+                        rc = roll_bake_forward(r, &s, fresh, err);
+                        registry_snapshot_clear(&s);
+                        return rc;
+                }
                 rc = registry_snapshot_users(r, st->target, &users, &n_users, err);
                 for (size_t i = 0; rc == 0 && i < n_users; i++) {
                         kiln_image img = {0};
@@ -163,7 +214,7 @@ static int repair_stale_snapshot(registry *r, void *userdata, kiln_error **err)
                 registry_strv_free(users, n_users);
                 if (rc == 0)
                         rc = registry_snapshot_delete(r, st->target, err);
-                if (rc == 0)
+                if (rc == 0 && !volume_in_use(st, s.volume))
                         purge_add(st, s.volume);
         }
         registry_snapshot_clear(&s);

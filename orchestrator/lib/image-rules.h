@@ -9,6 +9,9 @@
 
 int rules_check_image_id(const char *id, kiln_error **err);
 int rules_check_snapshot_id(const char *id, kiln_error **err);
+/* The tag create-image puts on the images it bakes: "true" if generalized, else "false". */
+#define KILN_TAG_GENERALIZED "kiln:generalized"
+
 int rules_check_image_name(const char *name, kiln_error **err);
 int rules_check_description(const char *description, kiln_error **err);
 /* InvalidAMIName.Duplicate if a live image of owner in region already has the name. */

@@ -568,6 +568,14 @@ static int snapshot_perm_apply(registry *r, const kiln_image *img, const kiln_pe
         return 0;
 }
 
+static bool image_generalized(const kiln_image *img)
+{
+        for (size_t i = 0; i < img->n_tags; i++)
+                if (strcmp(img->tags[i].key, KILN_TAG_GENERALIZED) == 0)
+                        return strcmp(img->tags[i].value, "false") != 0;
+        return true;
+}
+
 static int launch_perm_txn(registry *r, void *userdata, kiln_error **err)
 {
         id_txn *t = userdata;
@@ -583,6 +591,12 @@ static int launch_perm_txn(registry *r, void *userdata, kiln_error **err)
                 kiln_permission p;
 
                 rc = perm_normalize(t->ctx, in, &p, err);
+                if (rc == 0 && add && p.kind == KILN_PERM_ALL && !image_generalized(&img))
+                        rc = kiln_error_set(err, KILN_E_INVALID, "InvalidParameter",
+                                            "%s was baked with --no-generalize and may hold its "
+                                            "instance's keys and identity: it cannot be made "
+                                            "public (share it with accounts instead)",
+                                            t->id);
                 if (rc == 0)
                         rc = add ? registry_perm_add(r, REGISTRY_PERM_LAUNCH, t->id, &p, err)
                                  : registry_perm_remove(r, REGISTRY_PERM_LAUNCH, t->id, &p, err);

@@ -11,6 +11,7 @@
 #include <kiln/common.h>
 #include <kiln/ctx.h>
 #include <kiln/error.h>
+#include <kiln/log.h>
 
 typedef enum {
         KILN_PERM_ALL,  /* Group=all: public */
@@ -88,6 +89,32 @@ typedef void (*kiln_progress_fn)(const char *what, uint64_t done, uint64_t total
 KILN_PUBLIC int kiln_image_register(kiln_ctx *ctx, const kiln_register_spec *spec,
                                     kiln_progress_fn progress, void *userdata, char **ret_image_id,
                                     kiln_error **err);
+
+/* ---- create (bake an instance) ---- */
+typedef struct kiln_create_image_spec {
+        const char *instance_id;
+        const char *name;
+        const char *description; /* NULL: "" */
+        bool no_reboot;          /* snapshot a running instance live, crash-consistent */
+        bool no_generalize;      /* keep the instance's keys, identity and state in the image */
+        /* Told each step (KILN_LOG_INFO) and each warning (KILN_LOG_WARN); may be NULL. */
+        kiln_log_fn notify;
+        void *userdata;
+} kiln_create_image_spec;
+
+typedef struct kiln_bake_result {
+        char *image_id;
+        uint64_t bake_ms; /* freezing the volumes and registering, without guest shutdown */
+} kiln_bake_result;
+
+/* create-image. A stopped instance is baked at once; a running one is shut down cleanly,
+ * baked and started again (no_reboot: baked live instead). Unless no_generalize, the guest
+ * first loses its launch keys, host keys, machine-id, cloud-init state, launch logs and shell
+ * histories, and the image is registered only if a check then finds none of them (a stopped
+ * instance is started for this and stopped again). Each volume's overlay becomes a snapshot
+ * whose parent is the snapshot it grew from; the instance continues on a fresh overlay. */
+KILN_PUBLIC int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec,
+                                  kiln_bake_result *ret, kiln_error **err);
 
 /* ---- describe ---- */
 typedef struct kiln_filter {

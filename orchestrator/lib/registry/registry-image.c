@@ -522,6 +522,17 @@ int registry_perms_clear(registry *r, registry_perm_table t, const char *id, kil
         return registry_exec(r, sql, args, err);
 }
 
+int registry_tag_set(registry *r, const char *id, const char *key, const char *value,
+                     kiln_error **err)
+{
+        const char *args[] = {id, key, value, NULL};
+
+        return registry_exec(r,
+                             "INSERT OR REPLACE INTO tags (resource_id, key, value) "
+                             "VALUES (?1, ?2, ?3)",
+                             args, err);
+}
+
 int registry_tags_get(registry *r, const char *id, kiln_tag **ret, size_t *ret_n, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(

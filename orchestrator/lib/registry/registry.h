@@ -92,6 +92,8 @@ int registry_snapshot_find_layer(registry *r, const char *region, const char *la
                                  registry_snapshot *ret, kiln_error **err);
 
 /* ---- tags ---- */
+int registry_tag_set(registry *r, const char *id, const char *key, const char *value,
+                     kiln_error **err);
 int registry_tags_get(registry *r, const char *id, kiln_tag **ret, size_t *ret_n, kiln_error **err);
 
 #endif

@@ -1,0 +1,495 @@
+/* create-image: baking an instance into a new image.
+ *
+ * The bake copies no disk data. Each instance volume is a qcow2 overlay on the snapshot it
+ * grew from; the bake freezes that overlay as a new snapshot (parent: that snapshot) and gives
+ * the instance a fresh, empty overlay on top of it. Offline (the instance is shut off) the new
+ * overlay is made through the storage API and the domain is redefined; live (--no-reboot) a
+ * disk-only domain snapshot switches QEMU to it.
+ *
+ * Records and files, and what a crash leaves:
+ *   1. reserve: the image (pending) and one pending snapshot per volume, naming the frozen
+ *      overlay's file and the volume it came from. The planned fresh overlay is
+ *      VOLUME_ID.SNAPSHOT_ID.qcow2.
+ *   2. the fresh overlays are made (offline) or the domain switched to them (live);
+ *   3. commit: the volumes point at the fresh overlays, the snapshots complete, the image
+ *      becomes available;
+ *   4. offline: the domain is redefined (starting an instance redefines it from the records
+ *      anyway).
+ * fsck --repair rolls a bake that died between 1 and 3 forward when the fresh overlay exists
+ * (the domain may already be writing to it), back otherwise; the frozen file is never removed
+ * while a volume still uses it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "image-rules.h"
+#include "instance-private.h"
+#include "ssh/ssh.h"
+#include "util/util.h"
+#include "virt/virt-storage.h"
+
+#define GIB                  (1024ULL * 1024 * 1024)
+#define GENERALIZE_TIMEOUT_S 300
+
+typedef struct bake_volume {
+        kiln_instance_volume *iv;
+        char *frozen;     /* the overlay file that becomes the snapshot */
+        char *fresh;      /* the new overlay file */
+        char *fresh_path; /* its path on the pool's host */
+        char *frozen_path;
+        registry_snapshot snap;
+        kiln_block_device_mapping map;
+} bake_volume;
+
+typedef struct bake {
+        kiln_ctx *ctx;
+        const kiln_create_image_spec *spec;
+        kiln_instance inst;
+        char *domain;
+        char *seed;
+        kiln_image img;
+        bake_volume *vols;
+        size_t n_vols;
+} bake;
+
+static void notify(const bake *b, kiln_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void notify(const bake *b, kiln_log_level level, const char *fmt, ...)
+{
+        kiln_autofree char *msg = NULL;
+        va_list ap;
+
+        if (!b->spec->notify)
+                return;
+        va_start(ap, fmt);
+        if (vasprintf(&msg, fmt, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (msg)
+                b->spec->notify(level, msg, b->spec->userdata);
+}
+
+static void bake_clear(bake *b)
+{
+        for (size_t i = 0; i < b->n_vols; i++) {
+                bake_volume *v = &b->vols[i];
+
+                free(v->frozen);
+                free(v->fresh);
+                free(v->fresh_path);
+                free(v->frozen_path);
+                free(v->snap.s.snapshot_id);
+                free(v->snap.s.description);
+                free(v->snap.layer_id);
+        }
+        free(b->vols);
+        free(b->img.image_id);
+        free(b->img.creation_date);
+        free(b->img.mappings);
+        kiln_instance_clear(&b->inst);
+        free(b->domain);
+        free(b->seed);
+}
+
+static int load_instance(registry *r, void *userdata, kiln_error **err)
+{
+        bake *b = userdata;
+
+        kiln_instance_clear(&b->inst);
+        free(b->domain);
+        free(b->seed);
+        b->domain = b->seed = NULL;
+        if (instance_load(b->ctx, r, b->spec->instance_id, &b->inst, err) < 0 ||
+            registry_instance_private(r, b->inst.instance_id, &b->domain, &b->seed, NULL, err) < 0)
+                return -1;
+        return rules_check_name_free(r, b->ctx->region->name, b->ctx->account, b->spec->name, err);
+}
+
+static int reload(bake *b, kiln_error **err)
+{
+        return registry_read(b->ctx->reg, load_instance, b, err);
+}
+
+static int check_spec(const kiln_create_image_spec *spec, kiln_error **err)
+{
+        if (instance_check_id(spec->instance_id, err) < 0 ||
+            rules_check_image_name(spec->name, err) < 0 ||
+            rules_check_description(spec->description, err) < 0)
+                return -1;
+        if (spec->no_reboot && !spec->no_generalize)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterCombination",
+                                      "--no-reboot snapshots the running instance as it is, so "
+                                      "it cannot be generalized first: add --no-generalize, or "
+                                      "leave out --no-reboot to let kiln shut it down cleanly");
+        return 0;
+}
+
+/* The base64 blob of a public key line ("TYPE BLOB [COMMENT]"), or NULL. */
+static char *key_blob(const char *line)
+{
+        const char *p = line ? strchr(line, ' ') : NULL;
+        size_t n;
+
+        if (!p)
+                return NULL;
+        p++;
+        n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
+        return n > 16 ? kiln_xstrndup(p, n) : NULL;
+}
+
+static char *file_blob(const char *path)
+{
+        kiln_autofree char *text = NULL;
+        size_t len = 0;
+
+        if (kiln_file_read(path, 64 * 1024, &text, &len, NULL) < 0)
+                return NULL;
+        return key_blob(text);
+}
+
+static void collect(const char *data, size_t len, void *userdata)
+{
+        kiln_buf *b = userdata;
+
+        if (b->len < 8192)
+                kiln_buf_append(b, data, len);
+}
+
+/* Newlines to "; ", trailing ones dropped, in place. */
+static const char *one_line(char *s)
+{
+        size_t n = strlen(s);
+
+        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
+                s[--n] = '\0';
+        for (char *p = s; *p; p++)
+                if (*p == '\n')
+                        *p = ';';
+        return s;
+}
+
+/* Generalizes the running guest and checks it, as root through sudo, with
+ * cloud-init/generalize.sh. A check that finds something left is KILN_E_STATE listing it. */
+static int generalize(bake *b, kiln_error **err)
+{
+        kiln_autofree char *script_path =
+                kiln_xasprintf("%s/cloud-init/generalize.sh", KILN_DATADIR);
+        kiln_autofree char *script = NULL, *report = NULL, *cmd = NULL;
+        kiln_buf out = {0};
+        kiln_autofree char *kiln_pub =
+                instance_file(b->ctx, b->inst.instance_id, "kiln_ed25519.pub");
+        kiln_autofree char *launch_pub =
+                instance_file(b->ctx, b->inst.instance_id, "launch_key.pub");
+        kiln_autofree char *key = instance_file(b->ctx, b->inst.instance_id, "kiln_ed25519");
+        kiln_autofree char *blob1 = file_blob(kiln_pub), *blob2 = file_blob(launch_pub);
+        ssh_target t = {b->inst.host, b->inst.port, instance_user(&b->inst), key, b->inst.host_key};
+        kiln_autoptr(kiln_ssh) s = NULL;
+        size_t len = 0;
+        int status = -1;
+
+        if (strcmp(b->inst.platform, "windows") == 0)
+                return kiln_error_set(err, KILN_E_UNSUPPORTED, "UnsupportedOperation",
+                                      "kiln cannot generalize a Windows instance (sysprep): "
+                                      "add --no-generalize");
+        if (kiln_file_read(script_path, 256 * 1024, &script, &len, err) < 0)
+                return -1;
+        if (!blob1)
+                return kiln_error_set(err, KILN_E_NOT_FOUND, NULL,
+                                      "cannot read kiln's access key of %s from '%s'",
+                                      b->inst.instance_id, kiln_pub);
+        notify(b, KILN_LOG_INFO,
+               "generalizing %s: launch keys, host keys, machine-id, "
+               "cloud-init state, logs, shell histories",
+               b->inst.instance_id);
+        if (kiln_instance_wait(b->ctx, b->inst.instance_id, KILN_WAIT_READY, 0, err) < 0)
+                return -1;
+        instance_find_address(b->ctx, &b->inst);
+        t.host = b->inst.host;
+        if (ssh_connect(&t, ssh_now_ms() + 60000, &s, err) < 0)
+                return -1;
+        /* The blobs are base64: safe inside single quotes. */
+        cmd = kiln_xasprintf("sudo -n sh -s generalize '%s'%s%s%s", blob1, blob2 ? " '" : "",
+                             blob2 ? blob2 : "", blob2 ? "'" : "");
+        if (ssh_exec(s, cmd, script, len, ssh_now_ms() + GENERALIZE_TIMEOUT_S * 1000ULL, collect,
+                     collect, &out, &status, err) < 0) {
+                kiln_buf_clear(&out);
+                return -1;
+        }
+        report = kiln_buf_steal(&out);
+        if (status == 0)
+                return 0;
+        if (status == 3)
+                return kiln_error_set(err, KILN_E_STATE, "GeneralizationFailed",
+                                      "%s still holds what an image must not: %s; no image was "
+                                      "registered",
+                                      b->inst.instance_id, one_line(report));
+        return kiln_error_set(err, KILN_E_STATE, "GeneralizationFailed",
+                              "generalizing %s failed with exit status %d%s%s", b->inst.instance_id,
+                              status, report && *report ? ": " : "",
+                              report ? one_line(report) : "");
+}
+
+/* ---- the bake ---- */
+
+static int bake_reserve(registry *r, void *userdata, kiln_error **err)
+{
+        bake *b = userdata;
+
+        if (rules_check_name_free(r, b->img.region, b->img.owner_id, b->img.name, err) < 0)
+                return -1;
+        for (size_t i = 0; i < b->n_vols; i++)
+                if (registry_snapshot_insert(r, &b->vols[i].snap, err) < 0)
+                        return -1;
+        kiln_crash_point("create-image.reserve-between");
+        if (registry_image_insert(r, &b->img, err) < 0)
+                return -1;
+        /* An image that was not generalized may hold the instance's keys: it is marked, and
+         * never made public (image.c). */
+        return registry_tag_set(r, b->img.image_id, KILN_TAG_GENERALIZED,
+                                b->spec->no_generalize ? "false" : "true", err);
+}
+
+static int bake_commit(registry *r, void *userdata, kiln_error **err)
+{
+        bake *b = userdata;
+
+        for (size_t i = 0; i < b->n_vols; i++) {
+                bake_volume *v = &b->vols[i];
+
+                if (registry_volume_switch(r, v->iv->volume_id, v->fresh, v->snap.s.snapshot_id,
+                                           err) < 0 ||
+                    registry_snapshot_set_state(r, v->snap.s.snapshot_id, "completed", err) < 0)
+                        return -1;
+        }
+        kiln_crash_point("create-image.commit-between");
+        return registry_image_set_state(r, b->img.image_id, "available", NULL, NULL, err);
+}
+
+static int bake_forget(registry *r, void *userdata, kiln_error **err)
+{
+        bake *b = userdata;
+
+        if (registry_image_delete(r, b->img.image_id, err) < 0)
+                return -1;
+        for (size_t i = 0; i < b->n_vols; i++)
+                if (registry_snapshot_delete(r, b->vols[i].snap.s.snapshot_id, err) < 0)
+                        return -1;
+        return 0;
+}
+
+/* The records of the new image and its snapshots, and the paths of the files. */
+static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
+{
+        const kiln_instance *inst = &b->inst;
+        char *now = kiln_time_now_iso();
+
+        b->img.image_id = kiln_id_new("ami");
+        b->img.region = (char *) b->ctx->region->name;
+        b->img.owner_id = b->ctx->account;
+        b->img.name = (char *) b->spec->name;
+        b->img.description = (char *) (b->spec->description ? b->spec->description : "");
+        b->img.state = (char *) "pending";
+        b->img.architecture = inst->architecture;
+        b->img.platform = inst->platform;
+        b->img.default_user = inst->default_user;
+        b->img.boot_mode = inst->boot_mode;
+        b->img.root_device_name = inst->root_device_name;
+        b->img.creation_date = now;
+        b->img.source_instance_id = inst->instance_id;
+        b->vols = kiln_xcalloc(inst->n_volumes + 1, sizeof(*b->vols));
+        b->img.mappings = kiln_xcalloc(inst->n_volumes + 1, sizeof(*b->img.mappings));
+        for (size_t i = 0; i < inst->n_volumes; i++) {
+                bake_volume *v = &b->vols[b->n_vols++];
+                virt_volume_info info = {0};
+                kiln_autofree char *dir = NULL;
+
+                v->iv = &inst->volumes[i];
+                if (virt_volume_get_info(pool, v->iv->file, &info, err) < 0)
+                        return -1;
+                v->frozen = kiln_xstrdup(v->iv->file);
+                v->frozen_path = kiln_xstrdup(info.path);
+                v->snap.s.snapshot_id = kiln_id_new("snap");
+                v->fresh = kiln_xasprintf("%s.%s.qcow2", v->iv->volume_id, v->snap.s.snapshot_id);
+                dir = kiln_xstrdup(info.path);
+                v->fresh_path = kiln_xasprintf("%s/%s", dirname(dir), v->fresh);
+                v->snap.s.region = (char *) b->ctx->region->name;
+                v->snap.s.owner_id = b->ctx->account;
+                v->snap.s.parent_id = v->iv->snapshot_id;
+                v->snap.s.description = kiln_xasprintf("Created by CreateImage(%s) for %s",
+                                                       inst->instance_id, b->img.image_id);
+                v->snap.s.state = (char *) "pending";
+                v->snap.s.start_time = now;
+                v->snap.s.volume_id = v->iv->volume_id;
+                v->snap.s.volume_size = (int64_t) ((info.capacity + GIB - 1) / GIB);
+                v->snap.volume = v->frozen;
+                v->snap.layer_id = kiln_id_new("layer");
+                v->snap.virtual_size = (int64_t) info.capacity;
+                v->snap.worker_pid = getpid();
+                v->map.device_name = v->iv->device_name;
+                v->map.snapshot_id = v->snap.s.snapshot_id;
+                v->map.volume_size = v->snap.s.volume_size;
+                v->map.delete_on_termination = v->iv->delete_on_termination;
+                v->map.volume_type = (char *) "standard";
+                b->img.mappings[b->img.n_mappings++] = v->map;
+                virt_volume_info_clear(&info);
+        }
+        return 0;
+}
+
+/* Offline: a fresh overlay per volume through the storage API. */
+static int fresh_overlays(bake *b, virStoragePoolPtr pool, kiln_error **err)
+{
+        for (size_t i = 0; i < b->n_vols; i++) {
+                bake_volume *v = &b->vols[i];
+                kiln_autofree char *path = NULL;
+
+                if (virt_volume_create_overlay(pool, v->fresh, v->frozen_path, 0, &path, err) < 0)
+                        return -1;
+                kiln_crash_point("create-image.after-overlay");
+        }
+        return 0;
+}
+
+/* Live: one atomic disk-only snapshot switches every volume. */
+static int live_snapshot(bake *b, virStoragePoolPtr pool, kiln_error **err)
+{
+        virConnectPtr conn = instance_conn(b->ctx, err);
+        kiln_autoptr(virt_dom) dom = NULL;
+        virt_snapshot_disk *disks = NULL;
+        const char *skip[] = {"vdz"};
+        static const char *const targets[] = {"vda", "vdb", "vdc", "vdd", "vde",
+                                              "vdf", "vdg", "vdh", "vdi", "vdj",
+                                              "vdk", "vdl", "vdm", "vdn", "vdo"};
+        int rc;
+
+        if (!conn || !(dom = virt_domain_lookup(conn, b->domain, err)))
+                return -1;
+        if (b->n_vols > KILN_ARRAY_SIZE(targets))
+                return kiln_error_set(err, KILN_E_LIMIT, NULL, "too many volumes to snapshot");
+        disks = kiln_xcalloc(b->n_vols + 1, sizeof(*disks));
+        for (size_t i = 0; i < b->n_vols; i++) {
+                disks[i].target = targets[i];
+                disks[i].new_path = b->vols[i].fresh_path;
+        }
+        rc = virt_domain_snapshot_disks(dom, disks, b->n_vols, skip, 1, err);
+        free(disks);
+        if (rc == 0) {
+                kiln_crash_point("create-image.after-overlay");
+                rc = virt_pool_refresh(pool, err);
+        }
+        return rc;
+}
+
+/* The frozen files are never written again: make them read-only where this host can reach
+ * them (a local pool); libvirt's storage API has no call for it. */
+static void freeze_files(const bake *b)
+{
+        for (size_t i = 0; i < b->n_vols; i++)
+                if (chmod(b->vols[i].frozen_path, 0444) < 0)
+                        kiln_log(KILN_LOG_DEBUG, "cannot make '%s' read-only: %s",
+                                 b->vols[i].frozen_path, strerror(errno));
+}
+
+static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
+{
+        virStoragePoolPtr pool = ctx_pool(b->ctx, b->ctx->region->name, err);
+        uint64_t t0 = ssh_now_ms();
+        int rc;
+
+        if (!pool || bake_plan(b, pool, err) < 0)
+                return -1;
+        if (registry_write(b->ctx->reg, bake_reserve, b, err) < 0)
+                return -1;
+        kiln_crash_point("create-image.after-reserve");
+        rc = live ? live_snapshot(b, pool, err) : fresh_overlays(b, pool, err);
+        if (rc == 0)
+                rc = registry_write(b->ctx->reg, bake_commit, b, err);
+        if (rc < 0) {
+                /* Nothing switched (a live snapshot is atomic): drop what was made. */
+                for (size_t i = 0; i < b->n_vols; i++)
+                        if (!live)
+                                virt_volume_delete(pool, b->vols[i].fresh, NULL);
+                registry_write(b->ctx->reg, bake_forget, b, NULL);
+                return -1;
+        }
+        kiln_crash_point("create-image.after-commit");
+        for (size_t i = 0; i < b->n_vols; i++) {
+                free(b->vols[i].iv->file);
+                b->vols[i].iv->file = kiln_xstrdup(b->vols[i].fresh);
+        }
+        freeze_files(b);
+        if (!live && instance_define(b->ctx, &b->inst, b->domain, b->seed, err) < 0)
+                return -1;
+        *ret_ms = ssh_now_ms() - t0;
+        return 0;
+}
+
+int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_bake_result *ret,
+                      kiln_error **err)
+{
+        bake b = {ctx, spec, {0}, NULL, NULL, {0}, NULL, 0};
+        const char *id = spec->instance_id;
+        bool was_running, running, live = false;
+        uint64_t ms = 0;
+        int rc = -1;
+
+        if (check_spec(spec, err) < 0 || reload(&b, err) < 0)
+                goto out;
+        was_running = running = strcmp(b.inst.state, "running") == 0;
+        if (!running && strcmp(b.inst.state, "stopped") != 0) {
+                kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
+                               "Invalid value '%s' for instanceId. Instance is not in state "
+                               "'running' or 'stopping' or 'stopped'",
+                               id);
+                goto out;
+        }
+        if (!spec->no_generalize) {
+                if (!running) {
+                        notify(&b, KILN_LOG_INFO,
+                               "starting %s: generalizing needs the guest running", id);
+                        if (kiln_instances_start(ctx, &id, 1, NULL, NULL, err) < 0 ||
+                            reload(&b, err) < 0)
+                                goto out;
+                        running = true;
+                }
+                if (generalize(&b, err) < 0) {
+                        if (!was_running)
+                                kiln_instances_stop(ctx, &id, 1, false, 0, NULL, NULL, NULL);
+                        goto out;
+                }
+        }
+        if (running && spec->no_reboot) {
+                notify(&b, KILN_LOG_WARN,
+                       "--no-reboot: the disks of running %s are snapshotted live; the image is "
+                       "only crash-consistent (what the guest has not flushed is not in it)",
+                       id);
+                live = true;
+        } else if (running) {
+                notify(&b, KILN_LOG_INFO, "shutting %s down cleanly", id);
+                if (kiln_instances_stop(ctx, &id, 1, false, 0, NULL, NULL, err) < 0)
+                        goto out;
+        }
+        if (reload(&b, err) < 0)
+                goto out;
+        notify(&b, KILN_LOG_INFO, "baking %s into a new image", id);
+        if (do_bake(&b, live, &ms, err) < 0)
+                goto out;
+        notify(&b, KILN_LOG_INFO, "%s is available (bake: %" PRIu64 " ms)", b.img.image_id, ms);
+        ret->image_id = kiln_steal(&b.img.image_id);
+        ret->bake_ms = ms;
+        rc = 0;
+        /* EC2's default: an instance that was running runs again. */
+        if (was_running && !live) {
+                notify(&b, KILN_LOG_INFO, "starting %s again", id);
+                if (kiln_instances_start(ctx, &id, 1, NULL, NULL, err) < 0)
+                        rc = -1;
+        }
+out:
+        bake_clear(&b);
+        return rc;
+}
