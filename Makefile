@@ -13,7 +13,7 @@
 
 VERSION   := 0.1.0
 CC        ?= cc
-PKGS      := libvirt libcurl jansson libssh2 sqlite3 yaml-0.1
+PKGS      := libvirt libcurl jansson libssh2 sqlite3 yaml-0.1 libcrypto
 CONFIG    ?= release
 IS_CLANG  := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
 BUILD     := build/$(CONFIG)$(if $(IS_CLANG),-clang)
@@ -56,7 +56,7 @@ endif
 CFLAGS_ALL  := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(MODE_LDFLAGS) $(LDFLAGS)
 
-.PHONY: all deps unit test check-e2e check-asan check-valgrind lint format image bench clean \
+.PHONY: all deps demo unit test check-e2e check-asan check-valgrind lint format image bench clean \
         check-deps unit-bins
 
 all: kiln
@@ -91,6 +91,12 @@ check-deps:
 deps:
 	@tests/harness/deps.sh
 
+# The README's first command: kiln's main job end to end on a real guest.
+demo:
+	@tests/harness/deps.sh
+	@$(MAKE) --no-print-directory all
+	@examples/demo.sh
+
 unit: unit-bins
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests \
 	  tests/run.sh unit
@@ -123,6 +129,7 @@ image:
 bench: all
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/registry.sh
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/launch.sh
+	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/bake.sh
 
 C_FILES := $(shell find orchestrator tests/unit bench -name '*.[ch]' 2>/dev/null)
 
