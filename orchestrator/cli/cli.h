@@ -150,6 +150,7 @@ void cli_print(const cli_global *g, json_t *result);
 int cmd_help(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_doctor(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_import_image(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_describe_images(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_deregister_image(const cli_verb *verb, const cli_global *g, const cli_args *args);

@@ -60,6 +60,44 @@ static void bake_notify(kiln_log_level level, const char *msg, void *userdata)
                 fprintf(stderr, "kiln: %s\n", msg);
 }
 
+int cmd_import_image(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_import_spec spec = {
+                .url = cli_arg_get(args, "url"),
+                .checksum = cli_arg_get(args, "checksum"),
+                .name = cli_arg_get(args, "name"),
+                .platform = cli_arg_get(args, "platform"),
+                .default_user = cli_arg_get(args, "default-user"),
+                .architecture = cli_arg_get(args, "architecture"),
+                .description = cli_arg_get(args, "description"),
+                .notify = bake_notify,
+                .userdata = (void *) g,
+        };
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autofree char *id = NULL;
+        int rc = 0;
+
+        (void) verb;
+        if (!spec.url)
+                return cli_usage_error("import-image needs --url URL");
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        cli_progress_setup(g);
+        rc = kiln_image_import(ctx, &spec, cli_progress, NULL, &id, &err);
+        cli_progress_end(g);
+        if (rc < 0)
+                return cli_fail(err);
+        {
+                json_t *o = json_pack("{s:s}", "ImageId", id);
+
+                cli_print(g, o);
+                json_decref(o);
+        }
+        return CLI_EXIT_OK;
+}
+
 int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         kiln_create_image_spec spec = {
@@ -305,6 +343,17 @@ static const cli_opt register_opts[] = {
         CLI_END_OPTS,
 };
 
+static const cli_opt import_image_opts[] = {
+        {"url", CLI_ARG_ONE, "URL", "http:// or https:// address of a disk image"},
+        {"checksum", CLI_ARG_ONE, "sha256:HEX|sha512:HEX", "checked while the bytes arrive"},
+        {"name", CLI_ARG_ONE, "NAME", "image name (default: the URL's file name)"},
+        {"platform", CLI_ARG_ONE, "linux|windows", "override what is detected from the disk"},
+        {"default-user", CLI_ARG_ONE, "USER", "override the detected login user"},
+        {"architecture", CLI_ARG_ONE, "ARCH", "x86_64 (default), i386 or arm64"},
+        {"description", CLI_ARG_ONE, "TEXT", "up to 255 characters"},
+        CLI_END_OPTS,
+};
+
 static const cli_opt create_image_opts[] = {
         {"instance-id", CLI_ARG_ONE, "ID", "the instance to bake (running or stopped)"},
         {"name", CLI_ARG_ONE, "NAME", "image name: 3-128 characters, unique in the region"},
@@ -366,6 +415,11 @@ const cli_verb cli_image_verbs[] = {
         {"register-image", "images", "store a disk file as a snapshot and register an image on it",
          "--name NAME --disk FILE [OPTIONS]", register_opts, 0, cmd_register_image,
          "kiln register-image --name web-base --disk debian.qcow2 --default-user admin"},
+        {"import-image", "images",
+         "download a published disk image (resumable, checksummed) and register it",
+         "--url URL [--checksum sha256:HEX] [--name NAME] [OPTIONS]", import_image_opts, 0,
+         cmd_import_image,
+         "kiln import-image --url https://example.org/debian-12.qcow2 --checksum sha512:..."},
         {"create-image", "images",
          "bake an instance into a new image (generalized, no data copied)",
          "--instance-id ID --name NAME [--description D] [--no-reboot] [--no-generalize]",

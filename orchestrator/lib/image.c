@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "disk/disk.h"
+#include "image-private.h"
 #include "image-rules.h"
 #include "util/util.h"
 
@@ -60,7 +61,7 @@ static int on_upload(unsigned long long done, unsigned long long total, void *us
         return 0;
 }
 
-static int register_validate(const kiln_register_spec *spec, kiln_error **err)
+int image_register_validate(const kiln_register_spec *spec, kiln_error **err)
 {
         if (rules_check_image_name(spec->name, err) < 0 ||
             rules_check_description(spec->description, err) < 0)
@@ -93,6 +94,13 @@ static int register_validate(const kiln_register_spec *spec, kiln_error **err)
 int kiln_image_register(kiln_ctx *ctx, const kiln_register_spec *spec, kiln_progress_fn progress,
                         void *userdata, char **ret_image_id, kiln_error **err)
 {
+        return image_register_disk(ctx, spec, false, progress, userdata, ret_image_id, err);
+}
+
+int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool imported,
+                        kiln_progress_fn progress, void *userdata, char **ret_image_id,
+                        kiln_error **err)
+{
         kiln_autofree char *work = NULL, *qcow = NULL, *path = NULL, *now = NULL;
         kiln_autofree char *desc = NULL;
         registry_snapshot snap = {0};
@@ -105,18 +113,20 @@ int kiln_image_register(kiln_ctx *ctx, const kiln_register_spec *spec, kiln_prog
         bool windows = spec->platform && strcmp(spec->platform, "windows") == 0;
         int r = -1;
 
-        if (register_validate(spec, err) < 0)
+        if (image_register_validate(spec, err) < 0)
                 return -1;
         if (disk_inspect(spec->disk_path, &info, err) < 0)
                 return -1;
-        if (disk_check_standalone(spec->disk_path, &info, err) < 0) {
+        if ((imported ? disk_check_importable(spec->disk_path, &info, err)
+                      : disk_check_standalone(spec->disk_path, &info, err)) < 0) {
                 disk_info_clear(&info);
                 return -1;
         }
         now = kiln_time_now_iso();
         snap.s.snapshot_id = kiln_id_new("snap");
         img.image_id = kiln_id_new("ami");
-        desc = kiln_xasprintf("Registered for %s from %s", img.image_id, spec->disk_path);
+        desc = kiln_xasprintf("%s for %s from %s", imported ? "Imported" : "Registered",
+                              img.image_id, spec->source ? spec->source : spec->disk_path);
         snap.s.region = (char *) ctx->region->name;
         snap.s.owner_id = ctx->account;
         snap.s.description = desc;

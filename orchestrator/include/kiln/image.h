@@ -81,6 +81,8 @@ typedef struct kiln_register_spec {
         const char *architecture; /* NULL: x86_64 */
         const char *description;
         const char *boot_mode; /* NULL: legacy-bios */
+        const char *source;    /* where the disk came from, for the snapshot's description;
+                                  NULL: disk_path */
 } kiln_register_spec;
 
 /* Progress of a long operation (a transfer): bytes done and total (0 if unknown). */
@@ -89,6 +91,29 @@ typedef void (*kiln_progress_fn)(const char *what, uint64_t done, uint64_t total
 KILN_PUBLIC int kiln_image_register(kiln_ctx *ctx, const kiln_register_spec *spec,
                                     kiln_progress_fn progress, void *userdata, char **ret_image_id,
                                     kiln_error **err);
+
+/* ---- import (download a published image) ---- */
+typedef struct kiln_import_spec {
+        const char *url;      /* http:// or https:// */
+        const char *checksum; /* sha256:HEX or sha512:HEX, or NULL */
+        const char *name;     /* NULL: the file name of the URL */
+        const char *platform; /* NULL: detected from the disk */
+        const char *default_user;
+        const char *architecture;
+        const char *description;
+        /* Told each step (KILN_LOG_INFO) and each warning (KILN_LOG_WARN); may be NULL. */
+        kiln_log_fn notify;
+        void *userdata;
+} kiln_import_spec;
+
+/* import-image: downloads the URL (resuming what an interrupted run left, retrying transient
+ * failures, checking the checksum while the bytes arrive), refuses anything that is not a
+ * standalone disk image (backing files, data files, absurd sizes, not a disk at all), detects
+ * the OS from the disk, converts it to qcow2 and registers it as register-image does. Nothing
+ * is registered and no file is left on failure, except a partial download to resume. */
+KILN_PUBLIC int kiln_image_import(kiln_ctx *ctx, const kiln_import_spec *spec,
+                                  kiln_progress_fn progress, void *userdata, char **ret_image_id,
+                                  kiln_error **err);
 
 /* ---- create (bake an instance) ---- */
 typedef struct kiln_create_image_spec {

@@ -1,6 +1,7 @@
 /* qemu-img as the one tool that reads and writes disk formats. */
 #include <errno.h>
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "disk/disk.h"
@@ -46,6 +47,13 @@ int disk_inspect(const char *path, disk_info *ret, kiln_error **err)
         info.backing_file = json_is_string(v) ? kiln_xstrdup(json_string_value(v)) : NULL;
         spec = json_object_get(json_object_get(root, "format-specific"), "data");
         info.data_file = spec && json_object_get(spec, "data-file") != NULL;
+        if (strcmp(info.format, "vmdk") == 0) {
+                const char *type = json_string_value(json_object_get(spec, "create-type"));
+
+                /* Only the single-file variants hold their own data. */
+                info.extents = !type || (strcmp(type, "monolithicSparse") != 0 &&
+                                         strcmp(type, "streamOptimized") != 0);
+        }
         json_decref(root);
         *ret = info;
         return 0;
@@ -71,6 +79,63 @@ int disk_check_standalone(const char *path, const disk_info *info, kiln_error **
         if (info->virtual_size == 0)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                       "The disk '%s' is empty", path);
+        return 0;
+}
+
+#define DISK_MAX_VIRTUAL (64ULL << 40)
+
+/* A raw file that looks like a disk: an MBR boot signature (also the protective MBR of GPT). */
+static bool raw_has_partition_table(const char *path)
+{
+        unsigned char sector[512];
+        FILE *f = fopen(path, "rbe");
+        bool ok;
+
+        if (!f)
+                return false;
+        ok = fread(sector, 1, sizeof(sector), f) == sizeof(sector) && sector[510] == 0x55 &&
+             sector[511] == 0xAA;
+        fclose(f);
+        return ok;
+}
+
+int disk_check_importable(const char *path, const disk_info *info, kiln_error **err)
+{
+        static const char *const formats[] = {"raw", "qcow2", "vmdk", "vhdx"};
+        bool known = false;
+
+        if (info->backing_file)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The disk '%s' names a backing file ('%s'): refused, "
+                                      "opening it would read a file of this host",
+                                      path, info->backing_file);
+        if (info->data_file)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The disk '%s' names an external data file: refused, "
+                                      "opening it would read a file of this host",
+                                      path);
+        if (info->extents)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The vmdk '%s' keeps its data in other files: only "
+                                      "monolithicSparse and streamOptimized vmdk are accepted",
+                                      path);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(formats); i++)
+                known = known || strcmp(info->format, formats[i]) == 0;
+        if (!known)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The disk '%s' is in format '%s'; raw, qcow2, vmdk and vhdx "
+                                      "are accepted",
+                                      path, info->format);
+        if (info->virtual_size == 0 || info->virtual_size > DISK_MAX_VIRTUAL)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "The disk '%s' has a virtual size of %llu bytes: refused "
+                                      "(more than 0 and at most 64 TiB)",
+                                      path, (unsigned long long) info->virtual_size);
+        if (strcmp(info->format, "raw") == 0 && !raw_has_partition_table(path))
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "'%s' is not a disk image: no format qemu-img knows and no "
+                                      "partition table",
+                                      path);
         return 0;
 }
 

@@ -15,6 +15,7 @@ typedef struct disk_info {
         uint64_t actual_size;  /* bytes allocated on the host */
         char *backing_file;    /* NULL if none */
         bool data_file;        /* qcow2 with an external data file */
+        bool extents;          /* vmdk whose data lives in files named by its descriptor */
 } disk_info;
 
 void disk_info_clear(disk_info *info);
@@ -22,6 +23,11 @@ void disk_info_clear(disk_info *info);
 int disk_inspect(const char *path, disk_info *ret, kiln_error **err);
 /* Refuses backing files, data files and formats other than raw and qcow2. */
 int disk_check_standalone(const char *path, const disk_info *info, kiln_error **err);
+/* For a downloaded file: refuses backing files, data files, vmdk extent files, formats other
+ * than raw, qcow2, vmdk and vhdx, an absurd virtual size (over 64 TiB) and a raw file that has
+ * no partition table (a raw file is whatever qemu-img cannot name, so it must look like a
+ * disk). KILN_E_INVALID naming the reason. */
+int disk_check_importable(const char *path, const disk_info *info, kiln_error **err);
 /* Writes DST as a standalone qcow2 copy of SRC (of format src_format). */
 int disk_convert_qcow2(const char *src, const char *src_format, const char *dst, kiln_error **err);
 /* Rewrites the backing file name in a qcow2 header without touching data (qemu-img rebase

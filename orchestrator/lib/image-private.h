@@ -1,0 +1,18 @@
+/* What the image modules share: registering a local disk file, for register-image and
+ * import-image. */
+#ifndef KILN_IMAGE_PRIVATE_H
+#define KILN_IMAGE_PRIVATE_H
+
+#include <stdbool.h>
+
+#include <kiln/image.h>
+
+/* The checks of a register spec that need no disk: name, description, platform, ... */
+int image_register_validate(const kiln_register_spec *spec, kiln_error **err);
+/* register-image's work; imported accepts what disk_check_importable accepts (vmdk, vhdx, a
+ * raw file only with a partition table) and describes the snapshot as imported. */
+int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool imported,
+                        kiln_progress_fn progress, void *userdata, char **ret_image_id,
+                        kiln_error **err);
+
+#endif

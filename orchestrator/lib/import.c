@@ -1,0 +1,210 @@
+/* import-image: a published cloud image, downloaded over HTTP(S) and registered.
+ *
+ * The download goes to HOME/downloads/URLHASH.img (through URLHASH.img.part, which a later run
+ * resumes); the file is checked as a standalone disk image, its OS read from the disk itself,
+ * and it is then registered as register-image does. The downloaded file is removed whatever
+ * happens after the download: only an unfinished .part stays behind, to be resumed. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "disk/detect.h"
+#include "disk/disk.h"
+#include "image-private.h"
+#include "image-rules.h"
+#include "net/download.h"
+#include "util/util.h"
+
+typedef struct import_run {
+        const kiln_import_spec *spec;
+        kiln_progress_fn progress;
+        void *userdata;
+} import_run;
+
+static void notify(const kiln_import_spec *spec, kiln_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void notify(const kiln_import_spec *spec, kiln_log_level level, const char *fmt, ...)
+{
+        kiln_autofree char *msg = NULL;
+        va_list ap;
+
+        if (!spec->notify)
+                return;
+        va_start(ap, fmt);
+        msg = kiln_xvasprintf(fmt, ap);
+        va_end(ap);
+        spec->notify(level, msg, spec->userdata);
+}
+
+static int on_download(uint64_t done, uint64_t total, double rate, void *userdata)
+{
+        import_run *run = userdata;
+
+        (void) rate;
+        if (run->progress)
+                run->progress("download", done, total, run->userdata);
+        return 0;
+}
+
+/* The first 16 hex digits of the SHA-256 of the URL: the download's file name. */
+static char *url_key(const char *url)
+{
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int n = 0;
+        char hex[33];
+
+        if (EVP_Digest(url, strlen(url), md, &n, EVP_sha256(), NULL) != 1 || n < 16)
+                return kiln_xstrdup("download");
+        for (unsigned i = 0; i < 16; i++)
+                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        return kiln_xstrdup(hex);
+}
+
+/* An image name from the URL's file name without its disk extension ("debian-12-generic-amd64"
+ * from ".../debian-12-generic-amd64.qcow2?x=1"), or NULL. */
+static char *name_from_url(const char *url)
+{
+        static const char *const exts[] = {".qcow2", ".img", ".raw", ".vmdk", ".vhdx", ".qcow"};
+        const char *end = url + strcspn(url, "?#");
+        const char *start = end;
+        char *name;
+        size_t len;
+
+        while (start > url && start[-1] != '/')
+                start--;
+        len = (size_t) (end - start);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(exts); i++) {
+                size_t el = strlen(exts[i]);
+
+                if (len > el && strncmp(start + len - el, exts[i], el) == 0) {
+                        len -= el;
+                        break;
+                }
+        }
+        if (len == 0)
+                return NULL;
+        name = kiln_xstrndup(start, len);
+        if (rules_check_image_name(name, NULL) < 0) {
+                free(name);
+                return NULL;
+        }
+        return name;
+}
+
+typedef struct name_txn {
+        kiln_ctx *ctx;
+        const char *name;
+} name_txn;
+
+static int check_name_free(registry *r, void *userdata, kiln_error **err)
+{
+        name_txn *t = userdata;
+
+        return rules_check_name_free(r, t->ctx->region->name, t->ctx->account, t->name, err);
+}
+
+/* KILN_STALL_TIMEOUT (seconds) shortens the stall timeout, for tests; 0: the default. */
+static int stall_timeout(void)
+{
+        const char *v = getenv("KILN_STALL_TIMEOUT");
+        long n = v ? strtol(v, NULL, 10) : 0;
+
+        return n > 0 && n < 3600 ? (int) n : 0;
+}
+
+int kiln_image_import(kiln_ctx *ctx, const kiln_import_spec *spec, kiln_progress_fn progress,
+                      void *userdata, char **ret_image_id, kiln_error **err)
+{
+        kiln_autofree char *name = NULL, *dir = NULL, *key = NULL, *dest = NULL, *desc = NULL;
+        kiln_register_spec rs = {0};
+        download_spec ds = {0};
+        download_result res = {0};
+        import_run run = {spec, progress, userdata};
+        name_txn t = {ctx, NULL};
+        disk_info info = {0};
+        disk_os os = {0};
+        int rc;
+
+        if (!spec->url || !*spec->url)
+                return kiln_error_set(err, KILN_E_INVALID, "MissingParameter",
+                                      "The request must contain the parameter url");
+        if (strncmp(spec->url, "http://", 7) != 0 && strncmp(spec->url, "https://", 8) != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "--url '%s': only http:// and https:// URLs are imported",
+                                      spec->url);
+        if (spec->checksum && download_check_checksum_arg(spec->checksum, err) < 0)
+                return -1;
+        name = spec->name ? kiln_xstrdup(spec->name) : name_from_url(spec->url);
+        if (!name)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidAMIName.Malformed",
+                                      "cannot make an image name from '%s': give --name",
+                                      spec->url);
+        t.name = name;
+        desc = kiln_xasprintf("Imported from %s", spec->url);
+        rs.name = name;
+        rs.disk_path = spec->url; /* validated below with the real path */
+        rs.platform = spec->platform;
+        rs.default_user = spec->default_user;
+        rs.architecture = spec->architecture;
+        rs.description = spec->description ? spec->description : desc;
+        rs.source = spec->url;
+        if (image_register_validate(&rs, err) < 0 ||
+            registry_read(ctx->reg, check_name_free, &t, err) < 0)
+                return -1;
+
+        dir = kiln_xasprintf("%s/downloads", ctx->home);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'", dir);
+        key = url_key(spec->url);
+        dest = kiln_xasprintf("%s/%s.img", dir, key);
+        ds.url = spec->url;
+        ds.dest = dest;
+        ds.checksum = spec->checksum;
+        ds.progress = on_download;
+        ds.userdata = &run;
+        ds.stall_timeout_s = stall_timeout();
+        notify(spec, KILN_LOG_INFO, "downloading %s", spec->url);
+        if (download_file(&ds, &res, err) < 0)
+                return -1;
+        if (res.resumed_from)
+                notify(spec, KILN_LOG_INFO, "resumed at byte %llu",
+                       (unsigned long long) res.resumed_from);
+        notify(spec, KILN_LOG_INFO, "downloaded %llu bytes (%s)", (unsigned long long) res.bytes,
+               res.digest ? res.digest : "");
+        download_result_clear(&res);
+
+        rc = disk_inspect(dest, &info, err);
+        if (rc == 0)
+                rc = disk_check_importable(dest, &info, err);
+        if (rc == 0 && disk_detect_os(dest, info.format, &os, NULL) == 0 && os.platform) {
+                notify(spec, KILN_LOG_INFO, "found %s%s%s%s, login user %s",
+                       os.pretty_name ? os.pretty_name : os.platform,
+                       os.distribution && !os.pretty_name ? " " : "",
+                       os.distribution && !os.pretty_name ? os.distribution : "",
+                       os.version && !os.pretty_name ? os.version : "",
+                       os.default_user ? os.default_user : "unknown");
+                if (!rs.platform)
+                        rs.platform = os.platform;
+                if (!rs.default_user)
+                        rs.default_user = os.default_user;
+        } else if (rc == 0 && !rs.platform) {
+                notify(spec, KILN_LOG_WARN,
+                       "the OS of %s could not be detected: registered as linux (--platform and "
+                       "--default-user set it)",
+                       spec->url);
+        }
+        if (rc == 0) {
+                rs.disk_path = dest;
+                rc = image_register_disk(ctx, &rs, true, progress, userdata, ret_image_id, err);
+        }
+        unlink(dest);
+        disk_os_clear(&os);
+        disk_info_clear(&info);
+        return rc;
+}

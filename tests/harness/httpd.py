@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""A small HTTP/1.1 server for the download tests (tests/unit/test-download.c).
+
+    httpd.py FILE
+
+Listens on 127.0.0.1 on a free port, prints the port on the first line of stdout, and serves
+FILE. The path of the request chooses a behaviour, so that one server covers every case:
+
+    /file           FILE, with Range support (206 + Content-Range; 416 past the end); also
+                    /file/NAME, for clients that take a name from the URL
+    /norange        FILE, ignoring Range: always 200 and the whole file
+    /cut            as /file, but the first request for a given range start that begins
+                    before the middle of FILE gets the full Content-Length and only the bytes
+                    up to the middle, then the connection is closed; a second request from the
+                    same start, or one from the middle or later, gets its bytes in full
+    /stall          200 and the full Content-Length, 64 KiB of FILE, then nothing for 10 min;
+                    after /unstall, as /file (so a client can resume what it got)
+    /slow           FILE (200) in 32 KiB pieces, 10 ms apart: about 1 s for 3 MiB
+    /flaky          503 for the first 2 requests (since /reset), then as /file
+    /missing        404
+    /redirect       302 to /file
+    /redirect-file  302 to file:///etc/passwd (a client must refuse to follow it)
+    /reset          forgets the counters of /flaky and /cut, and stalls /stall again
+    /unstall        makes /stall serve as /file
+
+It only ever listens on loopback and never connects anywhere. It exits when its parent goes
+away or after 10 minutes, whichever comes first, so that a crashed test leaves nothing behind.
+"""
+
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAX_LIFETIME_S = 600
+STALL_PREFIX = 64 * 1024
+stalling = [True]
+SLOW_PIECE = 32 * 1024
+
+with open(sys.argv[1], "rb") as f:
+    DATA = f.read()
+
+lock = threading.Lock()
+flaky_count = 0
+cut_starts = set()
+
+
+def parse_range(header, size):
+    """(start, end) inclusive for "bytes=START-[END]", or None if absent or not understood."""
+    if not header:
+        return None
+    m = re.fullmatch(r"\s*bytes\s*=\s*(\d+)-(\d*)\s*", header)
+    if not m:
+        return None
+    start = int(m.group(1))
+    end = int(m.group(2)) if m.group(2) else size - 1
+    return start, min(end, size - 1)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        pass
+
+    def send_text(self, code, text, extra=()):
+        body = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in extra:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def serve(self, ranges=True, cut=False):
+        size = len(DATA)
+        rng = parse_range(self.headers.get("Range"), size) if ranges else None
+        if rng and rng[0] >= size:
+            self.send_text(416, "range not satisfiable\n", [("Content-Range", f"bytes */{size}")])
+            return
+        start, end = rng if rng else (0, size - 1)
+        self.send_response(206 if rng else 200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(end - start + 1))
+        self.send_header("Accept-Ranges", "bytes" if ranges else "none")
+        if rng:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        stop = end + 1
+        if cut:
+            with lock:
+                first = start not in cut_starts
+                cut_starts.add(start)
+            if first and start < size // 2:
+                stop = size // 2
+        self.wfile.write(DATA[start:stop])
+        if stop != end + 1:
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def do_GET(self):  # pylint: disable=invalid-name
+        global flaky_count  # pylint: disable=global-statement
+        path = self.path.split("?", 1)[0]
+        if path == "/file" or path.startswith("/file/"):
+            self.serve()
+        elif path == "/norange":
+            self.serve(ranges=False)
+        elif path == "/cut":
+            self.serve(cut=True)
+        elif path == "/stall" and not stalling[0]:
+            self.serve()
+        elif path == "/stall":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(DATA)))
+            self.end_headers()
+            self.wfile.write(DATA[:STALL_PREFIX])
+            self.wfile.flush()
+            time.sleep(MAX_LIFETIME_S)
+            self.close_connection = True
+        elif path == "/slow":
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(DATA)))
+            self.end_headers()
+            for off in range(0, len(DATA), SLOW_PIECE):
+                self.wfile.write(DATA[off:off + SLOW_PIECE])
+                self.wfile.flush()
+                time.sleep(0.01)
+        elif path == "/flaky":
+            with lock:
+                flaky_count += 1
+                n = flaky_count
+            if n <= 2:
+                self.send_text(503, "try again later\n")
+            else:
+                self.serve()
+        elif path == "/redirect":
+            self.send_text(302, "moved\n", [("Location", "/file")])
+        elif path == "/redirect-file":
+            self.send_text(302, "moved\n", [("Location", "file:///etc/passwd")])
+        elif path == "/reset":
+            with lock:
+                flaky_count = 0
+                cut_starts.clear()
+                stalling[0] = True
+            self.send_text(200, "reset\n")
+        elif path == "/unstall":
+            with lock:
+                stalling[0] = False
+            self.send_text(200, "unstalled\n")
+        else:
+            self.send_text(404, "not found\n")
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # a client that hangs up (the stall and cut tests do) is not worth a traceback
+        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):
+            return
+        super().handle_error(request, client_address)
+
+
+def watchdog(parent):
+    deadline = time.monotonic() + MAX_LIFETIME_S
+    while os.getppid() == parent and time.monotonic() < deadline:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def main():
+    server = Server(("127.0.0.1", 0), Handler)
+    threading.Thread(target=watchdog, args=(os.getppid(),), daemon=True).start()
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
