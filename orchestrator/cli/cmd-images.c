@@ -63,6 +63,7 @@ static void bake_notify(kiln_log_level level, const char *msg, void *userdata)
 int cmd_import_image(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         kiln_import_spec spec = {
+                .catalog = cli_arg_get(args, "catalog"),
                 .url = cli_arg_get(args, "url"),
                 .checksum = cli_arg_get(args, "checksum"),
                 .name = cli_arg_get(args, "name"),
@@ -79,8 +80,8 @@ int cmd_import_image(const cli_verb *verb, const cli_global *g, const cli_args *
         int rc = 0;
 
         (void) verb;
-        if (!spec.url)
-                return cli_usage_error("import-image needs --url URL");
+        if (!spec.url && !spec.catalog)
+                return cli_usage_error("import-image needs --url URL or --catalog NAME");
         ctx = cli_ctx_open(g, &rc);
         if (!ctx)
                 return rc;
@@ -345,6 +346,8 @@ static const cli_opt register_opts[] = {
 
 static const cli_opt import_image_opts[] = {
         {"url", CLI_ARG_ONE, "URL", "http:// or https:// address of a disk image"},
+        {"catalog", CLI_ARG_ONE, "NAME",
+         "an image of templates/catalog.json: its URL, checksum, user, owner and price"},
         {"checksum", CLI_ARG_ONE, "sha256:HEX|sha512:HEX", "checked while the bytes arrive"},
         {"name", CLI_ARG_ONE, "NAME", "image name (default: the URL's file name)"},
         {"platform", CLI_ARG_ONE, "linux|windows", "override what is detected from the disk"},
@@ -417,8 +420,8 @@ const cli_verb cli_image_verbs[] = {
          "kiln register-image --name web-base --disk debian.qcow2 --default-user admin"},
         {"import-image", "images",
          "download a published disk image (resumable, checksummed) and register it",
-         "--url URL [--checksum sha256:HEX] [--name NAME] [OPTIONS]", import_image_opts, 0,
-         cmd_import_image,
+         "(--url URL [--checksum sha256:HEX] | --catalog NAME) [--name NAME] [OPTIONS]",
+         import_image_opts, 0, cmd_import_image,
          "kiln import-image --url https://example.org/debian-12.qcow2 --checksum sha512:..."},
         {"create-image", "images",
          "bake an instance into a new image (generalized, no data copied)",

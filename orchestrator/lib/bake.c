@@ -147,7 +147,7 @@ static char *file_blob(const char *path)
         kiln_autofree char *text = NULL;
         size_t len = 0;
 
-        if (kiln_file_read(path, 64 * 1024, &text, &len, NULL) < 0)
+        if (kiln_file_read(path, (size_t) 64 * 1024, &text, &len, NULL) < 0)
                 return NULL;
         return key_blob(text);
 }
@@ -196,7 +196,7 @@ static int generalize(bake *b, kiln_error **err)
                 return kiln_error_set(err, KILN_E_UNSUPPORTED, "UnsupportedOperation",
                                       "kiln cannot generalize a Windows instance (sysprep): "
                                       "add --no-generalize");
-        if (kiln_file_read(script_path, 256 * 1024, &script, &len, err) < 0)
+        if (kiln_file_read(script_path, (size_t) 256 * 1024, &script, &len, err) < 0)
                 return -1;
         if (!blob1)
                 return kiln_error_set(err, KILN_E_NOT_FOUND, NULL,

@@ -156,6 +156,8 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         img.boot_mode = (char *) (spec->boot_mode ? spec->boot_mode : "legacy-bios");
         img.root_device_name = map.device_name;
         img.creation_date = now;
+        img.owner_alias = (char *) spec->owner_alias;
+        img.hourly_price = spec->hourly_price;
         img.mappings = &map;
         img.n_mappings = 1;
 

@@ -5,6 +5,7 @@
  * and it is then registered as register-image does. The downloaded file is removed whatever
  * happens after the download: only an unfinished .part stays behind, to be resumed. */
 #include <errno.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -62,7 +63,7 @@ static char *url_key(const char *url)
         if (EVP_Digest(url, strlen(url), md, &n, EVP_sha256(), NULL) != 1 || n < 16)
                 return kiln_xstrdup("download");
         for (unsigned i = 0; i < 16; i++)
-                snprintf(hex + 2 * i, 3, "%02x", md[i]);
+                snprintf(hex + (size_t) 2 * i, 3, "%02x", md[i]);
         return kiln_xstrdup(hex);
 }
 
@@ -118,8 +119,175 @@ static int stall_timeout(void)
         return n > 0 && n < 3600 ? (int) n : 0;
 }
 
-int kiln_image_import(kiln_ctx *ctx, const kiln_import_spec *spec, kiln_progress_fn progress,
+static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *owner_alias,
+                      double hourly_price, kiln_progress_fn progress, void *userdata,
+                      char **ret_image_id, kiln_error **err);
+
+/* ---- the catalog ---- */
+
+typedef struct catalog_entry {
+        json_t *root; /* owns the strings below */
+        const char *name, *url, *checksum_url, *checksum_type, *platform, *default_user;
+        const char *owner_alias, *architecture, *description;
+        double hourly_price;
+} catalog_entry;
+
+static char *catalog_path(void)
+{
+        const char *env = getenv("KILN_CATALOG");
+
+        if (env && *env)
+                return kiln_xstrdup(env);
+        return kiln_xasprintf("%s/templates/catalog.json", KILN_DATADIR);
+}
+
+static const char *entry_str(json_t *e, const char *key)
+{
+        return json_string_value(json_object_get(e, key));
+}
+
+static int catalog_find(const char *name, catalog_entry *ret, kiln_error **err)
+{
+        kiln_autofree char *path = catalog_path();
+        json_error_t jerr;
+        json_t *root = json_load_file(path, 0, &jerr), *list, *e;
+        size_t i;
+
+        if (!root)
+                return kiln_error_set(err, KILN_E_INVALID, NULL, "%s:%d:%d: %s", path, jerr.line,
+                                      jerr.column, jerr.text);
+        list = json_object_get(root, "Images");
+        json_array_foreach (list, i, e) {
+                if (!json_is_object(e) || !entry_str(e, "Name") ||
+                    strcmp(entry_str(e, "Name"), name) != 0)
+                        continue;
+                ret->root = root;
+                ret->name = entry_str(e, "Name");
+                ret->url = entry_str(e, "Url");
+                ret->checksum_url = entry_str(e, "ChecksumUrl");
+                ret->checksum_type = entry_str(e, "ChecksumType");
+                ret->platform = entry_str(e, "Platform");
+                ret->default_user = entry_str(e, "DefaultUser");
+                ret->owner_alias = entry_str(e, "OwnerAlias");
+                ret->architecture = entry_str(e, "Architecture");
+                ret->description = entry_str(e, "Description");
+                ret->hourly_price = json_number_value(json_object_get(e, "HourlyPrice"));
+                if (!ret->url)
+                        break;
+                return 0;
+        }
+        json_decref(root);
+        return kiln_error_set(err, KILN_E_NOT_FOUND, "InvalidParameterValue",
+                              "the catalog %s has no image '%s' with a Url", path, name);
+}
+
+/* The checksum of FILE in a sums file: "HEX  FILE" (sha256sum) or "SHA256 (FILE) = HEX"
+ * (BSD style, as Fedora and others publish). */
+static char *sums_lookup(const char *sums, const char *file, const char *type)
+{
+        kiln_autofree char *copy = kiln_xstrdup(sums);
+        char *save = NULL;
+
+        for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char hex[129] = "", name[512] = "";
+                char *paren = strstr(line, " (");
+                const char *n = name;
+
+                if (paren && sscanf(paren, " (%511[^)]) = %128s", name, hex) == 2) {
+                        /* BSD style: the algorithm comes first */
+                } else if (sscanf(line, "%128s %511s", hex, name) != 2) {
+                        continue;
+                }
+                if (*n == '*') /* sha256sum's binary mode */
+                        n++;
+                if (strcmp(n, file) == 0 && strspn(hex, "0123456789abcdefABCDEF") == strlen(hex))
+                        return kiln_xasprintf("%s:%s", type, hex);
+        }
+        return NULL;
+}
+
+/* The entry's checksum, from its ChecksumUrl (a small sums file, downloaded next to DEST). */
+static int catalog_checksum(const catalog_entry *c, const char *dir, char **ret, kiln_error **err)
+{
+        kiln_autofree char *dest = kiln_xasprintf("%s/sums.%d", dir, (int) getpid());
+        kiln_autofree char *text = NULL;
+        const char *file = c->url + strcspn(c->url, "?#");
+        kiln_autofree char *base = NULL;
+        download_spec ds = {0};
+        download_result res = {0};
+        size_t len = 0;
+        int rc;
+
+        while (file > c->url && file[-1] != '/')
+                file--;
+        base = kiln_xstrndup(file, strcspn(file, "?#"));
+        ds.url = c->checksum_url;
+        ds.dest = dest;
+        ds.max_attempts = 3;
+        rc = download_file(&ds, &res, err);
+        download_result_clear(&res);
+        if (rc == 0)
+                rc = kiln_file_read(dest, 4 << 20, &text, &len, err);
+        unlink(dest);
+        kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        unlink(part);
+        if (rc < 0) {
+                kiln_error_prefix(err, "cannot read the checksums of '%s'", c->name);
+                return -1;
+        }
+        *ret = sums_lookup(text, base, c->checksum_type ? c->checksum_type : "sha256");
+        if (!*ret)
+                return kiln_error_set(err, KILN_E_INVALID, NULL, "%s lists no checksum for '%s'",
+                                      c->checksum_url, base);
+        return download_check_checksum_arg(*ret, err);
+}
+
+int kiln_image_import(kiln_ctx *ctx, const kiln_import_spec *spec_in, kiln_progress_fn progress,
                       void *userdata, char **ret_image_id, kiln_error **err)
+{
+        kiln_import_spec merged = *spec_in;
+        const kiln_import_spec *spec = &merged;
+        catalog_entry cat = {0};
+        kiln_autofree char *cat_sum = NULL;
+        int r;
+
+        if (spec_in->catalog) {
+                if (catalog_find(spec_in->catalog, &cat, err) < 0)
+                        return -1;
+                merged.url = spec_in->url ? spec_in->url : cat.url;
+                merged.name = spec_in->name ? spec_in->name : cat.name;
+                merged.platform = spec_in->platform ? spec_in->platform : cat.platform;
+                merged.default_user =
+                        spec_in->default_user ? spec_in->default_user : cat.default_user;
+                merged.architecture =
+                        spec_in->architecture ? spec_in->architecture : cat.architecture;
+                merged.description = spec_in->description ? spec_in->description : cat.description;
+                if (!spec_in->checksum && cat.checksum_url) {
+                        kiln_autofree char *dir = kiln_xasprintf("%s/downloads", ctx->home);
+
+                        if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+                                json_decref(cat.root);
+                                return kiln_error_set_errno(err, errno, KILN_E_IO,
+                                                            "cannot create '%s'", dir);
+                        }
+                        notify(spec, KILN_LOG_INFO, "reading the checksum of %s from %s", cat.name,
+                               cat.checksum_url);
+                        if (catalog_checksum(&cat, dir, &cat_sum, err) < 0) {
+                                json_decref(cat.root);
+                                return -1;
+                        }
+                        merged.checksum = cat_sum;
+                }
+        }
+        r = import_url(ctx, spec, cat.root ? cat.owner_alias : NULL, cat.hourly_price, progress,
+                       userdata, ret_image_id, err);
+        json_decref(cat.root);
+        return r;
+}
+
+static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *owner_alias,
+                      double hourly_price, kiln_progress_fn progress, void *userdata,
+                      char **ret_image_id, kiln_error **err)
 {
         kiln_autofree char *name = NULL, *dir = NULL, *key = NULL, *dest = NULL, *desc = NULL;
         kiln_register_spec rs = {0};
@@ -154,6 +322,8 @@ int kiln_image_import(kiln_ctx *ctx, const kiln_import_spec *spec, kiln_progress
         rs.architecture = spec->architecture;
         rs.description = spec->description ? spec->description : desc;
         rs.source = spec->url;
+        rs.owner_alias = owner_alias;
+        rs.hourly_price = hourly_price;
         if (image_register_validate(&rs, err) < 0 ||
             registry_read(ctx->reg, check_name_free, &t, err) < 0)
                 return -1;

@@ -112,6 +112,41 @@ tap_is "$(ls "$KILN_HOME/downloads" | wc -l)" 0 "the download is gone once regis
 kiln_rc import-image --url "$URL/file/debian-12.qcow2"
 tap_is "$RC" 5 "importing the same name again: InvalidAMIName.Duplicate (exit 5)"
 
+# The catalog: entries whose checksum comes from a published sums file (sha256sum and BSD
+# style), with owner aliases and a marketplace price.
+mkdir -p "$work/sums"
+printf '%s  debian-12.qcow2\n%064d  other.qcow2\n' "$sum" 0 >"$work/sums/SHA256SUMS"
+printf 'SHA256 (other.qcow2) = %064d\nSHA256 (debian-12.qcow2) = %s\n' 0 "$sum" >"$work/sums/CHECKSUM"
+serve SUMS_URL "$work/sums/SHA256SUMS"
+serve BSD_URL "$work/sums/CHECKSUM"
+cat >"$work/catalog.json" <<JSON
+{"Images": [
+  {"Name": "local-debian", "Url": "$URL/file/debian-12.qcow2", "ChecksumUrl": "$SUMS_URL/file/SHA256SUMS",
+   "ChecksumType": "sha256", "Platform": "linux", "DefaultUser": "admin", "OwnerAlias": "amazon", "HourlyPrice": 0},
+  {"Name": "local-market", "Url": "$URL/file/debian-12.qcow2", "ChecksumUrl": "$BSD_URL/file/CHECKSUM",
+   "ChecksumType": "sha256", "Platform": "linux", "DefaultUser": "admin", "OwnerAlias": "aws-marketplace",
+   "HourlyPrice": 0.25}
+]}
+JSON
+export KILN_CATALOG=$work/catalog.json
+kiln_rc import-image --catalog local-debian
+tap_is "$RC" 0 "import-image --catalog: URL and checksum from the catalog"
+CAT=$(json 'd["ImageId"]')
+tap_like "$ERR" "reading the checksum of local-debian from $SUMS_URL" "the checksum is read from the published sums file"
+kiln_rc import-image --catalog local-market
+tap_is "$RC" 0 "a marketplace entry, its checksum in BSD style"
+MARKET=$(json 'd["ImageId"]')
+kiln_rc describe-images --owners amazon
+tap_is "$(json '" ".join(i["ImageId"] for i in d["Images"])')" "$CAT" "--owners amazon selects the distribution image"
+tap_is "$(json 'd["Images"][0]["ImageOwnerAlias"]')" amazon "with its owner alias"
+kiln_rc describe-images --owners aws-marketplace
+tap_is "$(json '" ".join(i["ImageId"] for i in d["Images"])')" "$MARKET" "--owners aws-marketplace the marketplace one"
+kiln_rc describe-storage
+tap_is "$(json "[i['HourlyPrice'] for i in d['Images'] if i['ImageId']=='$MARKET'][0]")" 0.25 "its hourly price shows in describe-storage"
+kiln_rc import-image --catalog no-such-image
+tap_is "$RC" 4 "an unknown catalog entry: exit 4"
+unset KILN_CATALOG
+
 kiln_rc create-key-pair --key-name imp --key-type ed25519 --output-file "$work/imp.pem"
 kiln_rc run-instances --image-id "$AMI" --key-name imp --wait
 tap_is "$RC" 0 "an instance of the imported image becomes ready"

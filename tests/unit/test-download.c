@@ -52,7 +52,7 @@ static void digest_hex(const EVP_MD *md, const void *buf, size_t len, char *out)
 
         EVP_Digest(buf, len, d, &n, md, NULL);
         for (unsigned int i = 0; i < n; i++)
-                snprintf(out + 2 * i, 3, "%02x", d[i]);
+                snprintf(out + (size_t) 2 * i, 3, "%02x", d[i]);
 }
 
 static int write_file(const char *path, const void *buf, size_t len)

@@ -83,6 +83,8 @@ typedef struct kiln_register_spec {
         const char *boot_mode; /* NULL: legacy-bios */
         const char *source;    /* where the disk came from, for the snapshot's description;
                                   NULL: disk_path */
+        const char *owner_alias; /* amazon or aws-marketplace for catalog images, else NULL */
+        double hourly_price;     /* marketplace images: USD per instance hour */
 } kiln_register_spec;
 
 /* Progress of a long operation (a transfer): bytes done and total (0 if unknown). */
@@ -94,6 +96,9 @@ KILN_PUBLIC int kiln_image_register(kiln_ctx *ctx, const kiln_register_spec *spe
 
 /* ---- import (download a published image) ---- */
 typedef struct kiln_import_spec {
+        const char *catalog;  /* an entry of templates/catalog.json (KILN_CATALOG overrides the
+                                 file): its URL, checksum source, platform, user, owner alias
+                                 and price; the other fields override it */
         const char *url;      /* http:// or https:// */
         const char *checksum; /* sha256:HEX or sha512:HEX, or NULL */
         const char *name;     /* NULL: the file name of the URL */

@@ -45,7 +45,7 @@
 #define DL_PROGRESS_INTERVAL_S       0.25
 #define DL_BACKOFF_FIRST_MS          500
 #define DL_BACKOFF_MAX_MS            8000
-#define DL_HASH_CHUNK                (1024 * 1024)
+#define DL_HASH_CHUNK                ((size_t) 1024 * 1024)
 
 typedef CURL dl_curl;
 static dl_curl *dl_curl_free(dl_curl *c)
