@@ -80,10 +80,10 @@ extern const cli_group cli_groups[];
 extern const size_t cli_n_groups;
 extern const cli_verb cli_general_verbs[], cli_image_verbs[], cli_snapshot_verbs[],
         cli_upkeep_verbs[], cli_doctor_verbs[], cli_instance_verbs[], cli_keypair_verbs[],
-        cli_configure_verbs[];
+        cli_configure_verbs[], cli_build_verbs[];
 extern const size_t cli_n_general_verbs, cli_n_image_verbs, cli_n_snapshot_verbs,
         cli_n_upkeep_verbs, cli_n_doctor_verbs, cli_n_instance_verbs, cli_n_keypair_verbs,
-        cli_n_configure_verbs;
+        cli_n_configure_verbs, cli_n_build_verbs;
 
 #define CLI_END_OPTS                                                                               \
         {                                                                                          \
@@ -150,6 +150,7 @@ void cli_print(const cli_global *g, json_t *result);
 int cmd_help(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_doctor(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_build(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_import_image(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_describe_images(const cli_verb *verb, const cli_global *g, const cli_args *args);

@@ -32,6 +32,7 @@ const cli_group cli_groups[] = {
         {"snapshots", cli_snapshot_verbs, &cli_n_snapshot_verbs},
         {"instances", cli_instance_verbs, &cli_n_instance_verbs},
         {"configure", cli_configure_verbs, &cli_n_configure_verbs},
+        {"pipelines", cli_build_verbs, &cli_n_build_verbs},
         {"key pairs", cli_keypair_verbs, &cli_n_keypair_verbs},
         {"money and upkeep", cli_upkeep_verbs, &cli_n_upkeep_verbs},
         {"host", cli_doctor_verbs, &cli_n_doctor_verbs},

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "disk/detect.h"
 #include "disk/disk.h"
 #include "image-private.h"
 #include "image-rules.h"
@@ -110,7 +111,9 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         register_txn t = {ctx, spec, &snap, &img};
         upload_progress up = {progress, userdata, "upload"};
         virStoragePoolPtr pool;
-        bool windows = spec->platform && strcmp(spec->platform, "windows") == 0;
+        disk_os os = {0};
+        const char *platform = spec->platform, *user = spec->default_user;
+        bool windows;
         int r = -1;
 
         if (image_register_validate(spec, err) < 0)
@@ -122,6 +125,15 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
                 disk_info_clear(&info);
                 return -1;
         }
+        /* What the caller did not say is read from the disk: the platform and login user. */
+        if ((!platform || !user) && disk_detect_os(spec->disk_path, info.format, &os, NULL) == 0 &&
+            os.platform) {
+                if (!platform)
+                        platform = os.platform;
+                if (!user && strcmp(platform, os.platform) == 0)
+                        user = os.default_user;
+        }
+        windows = platform && strcmp(platform, "windows") == 0;
         now = kiln_time_now_iso();
         snap.s.snapshot_id = kiln_id_new("snap");
         img.image_id = kiln_id_new("ami");
@@ -150,9 +162,7 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         img.state = (char *) "available";
         img.architecture = (char *) (spec->architecture ? spec->architecture : "x86_64");
         img.platform = (char *) (windows ? "windows" : "linux");
-        img.default_user = (char *) (spec->default_user ? spec->default_user
-                                     : windows          ? "Administrator"
-                                                        : "");
+        img.default_user = (char *) (user ? user : windows ? "Administrator" : "");
         img.boot_mode = (char *) (spec->boot_mode ? spec->boot_mode : "legacy-bios");
         img.root_device_name = map.device_name;
         img.creation_date = now;
@@ -194,6 +204,7 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         free(snap.volume);
         free(snap.layer_id);
         disk_info_clear(&info);
+        disk_os_clear(&os);
         return r;
 }
 

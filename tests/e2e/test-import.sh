@@ -147,6 +147,11 @@ kiln_rc import-image --catalog no-such-image
 tap_is "$RC" 4 "an unknown catalog entry: exit 4"
 unset KILN_CATALOG
 
+# register-image detects too, when the platform or login user is not given.
+kiln_rc register-image --name registered-detect --disk "$work/debian-12.qcow2"
+kiln_rc describe-images --image-ids "$(json 'd["ImageId"]')"
+tap_is "$(json 'd["Images"][0].get("DefaultUser")')" admin "register-image reads the login user from the disk as well"
+
 kiln_rc create-key-pair --key-name imp --key-type ed25519 --output-file "$work/imp.pem"
 kiln_rc run-instances --image-id "$AMI" --key-name imp --wait
 tap_is "$RC" 0 "an instance of the imported image becomes ready"

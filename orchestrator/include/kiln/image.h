@@ -80,9 +80,9 @@ typedef struct kiln_register_spec {
         const char *default_user;
         const char *architecture; /* NULL: x86_64 */
         const char *description;
-        const char *boot_mode; /* NULL: legacy-bios */
-        const char *source;    /* where the disk came from, for the snapshot's description;
-                                  NULL: disk_path */
+        const char *boot_mode;   /* NULL: legacy-bios */
+        const char *source;      /* where the disk came from, for the snapshot's description;
+                                    NULL: disk_path */
         const char *owner_alias; /* amazon or aws-marketplace for catalog images, else NULL */
         double hourly_price;     /* marketplace images: USD per instance hour */
 } kiln_register_spec;
