@@ -68,10 +68,11 @@ static json_t *manifest_json(const kiln_build_manifest *m)
         json_object_set_new(o, "Tests", a);
         a = json_array();
         for (size_t i = 0; i < m->n_steps; i++)
-                json_array_append_new(a, json_pack("{s:s, s:f}", "Step", m->steps[i].name,
-                                                   "Seconds", m->steps[i].seconds));
+                json_array_append_new(a, json_pack("{s:s, s:I}", "Step", m->steps[i].name,
+                                                   "Milliseconds",
+                                                   (json_int_t) (m->steps[i].seconds * 1000)));
         json_object_set_new(o, "Steps", a);
-        json_object_set_new(o, "Seconds", json_real(m->seconds));
+        json_object_set_new(o, "Milliseconds", json_integer((json_int_t) (m->seconds * 1000)));
         if (m->instance_id)
                 json_object_set_new(o, "InstanceId", json_string(m->instance_id));
         if (m->ssh_command)

@@ -484,7 +484,7 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
         ret->bake_ms = ms;
         rc = 0;
         /* EC2's default: an instance that was running runs again. */
-        if (was_running && !live) {
+        if (was_running && !live && !spec->leave_stopped) {
                 notify(&b, KILN_LOG_INFO, "starting %s again", id);
                 if (kiln_instances_start(ctx, &id, 1, NULL, NULL, err) < 0)
                         rc = -1;

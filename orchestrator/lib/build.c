@@ -97,7 +97,6 @@ static int newest_by_name(run *r, const char *pattern, char **ret, kiln_error **
 {
         const char *values[] = {pattern};
         const char *states[] = {"available"};
-        const char *who[] = {"self"};
         kiln_filter f[] = {{"name", values, 1}, {"state", states, 1}};
         kiln_image_query q = {0};
         kiln_image *imgs = NULL;
@@ -106,8 +105,6 @@ static int newest_by_name(run *r, const char *pattern, char **ret, kiln_error **
 
         q.filters = f;
         q.n_filters = 2;
-        q.executable_users = who;
-        q.n_executable_users = 1;
         if (kiln_images_describe(r->ctx, &q, &imgs, &n, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++)
@@ -407,6 +404,9 @@ static int build_steps(run *r, kiln_error **err)
                 cs.name = t->image_name;
                 cs.description = t->image_description;
                 cs.no_generalize = !t->generalize;
+                /* The build instance is terminated after the bake, unless kept for
+                 * inspection: no need to boot it again. */
+                cs.leave_stopped = r->o->on_error != KILN_ON_ERROR_KEEP;
                 cs.notify = r->o->notify;
                 cs.userdata = r->o->userdata;
                 say(r, KILN_LOG_INFO, "baking %s as '%s'", build_id, t->image_name);
@@ -423,8 +423,8 @@ static int build_steps(run *r, kiln_error **err)
         if (tag_image(r, r->m->image_id, err) < 0)
                 return -1;
         step_done(r, "bake", start);
-        /* The bake started the build instance again; it is done with. */
-        if (r->o->on_error != KILN_ON_ERROR_KEEP || !t->n_tests) {
+        /* The build instance is done with (on_error keep leaves it running until the end). */
+        if (r->o->on_error != KILN_ON_ERROR_KEEP) {
                 terminate(r, build_id);
                 free(r->m->instance_id);
                 r->m->instance_id = NULL;

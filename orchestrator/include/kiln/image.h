@@ -127,6 +127,7 @@ typedef struct kiln_create_image_spec {
         const char *description; /* NULL: "" */
         bool no_reboot;          /* snapshot a running instance live, crash-consistent */
         bool no_generalize;      /* keep the instance's keys, identity and state in the image */
+        bool leave_stopped;      /* do not start a running instance again after the bake */
         /* Told each step (KILN_LOG_INFO) and each warning (KILN_LOG_WARN); may be NULL. */
         kiln_log_fn notify;
         void *userdata;
