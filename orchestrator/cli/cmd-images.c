@@ -5,6 +5,15 @@
 
 #include "cli.h"
 
+/* {"ImageId": ID}, as the aws CLI prints the result of register, copy, create and import. */
+static void print_image_id(const cli_global *g, const char *id)
+{
+        json_t *o = json_pack("{s:s}", "ImageId", id);
+
+        cli_print(g, o);
+        json_decref(o);
+}
+
 static int finish(kiln_error *err)
 {
         return err ? cli_fail(err) : CLI_EXIT_OK;
@@ -40,12 +49,7 @@ int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args
         cli_progress_end(g);
         if (rc < 0)
                 return cli_fail(err);
-        {
-                json_t *o = json_pack("{s:s}", "ImageId", id);
-
-                cli_print(g, o);
-                json_decref(o);
-        }
+        print_image_id(g, id);
         return CLI_EXIT_OK;
 }
 
@@ -90,12 +94,7 @@ int cmd_import_image(const cli_verb *verb, const cli_global *g, const cli_args *
         cli_progress_end(g);
         if (rc < 0)
                 return cli_fail(err);
-        {
-                json_t *o = json_pack("{s:s}", "ImageId", id);
-
-                cli_print(g, o);
-                json_decref(o);
-        }
+        print_image_id(g, id);
         return CLI_EXIT_OK;
 }
 
@@ -132,12 +131,7 @@ int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *
                 free(res.image_id);
                 return cli_fail(err);
         }
-        {
-                json_t *o = json_pack("{s:s}", "ImageId", res.image_id);
-
-                cli_print(g, o);
-                json_decref(o);
-        }
+        print_image_id(g, res.image_id);
         free(res.image_id);
         return CLI_EXIT_OK;
 }
@@ -227,12 +221,7 @@ int cmd_copy_image(const cli_verb *verb, const cli_global *g, const cli_args *ar
         cli_progress_end(g);
         if (rc < 0)
                 return cli_fail(err);
-        {
-                json_t *o = json_pack("{s:s}", "ImageId", id);
-
-                cli_print(g, o);
-                json_decref(o);
-        }
+        print_image_id(g, id);
         return CLI_EXIT_OK;
 }
 

@@ -22,21 +22,11 @@ NET=kiln-test-net
 SUBNET=192.168.150
 state=$(mktemp -d /var/tmp/kiln-netns.XXXXXX)
 chmod 0755 "$state"
-daemons=()
 
 ns_cleanup() {
         if [ -n "${KILN_HOME:-}" ]; then home_cleanup_instances; fi
         virsh -q -c qemu:///system net-destroy "$NET" >/dev/null 2>&1 || true
-        local i pid
-        for ((i = ${#daemons[@]} - 1; i >= 0; i--)); do
-                pid=${daemons[$i]}
-                kill -TERM "$pid" 2>/dev/null || continue
-                for _ in $(seq 1 100); do
-                        kill -0 "$pid" 2>/dev/null || break
-                        sleep 0.1
-                done
-                kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-        done
+        harness_libvirt_down >/dev/null # exactly the daemons this test started
         rm -rf "$state"
 }
 
@@ -62,7 +52,7 @@ virtlogd -d -p /run/libvirt/kiln-virtlogd.pid
 libvirtd -d -p /run/libvirt/kiln-libvirtd.pid
 for f in kiln-virtlogd kiln-libvirtd; do
         for _ in $(seq 1 50); do [ -s "/run/libvirt/$f.pid" ] && break; sleep 0.1; done
-        daemons+=("$(cat "/run/libvirt/$f.pid")")
+        HARNESS_STARTED_PIDS+=("$(cat "/run/libvirt/$f.pid")")
 done
 home_setup_instances
 trap 'ns_cleanup' EXIT
