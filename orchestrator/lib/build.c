@@ -21,11 +21,9 @@
 #include "registry/registry.h"
 #include "util/util.h"
 
-static volatile sig_atomic_t build_interrupted;
-
 void kiln_build_interrupt(void)
 {
-        build_interrupted = 1;
+        kiln_interrupt();
 }
 
 typedef struct made {
@@ -86,7 +84,7 @@ static void step_done(run *r, const char *name, uint64_t start)
 
 static int check_interrupt(kiln_error **err)
 {
-        if (build_interrupted)
+        if (kiln_interrupted())
                 return kiln_error_set(err, KILN_E_INTERRUPTED, NULL, "the build was interrupted");
         return 0;
 }
@@ -289,7 +287,7 @@ static int run_tests(run *r, kiln_error **err)
         if (launch(r, r->m->image_id, &test_id, err) < 0)
                 return -1;
         r->m->tests = kiln_xcalloc(r->t->n_tests + 1, sizeof(*r->m->tests));
-        for (size_t i = 0; i < r->t->n_tests && !build_interrupted; i++) {
+        for (size_t i = 0; i < r->t->n_tests && !kiln_interrupted(); i++) {
                 kiln_configure_step step = {KILN_STEP_RUN, r->t->tests[i]};
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_build_test *bt = &r->m->tests[r->m->n_tests++];
@@ -494,7 +492,7 @@ int kiln_build_run(kiln_ctx *ctx, const kiln_build_template *t, const kiln_build
         m->success = rc == 0;
         if (rc < 0) {
                 m->error = kiln_xstrdup(err && *err ? (*err)->msg : "failed");
-                if (o->on_error == KILN_ON_ERROR_CLEANUP || build_interrupted) {
+                if (o->on_error == KILN_ON_ERROR_CLEANUP || kiln_interrupted()) {
                         say(&r, KILN_LOG_WARN, "cleaning up what the build made");
                         cleanup(&r);
                         free(m->image_id);
@@ -522,7 +520,7 @@ int kiln_build_run(kiln_ctx *ctx, const kiln_build_template *t, const kiln_build
         }
         /* The temporary key pair goes, unless an instance kept for inspection needs it. */
         if (r.made.keypair &&
-            (rc == 0 || o->on_error == KILN_ON_ERROR_CLEANUP || build_interrupted)) {
+            (rc == 0 || o->on_error == KILN_ON_ERROR_CLEANUP || kiln_interrupted())) {
                 kiln_keypair_delete(ctx, r.made.keypair, NULL, NULL);
                 unlink(r.made.key_file);
         }

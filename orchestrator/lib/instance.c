@@ -359,6 +359,10 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                 kiln_instance_clear(&inst);
                 if (rc != 0)
                         return rc > 0 ? 0 : -1;
+                if (kiln_interrupted())
+                        return kiln_error_set(err, KILN_E_INTERRUPTED, NULL,
+                                              "interrupted while waiting for %s (last: %s)",
+                                              instance_id, last);
                 if (ssh_now_ms() >= deadline) {
                         kiln_autofree char *tail = console_tail(ctx, instance_id, 2000);
 

@@ -93,4 +93,45 @@ kiln_rc describe-snapshots --owner-ids self
 tap_is "$(json 'len(d["Snapshots"])')" "$snaps_before" "and its snapshots deleted"
 tap_is "$(instance_count)" 0 "no instance is left"
 
+# ---- --on-error abort and keep (at once), and an interrupt ----
+cat >"$work/broken.json" <<'JSON'
+{
+  "source": {"name": "debian-12"},
+  "configure": [{"run": "echo about to fail; exit 3"}],
+  "image": {"name": "never-{{timestamp}}"}
+}
+JSON
+"$KILN_BIN" --no-progress build "$work/broken.json" --on-error abort >"$work/abort.json" 2>"$work/abort.err" &
+pa=$!
+"$KILN_BIN" --no-progress build "$work/broken.json" --on-error keep >"$work/keep.json" 2>"$work/keep.err" &
+pk=$!
+wait $pa; ra=$?
+wait $pk; rk=$?
+tap_is "$ra $rk" "6 6" "a failing configure step fails the build in abort and keep modes (exit 6)"
+OUT=$(cat "$work/abort.json")
+hint=$(json 'd.get("Cleanup", "")')
+tap_like "$hint" "kiln terminate-instances --instance-ids i-[0-9a-f]+;.*delete-key-pair --key-name kiln-build-" "abort says how to remove what it left"
+OUT=$(cat "$work/keep.json")
+KEPT=$(json 'd.get("InstanceId", "")')
+kssh=$(json 'd.get("SshCommand", "")')
+tap_is "$(instance_count)" 2 "both left their instance"
+out=$(HOME=$work timeout 60 $kssh echo inside 2>&1 </dev/null)
+tap_is "$out" inside "keep prints an ssh command that logs in to the kept instance"
+# Remove what abort left with the commands it printed, and what keep left.
+echo "$hint" | tr ';' '\n' | sed 's/^.*: kiln /kiln /; s/^ *//' | grep '^kiln ' |
+        while read -r _ args; do "$KILN_BIN" $args >/dev/null 2>&1; done
+"$KILN_BIN" terminate-instances --instance-ids "$KEPT" >/dev/null
+"$KILN_BIN" describe-key-pairs | python3 -c 'import json,sys; [print(k["KeyName"]) for k in json.load(sys.stdin)["KeyPairs"]]' |
+        xargs -r -n1 "$KILN_BIN" delete-key-pair --key-name >/dev/null
+tap_is "$(instance_count)" 0 "the printed commands remove what abort left"
+
+"$KILN_BIN" --no-progress build "$ex/cowsay-motd.json" --var base=debian-12 >"$work/int.json" 2>"$work/int.err" &
+pi=$!
+for _ in $(seq 1 100); do grep -q "waiting until it is ready" "$work/int.err" && break; sleep 0.3; done
+kill -TERM $pi
+wait $pi
+tap_is "$?" 130 "SIGTERM during a build stops it (exit 130)"
+tap_like "$(cat "$work/int.err")" "cleaning up what the build made" "and cleans up"
+tap_is "$(instance_count) $(kiln_rc describe-key-pairs; json 'len(d["KeyPairs"])')" "0 0" "no instance or key pair is left"
+
 tap_done

@@ -45,6 +45,11 @@ KILN_PUBLIC kiln_error *kiln_error_free(kiln_error *e);
 /* "InvalidParameterValue"-style name of a code, for logs and JSON error output. */
 KILN_PUBLIC const char *kiln_error_code_name(int code);
 
+/* Cancelling long waits: kiln_interrupt is async-signal-safe (a signal handler may call it);
+ * waits that poll (readiness, state changes) then fail with KILN_E_INTERRUPTED. */
+KILN_PUBLIC void kiln_interrupt(void);
+KILN_PUBLIC int kiln_interrupted(void);
+
 KILN_DEFINE_AUTOPTR(kiln_error, kiln_error_free)
 
 #endif

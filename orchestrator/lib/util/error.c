@@ -1,5 +1,6 @@
 /* Errors are set once, at the failure, and never overwritten: the first cause wins, so a
  * rollback that fails too cannot hide why the operation failed. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -99,4 +100,16 @@ const char *kiln_error_code_name(int code)
         if (code <= 0 || code >= KILN_E_COUNT || !names[code])
                 return "InternalError";
         return names[code];
+}
+
+static volatile sig_atomic_t interrupted;
+
+void kiln_interrupt(void)
+{
+        interrupted = 1;
+}
+
+int kiln_interrupted(void)
+{
+        return interrupted != 0;
 }
