@@ -16,11 +16,7 @@ harness_e2e_prepare >&2
 home_setup
 trap 'cleanup' EXIT
 cleanup() {
-        "$KILN_BIN" describe-instances 2>/dev/null | python3 -c 'import json,sys
-d = json.load(sys.stdin)
-print(" ".join(i["InstanceId"] for r in d["Reservations"] for i in r["Instances"] if i["State"]["Name"] != "terminated"))' |
-                xargs -r "$KILN_BIN" terminate-instances --instance-ids >/dev/null 2>&1 || true
-        home_cleanup
+        home_cleanup_instances # terminates what the run launched, then removes the home
         harness_libvirt_down >&2
 }
 work=$KILN_HOME/bench
