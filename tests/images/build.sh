@@ -14,6 +14,10 @@ disk_mib=${KILN_IMAGE_SIZE_MIB:-3072}
 
 [ -d "$dir" ] || { echo "build.sh: no recipe '$recipe' in $here" >&2; exit 2; }
 
+# Standard output carries exactly one line, the image's path (fd 3); everything the tools below
+# print goes to standard error (mke2fs -d, for one, reports each file on standard output).
+exec 3>&1 1>&2
+
 # The key covers every file of the recipe and this script itself.
 key=$( (cd "$here" && find build.sh "$recipe" -type f -print0 | sort -z |
         xargs -0 sha256sum; echo "size=$disk_mib") | sha256sum | cut -c1-16)
@@ -21,7 +25,7 @@ out=$cache/$recipe-$key.qcow2
 
 if [ -s "$out" ]; then
         echo "image: $recipe cached ($out)" >&2
-        echo "$out"
+        echo "$out" >&3
         exit 0
 fi
 
@@ -32,7 +36,7 @@ for tool in mmdebstrap mke2fs sfdisk grub-mkimage qemu-img; do
 done
 
 mkdir -p "$cache"
-chmod 0755 "$cache" "$(dirname "$cache")"
+chmod 0755 "$cache"
 work=$(mktemp -d "$cache/.build-$recipe.XXXXXX")
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
@@ -81,4 +85,4 @@ find "$cache" -maxdepth 1 -name "$recipe-*.qcow2" ! -name "$(basename "$out")" -
 end=$(date +%s)
 size=$(du -k "$out" | cut -f1)
 echo "image: built $recipe in $((end - start)) s, $((size / 1024)) MiB on disk, ${disk_mib} MiB virtual" >&2
-echo "$out"
+echo "$out" >&3
