@@ -23,9 +23,8 @@ static void build_notify(kiln_log_level level, const char *msg, void *userdata)
 {
         const cli_global *g = userdata;
 
-        if (level == KILN_LOG_WARN)
-                fprintf(stderr, "kiln: build: %s\n", msg);
-        else if (!g->quiet)
+        /* --quiet keeps the warnings. */
+        if (level == KILN_LOG_WARN || !g->quiet)
                 fprintf(stderr, "kiln: build: %s\n", msg);
 }
 
@@ -225,7 +224,7 @@ int cmd_build(const cli_verb *verb, const cli_global *g, const cli_args *args)
                 vars[n_vars].value = eq + 1;
                 n_vars++;
         }
-        t = calloc(args->n_positional + 1, sizeof(*t));
+        t = calloc(args->n_positional + 1, sizeof(kiln_build_template *));
         if (!t)
                 abort();
         for (size_t i = 0; i < args->n_positional && rc == CLI_EXIT_OK; i++) {
