@@ -164,23 +164,30 @@ virDomainPtr virt_domain_lookup(virConnectPtr conn, const char *name, kiln_error
         return dom;
 }
 
+/* Each of these reads the domain's name before the call that may fail: every libvirt API,
+ * getters included, resets the thread's last error, which virt_error then reads. */
 int virt_domain_start(virDomainPtr dom, kiln_error **err)
 {
+        const char *name = virDomainGetName(dom);
+
         if (virDomainCreate(dom) < 0)
-                return virt_error(err, "cannot start domain '%s'", virDomainGetName(dom));
+                return virt_error(err, "cannot start domain '%s'", name);
         return 0;
 }
 
 int virt_domain_shutdown(virDomainPtr dom, kiln_error **err)
 {
+        const char *name = virDomainGetName(dom);
+
         if (virDomainShutdownFlags(dom, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0)
-                return virt_error(err, "cannot shut down domain '%s'", virDomainGetName(dom));
+                return virt_error(err, "cannot shut down domain '%s'", name);
         return 0;
 }
 
 int virt_domain_snapshot_disks(virDomainPtr dom, const virt_snapshot_disk *disks, size_t n,
                                const char *const *skip, size_t n_skip, kiln_error **err)
 {
+        const char *name = virDomainGetName(dom);
         kiln_buf xml = {0};
         virDomainSnapshotPtr snap;
 
@@ -208,16 +215,17 @@ int virt_domain_snapshot_disks(virDomainPtr dom, const virt_snapshot_disk *disks
                                                   VIR_DOMAIN_SNAPSHOT_CREATE_ATOMIC);
         kiln_buf_clear(&xml);
         if (!snap)
-                return virt_error(err, "cannot snapshot the disks of domain '%s'",
-                                  virDomainGetName(dom));
+                return virt_error(err, "cannot snapshot the disks of domain '%s'", name);
         virDomainSnapshotFree(snap);
         return 0;
 }
 
 int virt_domain_reboot(virDomainPtr dom, kiln_error **err)
 {
+        const char *name = virDomainGetName(dom);
+
         if (virDomainReboot(dom, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN) < 0)
-                return virt_error(err, "cannot reboot domain '%s'", virDomainGetName(dom));
+                return virt_error(err, "cannot reboot domain '%s'", name);
         return 0;
 }
 
@@ -226,13 +234,34 @@ bool virt_domain_active(virDomainPtr dom)
         return virDomainIsActive(dom) == 1;
 }
 
+const char *virt_domain_failure(virDomainPtr dom)
+{
+        int state = 0, reason = 0;
+
+        if (virDomainGetState(dom, &state, &reason, 0) < 0 || state != VIR_DOMAIN_SHUTOFF)
+                return NULL;
+        if (reason == VIR_DOMAIN_SHUTOFF_FAILED)
+                return "the hypervisor stopped it: QEMU failed (see the domain's QEMU log)";
+        if (reason == VIR_DOMAIN_SHUTOFF_CRASHED)
+                return "the guest crashed";
+        return NULL;
+}
+
 int virt_domain_destroy(virDomainPtr dom, kiln_error **err)
 {
+        const char *name = virDomainGetName(dom);
+        kiln_autoptr(kiln_error) e = NULL;
+
         if (!virt_domain_active(dom))
                 return 0;
-        if (virDomainDestroy(dom) < 0 && virt_domain_active(dom))
-                return virt_error(err, "cannot destroy domain '%s'", virDomainGetName(dom));
-        return 0;
+        if (virDomainDestroy(dom) == 0)
+                return 0;
+        virt_error(&e, "cannot destroy domain '%s'", name);
+        if (!virt_domain_active(dom))
+                return 0; /* it went by itself meanwhile */
+        if (err && !*err)
+                *err = kiln_steal(&e);
+        return -1;
 }
 
 int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err)

@@ -65,5 +65,8 @@ int virt_domain_snapshot_disks(virDomainPtr dom, const virt_snapshot_disk *disks
                                const char *const *skip, size_t n_skip, kiln_error **err);
 /* True if the domain is running (or paused, or being shut down). */
 bool virt_domain_active(virDomainPtr dom);
+/* Why an inactive domain stopped, in words, when the hypervisor stopped it (QEMU failed or the
+ * guest crashed); NULL when it shut down normally or the reason cannot be read. */
+const char *virt_domain_failure(virDomainPtr dom);
 
 #endif
