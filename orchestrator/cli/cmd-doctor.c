@@ -24,12 +24,45 @@ static json_t *tools_json(bool *ret_all_found)
         return arr;
 }
 
+/* Each configured region of the kiln home: can QEMU reach its pool directory? The first
+ * problem goes to *ret_err. */
+static json_t *regions_json(const cli_global *g, kiln_error **ret_err)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_ctx_options opts = {g->home, g->region, g->account};
+        kiln_region_info *r = NULL;
+        size_t n = 0;
+        json_t *arr = json_array();
+
+        if (kiln_ctx_new(&opts, &ctx, ret_err) < 0 ||
+            kiln_regions_describe(ctx, &r, &n, ret_err) < 0)
+                return arr;
+        for (size_t i = 0; i < n; i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                json_t *o = json_pack("{s:s, s:s, s:s}", "Name", r[i].name, "Uri", r[i].uri,
+                                      "PoolPath", r[i].pool_path);
+
+                json_object_set_new(
+                        o, "QemuCanReachPool",
+                        json_boolean(kiln_region_check_reachable(ctx, r[i].name, &e) == 0));
+                if (e) {
+                        json_object_set_new(o, "Error", json_string(e->msg));
+                        if (!*ret_err)
+                                *ret_err = kiln_steal(&e);
+                }
+                json_array_append_new(arr, o);
+        }
+        kiln_region_infos_free(r, n);
+        return arr;
+}
+
 int cmd_doctor(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         const char *uri = cli_arg_get(args, "uri");
         const char *accel_s = cli_arg_get(args, "accel");
         kiln_autoptr(kiln_error) hv_err = NULL;
         kiln_autoptr(kiln_error) accel_err = NULL;
+        kiln_autoptr(kiln_error) home_err = NULL;
         kiln_autoptr(kiln_hypervisor_info) info = NULL;
         kiln_accel want = KILN_ACCEL_AUTO, chosen = KILN_ACCEL_TCG;
         kiln_kvm_probe probe;
@@ -68,6 +101,9 @@ int cmd_doctor(const cli_verb *verb, const cli_global *g, const cli_args *args)
 
         result = json_pack("{s:s, s:o, s:o, s:o}", "Version", kiln_version(), "Hypervisor", hv,
                            "Accelerator", accel, "Tools", tools_json(&tools_ok));
+        /* The home's regions, where the home is on this hypervisor (not with another --uri). */
+        if (!hv_err && !cli_arg_get(args, "uri"))
+                json_object_set_new(result, "Regions", regions_json(g, &home_err));
         cli_print(g, result);
         json_decref(result);
 
@@ -79,6 +115,8 @@ int cmd_doctor(const cli_verb *verb, const cli_global *g, const cli_args *args)
                               stderr);
         } else if (accel_err) {
                 r = cli_fail(accel_err);
+        } else if (home_err) {
+                r = cli_fail(home_err);
         } else if (!tools_ok) {
                 fputs("kiln: error: some tools are missing (see Tools); 'make deps' installs "
                       "them\n",

@@ -147,25 +147,39 @@ int cmd_gc(const cli_verb *verb, const cli_global *g, const cli_args *args)
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         kiln_gc_result res = {0};
-        json_t *o;
+        kiln_stale_pool *stale = NULL;
+        size_t n_stale = 0;
+        json_t *o, *pools;
         int rc = 0;
 
         (void) verb;
-        (void) args;
         ctx = cli_ctx_open(g, &rc);
         if (!ctx)
                 return rc;
-        if (kiln_gc(ctx, &res, &err) < 0)
+        if (kiln_gc(ctx, &res, &err) < 0 ||
+            kiln_gc_stale_pools(ctx, cli_arg_has(args, "stale-pools"), &stale, &n_stale, &err) < 0)
                 return cli_fail(err);
-        o = json_pack("{s:I, s:I, s:I}", "ImagesRemoved", (json_int_t) res.images,
+        pools = json_array();
+        for (size_t i = 0; i < n_stale; i++)
+                json_array_append_new(pools, json_pack("{s:s, s:s, s:s, s:b}", "Name",
+                                                       stale[i].name, "Path", stale[i].path, "Uri",
+                                                       stale[i].uri, "Removed", stale[i].removed));
+        kiln_stale_pools_free(stale, n_stale);
+        o = json_pack("{s:I, s:I, s:I, s:o}", "ImagesRemoved", (json_int_t) res.images,
                       "SnapshotsRemoved", (json_int_t) res.snapshots, "BytesFreed",
-                      (json_int_t) res.bytes);
+                      (json_int_t) res.bytes, "StalePools", pools);
         cli_print(g, o);
         json_decref(o);
         return CLI_EXIT_OK;
 }
 
 /* ---- command table rows ---- */
+
+static const cli_opt gc_opts[] = {
+        {"stale-pools", CLI_ARG_NONE, NULL,
+         "also undefine kiln's pools whose kiln home was deleted (listed either way)"},
+        CLI_END_OPTS,
+};
 
 static const cli_opt fsck_opts[] = {
         {"repair", CLI_ARG_NONE, NULL, "mend what is found"},
@@ -180,6 +194,9 @@ const cli_verb cli_upkeep_verbs[] = {
          cmd_describe_regions, "kiln describe-regions"},
         {"fsck", "upkeep", "check registry and pools after a crash; --repair mends them",
          "[--repair]", fsck_opts, 0, cmd_fsck, "kiln fsck --repair"},
-        {"gc", "upkeep", "remove what nothing references any more", "", NULL, 0, cmd_gc, "kiln gc"},
+        {"gc", "upkeep",
+         "remove what nothing references any more; list (--stale-pools: undefine) pools of "
+         "deleted homes",
+         "[--stale-pools]", gc_opts, 0, cmd_gc, "kiln gc --stale-pools"},
 };
 const size_t cli_n_upkeep_verbs = KILN_ARRAY_SIZE(cli_upkeep_verbs);

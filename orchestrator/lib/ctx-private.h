@@ -28,6 +28,12 @@ struct kiln_ctx {
 virStoragePoolPtr ctx_pool(kiln_ctx *ctx, const char *region, kiln_error **err);
 /* A new private work directory under HOME/tmp; the caller removes it. */
 char *ctx_workdir(kiln_ctx *ctx, kiln_error **err);
+/* A process that forks a child which opens a registry of its own must not hold one at the
+ * fork: SQLite keeps per-process lock state that a child would inherit and trust, and the two
+ * processes' writes then overwrite each other. Close it before the fork, open it again after;
+ * no transaction may be open. */
+void ctx_registry_close(kiln_ctx *ctx);
+int ctx_registry_reopen(kiln_ctx *ctx, kiln_error **err);
 /* Removes a work directory and everything in it. */
 void ctx_workdir_remove(const char *dir);
 /* The organization IDs the account belongs to. */

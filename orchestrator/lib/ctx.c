@@ -76,6 +76,20 @@ int kiln_ctx_new(const kiln_ctx_options *opts, kiln_ctx **ret, kiln_error **err)
         return 0;
 }
 
+void ctx_registry_close(kiln_ctx *ctx)
+{
+        ctx->reg = registry_close(ctx->reg);
+}
+
+int ctx_registry_reopen(kiln_ctx *ctx, kiln_error **err)
+{
+        kiln_autofree char *db = kiln_xasprintf("%s/registry.db", ctx->home);
+
+        if (ctx->reg)
+                return 0;
+        return registry_open(db, &ctx->reg, err);
+}
+
 kiln_ctx *kiln_ctx_free(kiln_ctx *ctx)
 {
         if (!ctx)
@@ -200,6 +214,22 @@ int kiln_regions_describe(kiln_ctx *ctx, kiln_region_info **ret, size_t *ret_n, 
         }
         *ret = r;
         *ret_n = ctx->cfg->n_regions;
+        return 0;
+}
+
+int kiln_region_check_reachable(kiln_ctx *ctx, const char *region, kiln_error **err)
+{
+        const kiln_region_info *info = config_region(ctx->cfg, region);
+        kiln_autoptr(virt_conn) conn = NULL;
+
+        if (!info)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidRegion",
+                                      "The region '%s' does not exist", region);
+        conn = virt_connect(info->uri, err);
+        if (!conn || virt_pool_check_reachable(conn, info->pool_path, err) < 0) {
+                kiln_error_prefix(err, "region '%s'", region);
+                return -1;
+        }
         return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "image-rules.h"
 #include "registry/registry-instance.h"
 #include "util/util.h"
+#include "virt/virt-storage.h"
 
 typedef struct fsck_state {
         kiln_ctx *ctx;
@@ -504,4 +505,74 @@ int kiln_gc(kiln_ctx *ctx, kiln_gc_result *ret, kiln_error **err)
         }
         *ret = total;
         return 0;
+}
+
+/* ==== pools of deleted homes ==== */
+
+static int stale_on(const char *uri, bool remove, kiln_stale_pool **list, size_t *n,
+                    kiln_error **err)
+{
+        kiln_autoptr(virt_conn) conn = virt_connect(uri, err);
+        char **names = NULL, **paths = NULL;
+        size_t found = 0;
+        int rc;
+
+        if (!conn)
+                return -1;
+        rc = virt_pools_stale(conn, &names, &paths, &found, err);
+        for (size_t i = 0; rc == 0 && i < found; i++) {
+                kiln_stale_pool *p;
+
+                *list = kiln_xrealloc(*list, (*n + 1) * sizeof(**list));
+                p = &(*list)[(*n)++];
+                p->uri = kiln_xstrdup(uri);
+                p->name = kiln_steal(&names[i]);
+                p->path = kiln_steal(&paths[i]);
+                p->removed = false;
+                if (remove) {
+                        if (virt_pool_remove_definition(conn, p->name, err) < 0)
+                                rc = -1;
+                        else
+                                p->removed = true;
+                }
+        }
+        for (size_t i = 0; i < found; i++) {
+                free(names[i]);
+                free(paths[i]);
+        }
+        free(names);
+        free(paths);
+        return rc;
+}
+
+int kiln_gc_stale_pools(kiln_ctx *ctx, bool remove, kiln_stale_pool **ret, size_t *ret_n,
+                        kiln_error **err)
+{
+        kiln_stale_pool *list = NULL;
+        size_t n = 0;
+
+        for (size_t i = 0; i < ctx->cfg->n_regions; i++) {
+                const char *uri = ctx->cfg->regions[i].uri;
+                bool seen = false;
+
+                for (size_t k = 0; k < i; k++)
+                        seen = seen || strcmp(ctx->cfg->regions[k].uri, uri) == 0;
+                if (!seen && stale_on(uri, remove, &list, &n, err) < 0) {
+                        kiln_stale_pools_free(list, n);
+                        return -1;
+                }
+        }
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+void kiln_stale_pools_free(kiln_stale_pool *p, size_t n)
+{
+        for (size_t i = 0; p && i < n; i++) {
+                free(p[i].uri);
+                free(p[i].name);
+                free(p[i].path);
+        }
+        free(p);
 }

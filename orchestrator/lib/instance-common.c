@@ -221,21 +221,52 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
 
 typedef struct state_txn {
         const char *id, *state, *code, *msg, *transition;
+        const char *expect; /* only from this state, read in the same transaction */
+        pid_t worker;       /* and only while this worker is the instance's */
+        bool changed;
 } state_txn;
 
 static int state_write(registry *r, void *userdata, kiln_error **err)
 {
         state_txn *t = userdata;
 
+        t->changed = false;
+        if (t->expect) {
+                kiln_instance now = {0};
+                pid_t worker = 0;
+                bool same;
+
+                if (registry_instance_get(r, t->id, &now, err) < 0 ||
+                    registry_instance_private(r, t->id, NULL, NULL, &worker, err) < 0) {
+                        kiln_instance_clear(&now);
+                        return -1;
+                }
+                same = strcmp(now.state, t->expect) == 0 && worker == t->worker;
+                kiln_instance_clear(&now);
+                if (!same)
+                        return 0;
+        }
+        t->changed = true;
         return registry_instance_set_state(r, t->id, t->state, t->code, t->msg, t->transition, err);
 }
 
 int instance_set_state(kiln_ctx *ctx, const char *id, const char *state, const char *reason_code,
                        const char *reason_message, const char *transition, kiln_error **err)
 {
-        state_txn t = {id, state, reason_code, reason_message, transition};
+        state_txn t = {id, state, reason_code, reason_message, transition, NULL, 0, false};
 
         return registry_write(ctx->reg, state_write, &t, err);
+}
+
+int instance_set_state_from(kiln_ctx *ctx, const char *id, const char *expect, pid_t worker,
+                            const char *state, const char *reason_code, const char *reason_message,
+                            kiln_error **err)
+{
+        state_txn t = {id, state, reason_code, reason_message, NULL, expect, worker, false};
+
+        if (registry_write(ctx->reg, state_write, &t, err) < 0)
+                return -1;
+        return t.changed ? 1 : 0;
 }
 
 char *instance_transition_now(void)

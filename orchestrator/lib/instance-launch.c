@@ -416,7 +416,7 @@ int kiln_instances_run(kiln_ctx *ctx, const kiln_run_spec *spec, kiln_instance *
         /* Every instance is complete but for its start: as EC2, return them pending and let
          * the domains start in the background (instance_start_detached). */
         for (int i = 0; rc == 0 && i < count; i++)
-                instance_start_detached(ctx, m[i].inst.instance_id);
+                rc = instance_start_detached(ctx, m[i].inst.instance_id, err);
         if (rc == 0) {
                 *ret = kiln_xcalloc((size_t) count, sizeof(**ret));
                 for (int i = 0; i < count; i++) {

@@ -32,14 +32,22 @@ const char *instance_user(const kiln_instance *inst);
 /* Sets the state in one transaction. */
 int instance_set_state(kiln_ctx *ctx, const char *id, const char *state, const char *reason_code,
                        const char *reason_message, const char *transition, kiln_error **err);
+/* The same, only if the instance is still in state expect with the same worker PID when the
+ * transaction reads it (another process may have changed it since the caller looked): 1 if it
+ * was changed, 0 if not. */
+int instance_set_state_from(kiln_ctx *ctx, const char *id, const char *expect, pid_t worker,
+                            const char *state, const char *reason_code, const char *reason_message,
+                            kiln_error **err);
 /* "User initiated (2024-01-02 03:04:05 GMT)" */
 char *instance_transition_now(void);
 /* Starts a defined instance's domain (choosing a new port if its own was taken), marks it
  * running, or stopped with the reason if it cannot start. In this process. */
 int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **err);
 /* The same in a detached process, so that run-instances returns while QEMU starts; the
- * instance stays pending until then. */
-void instance_start_detached(kiln_ctx *ctx, const char *id);
+ * instance stays pending until then, with the worker's PID recorded before this returns. The
+ * context's registry is closed across the fork and opened again (ctx_registry_close); -1 only
+ * if that fails. */
+int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err);
 /* The libvirt network exists in the region and is active: InvalidParameterValue otherwise. */
 int instance_check_network(kiln_ctx *ctx, const char *network, kiln_error **err);
 /* For an instance on a libvirt network whose address is not known yet: its DHCP lease, if it

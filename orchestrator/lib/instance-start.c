@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "instance-private.h"
 #include "util/util.h"
@@ -97,12 +98,8 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
 
         if (!conn || registry_write(ctx->reg, set_worker, &t, err) < 0 ||
             instance_load(ctx, ctx->reg, id, &inst, err) < 0 ||
-            registry_instance_private(ctx->reg, id, &domain, &seed, NULL, err) < 0) {
-                kiln_instance_clear(&inst);
-                if (ret_err && !*ret_err)
-                        *ret_err = kiln_steal(&local);
-                return -1;
-        }
+            registry_instance_private(ctx->reg, id, &domain, &seed, NULL, err) < 0)
+                goto out;
         t.network = inst.network != NULL;
         for (int attempt = 0;; attempt++) {
                 kiln_autoptr(kiln_error) e = NULL;
@@ -127,11 +124,13 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
                     instance_write_known_hosts(ctx, &inst, err) < 0)
                         break;
         }
+out:
         if (rc < 0) {
                 kiln_autofree char *why = kiln_xasprintf(
                         "Server.InternalError: %s", err && *err ? (*err)->msg : "start failed");
 
-                instance_set_state(ctx, id, "stopped", "Server.InternalError", why, NULL, NULL);
+                instance_set_state(ctx, id, "stopped", "Server.InternalError", why,
+                                   "Server.InternalError: Internal error on launch", NULL);
         }
         kiln_instance_clear(&inst);
         if (rc < 0 && ret_err && !*ret_err)
@@ -151,34 +150,68 @@ static void detach_stdio(void)
         }
 }
 
-void instance_start_detached(kiln_ctx *ctx, const char *id)
+int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err)
 {
         kiln_ctx_options opts = {ctx->home, ctx->region->name, ctx->account};
-        pid_t pid;
+        int fds[2] = {-1, -1};
+        pid_t pid, worker = 0;
         int status;
 
         fflush(NULL);
-        pid = fork();
+        ctx_registry_close(ctx);
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                pid = -1;
+        else
+                pid = fork();
         if (pid == 0) {
                 kiln_ctx *child = NULL;
+                pid_t grandchild;
 
-                /* The first child only forks the worker and goes, so that nobody has to reap
-                 * the worker. */
+                /* The first child only forks the worker, tells us its PID and goes, so that
+                 * nobody has to reap the worker. */
+                close(fds[0]);
                 setsid();
-                if (fork() != 0)
+                grandchild = fork();
+                if (grandchild != 0) {
+                        if (grandchild > 0 &&
+                            write(fds[1], &grandchild, sizeof(grandchild)) != sizeof(grandchild))
+                                _exit(1);
                         _exit(0);
+                }
+                close(fds[1]);
                 detach_stdio();
                 if (kiln_ctx_new(&opts, &child, NULL) < 0)
                         _exit(1);
                 _exit(instance_start_now(child, id, NULL) == 0 ? 0 : 1);
         }
-        if (pid > 0)
+        if (fds[1] >= 0)
+                close(fds[1]);
+        if (ctx_registry_reopen(ctx, err) < 0) {
+                if (fds[0] >= 0)
+                        close(fds[0]);
+                return -1;
+        }
+        if (pid > 0) {
+                start_txn t = {id, 0, 0, false};
+
+                while (read(fds[0], &worker, sizeof(worker)) < 0 && errno == EINTR)
+                        ;
                 while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                         ;
+                /* Recorded before we return: once this process is gone, a reader must find the
+                 * worker's PID, not ours, to tell a start in progress from one that died. */
+                t.worker = worker;
+                if (worker > 0)
+                        registry_write(ctx->reg, set_worker, &t, NULL);
+        }
+        if (fds[0] >= 0)
+                close(fds[0]);
         if (pid < 0) {
                 kiln_autoptr(kiln_error) e = NULL;
 
-                /* No process to spare: start it here instead. */
+                /* No process to spare: start it here instead (its failure is recorded with
+                 * the instance, as the worker's would be). */
                 instance_start_now(ctx, id, &e);
         }
+        return 0;
 }

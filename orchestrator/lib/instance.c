@@ -99,6 +99,7 @@ static void reconcile(kiln_ctx *ctx, kiln_instance *inst)
         virConnectPtr conn;
         kiln_autoptr(virt_dom) dom = NULL;
         kiln_autofree char *domain = NULL;
+        const char *failure;
         pid_t worker = 0;
 
         if (strcmp(inst->state, "running") != 0 && strcmp(inst->state, "pending") != 0)
@@ -112,14 +113,16 @@ static void reconcile(kiln_ctx *ctx, kiln_instance *inst)
                 /* Pending while a worker starts it; a worker that died leaves it stopped. */
                 if (rules_worker_alive(worker))
                         return;
+                /* The worker may have recorded its outcome since inst was read: the change is
+                 * made only if it has not. */
                 if (dom && virt_domain_active(dom)) {
-                        if (instance_set_state(ctx, inst->instance_id, "running", NULL, NULL, NULL,
-                                               NULL) == 0)
+                        if (instance_set_state_from(ctx, inst->instance_id, "pending", worker,
+                                                    "running", NULL, NULL, NULL) == 1)
                                 set_state_fields(inst, "running");
-                } else if (instance_set_state(ctx, inst->instance_id, "stopped",
-                                              "Server.InternalError",
-                                              "Server.InternalError: the launch was interrupted",
-                                              NULL, NULL) == 0) {
+                } else if (instance_set_state_from(
+                                   ctx, inst->instance_id, "pending", worker, "stopped",
+                                   "Server.InternalError",
+                                   "Server.InternalError: the launch was interrupted", NULL) == 1) {
                         set_state_fields(inst, "stopped");
                 }
                 return;
@@ -128,6 +131,20 @@ static void reconcile(kiln_ctx *ctx, kiln_instance *inst)
                 return;
         if (virt_domain_active(dom)) {
                 instance_find_address(ctx, inst);
+                return;
+        }
+        failure = virt_domain_failure(dom);
+        if (failure) {
+                kiln_autofree char *why = kiln_xasprintf("Server.InternalError: %s", failure);
+
+                if (instance_set_state(ctx, inst->instance_id, "stopped", "Server.InternalError",
+                                       why, "Server.InternalError: Internal error", NULL) == 0) {
+                        set_state_fields(inst, "stopped");
+                        free(inst->state_reason_code);
+                        inst->state_reason_code = kiln_xstrdup("Server.InternalError");
+                        free(inst->state_reason_message);
+                        inst->state_reason_message = kiln_steal(&why);
+                }
                 return;
         }
         if (instance_set_state(ctx, inst->instance_id, "stopped",
@@ -342,6 +359,23 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                 if (what != KILN_WAIT_READY && strcmp(inst.state, wait_target(what)) == 0) {
                         kiln_instance_clear(&inst);
                         return 0;
+                }
+                if ((what == KILN_WAIT_READY || what == KILN_WAIT_RUNNING) &&
+                    strcmp(inst.state, "stopped") == 0 && inst.state_reason_code &&
+                    strcmp(inst.state_reason_code, "Server.InternalError") == 0) {
+                        /* It failed to start: say why, as libvirt said it (the message
+                         * starts with its code, as EC2 writes StateReason.Message). */
+                        const char *why = inst.state_reason_message ? inst.state_reason_message
+                                                                    : "no reason was recorded";
+                        size_t code_len = strlen("Server.InternalError: ");
+
+                        if (strncmp(why, "Server.InternalError: ", code_len) == 0)
+                                why += code_len;
+                        rc = kiln_error_set(err, KILN_E_LIBVIRT, "Server.InternalError",
+                                            "The instance '%s' could not start: %s", instance_id,
+                                            why);
+                        kiln_instance_clear(&inst);
+                        return rc;
                 }
                 if (what == KILN_WAIT_READY && strcmp(inst.state, "running") != 0 &&
                     strcmp(inst.state, "pending") != 0) {

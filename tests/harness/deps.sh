@@ -8,7 +8,7 @@ packages=(
         # build
         make gcc clang pkg-config
         libvirt-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libsqlite3-dev libyaml-dev
-        libssl-dev
+        libssl-dev libxml2-dev
         # lint and sanitizers
         clang-format clang-tidy cppcheck valgrind libclang-rt-14-dev
         # hypervisor: libvirtd, virtlogd, the QEMU driver, TCG/KVM guests, disk tools
@@ -21,7 +21,7 @@ packages=(
         # guest image recipe (tests/images): no mounts, no loop devices
         mmdebstrap e2fsprogs fdisk grub-pc-bin grub-common debian-archive-keyring
         # test harness and benchmark helpers
-        python3 libxml2-utils procps iproute2 ca-certificates sqlite3 time bc
+        python3 libxml2-utils procps iproute2 ca-certificates sqlite3 time bc packer
 )
 
 missing=()

@@ -39,6 +39,12 @@ typedef struct kiln_region_info {
 KILN_PUBLIC int kiln_regions_describe(kiln_ctx *ctx, kiln_region_info **ret, size_t *ret_n,
                                       kiln_error **err);
 KILN_PUBLIC void kiln_region_infos_free(kiln_region_info *r, size_t n);
+/* Whether QEMU, run by the region's local daemon as its own user (libvirt's DAC model), can
+ * reach the region's pool directory: 0 when it can or when the check does not apply (another
+ * driver, another host); -1 otherwise, with an error (KILN_E_IO) that names the directory it
+ * cannot traverse, the user and the fixes. Every use of a region's pool makes this check before
+ * anything is stored; this call makes only the check. */
+KILN_PUBLIC int kiln_region_check_reachable(kiln_ctx *ctx, const char *region, kiln_error **err);
 
 /* Monthly storage price per GiB, from the configuration (default 0.05 USD). */
 KILN_PUBLIC double kiln_ctx_storage_price(const kiln_ctx *ctx);

@@ -76,4 +76,20 @@ typedef struct kiln_gc_result {
  * that no snapshot builds on any more. */
 KILN_PUBLIC int kiln_gc(kiln_ctx *ctx, kiln_gc_result *ret, kiln_error **err);
 
+/* A libvirt pool that kiln defined for a kiln home that has since been deleted: its directory
+ * is gone, the definition stays until it is removed. */
+typedef struct kiln_stale_pool {
+        char *uri;
+        char *name;
+        char *path;
+        bool removed;
+} kiln_stale_pool;
+/* Lists, on the local daemons of the configured regions, kiln's own pools ("kiln-...-REGION"
+ * at ".../pools/REGION", the names and paths kiln gives them) whose directory no longer exists,
+ * and with remove undefines them. A pool of another name or shape is never listed or touched;
+ * remote daemons are not searched. */
+KILN_PUBLIC int kiln_gc_stale_pools(kiln_ctx *ctx, bool remove, kiln_stale_pool **ret,
+                                    size_t *ret_n, kiln_error **err);
+KILN_PUBLIC void kiln_stale_pools_free(kiln_stale_pool *p, size_t n);
+
 #endif

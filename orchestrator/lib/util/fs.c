@@ -1,4 +1,5 @@
-/* Files: whole-file reads with a size cap, and program lookup on PATH. */
+/* Files: whole-file reads with a size cap, program lookup on PATH, and whether another user
+ * may search the directories on a path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -56,6 +57,52 @@ char *kiln_find_program(const char *name)
 
                 if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
                         return kiln_steal(&full);
+        }
+        return NULL;
+}
+
+static bool may_search(const struct stat *st, const kiln_fs_user *user)
+{
+        bool in_group = st->st_gid == user->gid;
+
+        if (st->st_uid == user->uid)
+                return (st->st_mode & S_IXUSR) != 0;
+        for (size_t i = 0; !in_group && i < user->n_groups; i++)
+                in_group = st->st_gid == user->groups[i];
+        if (in_group)
+                return (st->st_mode & S_IXGRP) != 0;
+        return (st->st_mode & S_IXOTH) != 0;
+}
+
+char *kiln_fs_first_unsearchable(const char *path, const kiln_fs_user *user, unsigned *ret_mode,
+                                 unsigned *ret_owner)
+{
+        kiln_autofree char *copy = kiln_xstrdup(path);
+        size_t len = strlen(copy);
+
+        if (user->uid == 0 || copy[0] != '/')
+                return NULL;
+        /* Each prefix ending before a slash, then the whole path: "/", "/a", "/a/b". */
+        for (size_t end = 1; end <= len; end++) {
+                struct stat st;
+                char saved;
+
+                if (end < len && copy[end] != '/')
+                        continue;
+                saved = copy[end];
+                copy[end] = '\0';
+                if (stat(copy, &st) < 0) {
+                        copy[end] = saved;
+                        break; /* not there yet: made later, by kiln or libvirt */
+                }
+                if (S_ISDIR(st.st_mode) && !may_search(&st, user)) {
+                        if (ret_mode)
+                                *ret_mode = (unsigned) (st.st_mode & 07777);
+                        if (ret_owner)
+                                *ret_owner = (unsigned) st.st_uid;
+                        return kiln_xstrdup(copy);
+                }
+                copy[end] = saved;
         }
         return NULL;
 }

@@ -39,6 +39,19 @@ int kiln_file_read(const char *path, size_t max, char **ret, size_t *ret_len, ki
 /* Finds an executable on PATH; returns a new string or NULL. */
 char *kiln_find_program(const char *name);
 
+/* Who a process runs as, for permission checks made on its behalf. */
+typedef struct kiln_fs_user {
+        unsigned uid;
+        unsigned gid;
+        const unsigned *groups; /* supplementary groups */
+        size_t n_groups;
+} kiln_fs_user;
+/* The first directory on the way to path, path itself included where it exists, that user
+ * may not search (mode bits, as the kernel checks them; ACLs are not read), as a new string
+ * with its mode and owner; NULL when every existing one can be searched. uid 0 passes. */
+char *kiln_fs_first_unsearchable(const char *path, const kiln_fs_user *user, unsigned *ret_mode,
+                                 unsigned *ret_owner);
+
 /* ---- IDs and time ---- */
 /* PREFIX-xxxxxxxxxxxxxxxxx: the prefix, a hyphen and 17 random lowercase hex digits. */
 char *kiln_id_new(const char *prefix);

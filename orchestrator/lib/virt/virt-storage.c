@@ -12,6 +12,8 @@
  * them. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -332,6 +334,37 @@ static virStoragePoolPtr pool_define_dir(virConnectPtr conn, const char *name, c
         return kiln_steal(&pool);
 }
 
+int virt_pool_check_reachable(virConnectPtr conn, const char *path, kiln_error **err)
+{
+        unsigned uid = 0, gid = 0, mode = 0, owner = 0;
+        int ngroups = 64, rc = virt_qemu_dac_user(conn, &uid, &gid, err);
+        gid_t groups[64];
+        unsigned ugroups[64];
+        const struct passwd *pw;
+        kiln_autofree char *user = NULL;
+        kiln_autofree char *blocked = NULL;
+        kiln_fs_user who = {0};
+
+        if (rc <= 0)
+                return rc;
+        pw = getpwuid((uid_t) uid);
+        user = pw ? kiln_xstrdup(pw->pw_name) : kiln_xasprintf("%u", uid);
+        if (!pw || getgrouplist(pw->pw_name, (gid_t) gid, groups, &ngroups) < 0)
+                ngroups = 0;
+        for (int i = 0; i < ngroups; i++)
+                ugroups[i] = (unsigned) groups[i];
+        who = (kiln_fs_user){uid, gid, ugroups, (size_t) ngroups};
+        blocked = kiln_fs_first_unsearchable(path, &who, &mode, &owner);
+        if (!blocked)
+                return 0;
+        return kiln_error_set(err, KILN_E_IO, NULL,
+                              "QEMU runs as user '%s' (uid %u), which cannot traverse '%s' "
+                              "(mode %04o, owner uid %u), so no instance with a disk in '%s' "
+                              "could start. Fix: 'chmod o+x %s', or choose a kiln home that "
+                              "user can reach (--home or KILN_HOME, for example below /var/lib)",
+                              user, uid, blocked, mode, owner, path, blocked);
+}
+
 virStoragePoolPtr virt_pool_ensure_dir(virConnectPtr conn, const char *name, const char *path,
                                        kiln_error **err)
 {
@@ -350,6 +383,8 @@ virStoragePoolPtr virt_pool_ensure_dir(virConnectPtr conn, const char *name, con
                                str_or_empty(path), why);
                 return NULL;
         }
+        if (virt_pool_check_reachable(conn, path, err) < 0)
+                return NULL;
         pool = virStoragePoolLookupByName(conn, name);
         if (!pool) {
                 if (virGetLastErrorCode() != VIR_ERR_NO_STORAGE_POOL) {
@@ -365,6 +400,73 @@ virStoragePoolPtr virt_pool_ensure_dir(virConnectPtr conn, const char *name, con
         if (pool_refresh(pool, name, err) < 0)
                 return NULL;
         return kiln_steal(&pool);
+}
+
+/* "kiln-HASH-REGION" at ".../pools/REGION". */
+static bool kiln_pool_shape(const char *name, const char *path)
+{
+        const char *dash = strrchr(name, '-');
+        const char *slash = strrchr(path, '/');
+        size_t rlen;
+
+        if (strncmp(name, "kiln-", 5) != 0 || !dash || dash < name + 5 || !slash ||
+            strcmp(dash + 1, slash + 1) != 0)
+                return false;
+        rlen = strlen(slash + 1);
+        return rlen > 0 && slash - path >= 6 && strncmp(slash - 6, "/pools", 6) == 0;
+}
+
+int virt_pools_stale(virConnectPtr conn, char ***ret_names, char ***ret_paths, size_t *ret_n,
+                     kiln_error **err)
+{
+        virStoragePoolPtr *pools = NULL;
+        int n;
+        size_t found = 0;
+        char **names, **paths;
+
+        *ret_names = *ret_paths = NULL;
+        *ret_n = 0;
+        if (!virt_conn_is_local(conn))
+                return 0;
+        n = virConnectListAllStoragePools(conn, &pools, 0);
+        if (n < 0)
+                return virt_error(err, "cannot list the storage pools");
+        names = kiln_xcalloc((size_t) n + 1, sizeof(*names));
+        paths = kiln_xcalloc((size_t) n + 1, sizeof(*paths));
+        for (int i = 0; i < n; i++) {
+                const char *name = virStoragePoolGetName(pools[i]);
+                kiln_autofree char *xml = virStoragePoolGetXMLDesc(pools[i], 0);
+                kiln_autofree char *type = xml ? virt_xml_string(xml, "string(/pool/@type)") : NULL;
+                kiln_autofree char *path =
+                        xml ? virt_xml_string(xml, "string(/pool/target/path)") : NULL;
+                struct stat st;
+
+                if (name && type && path && strcmp(type, "dir") == 0 &&
+                    kiln_pool_shape(name, path) && stat(path, &st) < 0 && errno == ENOENT) {
+                        names[found] = kiln_xstrdup(name);
+                        paths[found] = kiln_steal(&path);
+                        found++;
+                }
+                virStoragePoolFree(pools[i]);
+        }
+        free(pools);
+        *ret_names = names;
+        *ret_paths = paths;
+        *ret_n = found;
+        return 0;
+}
+
+int virt_pool_remove_definition(virConnectPtr conn, const char *name, kiln_error **err)
+{
+        kiln_autoptr(virt_pool) pool = virStoragePoolLookupByName(conn, name);
+
+        if (!pool)
+                return virt_error(err, "cannot look up pool '%s'", name);
+        if (virStoragePoolIsActive(pool) == 1 && virStoragePoolDestroy(pool) < 0)
+                return virt_error(err, "cannot stop pool '%s'", name);
+        if (virStoragePoolUndefine(pool) < 0)
+                return virt_error(err, "cannot undefine pool '%s'", name);
+        return 0;
 }
 
 virStoragePoolPtr virt_pool_lookup(virConnectPtr conn, const char *name, kiln_error **err)

@@ -24,6 +24,20 @@ typedef int (*virt_progress_fn)(unsigned long long done, unsigned long long tota
  * empty or contain '/'; PATH must be absolute (KILN_E_INVALID). */
 virStoragePoolPtr virt_pool_ensure_dir(virConnectPtr conn, const char *name, const char *path,
                                        kiln_error **err);
+/* Refuses (KILN_E_IO) a pool directory that QEMU, as the user libvirt's DAC model runs it as on
+ * a local daemon, could not reach: some directory on the way to PATH is not searchable by that
+ * user, so no domain with a disk there could start. The message names the directory, the user
+ * and the fixes. 0 when QEMU can reach it, or when the check does not apply (another driver, a
+ * remote host). virt_pool_ensure_dir makes this check first. */
+int virt_pool_check_reachable(virConnectPtr conn, const char *path, kiln_error **err);
+/* kiln's own pools on a local daemon whose directory is gone (its home was deleted): directory
+ * pools named "kiln-...-REGION" whose target is ".../pools/REGION", the names kiln gives them.
+ * Other pools are never listed. *ret_names and *ret_paths are parallel arrays. A remote daemon
+ * gives none. */
+int virt_pools_stale(virConnectPtr conn, char ***ret_names, char ***ret_paths, size_t *ret_n,
+                     kiln_error **err);
+/* Stops (if active) and undefines pool NAME; its directory is not touched. */
+int virt_pool_remove_definition(virConnectPtr conn, const char *name, kiln_error **err);
 /* Looks up an existing pool (active or not); KILN_E_NOT_FOUND if there is none. */
 virStoragePoolPtr virt_pool_lookup(virConnectPtr conn, const char *name, kiln_error **err);
 
