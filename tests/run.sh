@@ -1,6 +1,8 @@
 #!/bin/bash
-# Runs test tiers and totals their TAP results: `tests/run.sh unit e2e`.
+# Runs test tiers and totals their TAP results: `tests/run.sh unit lint asan e2e`.
 #   unit  tests/unit/test-*.c (built into $KILN_TEST_BIN) and tests/unit/test-*.sh
+#   lint  make lint: one check, passed when it finds nothing
+#   asan  make check-asan: the unit tier under ASan and UBSan
 #   e2e   tests/e2e/test-*.sh on real guests; starts libvirtd if nothing answers (and stops
 #         it again), builds or reuses the guest image
 # A test program prints TAP; exit 77 skips it. With KILN_E2E_REQUIRED=1 (the README's test
@@ -31,7 +33,7 @@ trap 'on_signal' INT TERM
 # its TAP lines.
 run_one() {
         local name=$1; shift
-        local log rc line n_ok=0 n_fail=0 n_skip=0
+        local log rc line n_ok=0 n_fail=0 n_skip=0 t0=$SECONDS
         log=$(mktemp)
         echo "# --- $name"
         "$@" >"$log" 2>&1 &
@@ -56,9 +58,35 @@ run_one() {
         elif [ "$rc" != 0 ] && [ "$n_fail" = 0 ]; then
                 echo "not ok - $name exited with status $rc"
                 n_fail=1
+        elif [ "$rc" = 0 ] && [ $((n_ok + n_fail + n_skip)) = 0 ]; then
+                echo "ok - $name" # a check that prints no TAP (lint) counts once
+                n_ok=1
         fi
         passed=$((passed + n_ok)) failed=$((failed + n_fail)) skipped=$((skipped + n_skip))
         [ "$n_fail" -gt 0 ] && failures+=("$name")
+        echo "# --- $name: $((SECONDS - t0)) s, $n_ok passed, $n_fail failed, $n_skip skipped"
+}
+
+# What the e2e tier must leave as it found it on the daemon: pools and domains, by name.
+libvirt_inventory() {
+        {
+                virsh -q -c "$HARNESS_URI" pool-list --all --name
+                virsh -q -c "$HARNESS_URI" list --all --name
+        } 2>/dev/null | sed '/^$/d' | sort
+}
+
+# One TAP line for the tier: its tests took down what they made.
+check_inventory() {
+        local before=$1 after
+        after=$(libvirt_inventory)
+        if [ "$before" = "$after" ]; then
+                echo "ok - the e2e tier leaves libvirt's pools and domains as it found them"
+                passed=$((passed + 1))
+        else
+                echo "not ok - the e2e tier leaves libvirt's pools and domains as it found them"
+                diff <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sed 's/^/#   /'
+                failed=$((failed + 1)); failures+=("e2e-inventory")
+        fi
 }
 
 selected() {
@@ -103,13 +131,23 @@ tier_e2e() {
         fi
         cat "$log"; rm -f "$log"
         export KILN_TEST_IMAGE KILN_ACCEL
+        local inventory
+        inventory=$(libvirt_inventory)
         for t in "$top"/tests/e2e/test-*.sh; do
                 [ -x "$t" ] || continue
                 selected "$t" || continue
                 run_one "e2e/$(basename "$t")" "$t"
                 [ "$interrupted" = 1 ] && break
         done
+        [ "$interrupted" = 1 ] || check_inventory "$inventory"
         harness_libvirt_down
+}
+
+# make lint, and the unit tier again under ASan and UBSan (its TAP lines count as checks of
+# their own: the same tests, another build).
+tier_make() {
+        local target=$1
+        run_one "$target" make --no-print-directory -C "$top" "$target"
 }
 
 start=$(date +%s)
@@ -117,6 +155,8 @@ for tier in "${@:-unit}"; do
         [ "$interrupted" = 1 ] && break
         case "$tier" in
         unit) tier_unit ;;
+        lint) tier_make lint ;;
+        asan) tier_make check-asan ;;
         e2e) tier_e2e ;;
         *) echo "run.sh: unknown tier '$tier'" >&2; exit 2 ;;
         esac
