@@ -223,6 +223,7 @@ static int catalog_checksum(const catalog_entry *c, const char *dir, char **ret,
         base = kiln_xstrndup(file, strcspn(file, "?#"));
         ds.url = c->checksum_url;
         ds.dest = dest;
+        ds.transient = true;
         ds.max_attempts = 3;
         rc = download_file(&ds, &res, err);
         download_result_clear(&res);
@@ -335,6 +336,7 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
         dest = kiln_xasprintf("%s/%s.img", dir, key);
         ds.url = spec->url;
         ds.dest = dest;
+        ds.transient = true; /* converted into the pool at once, then removed */
         ds.checksum = spec->checksum;
         ds.progress = on_download;
         ds.userdata = &run;

@@ -590,14 +590,15 @@ static dl_outcome dl_classify(dl_state *st, CURLcode res, kiln_error **err)
         return DL_DONE;
 }
 
-/* Makes sure DEST.part exists, holds what was received, and is on disk. */
+/* Makes sure DEST.part exists, holds what was received, and is on disk (unless the caller
+ * consumes it at once: spec->transient). */
 static int dl_part_finish(dl_state *st, kiln_error **err)
 {
         /* a 2xx answer with an empty body (or a 416) never opened the file: a 200 means an
          * empty file, a 206 or 416 that the .part is complete */
         if (st->fd < 0 && dl_open_part(st, st->status != 206 && st->status != 416, err) < 0)
                 return -1;
-        if (fsync(st->fd) < 0)
+        if (!st->spec->transient && fsync(st->fd) < 0)
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", st->part);
         return 0;
 }
@@ -810,7 +811,8 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot rename '%s' to '%s'",
                                             part, spec->dest);
         }
-        dl_fsync_dir(dir);
+        if (!spec->transient)
+                dl_fsync_dir(dir);
 
         ret->bytes = st.hashed;
         ret->resumed_from = st.resumed_from;

@@ -11,6 +11,7 @@
 #ifndef KILN_DOWNLOAD_H
 #define KILN_DOWNLOAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <kiln/error.h>
@@ -30,6 +31,8 @@ typedef struct download_spec {
         int connect_timeout_s;         /* per connection; 0: 15 */
         int stall_timeout_s;           /* no byte for this long aborts the attempt; 0: 30 */
         int max_attempts;              /* 0: 5 */
+        bool transient;                /* DEST is read once at once and removed by the
+                                          caller: it is not flushed to disk (fsync) */
         download_progress_fn progress; /* may be NULL */
         void *userdata;
 } download_spec;
