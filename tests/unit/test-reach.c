@@ -68,6 +68,7 @@ static void test_walk(void)
         r = kiln_fs_first_unsearchable(missing, &stranger, NULL, NULL);
         is_str(r, closed, "an existing closed directory above a missing tail is still found");
         free(r);
+        free(missing);
 
         if (chown(grp, 0, 4242) == 0) {
                 r = kiln_fs_first_unsearchable(grp, &member, NULL, NULL);
