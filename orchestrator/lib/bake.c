@@ -156,8 +156,7 @@ static void collect(const char *data, size_t len, void *userdata)
 {
         kiln_buf *b = userdata;
 
-        if (b->len < 8192)
-                kiln_buf_append(b, data, len);
+        kiln_buf_append_tail(b, data, len, 8192);
 }
 
 /* Newlines to "; ", trailing ones dropped, in place. */
@@ -185,9 +184,7 @@ static int generalize(bake *b, kiln_error **err)
                 instance_file(b->ctx, b->inst.instance_id, "kiln_ed25519.pub");
         kiln_autofree char *launch_pub =
                 instance_file(b->ctx, b->inst.instance_id, "launch_key.pub");
-        kiln_autofree char *key = instance_file(b->ctx, b->inst.instance_id, "kiln_ed25519");
         kiln_autofree char *blob1 = file_blob(kiln_pub), *blob2 = file_blob(launch_pub);
-        ssh_target t = {b->inst.host, b->inst.port, instance_user(&b->inst), key, b->inst.host_key};
         kiln_autoptr(kiln_ssh) s = NULL;
         size_t len = 0;
         int status = -1;
@@ -209,8 +206,7 @@ static int generalize(bake *b, kiln_error **err)
         if (kiln_instance_wait(b->ctx, b->inst.instance_id, KILN_WAIT_READY, 0, err) < 0)
                 return -1;
         instance_find_address(b->ctx, &b->inst);
-        t.host = b->inst.host;
-        if (ssh_connect(&t, ssh_now_ms() + 60000, &s, err) < 0)
+        if (instance_ssh_connect(b->ctx, &b->inst, ssh_now_ms() + 60000, &s, err) < 0)
                 return -1;
         /* The blobs are base64: safe inside single quotes. */
         cmd = kiln_xasprintf("sudo -n sh -s generalize '%s'%s%s%s", blob1, blob2 ? " '" : "",
@@ -220,6 +216,7 @@ static int generalize(bake *b, kiln_error **err)
                 kiln_buf_clear(&out);
                 return -1;
         }
+        kiln_buf_tail(&out, 8192);
         report = kiln_buf_steal(&out);
         if (status == 0)
                 return 0;
@@ -246,12 +243,7 @@ static int bake_reserve(registry *r, void *userdata, kiln_error **err)
                 if (registry_snapshot_insert(r, &b->vols[i].snap, err) < 0)
                         return -1;
         kiln_crash_point("create-image.reserve-between");
-        if (registry_image_insert(r, &b->img, err) < 0)
-                return -1;
-        /* An image that was not generalized may hold the instance's keys: it is marked, and
-         * never made public (image.c). */
-        return registry_tag_set(r, b->img.image_id, KILN_TAG_GENERALIZED,
-                                b->spec->no_generalize ? "false" : "true", err);
+        return registry_image_insert(r, &b->img, err);
 }
 
 static int bake_commit(registry *r, void *userdata, kiln_error **err)
@@ -301,6 +293,9 @@ static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
         b->img.root_device_name = inst->root_device_name;
         b->img.creation_date = now;
         b->img.source_instance_id = inst->instance_id;
+        /* An image that was not generalized may hold the instance's keys: it and its
+         * snapshots are marked, and never made public. */
+        b->img.ungeneralized = b->spec->no_generalize;
         b->vols = kiln_xcalloc(inst->n_volumes + 1, sizeof(*b->vols));
         b->img.mappings = kiln_xcalloc(inst->n_volumes + 1, sizeof(*b->img.mappings));
         for (size_t i = 0; i < inst->n_volumes; i++) {
@@ -330,6 +325,7 @@ static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
                 v->snap.layer_id = kiln_id_new("layer");
                 v->snap.virtual_size = (int64_t) info.capacity;
                 v->snap.worker_pid = getpid();
+                v->snap.ungeneralized = b->spec->no_generalize;
                 v->map.device_name = v->iv->device_name;
                 v->map.snapshot_id = v->snap.s.snapshot_id;
                 v->map.volume_size = v->snap.s.volume_size;
@@ -390,7 +386,7 @@ static int live_snapshot(bake *b, virStoragePoolPtr pool, kiln_error **err)
 static void freeze_files(const bake *b)
 {
         for (size_t i = 0; i < b->n_vols; i++)
-                if (chmod(b->vols[i].frozen_path, 0444) < 0)
+                if (chmod(b->vols[i].frozen_path, 0400) < 0)
                         kiln_log(KILN_LOG_DEBUG, "cannot make '%s' read-only: %s",
                                  b->vols[i].frozen_path, strerror(errno));
 }

@@ -472,16 +472,6 @@ static int upload_arg(const tpl *c, const char *s, const char *where, char **ret
         return 0;
 }
 
-/* Names run-parts accepts: update-motd skips any other file in /etc/update-motd.d/. */
-static bool motd_name_valid(const char *file)
-{
-        const char *base = strrchr(file, '/');
-
-        base = base ? base + 1 : file;
-        return *base && strspn(base, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                     "0123456789_-") == strlen(base);
-}
-
 static const struct {
         const char *key;
         kiln_step_kind kind;
@@ -535,7 +525,7 @@ static int parse_step(const tpl *c, json_t *o, const char *where, kiln_configure
 
                 if (check_file(c, file, at, err) < 0)
                         return -1;
-                if (step->kind == KILN_STEP_MOTD_SCRIPT && !motd_name_valid(file))
+                if (step->kind == KILN_STEP_MOTD_SCRIPT && !kiln_motd_script_name_valid(file))
                         return bad(c, err, at,
                                    "run-parts would skip it in /etc/update-motd.d/: the file "
                                    "name may hold only letters, digits, '_' and '-'");

@@ -96,9 +96,14 @@ static int config_create(const char *home, const char *path, kiln_error **err)
 {
         json_t *j = config_default_json(home);
         kiln_autofree char *tmp = kiln_xasprintf("%s.%d.tmp", path, (int) getpid());
-        int r;
+        /* Readable by kiln's user only, from the first byte. */
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), r = -1;
 
-        r = json_dump_file(j, tmp, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+        if (fd >= 0) {
+                r = json_dumpfd(j, fd, JSON_SORT_KEYS | JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+                if (close(fd) < 0)
+                        r = -1;
+        }
         json_decref(j);
         if (r < 0) {
                 unlink(tmp);

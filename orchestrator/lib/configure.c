@@ -13,22 +13,6 @@
 #define CONFIGURE_MAX_FILE       ((size_t) 64 << 20)
 #define STDERR_TAIL              ((size_t) 2000)
 
-/* A word for a POSIX shell: single-quoted, with ' written as '\''. */
-static char *shell_quote(const char *s)
-{
-        kiln_buf b = {0};
-
-        kiln_buf_append(&b, "'", 1);
-        for (; s && *s; s++) {
-                if (*s == '\'')
-                        kiln_buf_append(&b, "'\\''", 4);
-                else
-                        kiln_buf_append(&b, s, 1);
-        }
-        kiln_buf_append(&b, "'", 1);
-        return kiln_buf_steal(&b);
-}
-
 char *kiln_motd_script(const char *message)
 {
         kiln_buf b = {0};
@@ -123,7 +107,7 @@ static int step_exec(kiln_ssh *s, const char *what, const char *command, const v
 static int put_file(kiln_ssh *s, const char *what, const void *data, size_t len, const char *dest,
                     int mode, out_ctx *o, int *ret_status, kiln_error **err)
 {
-        kiln_autofree char *qdest = shell_quote(dest);
+        kiln_autofree char *qdest = kiln_shell_quote(dest);
         kiln_autofree char *cmd =
                 kiln_xasprintf("set -e; t=$(mktemp); trap 'rm -f \"$t\"' EXIT; cat > \"$t\"; "
                                "sudo -n install -D -m %04o \"$t\" %s",
@@ -143,15 +127,11 @@ static int read_local(const char *path, char **ret, size_t *ret_len, kiln_error 
 
 static int connect_ready(kiln_ctx *ctx, kiln_instance *inst, kiln_ssh **ret, kiln_error **err)
 {
-        kiln_autofree char *key = instance_file(ctx, inst->instance_id, "kiln_ed25519");
-        ssh_target t = {NULL, inst->port, instance_user(inst), key, inst->host_key};
-
         if (kiln_instance_wait(ctx, inst->instance_id, KILN_WAIT_READY, 0, err) < 0)
                 return -1;
         /* On a libvirt network the address is known once the wait has seen the lease. */
         instance_find_address(ctx, inst);
-        t.host = inst->host;
-        return ssh_connect(&t, ssh_now_ms() + 60000, ret, err);
+        return instance_ssh_connect(ctx, inst, ssh_now_ms() + 60000, ret, err);
 }
 
 static const char *base_name(const char *path)
@@ -186,6 +166,15 @@ static int parse_upload(const char *arg, char **src, char **dest, int *mode, kil
         return 0;
 }
 
+bool kiln_motd_script_name_valid(const char *path)
+{
+        const char *base = strrchr(path, '/');
+
+        base = base ? base + 1 : path;
+        return *base && strspn(base, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789_-") == strlen(base);
+}
+
 /* Checks every step's local input before anything runs on the instance. */
 static int check_steps(const kiln_configure_step *steps, size_t n, kiln_error **err)
 {
@@ -197,6 +186,12 @@ static int check_steps(const kiln_configure_step *steps, size_t n, kiln_error **
                 if (!st->arg || !*st->arg)
                         return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                               "step %zu needs a value", i + 1);
+                if (st->kind == KILN_STEP_MOTD_SCRIPT && !kiln_motd_script_name_valid(st->arg))
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                              "--motd-script '%s': run-parts would skip it in "
+                                              "/etc/update-motd.d/: the file name may hold only "
+                                              "letters, digits, '_' and '-'",
+                                              st->arg);
                 if (st->kind == KILN_STEP_SCRIPT || st->kind == KILN_STEP_MOTD_SCRIPT) {
                         if (access(st->arg, R_OK) < 0)
                                 return kiln_error_set_errno(err, errno, KILN_E_INVALID,
@@ -224,7 +219,7 @@ static int run_step(kiln_ctx *ctx, kiln_instance *inst, kiln_ssh **s, const kiln
 
         switch (st->kind) {
         case KILN_STEP_RUN: {
-                kiln_autofree char *quoted = shell_quote(st->arg);
+                kiln_autofree char *quoted = kiln_shell_quote(st->arg);
                 kiln_autofree char *cmd = kiln_xasprintf("sh -c %s", quoted);
 
                 return step_exec(*s, "--run", cmd, NULL, 0, o, status, err);

@@ -129,6 +129,24 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
                 return kiln_error_set(err, KILN_E_STATE, "InvalidAMIID.Unavailable",
                                       "AMI '%s' is %s, and cannot be copied", p->src.image_id,
                                       p->src.state);
+        if (strcmp(p->src.owner_id, p->ctx->account) != 0)
+                for (size_t i = 0; i < p->src.n_mappings; i++) {
+                        bool readable = false;
+
+                        /* As EC2: an image shared with the caller is copied only with read
+                         * permission (createVolumePermission) on its snapshots too. */
+                        if (rules_snapshot_restorable(p->ctx, r, p->src.mappings[i].snapshot_id,
+                                                      &readable, err) < 0)
+                                return -1;
+                        if (!readable)
+                                return kiln_error_set(
+                                        err, KILN_E_PERMISSION, "AuthFailure",
+                                        "You do not have permission to access the storage of "
+                                        "this ami: %s is shared with %s, but its snapshot %s "
+                                        "is not (createVolumePermission)",
+                                        p->src.image_id, p->ctx->account,
+                                        p->src.mappings[i].snapshot_id);
+                }
         if (rules_check_name_free(r, p->ctx->region->name, p->ctx->account, p->spec->name, err) < 0)
                 return -1;
         p->dst.mappings = kiln_xcalloc(p->src.n_mappings, sizeof(*p->dst.mappings));
@@ -158,6 +176,7 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
         p->dst.source_image_id = p->src.image_id;
         p->dst.source_region = p->src.region;
         p->dst.hourly_price = p->src.hourly_price;
+        p->dst.ungeneralized = p->src.ungeneralized;
         if (registry_image_insert(r, &p->dst, err) < 0)
                 return -1;
         for (size_t i = 0; i < p->n_layers; i++) {
@@ -184,6 +203,7 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
                 s.volume = l->dst_volume;
                 s.layer_id = l->overlay ? kiln_id_new("layer") : l->src.layer_id;
                 s.virtual_size = l->src.virtual_size;
+                s.ungeneralized = l->src.ungeneralized;
                 s.worker_pid = getpid();
                 if (i + 1 == p->n_layers)
                         kiln_crash_point("copy.reserve-before-commit");

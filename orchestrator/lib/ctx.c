@@ -1,6 +1,8 @@
 /* The kiln context: home, configuration, registry, the caller's account and region, and the
  * libvirt connections opened for regions on demand. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +43,57 @@ static int mkdir_p(const char *path, mode_t mode, kiln_error **err)
         return 0;
 }
 
+/* Takes read and write away from group and others on a file or directory of ours that a home
+ * made before modes were tightened may still have. Quiet. */
+static void tighten(const char *path)
+{
+        struct stat st;
+
+        if (stat(path, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 066))
+                chmod(path, st.st_mode & 07711);
+}
+
+/* The home and the pool directories below it are searchable by others (QEMU's user must reach
+ * the disks), never listable; everything in them is kiln's user's alone: the registry and the
+ * configuration 0600, instance directories 0700, pool files 0600 or 0400 (libvirt hands them
+ * to QEMU's user while a domain runs). */
+static int home_prepare(const char *home, kiln_error **err)
+{
+        kiln_autofree char *pools = kiln_xasprintf("%s/pools", home);
+        kiln_autofree char *db = kiln_xasprintf("%s/registry.db", home);
+        kiln_autofree char *cfg = kiln_xasprintf("%s/config.json", home);
+        int fd;
+
+        if (mkdir_p(home, 0711, err) < 0 || mkdir_p(pools, 0711, err) < 0)
+                return -1;
+        /* SQLite would create the registry (and its -wal and -shm files, which take its mode)
+         * under the umask: made here first, 0600. */
+        fd = open(db, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'", db);
+        close(fd);
+        tighten(home);
+        tighten(pools);
+        tighten(db);
+        tighten(cfg);
+        {
+                DIR *d = opendir(pools);
+                const struct dirent *de;
+
+                while (d && (de = readdir(d))) {
+                        kiln_autofree char *sub = NULL;
+
+                        if (de->d_name[0] == '.')
+                                continue;
+                        sub = kiln_xasprintf("%s/%s", pools, de->d_name);
+                        tighten(sub);
+                }
+                if (d)
+                        closedir(d);
+        }
+        return 0;
+}
+
 int kiln_ctx_new(const kiln_ctx_options *opts, kiln_ctx **ret, kiln_error **err)
 {
         kiln_autoptr(kiln_ctx) ctx = kiln_xcalloc(1, sizeof(*ctx));
@@ -49,8 +102,7 @@ int kiln_ctx_new(const kiln_ctx_options *opts, kiln_ctx **ret, kiln_error **err)
         const char *region = opts ? opts->region : NULL;
 
         ctx->home = opts && opts->home ? kiln_xstrdup(opts->home) : default_home();
-        /* 0755: QEMU's user must traverse the home to reach the pools below it. */
-        if (mkdir_p(ctx->home, 0755, err) < 0)
+        if (home_prepare(ctx->home, err) < 0)
                 return -1;
         if (config_load_or_create(ctx->home, &ctx->cfg, err) < 0)
                 return -1;
@@ -163,7 +215,7 @@ char *ctx_workdir(kiln_ctx *ctx, kiln_error **err)
         kiln_autofree char *tmp = kiln_xasprintf("%s/tmp", ctx->home);
         kiln_autofree char *tmpl = NULL;
 
-        if (mkdir_p(tmp, 0755, err) < 0)
+        if (mkdir_p(tmp, 0700, err) < 0)
                 return NULL;
         /* The PID in the name lets fsck tell the work of a live process from what a crash
          * left behind. */

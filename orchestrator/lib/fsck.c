@@ -6,10 +6,12 @@
  * references any more. */
 #include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <kiln/upkeep.h>
 
 #include "image-rules.h"
+#include "instance-private.h"
 #include "registry/registry-instance.h"
 #include "util/util.h"
 #include "virt/virt-storage.h"
@@ -25,6 +27,7 @@ typedef struct fsck_state {
         registry_volume *ivols; /* instance volumes */
         size_t n_ivols;
         char **seeds;
+        char **seed_ids; /* the instances of seeds */
         size_t n_seeds;
         kiln_image *imgs;
         size_t n_imgs;
@@ -66,8 +69,10 @@ static void fsck_state_reset(fsck_state *st)
 {
         registry_volumes_free(st->ivols, st->n_ivols);
         registry_strv_free(st->seeds, st->n_seeds);
+        registry_strv_free(st->seed_ids, st->n_seeds);
         st->ivols = NULL;
         st->seeds = NULL;
+        st->seed_ids = NULL;
         st->n_ivols = st->n_seeds = 0;
         registry_snapshots_free(st->snaps, st->n_snaps);
         kiln_images_free(st->imgs, st->n_imgs);
@@ -98,7 +103,8 @@ static int fsck_load(registry *r, void *userdata, kiln_error **err)
         fsck_state_reset(st);
         if (registry_snapshot_list(r, st->region, &st->snaps, &st->n_snaps, err) < 0 ||
             registry_volume_list(r, st->region, &st->ivols, &st->n_ivols, err) < 0 ||
-            registry_instance_seeds(r, st->region, &st->seeds, &st->n_seeds, err) < 0)
+            registry_instance_seeds(r, st->region, &st->seeds, &st->seed_ids, &st->n_seeds, err) <
+                    0)
                 return -1;
         return registry_image_list(r, st->region, NULL, &st->imgs, &st->n_imgs, err);
 }
@@ -335,6 +341,44 @@ static void check_orphans(fsck_state *st, virStoragePoolPtr pool)
         }
 }
 
+/* A live instance whose seed volume is gone (a crash while its private key was taken out of
+ * it, or a file removed by hand) cannot start: the seed it keeps is made again. */
+static void check_seeds(fsck_state *st)
+{
+        for (size_t i = 0; i < st->n_seeds; i++) {
+                kiln_fsck_issue *is;
+
+                if (volume_present(st, st->seeds[i]))
+                        continue;
+                is = issue_add(st, "missing-seed", st->seed_ids[i],
+                               "its seed volume is not in the pool");
+                if (st->repair && instance_seed_scrub(st->ctx, st->seed_ids[i], NULL) == 0)
+                        is->repaired = true;
+        }
+}
+
+/* Pool files that group or others may read (a home made before kiln kept them private): on a
+ * local daemon, where the files are ours to see. */
+static void check_modes(fsck_state *st, virStoragePoolPtr pool)
+{
+        const kiln_region_info *info = config_region(st->ctx->cfg, st->region);
+
+        if (!info || !virt_conn_is_local(virStoragePoolGetConnect(pool)))
+                return;
+        for (size_t i = 0; i < st->n_vols; i++) {
+                kiln_autofree char *path = kiln_xasprintf("%s/%s", info->pool_path, st->vols[i]);
+                struct stat sb;
+                kiln_fsck_issue *is;
+
+                if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode) || !(sb.st_mode & 077))
+                        continue;
+                is = issue_add(st, "open-file", st->vols[i],
+                               "group or others may read it: only kiln's user and QEMU may");
+                if (st->repair && chmod(path, sb.st_mode & 07700) == 0)
+                        is->repaired = true;
+        }
+}
+
 static void fsck_region(fsck_state *st)
 {
         kiln_autoptr(kiln_error) e = NULL;
@@ -350,6 +394,8 @@ static void fsck_region(fsck_state *st)
         }
         check_snapshots(st, pool);
         check_images(st);
+        check_seeds(st);
+        check_modes(st, pool);
         /* Orphans last, against a fresh read: repairs above removed records. */
         if (registry_read(st->ctx->reg, fsck_load, st, NULL) == 0)
                 check_orphans(st, pool);

@@ -9,9 +9,6 @@
 
 int rules_check_image_id(const char *id, kiln_error **err);
 int rules_check_snapshot_id(const char *id, kiln_error **err);
-/* The tag create-image puts on the images it bakes: "true" if generalized, else "false". */
-#define KILN_TAG_GENERALIZED "kiln:generalized"
-
 int rules_check_image_name(const char *name, kiln_error **err);
 int rules_check_description(const char *description, kiln_error **err);
 /* InvalidAMIName.Duplicate if a live image of owner in region already has the name. */
@@ -36,5 +33,10 @@ bool rules_wildcard(const char *pattern, const char *s);
 bool rules_match_any(const kiln_filter *f, const char *value);
 int rules_not_found_image(kiln_error **err, const char *id);
 int rules_not_authorized(kiln_error **err, const char *id);
+
+/* The caller may create volumes from (read) the snapshot: owner, public, or its account in
+ * the createVolumePermission. */
+int rules_snapshot_restorable(const kiln_ctx *ctx, registry *r, const char *snapshot_id, bool *ret,
+                              kiln_error **err);
 
 #endif

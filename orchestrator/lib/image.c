@@ -8,6 +8,7 @@
 #include "disk/disk.h"
 #include "image-private.h"
 #include "image-rules.h"
+#include "seed/seed.h"
 #include "util/util.h"
 
 #define GIB (1024ULL * 1024 * 1024)
@@ -85,6 +86,8 @@ int image_register_validate(const kiln_register_spec *spec, kiln_error **err)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                       "Invalid boot mode '%s': expected legacy-bios or uefi",
                                       spec->boot_mode);
+        if (spec->default_user && seed_check_user_name(spec->default_user, err) < 0)
+                return -1;
         if (spec->device_name && strncmp(spec->device_name, "/dev/", 5) != 0)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                       "Invalid device name '%s': expected /dev/NAME",
@@ -130,7 +133,9 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
             os.platform) {
                 if (!platform)
                         platform = os.platform;
-                if (!user && strcmp(platform, os.platform) == 0)
+                /* A disk is untrusted: a user name it gives that is not one is not used. */
+                if (!user && strcmp(platform, os.platform) == 0 && os.default_user &&
+                    seed_check_user_name(os.default_user, NULL) == 0)
                         user = os.default_user;
         }
         windows = platform && strcmp(platform, "windows") == 0;
@@ -591,14 +596,6 @@ static int snapshot_perm_apply(registry *r, const kiln_image *img, const kiln_pe
         return 0;
 }
 
-static bool image_generalized(const kiln_image *img)
-{
-        for (size_t i = 0; i < img->n_tags; i++)
-                if (strcmp(img->tags[i].key, KILN_TAG_GENERALIZED) == 0)
-                        return strcmp(img->tags[i].value, "false") != 0;
-        return true;
-}
-
 static int launch_perm_txn(registry *r, void *userdata, kiln_error **err)
 {
         id_txn *t = userdata;
@@ -614,7 +611,7 @@ static int launch_perm_txn(registry *r, void *userdata, kiln_error **err)
                 kiln_permission p;
 
                 rc = perm_normalize(t->ctx, in, &p, err);
-                if (rc == 0 && add && p.kind == KILN_PERM_ALL && !image_generalized(&img))
+                if (rc == 0 && add && p.kind == KILN_PERM_ALL && img.ungeneralized)
                         rc = kiln_error_set(err, KILN_E_INVALID, "InvalidParameter",
                                             "%s was baked with --no-generalize and may hold its "
                                             "instance's keys and identity: it cannot be made "

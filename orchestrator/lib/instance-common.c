@@ -31,6 +31,18 @@ char *instance_file(const kiln_ctx *ctx, const char *id, const char *file)
         return kiln_xasprintf("%s/instances/%s/%s", ctx->home, id, file);
 }
 
+char *instance_read_line(const char *path, kiln_error **err)
+{
+        char *s = NULL;
+        size_t n = 0;
+
+        if (kiln_file_read(path, 1 << 16, &s, &n, err) < 0)
+                return NULL;
+        while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
+                s[--n] = '\0';
+        return s;
+}
+
 int instance_check_id(const char *id, kiln_error **err)
 {
         if (!kiln_id_valid("i", id))

@@ -90,18 +90,6 @@ static int make_key(const char *path, const char *comment, kiln_error **err)
         return kiln_cmd_run(cmd, NULL, err);
 }
 
-static char *read_trimmed(const char *path, kiln_error **err)
-{
-        char *s = NULL;
-        size_t n = 0;
-
-        if (kiln_file_read(path, 1 << 16, &s, &n, err) < 0)
-                return NULL;
-        while (n && (s[n - 1] == '\n' || s[n - 1] == ' '))
-                s[--n] = '\0';
-        return s;
-}
-
 /* One instance being made, and what to undo. */
 typedef struct made {
         kiln_instance inst;
@@ -116,13 +104,17 @@ typedef struct made {
         bool seed_file;
         char *host_private; /* wiped and freed as soon as the seed is written */
         char *kiln_public;
+        const void *user_data; /* the request's, kept with the instance */
+        size_t user_data_len;
 } made;
 
 static int insert_records(registry *r, void *userdata, kiln_error **err)
 {
         made *m = userdata;
 
-        if (registry_instance_insert(r, &m->inst, m->domain, m->seed_volume, getpid(), err) < 0)
+        if (registry_instance_insert(r, &m->inst, m->domain, m->seed_volume, getpid(), err) < 0 ||
+            registry_instance_set_seed(r, m->inst.instance_id, m->user_data, m->user_data_len,
+                                       strcmp(m->inst.platform, "windows") != 0, err) < 0)
                 return -1;
         for (size_t i = 0; i < m->n_vols; i++)
                 if (registry_volume_insert(r, &m->vols[i], err) < 0)
@@ -180,11 +172,11 @@ static int make_keys(launch *l, made *m, kiln_error **err)
         if (make_key(host_key, m->inst.instance_id, err) < 0 ||
             make_key(kiln_key, "kiln-access", err) < 0)
                 return -1;
-        m->host_private = read_trimmed(host_key, err);
-        m->inst.host_key = m->host_private ? read_trimmed(host_pub, err) : NULL;
-        m->kiln_public = m->inst.host_key ? read_trimmed(kiln_pub, err) : NULL;
-        /* The host key's private half lives on only in the seed. */
-        unlink(host_key);
+        m->host_private = instance_read_line(host_key, err);
+        m->inst.host_key = m->host_private ? instance_read_line(host_pub, err) : NULL;
+        m->kiln_public = m->inst.host_key ? instance_read_line(kiln_pub, err) : NULL;
+        /* The host key's private half lives on only in the seed, until the first boot. */
+        kiln_file_wipe(host_key);
         if (!m->kiln_public)
                 return -1;
         /* The key pair's public key, which generalization removes before a bake even if the
@@ -206,14 +198,12 @@ static int make_keys(launch *l, made *m, kiln_error **err)
         return 0;
 }
 
-/* The seed ISO and its upload. */
+/* The seed, with the private host key the first boot takes. */
 static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **err)
 {
-        kiln_autofree char *meta = NULL, *user = NULL, *iso = NULL, *path = NULL;
         const char *keys[2];
         size_t n_keys = 0;
         seed_spec s = {0};
-        int rc;
 
         if (l->public_key)
                 keys[n_keys++] = l->public_key;
@@ -227,16 +217,7 @@ static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **er
         s.host_key_public = m->inst.host_key;
         s.user_data = l->spec->user_data;
         s.user_data_len = l->spec->user_data_len;
-        rc = seed_render(&s, &meta, &user, err);
-        if (rc < 0)
-                return -1;
-        iso = kiln_xasprintf("%s/seed.iso", m->dir);
-        rc = seed_write_iso(meta, user, NULL, iso, err);
-        explicit_bzero(user, strlen(user));
-        if (rc == 0)
-                rc = virt_volume_upload_raw(pool, m->seed_volume, iso, true, &path, err);
-        unlink(iso);
-        if (rc < 0)
+        if (instance_seed_put(l->ctx, pool, m->inst.instance_id, m->seed_volume, &s, err) < 0)
                 return -1;
         m->seed_file = true;
         return 0;
@@ -251,6 +232,8 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         if (!pool)
                 return -1;
         m->inst.instance_id = kiln_id_new("i");
+        m->user_data = l->spec->user_data;
+        m->user_data_len = l->spec->user_data_len;
         m->inst.reservation_id = kiln_xstrdup(l->reservation_id);
         m->inst.region = kiln_xstrdup(l->ctx->region->name);
         m->inst.owner_id = kiln_xstrdup(l->ctx->account);

@@ -6,7 +6,10 @@
 
 #include "ctx-private.h"
 #include "registry/registry-instance.h"
+#include "seed/seed.h"
+#include "ssh/ssh.h"
 #include "virt/virt-domain.h"
+#include "virt/virt-storage.h"
 
 #define INSTANCE_DEFAULT_WAIT_S 600
 
@@ -15,6 +18,8 @@ char *instance_template_path(const char *name);
 /* HOME/instances/ID, and files in it. */
 char *instance_dir(const kiln_ctx *ctx, const char *id);
 char *instance_file(const kiln_ctx *ctx, const char *id, const char *file);
+/* A small text file (a key line) without its trailing newlines and spaces. */
+char *instance_read_line(const char *path, kiln_error **err);
 /* The instance, visible to the caller in the current region: InvalidInstanceID.Malformed or
  * .NotFound otherwise. */
 int instance_load(kiln_ctx *ctx, registry *r, const char *id, kiln_instance *ret, kiln_error **err);
@@ -58,6 +63,20 @@ int instance_find_address(kiln_ctx *ctx, kiln_instance *inst);
 char *instance_known_hosts_name(const char *host, int port);
 /* Rewrites HOME/instances/ID/known_hosts for the instance's port. */
 int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err);
+/* An SSH session to the instance at its address, as kiln's access key, accepting only the
+ * pinned host key. */
+int instance_ssh_connect(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadline_ms,
+                         kiln_ssh **ret, kiln_error **err);
+/* The seed volume (instance-seed.c). instance_seed_put renders spec and uploads it as the
+ * read-only volume NAME, through a file in the instance directory that is wiped afterwards. */
+int instance_seed_put(kiln_ctx *ctx, virStoragePoolPtr pool, const char *id, const char *volume,
+                      const seed_spec *spec, kiln_error **err);
+/* Replaces a seed that still carries the private host key, or a seed volume that is missing,
+ * with the seed the instance keeps (no private key); nothing to do otherwise. */
+int instance_seed_scrub(kiln_ctx *ctx, const char *id, kiln_error **err);
+/* In the start worker: until the first boot answers SSH with the pinned key (or the instance
+ * stops, or the default wait passes), then instance_seed_scrub. Quiet. */
+void instance_seed_watch(kiln_ctx *ctx, const char *id);
 /* Instance types from templates/instance-types.json. */
 int instance_type_lookup(const char *name, char **ret_name, unsigned *ret_vcpus,
                          unsigned *ret_memory_mib, kiln_error **err);

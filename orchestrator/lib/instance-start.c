@@ -182,7 +182,13 @@ int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err)
                 detach_stdio();
                 if (kiln_ctx_new(&opts, &child, NULL) < 0)
                         _exit(1);
-                _exit(instance_start_now(child, id, NULL) == 0 ? 0 : 1);
+                if (instance_start_now(child, id, NULL) < 0)
+                        _exit(1);
+                /* Stays with the first boot, to take the private host key out of the seed
+                 * once the guest has it, whether or not anyone waits for the instance. */
+                instance_seed_watch(child, id);
+                kiln_ctx_free(child);
+                _exit(0);
         }
         if (fds[1] >= 0)
                 close(fds[1]);

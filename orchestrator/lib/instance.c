@@ -277,16 +277,23 @@ static char *console_tail(kiln_ctx *ctx, const char *id, size_t max)
         return kiln_xstrdup(n > max ? text + n - max : text);
 }
 
+int instance_ssh_connect(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadline_ms,
+                         kiln_ssh **ret, kiln_error **err)
+{
+        kiln_autofree char *key = instance_file(ctx, inst->instance_id, "kiln_ed25519");
+        ssh_target t = {inst->host, inst->port, instance_user(inst), key, inst->host_key};
+
+        return ssh_connect(&t, deadline_ms, ret, err);
+}
+
 /* One attempt: SSH with the pinned host key and kiln's access key, then cloud-init's
  * verdict. 1 ready, 0 not yet, -1 a hard error (a host key that is not the pinned one). */
 static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadline, char **last,
                        kiln_error **err)
 {
-        kiln_autofree char *key = instance_file(ctx, inst->instance_id, "kiln_ed25519");
         kiln_autoptr(kiln_ssh) s = NULL;
         kiln_autoptr(kiln_error) e = NULL;
         kiln_autofree char *out = NULL, *errout = NULL;
-        ssh_target t = {inst->host, inst->port, instance_user(inst), key, inst->host_key};
         /* Short attempts: until the guest network is up, QEMU accepts the connection and
          * nothing answers, so a long attempt only waits longer than needed. */
         uint64_t attempt = ssh_now_ms() + 4000;
@@ -298,7 +305,7 @@ static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadli
                 return 0;
         }
 
-        if (ssh_connect(&t, attempt < deadline ? attempt : deadline, &s, &e) < 0) {
+        if (instance_ssh_connect(ctx, inst, attempt < deadline ? attempt : deadline, &s, &e) < 0) {
                 if (strstr(e->msg, "host key mismatch")) {
                         *err = kiln_steal(&e);
                         return -1;
@@ -318,8 +325,13 @@ static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadli
                 *last = kiln_xstrdup(e->msg);
                 return 0;
         }
-        if (status == 0 && strstr(out, "\"errors\": []"))
+        if (status == 0 && strstr(out, "\"errors\": []")) {
+                /* The first boot has taken the host key: the seed need not hold it any more
+                 * (the start worker may have done this already). A failure is retried by the
+                 * next wait and reported by fsck; it does not make the guest less ready. */
+                instance_seed_scrub(ctx, inst->instance_id, NULL);
                 return 1;
+        }
         free(*last);
         *last = kiln_xasprintf("cloud-init: %s%s", out, errout);
         if (status == 0 && strstr(out, "\"errors\""))
@@ -657,6 +669,43 @@ static char *identity_for(kiln_ctx *ctx, const kiln_instance *inst, const char *
         return path;
 }
 
+/* ssh's options to log in to the instance with the key in identity_file, as argv words:
+ * strict checking against the instance's known_hosts, that key only. File names are written
+ * so that ssh reads them as they are (spaces, '%'). Ends with NULL; *ret_n counts the words. */
+static char **ssh_options(kiln_ctx *ctx, const kiln_instance *inst, const char *identity_file,
+                          size_t *ret_n)
+{
+        kiln_autofree char *known = instance_file(ctx, inst->instance_id, "known_hosts");
+        kiln_autofree char *known_v = kiln_ssh_config_value(known);
+        char **argv = kiln_xcalloc(12, sizeof(char *));
+        size_t n = 0;
+
+        argv[n++] = kiln_xstrdup("ssh");
+        argv[n++] = kiln_xstrdup("-o");
+        argv[n++] = kiln_xstrdup("StrictHostKeyChecking=yes");
+        argv[n++] = kiln_xstrdup("-o");
+        argv[n++] = kiln_xasprintf("UserKnownHostsFile=%s", known_v);
+        argv[n++] = kiln_xstrdup("-o");
+        argv[n++] = kiln_xstrdup("IdentitiesOnly=yes");
+        /* -i takes the name as it is but ssh then expands %-tokens in it: a name with '%'
+         * goes as an option value, where "%%" means '%'. */
+        if (strchr(identity_file, '%')) {
+                kiln_autofree char *v = kiln_ssh_config_value(identity_file);
+
+                argv[n++] = kiln_xstrdup("-o");
+                argv[n++] = kiln_xasprintf("IdentityFile=%s", v);
+        } else {
+                argv[n++] = kiln_xstrdup("-i");
+                argv[n++] = kiln_xstrdup(identity_file);
+        }
+        argv[n++] = kiln_xstrdup("-p");
+        argv[n++] = kiln_xasprintf("%d", inst->port);
+        argv[n++] = kiln_xasprintf("%s@%s", instance_user(inst), inst->host);
+        argv[n] = NULL;
+        *ret_n = n;
+        return argv;
+}
+
 int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst, const char *identity,
                              kiln_connection *ret, kiln_error **err)
 {
@@ -680,14 +729,25 @@ int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst, const cha
                         inst->host_key);
                 c.known_hosts_file = instance_file(ctx, inst->instance_id, "known_hosts");
                 c.identity_file = identity_for(ctx, inst, identity);
-                c.command = kiln_xasprintf(
-                        "ssh -o StrictHostKeyChecking=yes -o UserKnownHostsFile=%s -i %s -p %d "
-                        "%s@%s",
-                        c.known_hosts_file,
-                        c.identity_file  ? c.identity_file
-                        : inst->key_name ? inst->key_name
-                                         : "KEY",
-                        inst->port, c.user, inst->host);
+                {
+                        /* Ready to paste into a shell, whatever the names hold. */
+                        size_t n = 0;
+                        char **argv = ssh_options(ctx, inst,
+                                                  c.identity_file  ? c.identity_file
+                                                  : inst->key_name ? inst->key_name
+                                                                   : "KEY",
+                                                  &n);
+                        kiln_buf b = {0};
+
+                        for (size_t i = 0; i < n; i++) {
+                                kiln_autofree char *w = kiln_shell_word(argv[i]);
+
+                                kiln_buf_appendf(&b, "%s%s", i ? " " : "", w);
+                                free(argv[i]);
+                        }
+                        free(argv);
+                        c.command = kiln_buf_steal(&b);
+                }
         }
         *ret = c;
         return 0;
@@ -698,7 +758,7 @@ int kiln_instance_ssh_argv(kiln_ctx *ctx, const char *instance_id, const char *i
                            kiln_error **err)
 {
         kiln_instance inst = {0};
-        kiln_autofree char *id_file = NULL, *known = NULL;
+        kiln_autofree char *id_file = NULL;
         char **argv;
         size_t n = 0;
 
@@ -732,20 +792,8 @@ int kiln_instance_ssh_argv(kiln_ctx *ctx, const char *instance_id, const char *i
                                       "only public keys unless create-key-pair wrote the file)",
                                       instance_id);
         }
-        known = instance_file(ctx, instance_id, "known_hosts");
-        argv = kiln_xcalloc(16 + n_command, sizeof(char *));
-        argv[n++] = kiln_xstrdup("ssh");
-        argv[n++] = kiln_xstrdup("-o");
-        argv[n++] = kiln_xstrdup("StrictHostKeyChecking=yes");
-        argv[n++] = kiln_xstrdup("-o");
-        argv[n++] = kiln_xasprintf("UserKnownHostsFile=%s", known);
-        argv[n++] = kiln_xstrdup("-o");
-        argv[n++] = kiln_xstrdup("IdentitiesOnly=yes");
-        argv[n++] = kiln_xstrdup("-i");
-        argv[n++] = kiln_xstrdup(id_file);
-        argv[n++] = kiln_xstrdup("-p");
-        argv[n++] = kiln_xasprintf("%d", inst.port);
-        argv[n++] = kiln_xasprintf("%s@%s", instance_user(&inst), inst.host);
+        argv = ssh_options(ctx, &inst, id_file, &n);
+        argv = kiln_xrealloc(argv, (n + n_command + 2) * sizeof(char *));
         if (n_command)
                 argv[n++] = kiln_xstrdup("--");
         for (size_t i = 0; i < n_command; i++)

@@ -40,6 +40,19 @@ static int snap_visible(const kiln_ctx *ctx, registry *r, const registry_snapsho
         return 0;
 }
 
+int rules_snapshot_restorable(const kiln_ctx *ctx, registry *r, const char *snapshot_id, bool *ret,
+                              kiln_error **err)
+{
+        registry_snapshot s = {0};
+        bool is_public = false;
+        int rc = registry_snapshot_get(r, snapshot_id, &s, err);
+
+        if (rc == 0)
+                rc = snap_visible(ctx, r, &s, ret, &is_public, err);
+        registry_snapshot_clear(&s);
+        return rc;
+}
+
 static const char *const snapshot_filters[] = {"description", "owner-id",   "snapshot-id",
                                                "status",      "volume-id",  "volume-size",
                                                "tag-key",     "start-time", NULL};
@@ -345,6 +358,16 @@ static int perms_txn(registry *r, void *userdata, kiln_error **err)
 
         if (owned_snapshot(t, r, &s, err) < 0)
                 return -1;
+        for (size_t i = 0; t->change && s.ungeneralized && i < t->change->n_add; i++)
+                if (t->change->add[i].kind == KILN_PERM_ALL) {
+                        registry_snapshot_clear(&s);
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameter",
+                                              "%s was frozen by a bake with --no-generalize and "
+                                              "may hold its instance's keys and identity: it "
+                                              "cannot be made public (share it with accounts "
+                                              "instead)",
+                                              t->id);
+                }
         registry_snapshot_clear(&s);
         kiln_permissions_free(t->perms, t->n_perms);
         t->perms = NULL;

@@ -92,15 +92,26 @@ kiln_rc describe-storage
 tap_is "$(json "[s.get('ParentSnapshotId') for s in d['Snapshots'] if s['SnapshotId']=='$SNAP1'][0]")" "$BASE_SNAP" "its parent is the snapshot the instance grew from"
 kiln_rc describe-instances --instance-ids "$A"
 AVOL=$(json 'd["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]')
-tap_is "$(stat -c %a "$(pool_path local)/$AVOL.qcow2")" 444 "the frozen overlay is read-only"
+tap_is "$(stat -c %a "$(pool_path local)/$AVOL.qcow2")" 400 "the frozen overlay is read-only, and kiln's user's alone"
 tap_ok $(ls "$(pool_path local)" | grep -q "^$AVOL\.$SNAP1\.qcow2\$"; echo $?) "and the instance has a fresh overlay on it"
 
 # The new instance also gets the MOTD snippet of cloud-init/ as user data.
 kiln_rc run-instances --image-id "$COW" --key-name second \
         --user-data "file://$KILN_TOP/cloud-init/motd-user-data.yaml"
 B=$(json 'd["Instances"][0]["InstanceId"]')
+bseed="$(pool_path local)/$B-seed.iso"
+tap_ok $(grep -q 'BEGIN OPENSSH PRIVATE KEY' "$bseed"; echo $?) "a new instance's seed carries its private host key"
 kiln_rc wait instance-ready --instance-ids "$A"
 tap_is "$RC" 0 "the baked instance is ready again"
+# Nobody waits for B: its start worker sees the first boot take the key, and the seed that
+# stays in the pool no longer holds it.
+for _ in $(seq 120); do
+        grep -q 'BEGIN OPENSSH PRIVATE KEY' "$bseed" 2>/dev/null || break
+        sleep 2
+done
+tap_ok $(grep -q 'BEGIN OPENSSH PRIVATE KEY' "$bseed"; [ $? = 1 ] && grep -q "instance-id: \"$B\"" "$bseed"; echo $?) \
+        "once its first boot has taken the key, the seed it keeps does not carry it"
+tap_ok $(grep -q 'Welcome to' "$bseed"; echo $?) "and still carries the user data"
 tap_is "$(on "$A" cat /etc/kiln-marker)" baked-data "and still has its data"
 kiln_rc wait instance-ready --instance-ids "$B"
 tap_is "$RC" 0 "an instance of the new image is ready"
@@ -123,6 +134,23 @@ tap_like "$out" 'Permission denied' "with Permission denied"
 B_HOSTKEY=$(on "$B" sudo -n ssh-keygen -l -f /etc/ssh/ssh_host_ed25519_key | awk '{print $2}')
 tap_ok $([ -n "$B_HOSTKEY" ] && [ "$B_HOSTKEY" != "$A_HOSTKEY" ]; echo $?) "its host key differs from the baked instance's"
 tap_diag "host keys: baked ${A_HOSTKEY:0:24}..., new ${B_HOSTKEY:0:24}..."
+
+# ---- nobody else reads a kiln home (two instances running, images baked) ----
+as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+readable=() kinds=()
+while IFS= read -r -d '' f; do
+        case "$f" in
+        */registry.db) kinds+=(registry) ;; */config.json) kinds+=(config) ;;
+        *-seed.iso) kinds+=(seed) ;; */snap-*.qcow2) kinds+=(snapshot) ;;
+        */vol-*.qcow2) kinds+=(volume) ;; */kiln_ed25519) kinds+=(access-key) ;;
+        esac
+        as_nobody cat "$f" >/dev/null 2>&1 && readable+=("$f")
+done < <(find "$KILN_HOME" -path "$work" -prune -o -type f -print0)
+tap_is "$(printf '%s\n' "${kinds[@]}" | sort -u | tr '\n' ' ')" \
+        "access-key config registry seed snapshot volume " "the home holds each kind of file"
+tap_is "${readable[*]}" "" "as nobody, none of its files can be read"
+as_nobody ls "$KILN_HOME" "$(pool_path local)" >/dev/null 2>&1
+tap_is "$?" 2 "nor can the home or its pool be listed"
 B_MACHINE=$(on "$B" cat /etc/machine-id)
 tap_ok $([ -n "$B_MACHINE" ] && [ "$B_MACHINE" != "$A_MACHINE" ]; echo $?) "its machine-id differs"
 tap_is "$(on "$B" sudo -n cat /var/lib/cloud/data/instance-id)" "$B" "cloud-init ran as the new instance"
@@ -173,11 +201,25 @@ unique2=$(json "[i['UniqueBytes'] for i in d['Images'] if i['ImageId']=='$COW2']
 tap_ok $([ "$unique2" -ge $((8 * 1024 * 1024)) ] && [ "$unique2" -lt $((200 * 1024 * 1024)) ]; echo $?) "the second bake holds what changed (8 MiB written: $unique2 bytes)"
 
 # An image baked without generalization may hold the instance's keys: never public.
+# Whether an image was generalized is the image's own attribute, not a tag anyone could set.
 kiln_rc describe-images --image-ids "$COW2" "$COW"
-tap_is "$(json '" ".join(t["Value"] for i in sorted(d["Images"], key=lambda i: i["Name"]) for t in i.get("Tags", []) if t["Key"] == "kiln:generalized")')" "true false" "baked images say whether they were generalized"
+tap_is "$(json 'sum(len(i.get("Tags", [])) for i in d["Images"])')" 0 "a bake adds no tag of its own"
+COW2_SNAP=$(json "[i for i in d['Images'] if i['ImageId'] == '$COW2'][0]['BlockDeviceMappings'][0]['Ebs']['SnapshotId']")
 kiln_rc modify-image-attribute --image-id "$COW2" --launch-permission "Add=[{Group=all}]"
 tap_is "$RC" 3 "an image baked with --no-generalize cannot be made public"
 tap_like "$ERR" 'InvalidParameter.*--no-generalize' "with the reason"
+kiln_rc modify-snapshot-attribute --snapshot-id "$COW2_SNAP" --create-volume-permission "Add=[{Group=all}]"
+tap_is "$RC" 3 "nor can its snapshot"
+kiln_rc copy-image --source-region local --source-image-id "$COW2" --name cow-v2-copy
+tap_is "$RC" 0 "it can be copied"
+COPY2=$(json 'd["ImageId"]')
+kiln_rc modify-image-attribute --image-id "$COPY2" --launch-permission "Add=[{Group=all}]"
+tap_is "$RC" 3 "and the copy cannot be made public either"
+kiln_rc describe-images --image-ids "$COPY2"
+kiln_rc modify-snapshot-attribute --snapshot-id "$(json 'd["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]')" \
+        --create-volume-permission "Add=[{Group=all}]"
+tap_is "$RC" 3 "nor the copy's snapshot"
+kiln_rc deregister-image --image-id "$COPY2"
 kiln_rc modify-image-attribute --image-id "$COW2" --launch-permission "Add=[{UserId=$ACCT_B}]"
 tap_is "$RC" 0 "it can still be shared with an account"
 kiln_rc modify-image-attribute --image-id "$COW" --launch-permission "Add=[{Group=all}]"

@@ -251,7 +251,14 @@ tap_is "$RC" 5 "copy to a name in use is refused"
 kiln_rc --region west --account $ACCT_B copy-image --source-region local --source-image-id "$AMI3" --name stolen
 tap_is "$RC" 4 "an account that may not launch the source cannot copy it"
 kiln_rc --region west --account $ACCT_B copy-image --source-region local --source-image-id "$AMI1" --name bobs-copy
-tap_is "$RC" 0 "any account may copy a public image"
+tap_is "$RC" 7 "launch permission alone does not let another account copy an image (exit 7)"
+tap_like "$ERR" "AuthFailure: You do not have permission to access the storage of this ami" \
+        "as EC2 says it: the snapshots must be readable too"
+kiln_rc --region west --account $ACCT_B describe-images --owners self
+tap_is "$(json 'len(d["Images"])')" 0 "and nothing was registered"
+kiln_as $ACCT_A modify-snapshot-attribute --snapshot-id "$SNAP1" --create-volume-permission "Add=[{UserId=$ACCT_B}]"
+kiln_rc --region west --account $ACCT_B copy-image --source-region local --source-image-id "$AMI1" --name bobs-copy
+tap_is "$RC" 0 "with createVolumePermission on its snapshot, another account may copy a public image"
 kiln_rc --region west copy-image --source-region mars --source-image-id "$AMI1" --name x-mars
 tap_like "$ERR" "InvalidRegion" "an unknown source region is refused"
 

@@ -82,6 +82,16 @@ int main(void)
         spec.guest_port = 3389;
         check_case("windows-tcg-user", &spec);
         {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *xml = virt_domain_render(&spec, &e);
+
+                /* No local user may watch or type on a Windows console: VNC has no port. */
+                like(xml, "<graphics type='vnc'>\n      <listen type='socket'/>",
+                     "a Windows instance's screen is on a unix socket in libvirt's own directory");
+                ok(xml && !strstr(xml, "listen='127.0.0.1'") && !strstr(xml, "autoport"),
+                   "and on no TCP port");
+        }
+        {
                 virt_domain_disk odd[] = {{"pool<&>'\"", "v'ol.qcow2", "vda", false, false}};
                 virt_domain_spec s2 = spec;
                 kiln_autoptr(kiln_error) e = NULL;

@@ -65,6 +65,124 @@ static int child_writer(const char *db, int k)
         return 0;
 }
 
+/* The schema of version 2, as kiln wrote it before version 3. */
+static const char v2_schema[] =
+        "CREATE TABLE IF NOT EXISTS images ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,"
+        " description TEXT NOT NULL DEFAULT '', state TEXT NOT NULL,"
+        " architecture TEXT NOT NULL, platform TEXT NOT NULL, default_user TEXT NOT NULL,"
+        " boot_mode TEXT NOT NULL, root_device_name TEXT NOT NULL, creation_date TEXT NOT NULL,"
+        " owner_alias TEXT, source_image_id TEXT, source_region TEXT, source_instance_id TEXT,"
+        " state_reason_code TEXT, state_reason_message TEXT,"
+        " hourly_price REAL NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS images_live_name ON images(region, owner, name)"
+        " WHERE state NOT IN ('deregistered', 'failed');"
+        "CREATE INDEX IF NOT EXISTS images_region ON images(region, state, seq);"
+        "CREATE TABLE IF NOT EXISTS image_mappings ("
+        " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+        " position INTEGER NOT NULL, device_name TEXT NOT NULL, snapshot_id TEXT NOT NULL,"
+        " volume_size INTEGER NOT NULL, delete_on_termination INTEGER NOT NULL,"
+        " volume_type TEXT NOT NULL, PRIMARY KEY (image_id, position));"
+        "CREATE INDEX IF NOT EXISTS image_mappings_snapshot ON image_mappings(snapshot_id);"
+        "CREATE TABLE IF NOT EXISTS launch_permissions ("
+        " resource_id TEXT NOT NULL, kind INTEGER NOT NULL, value TEXT NOT NULL DEFAULT '',"
+        " PRIMARY KEY (resource_id, kind, value));"
+        "CREATE TABLE IF NOT EXISTS create_volume_permissions ("
+        " resource_id TEXT NOT NULL, kind INTEGER NOT NULL, value TEXT NOT NULL DEFAULT '',"
+        " PRIMARY KEY (resource_id, kind, value));"
+        "CREATE TABLE IF NOT EXISTS snapshots ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, parent_id TEXT,"
+        " volume TEXT NOT NULL, layer_id TEXT NOT NULL, virtual_size INTEGER NOT NULL,"
+        " volume_size INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '',"
+        " state TEXT NOT NULL, start_time TEXT NOT NULL, volume_id TEXT,"
+        " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS snapshots_region ON snapshots(region, seq);"
+        "CREATE INDEX IF NOT EXISTS snapshots_parent ON snapshots(parent_id);"
+        "CREATE INDEX IF NOT EXISTS snapshots_layer ON snapshots(region, layer_id);"
+        "CREATE TABLE IF NOT EXISTS tags ("
+        " resource_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+        " PRIMARY KEY (resource_id, key));"
+        "CREATE TABLE IF NOT EXISTS keypairs ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,"
+        " key_type TEXT NOT NULL, fingerprint TEXT NOT NULL, public_key TEXT NOT NULL,"
+        " private_key_path TEXT, create_time TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " UNIQUE (region, owner, name));"
+        "CREATE TABLE IF NOT EXISTS instances ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL,"
+        " reservation_id TEXT NOT NULL, image_id TEXT NOT NULL, instance_type TEXT NOT NULL,"
+        " key_name TEXT, state TEXT NOT NULL, state_reason_code TEXT,"
+        " state_reason_message TEXT, transition_reason TEXT, launch_time TEXT NOT NULL,"
+        " launch_index INTEGER NOT NULL, domain TEXT NOT NULL, platform TEXT NOT NULL,"
+        " default_user TEXT NOT NULL, architecture TEXT NOT NULL, boot_mode TEXT NOT NULL,"
+        " root_device_name TEXT NOT NULL, network TEXT, host TEXT, port INTEGER,"
+        " host_key TEXT, accel TEXT NOT NULL, seed_volume TEXT,"
+        " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
+        " WHERE state != 'terminated' AND port IS NOT NULL;"
+        "CREATE TABLE IF NOT EXISTS volumes ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, instance_id TEXT,"
+        " device_name TEXT NOT NULL, snapshot_id TEXT, volume TEXT NOT NULL,"
+        " size INTEGER NOT NULL, delete_on_termination INTEGER NOT NULL,"
+        " state TEXT NOT NULL, create_time TEXT NOT NULL, seq INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS volumes_snapshot ON volumes(snapshot_id);";
+
+/* A registry of version 2 with an image baked without generalization (then marked with a
+ * tag) and one baked with it, opened by this kiln: the mark moves to the image's attribute,
+ * and the tag, which a user could have set too, goes. */
+static void test_migrate_v2(const char *dir)
+{
+        kiln_autofree char *db = kiln_xasprintf("%s/v2.db", dir);
+        kiln_autoptr(registry) r = NULL;
+        kiln_autoptr(kiln_error) e = NULL;
+        sqlite3 *raw = NULL;
+        int rc = sqlite3_open(db, &raw);
+
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(raw, v2_schema, NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_exec(
+                        raw,
+                        "INSERT INTO images VALUES ('ami-00000000000000001', 'local', "
+                        "'111111111111', 'kept', '', 'available', 'x86_64', 'linux', 'admin', "
+                        "'legacy-bios', '/dev/vda', '2026-01-01T00:00:00.000Z', NULL, NULL, NULL, "
+                        "NULL, NULL, NULL, 0, 1);"
+                        "INSERT INTO images VALUES ('ami-00000000000000002', 'local', "
+                        "'111111111111', 'clean', '', 'available', 'x86_64', 'linux', 'admin', "
+                        "'legacy-bios', '/dev/vda', '2026-01-01T00:00:00.000Z', NULL, NULL, NULL, "
+                        "NULL, NULL, NULL, 0, 2);"
+                        "INSERT INTO image_mappings VALUES ('ami-00000000000000001', 0, "
+                        "'/dev/vda', 'snap-00000000000000001', 8, 1, 'standard');"
+                        "INSERT INTO snapshots VALUES ('snap-00000000000000001', 'local', "
+                        "'111111111111', NULL, 'vol.qcow2', 'layer-1', 8589934592, 8, '', "
+                        "'completed', '2026-01-01T00:00:00.000Z', NULL, 0, 1);"
+                        "INSERT INTO tags VALUES ('ami-00000000000000001', 'kiln:generalized', "
+                        "'false');"
+                        "INSERT INTO tags VALUES ('ami-00000000000000002', 'kiln:generalized', "
+                        "'true');"
+                        "PRAGMA user_version = 2;",
+                        NULL, NULL, NULL);
+        sqlite3_close(raw);
+        if (!ok(rc == SQLITE_OK, "a registry of version 2 is made"))
+                return;
+        is_int(registry_open(db, &r, &e), 0, "this kiln opens it");
+        {
+                kiln_image kept = {0}, clean = {0};
+                registry_snapshot snap = {0};
+
+                registry_image_get(r, "ami-00000000000000001", &kept, &e);
+                registry_image_get(r, "ami-00000000000000002", &clean, &e);
+                registry_snapshot_get(r, "snap-00000000000000001", &snap, &e);
+                ok(kept.ungeneralized && !clean.ungeneralized,
+                   "the image the tag marked is ungeneralized, the other is not");
+                ok(snap.ungeneralized, "and so is that image's snapshot");
+                is_int((long long) (kept.n_tags + clean.n_tags), 0,
+                       "the kiln:generalized tags are gone");
+                kiln_image_clear(&kept);
+                kiln_image_clear(&clean);
+                registry_snapshot_clear(&snap);
+        }
+}
+
 int main(void)
 {
         char tmpl[] = "/tmp/kiln-unit-registry.XXXXXX";
@@ -169,7 +287,17 @@ int main(void)
                 is_int((long long) n, 201, "and every write is there");
                 kiln_images_free(list, n);
         }
+        test_migrate_v2(dir);
         r = registry_close(r);
+        {
+                kiln_autofree char *v2 = kiln_xasprintf("%s/v2.db", dir);
+                kiln_autofree char *v2wal = kiln_xasprintf("%s/v2.db-wal", dir);
+                kiln_autofree char *v2shm = kiln_xasprintf("%s/v2.db-shm", dir);
+
+                unlink(v2);
+                unlink(v2wal);
+                unlink(v2shm);
+        }
         {
                 kiln_autofree char *wal = kiln_xasprintf("%s-wal", db);
                 kiln_autofree char *shm = kiln_xasprintf("%s-shm", db);

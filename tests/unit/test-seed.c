@@ -368,7 +368,8 @@ static void check_archive(const char *name, const char *ud, const void *data, si
              name);
         ok(yaml_seq_has(parts[1].body, "ssh_authorized_keys", KILN_KEY),
            "%s: kiln's part holds kiln's key", name);
-        is_yaml(parts[1].body, "ssh_keys.ed25519_public", HOST_PUBLIC, name);
+        if (strstr(parts[1].body, "PRIVATE KEY"))
+                is_yaml(parts[1].body, "ssh_keys.ed25519_public", HOST_PUBLIC, name);
         tparts_free(parts, 2);
 }
 
@@ -510,6 +511,24 @@ static void test_no_user_data(void)
         like(ud, "  ed25519_private: |\n    -----BEGIN OPENSSH PRIVATE KEY-----\n",
              "no-user-data: the private key is a literal block scalar");
         is_yaml(ud, "ssh_keys.ed25519_public", HOST_PUBLIC, "no-user-data");
+}
+
+/* The seed an instance keeps once its first boot has taken the host key: the same user data
+ * and login keys, no private key, and a module run that neither deletes nor makes keys. */
+static void test_kept(void)
+{
+        static const char script[] = "#!/bin/sh\necho hello >/tmp/hello\n";
+        seed_spec s = base_spec(script, sizeof(script) - 1);
+        kiln_autofree char *ud = NULL;
+
+        s.host_key_private = NULL;
+        ud = render_case("kept", &s, NULL);
+        if (!ud)
+                return;
+        ok(!strstr(ud, "PRIVATE KEY") && !strstr(ud, "ssh_keys"),
+           "kept: no private host key, no ssh_keys");
+        like(ud, "ssh_deletekeys: false\n", "kept: the keys the instance has are kept");
+        check_archive("kept", ud, script, sizeof(script) - 1, false);
 }
 
 static void test_script(void)
@@ -833,6 +852,7 @@ int main(void)
         test_check();
         test_no_user_data();
         test_script();
+        test_kept();
         test_cloud_config_keys();
         test_user_multipart();
         test_yaml_special();

@@ -462,6 +462,24 @@ static void t_exec(t_env *t, kiln_ssh *s)
         }
         {
                 kiln_autoptr(kiln_error) err = NULL;
+                kiln_autofree char *out = NULL, *errs = NULL;
+                int status = -1;
+
+                /* A guest may print without end: what is captured is its last 64 KiB. */
+                is_int(ssh_exec_capture(s,
+                                        "yes o | head -c 4194304; echo end; "
+                                        "yes e | head -c 1048576 >&2",
+                                        ssh_now_ms() + 60000, &out, &errs, &status, &err),
+                       0, "4 MiB of output are captured");
+                is_int(strlen(out), SSH_CAPTURE_MAX, "as the last %zu bytes of stdout",
+                       SSH_CAPTURE_MAX);
+                ok(strlen(out) >= 4 && strcmp(out + strlen(out) - 4, "end\n") == 0 &&
+                           all_bytes(out, SSH_CAPTURE_MAX - 4, "o\n", 2),
+                   "its end, intact");
+                is_int(strlen(errs), SSH_CAPTURE_MAX, "and of stderr");
+        }
+        {
+                kiln_autoptr(kiln_error) err = NULL;
                 int status = -1;
 
                 is_int(ssh_exec(s, "echo discarded; echo also >&2", NULL, 0, ssh_now_ms() + 20000,

@@ -243,7 +243,8 @@ static void t_pool_create(t_env *t)
         virStoragePoolGetAutostart(t->pool, &autostart);
         is_int(autostart, 1, "and starts with the daemon");
         xml = pool_xml(t->pool);
-        like(xml, "<mode>0755</mode>", "its directory is mode 0755 in the XML");
+        like(xml, "<mode>0711</mode>",
+             "its directory is mode 0711 in the XML: searchable, not listable");
         like(xml, "<pool type='dir'>", "it is a directory pool");
         epath = kiln_xasprintf("<path>%s/pool&amp;&apos;x</path>", t->real ? t->tmp : "/kiln-test");
         like(xml, epath, "its path, with & and ', survives the XML");
@@ -252,7 +253,7 @@ static void t_pool_create(t_env *t)
 
                 ok(stat(t->pool_path, &st) == 0 && S_ISDIR(st.st_mode),
                    "building the pool made its directory");
-                is_int(file_mode(t->pool_path), 0755, "with mode 0755");
+                is_int(file_mode(t->pool_path), 0711, "with mode 0711");
         }
         virStoragePoolGetUUIDString(t->pool, uuid1);
         {
@@ -557,7 +558,7 @@ static void t_upload_real(t_env *t)
         ok(has_prefix(path, want_prefix), "into the pool's directory");
         kiln_autofree char *want_path = vol_path(t, "base&'x");
         is_str(path, want_path, "under its name");
-        is_int(file_mode(path), 0444, "with mode 0444");
+        is_int(file_mode(path), 0400, "with mode 0400: kiln's user alone reads it");
         is_int(file_size(path), file_size(qcow2), "its file has the local file's length");
         ok(prog.calls > 1, "progress is reported per chunk (%d calls)", prog.calls);
         ok(prog.monotonic, "progress only grows");
@@ -601,7 +602,7 @@ static void t_upload_real(t_env *t)
 
                 is_int(virt_volume_upload(t->pool, "rw", qcow2, false, NULL, NULL, &p2, &e2), 0,
                        "a writable upload works");
-                is_int(file_mode(p2), 0644, "with mode 0644");
+                is_int(file_mode(p2), 0600, "with mode 0600");
                 free(p2);
         }
 }

@@ -4,6 +4,7 @@
 #ifndef KILN_CONFIGURE_H
 #define KILN_CONFIGURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <kiln/common.h>
@@ -33,6 +34,10 @@ KILN_PUBLIC int kiln_instance_configure(kiln_ctx *ctx, const char *instance_id,
                                         const kiln_configure_step *steps, size_t n,
                                         kiln_output_fn output, void *userdata, int *ret_exit_status,
                                         kiln_error **err);
+
+/* A MOTD script keeps its file name in /etc/update-motd.d/, where run-parts (update-motd)
+ * silently skips any name but letters, digits, '_' and '-' ("motd.sh" never runs). */
+KILN_PUBLIC bool kiln_motd_script_name_valid(const char *path);
 
 /* The MOTD script kiln writes for a message: the text is shown literally (quotes,
  * backslashes, $(...) and newlines are never interpreted), through cowsay where it exists. */

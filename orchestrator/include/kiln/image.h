@@ -60,6 +60,9 @@ typedef struct kiln_image {
         char *state_reason_message;
         double hourly_price; /* marketplace images, else 0 */
         bool is_public;
+        /* Baked with --no-generalize (or copied from such an image): it may hold its
+         * instance's keys and identity, so it is never made public. Set by kiln only. */
+        bool ungeneralized;
         kiln_permission *launch_permissions;
         size_t n_launch_permissions;
         kiln_block_device_mapping *mappings;

@@ -8,14 +8,14 @@
         "id, region, owner, name, description, state, architecture, platform, default_user, "      \
         "boot_mode, root_device_name, creation_date, owner_alias, source_image_id, "               \
         "source_region, source_instance_id, state_reason_code, state_reason_message, "             \
-        "hourly_price"
+        "hourly_price, ungeneralized"
 
 int registry_image_insert(registry *r, const kiln_image *img, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
                 r,
                 "INSERT INTO images (" IMAGE_COLUMNS ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
                 err);
         const char *texts[] = {img->image_id,
                                img->region,
@@ -42,7 +42,8 @@ int registry_image_insert(registry *r, const kiln_image *img, kiln_error **err)
                 if (registry_bind_text(r, st, i + 1, texts[i], err) < 0)
                         return -1;
         sqlite3_bind_double(st, 19, img->hourly_price);
-        sqlite3_bind_int64(st, 20, registry_next_seq(r, "images"));
+        sqlite3_bind_int(st, 20, img->ungeneralized);
+        sqlite3_bind_int64(st, 21, registry_next_seq(r, "images"));
         if (sqlite3_step(st) != SQLITE_DONE)
                 return registry_fail(r, err, "insert image");
         for (size_t i = 0; i < img->n_mappings; i++) {
@@ -84,6 +85,7 @@ static void image_from_row(sqlite3_stmt *st, kiln_image *img)
         for (int i = 0; i < (int) KILN_ARRAY_SIZE(fields); i++)
                 *fields[i] = registry_col_text(st, i);
         img->hourly_price = sqlite3_column_double(st, 18);
+        img->ungeneralized = sqlite3_column_int(st, 19) != 0;
 }
 
 static int image_load_mappings(registry *r, kiln_image *img, kiln_error **err)

@@ -362,6 +362,62 @@ int registry_instance_set_worker(registry *r, const char *id, pid_t pid, kiln_er
         return registry_step_done(r, st, err);
 }
 
+int registry_instance_set_seed(registry *r, const char *id, const void *user_data, size_t len,
+                               bool keys, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r, "UPDATE instances SET user_data = ?2, seed_keys = ?3 WHERE id = ?1", err);
+        int rc;
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        rc = user_data && len ? sqlite3_bind_blob64(st, 2, user_data, len, SQLITE_TRANSIENT)
+                              : sqlite3_bind_null(st, 2);
+        if (rc != SQLITE_OK)
+                return registry_fail(r, err, "bind");
+        sqlite3_bind_int(st, 3, keys);
+        return registry_step_done(r, st, err);
+}
+
+int registry_instance_set_seed_keys(registry *r, const char *id, bool keys, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st =
+                registry_prepare(r, "UPDATE instances SET seed_keys = ?2 WHERE id = ?1", err);
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        sqlite3_bind_int(st, 2, keys);
+        return registry_step_done(r, st, err);
+}
+
+int registry_instance_seed(registry *r, const char *id, void **ret_user_data, size_t *ret_len,
+                           bool *ret_keys, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r, "SELECT user_data, seed_keys FROM instances WHERE id = ?1", err);
+        const void *blob;
+        size_t len;
+        int rc;
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_DONE)
+                return kiln_error_set(err, KILN_E_NOT_FOUND, NULL, "no instance '%s'", id);
+        if (rc != SQLITE_ROW)
+                return registry_fail(r, err, "read instance seed");
+        blob = sqlite3_column_blob(st, 0);
+        len = (size_t) sqlite3_column_bytes(st, 0);
+        *ret_user_data = NULL;
+        if (blob && len) {
+                *ret_user_data = kiln_xmalloc(len);
+                memcpy(*ret_user_data, blob, len);
+        }
+        *ret_len = blob ? len : 0;
+        *ret_keys = sqlite3_column_int(st, 1) != 0;
+        return 0;
+}
+
 int registry_instance_delete(registry *r, const char *id, kiln_error **err)
 {
         const char *args[] = {id, NULL};
@@ -395,15 +451,15 @@ int registry_volume_delete(registry *r, const char *id, kiln_error **err)
         return registry_exec(r, "DELETE FROM volumes WHERE id = ?1", args, err);
 }
 
-int registry_instance_seeds(registry *r, const char *region, char ***ret, size_t *ret_n,
-                            kiln_error **err)
+int registry_instance_seeds(registry *r, const char *region, char ***ret, char ***ret_ids,
+                            size_t *ret_n, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
                 r,
-                "SELECT seed_volume FROM instances WHERE region = ?1 AND state != 'terminated' "
-                "AND seed_volume IS NOT NULL",
+                "SELECT seed_volume, id FROM instances WHERE region = ?1 AND state != "
+                "'terminated' AND seed_volume IS NOT NULL",
                 err);
-        char **v = NULL;
+        char **v = NULL, **ids = NULL;
         size_t n = 0;
         int rc;
 
@@ -411,13 +467,17 @@ int registry_instance_seeds(registry *r, const char *region, char ***ret, size_t
                 return -1;
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 v = kiln_xrealloc(v, (n + 1) * sizeof(*v));
-                v[n++] = registry_col_text(st, 0);
+                ids = kiln_xrealloc(ids, (n + 1) * sizeof(*ids));
+                v[n] = registry_col_text(st, 0);
+                ids[n++] = registry_col_text(st, 1);
         }
         if (rc != SQLITE_DONE) {
                 registry_strv_free(v, n);
+                registry_strv_free(ids, n);
                 return registry_fail(r, err, "list seeds");
         }
         *ret = v;
+        *ret_ids = ids;
         *ret_n = n;
         return 0;
 }

@@ -45,6 +45,15 @@ int registry_instance_set_port(registry *r, const char *id, int port, kiln_error
 /* The address to connect to (NULL: not known yet, a libvirt network's lease to come). */
 int registry_instance_set_host(registry *r, const char *id, const char *host, kiln_error **err);
 int registry_instance_set_worker(registry *r, const char *id, pid_t pid, kiln_error **err);
+/* What the instance's NoCloud seed is made of beyond its record: the user data (NULL: none)
+ * and whether the seed volume still carries the private host key (until the first boot has
+ * taken it). */
+int registry_instance_set_seed(registry *r, const char *id, const void *user_data, size_t len,
+                               bool keys, kiln_error **err);
+int registry_instance_set_seed_keys(registry *r, const char *id, bool keys, kiln_error **err);
+/* *ret_user_data (NULL when there is none) is the caller's, to wipe and free. */
+int registry_instance_seed(registry *r, const char *id, void **ret_user_data, size_t *ret_len,
+                           bool *ret_keys, kiln_error **err);
 int registry_instance_delete(registry *r, const char *id, kiln_error **err);
 int registry_volumes_of(registry *r, const char *instance_id, registry_volume **ret, size_t *ret_n,
                         kiln_error **err);
@@ -58,8 +67,9 @@ int registry_volume_switch(registry *r, const char *id, const char *volume, cons
                            kiln_error **err);
 int registry_volume_delete(registry *r, const char *id, kiln_error **err);
 void registry_volumes_free(registry_volume *v, size_t n);
-/* Seed volume names of the region's instances that are not terminated. */
-int registry_instance_seeds(registry *r, const char *region, char ***ret, size_t *ret_n,
-                            kiln_error **err);
+/* Seed volume names of the region's instances that are not terminated, and (parallel) the
+ * instances' IDs. */
+int registry_instance_seeds(registry *r, const char *region, char ***ret, char ***ret_ids,
+                            size_t *ret_n, kiln_error **err);
 
 #endif

@@ -8,7 +8,7 @@
 
 #define SNAPSHOT_COLUMNS                                                                           \
         "id, region, owner, parent_id, description, state, start_time, volume_id, "                \
-        "volume_size, volume, layer_id, virtual_size, worker_pid"
+        "volume_size, volume, layer_id, virtual_size, worker_pid, ungeneralized"
 
 void registry_snapshot_clear(registry_snapshot *s)
 {
@@ -32,7 +32,8 @@ int registry_snapshot_insert(registry *r, const registry_snapshot *s, kiln_error
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(r,
                                                          "INSERT INTO snapshots (" SNAPSHOT_COLUMNS
                                                          ", seq) VALUES (?1, ?2, ?3, ?4, ?5, "
-                                                         "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                                                         "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                                                         "?14, ?15)",
                                                          err);
         const char *texts[] = {s->s.snapshot_id,
                                s->s.region,
@@ -54,7 +55,8 @@ int registry_snapshot_insert(registry *r, const registry_snapshot *s, kiln_error
                 return -1;
         sqlite3_bind_int64(st, 12, s->virtual_size);
         sqlite3_bind_int64(st, 13, s->worker_pid);
-        sqlite3_bind_int64(st, 14, registry_next_seq(r, "snapshots"));
+        sqlite3_bind_int(st, 14, s->ungeneralized);
+        sqlite3_bind_int64(st, 15, registry_next_seq(r, "snapshots"));
         if (sqlite3_step(st) != SQLITE_DONE)
                 return registry_fail(r, err, "insert snapshot");
         return 0;
@@ -75,6 +77,7 @@ static void snapshot_from_row(sqlite3_stmt *st, registry_snapshot *s)
         s->layer_id = registry_col_text(st, 10);
         s->virtual_size = sqlite3_column_int64(st, 11);
         s->worker_pid = (pid_t) sqlite3_column_int64(st, 12);
+        s->ungeneralized = sqlite3_column_int(st, 13) != 0;
 }
 
 static int snapshot_query_one(registry *r, const char *sql, const char *const *args,

@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  2
+#define REGISTRY_SCHEMA_VERSION  3
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -22,7 +22,8 @@ static const char registry_schema[] =
         " boot_mode TEXT NOT NULL, root_device_name TEXT NOT NULL, creation_date TEXT NOT NULL,"
         " owner_alias TEXT, source_image_id TEXT, source_region TEXT, source_instance_id TEXT,"
         " state_reason_code TEXT, state_reason_message TEXT,"
-        " hourly_price REAL NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+        " hourly_price REAL NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
+        " ungeneralized INTEGER NOT NULL DEFAULT 0);"
         "CREATE UNIQUE INDEX IF NOT EXISTS images_live_name ON images(region, owner, name)"
         " WHERE state NOT IN ('deregistered', 'failed');"
         "CREATE INDEX IF NOT EXISTS images_region ON images(region, state, seq);"
@@ -43,7 +44,8 @@ static const char registry_schema[] =
         " volume TEXT NOT NULL, layer_id TEXT NOT NULL, virtual_size INTEGER NOT NULL,"
         " volume_size INTEGER NOT NULL, description TEXT NOT NULL DEFAULT '',"
         " state TEXT NOT NULL, start_time TEXT NOT NULL, volume_id TEXT,"
-        " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+        " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
+        " ungeneralized INTEGER NOT NULL DEFAULT 0);"
         "CREATE INDEX IF NOT EXISTS snapshots_region ON snapshots(region, seq);"
         "CREATE INDEX IF NOT EXISTS snapshots_parent ON snapshots(parent_id);"
         "CREATE INDEX IF NOT EXISTS snapshots_layer ON snapshots(region, layer_id);"
@@ -65,7 +67,8 @@ static const char registry_schema[] =
         " default_user TEXT NOT NULL, architecture TEXT NOT NULL, boot_mode TEXT NOT NULL,"
         " root_device_name TEXT NOT NULL, network TEXT, host TEXT, port INTEGER,"
         " host_key TEXT, accel TEXT NOT NULL, seed_volume TEXT,"
-        " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL);"
+        " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
+        " user_data BLOB, seed_keys INTEGER NOT NULL DEFAULT 0);"
         "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
         " WHERE state != 'terminated' AND port IS NOT NULL;"
         "CREATE TABLE IF NOT EXISTS volumes ("
@@ -212,6 +215,54 @@ int registry_read(registry *r, registry_txn_fn fn, void *userdata, kiln_error **
         return registry_txn(r, "BEGIN", fn, userdata, err);
 }
 
+static bool column_exists(registry *r, const char *table, const char *column)
+{
+        kiln_autofree char *sql = kiln_xasprintf("SELECT 1 FROM pragma_table_info('%s') "
+                                                 "WHERE name = ?1",
+                                                 table);
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, NULL);
+
+        return st && registry_bind_text(r, st, 1, column, NULL) == 0 &&
+               sqlite3_step(st) == SQLITE_ROW;
+}
+
+/* Version 3:
+ * - whether an image (and the snapshots a bake froze for it) was generalized is a column, no
+ *   longer the tag "kiln:generalized", which a user could have set. Images the tag marked
+ *   "false" keep that mark; every such tag goes.
+ * - an instance keeps its user data, and whether its seed still carries its private host key
+ *   (instances launched before know neither: their seed is left as it is). */
+static int migrate_v3(registry *r, kiln_error **err)
+{
+        static const struct {
+                const char *table, *column, *decl;
+        } added[] = {{"images", "ungeneralized", "INTEGER NOT NULL DEFAULT 0"},
+                     {"snapshots", "ungeneralized", "INTEGER NOT NULL DEFAULT 0"},
+                     {"instances", "user_data", "BLOB"},
+                     {"instances", "seed_keys", "INTEGER NOT NULL DEFAULT 0"}};
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
+                kiln_autofree char *sql = NULL;
+
+                if (column_exists(r, added[i].table, added[i].column))
+                        continue;
+                sql = kiln_xasprintf("ALTER TABLE %s ADD COLUMN %s %s", added[i].table,
+                                     added[i].column, added[i].decl);
+                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                        return registry_fail(r, err, "add a column");
+        }
+        if (sqlite3_exec(r->db,
+                         "UPDATE images SET ungeneralized = 1 WHERE id IN (SELECT resource_id "
+                         "FROM tags WHERE key = 'kiln:generalized' AND value = 'false');"
+                         "UPDATE snapshots SET ungeneralized = 1 WHERE id IN (SELECT snapshot_id "
+                         "FROM image_mappings m JOIN images i ON i.id = m.image_id "
+                         "WHERE i.ungeneralized = 1);"
+                         "DELETE FROM tags WHERE key = 'kiln:generalized';",
+                         NULL, NULL, NULL) != SQLITE_OK)
+                return registry_fail(r, err, "move the generalized mark to its column");
+        return 0;
+}
+
 static int registry_migrate(registry *r, void *userdata, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, "PRAGMA user_version", err);
@@ -232,6 +283,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
                 return 0;
         if (sqlite3_exec(r->db, registry_schema, NULL, NULL, NULL) != SQLITE_OK)
                 return registry_fail(r, err, "create schema");
+        if (version >= 1 && version < 3 && migrate_v3(r, err) < 0)
+                return -1;
         if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
                          NULL, NULL, NULL) != SQLITE_OK)
                 return registry_fail(r, err, "set schema version");

@@ -73,6 +73,7 @@ typedef struct registry_snapshot {
         char *layer_id;       /* content identity, kept across copies */
         int64_t virtual_size; /* bytes */
         pid_t worker_pid;     /* process writing a pending snapshot, else 0 */
+        bool ungeneralized;   /* frozen by a bake without generalization: never public */
 } registry_snapshot;
 
 void registry_snapshot_clear(registry_snapshot *s);

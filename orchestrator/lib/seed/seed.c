@@ -665,21 +665,9 @@ static int check_spec(const seed_spec *spec, kiln_error **err)
         if (spec->hostname && !is_clean_line(spec->hostname))
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                       "The hostname must be one line of text");
-        if (spec->default_user && *spec->default_user) {
-                size_t n = strlen(spec->default_user);
-
-                if (n > 32 ||
-                    strspn(spec->default_user, "abcdefghijklmnopqrstuvwxyz"
-                                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                               "0123456789_.-") != n ||
-                    spec->default_user[0] == '-' || spec->default_user[0] == '.')
-                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                              "Invalid value '%s' for the default user: up to "
-                                              "32 letters, digits, '_', '.' and '-', not "
-                                              "starting with '-' or '.'",
-                                              is_clean_line(spec->default_user) ? spec->default_user
-                                                                                : "?");
-        }
+        if (spec->default_user && *spec->default_user &&
+            seed_check_user_name(spec->default_user, err) < 0)
+                return -1;
         assert(spec->n_authorized_keys == 0 || spec->authorized_keys);
         for (size_t i = 0; i < spec->n_authorized_keys; i++) {
                 const char *k = spec->authorized_keys[i];
@@ -693,7 +681,7 @@ static int check_spec(const seed_spec *spec, kiln_error **err)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidKeyPair.Format",
                                       "The host key's public line is not in valid OpenSSH "
                                       "public key format");
-        if (!spec->host_key_private || !private_key_valid(spec->host_key_private))
+        if (spec->host_key_private && !private_key_valid(spec->host_key_private))
                 return kiln_error_set(err, KILN_E_INVALID, NULL,
                                       "The host key is not OpenSSH private key text");
         return 0;
@@ -732,6 +720,13 @@ static char *render_cloud_config(const seed_spec *spec)
                 kiln_buf_appendf(&b, "  - ");
                 yaml_quote(&b, spec->authorized_keys[i]);
                 kiln_buf_append(&b, "\n", 1);
+        }
+        if (!key) {
+                /* The seed a booted instance keeps: its host key was taken at the first boot,
+                 * and a later run of the module must neither delete nor make keys. */
+                kiln_buf_appendf(&b, "ssh_deletekeys: false\n"
+                                     "ssh_genkeytypes: []\n");
+                return kiln_buf_steal(&b);
         }
         kiln_buf_appendf(&b, "ssh_deletekeys: true\n"
                              "ssh_genkeytypes: []\n"
@@ -889,6 +884,22 @@ static int render_user_data(const seed_spec *spec, const char *cloud_config, cha
         return r;
 }
 
+int seed_check_user_name(const char *name, kiln_error **err)
+{
+        size_t n = name ? strlen(name) : 0;
+
+        if (n == 0 || n > 32 ||
+            strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                    n ||
+            name[0] == '-' || name[0] == '.')
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Invalid value '%s' for the default user: up to "
+                                      "32 letters, digits, '_', '.' and '-', not "
+                                      "starting with '-' or '.'",
+                                      name && is_clean_line(name) ? name : "?");
+        return 0;
+}
+
 int seed_render(const seed_spec *spec, char **ret_meta_data, char **ret_user_data, kiln_error **err)
 {
         kiln_autofree char *meta = NULL;
@@ -977,10 +988,11 @@ int seed_write_iso(const char *meta_data, const char *user_data, const char *net
                 return kiln_error_set_errno(err, errno, KILN_E_IO,
                                             "cannot create a staging directory for '%s'", iso_path);
         r = build_iso(dir, meta_data, user_data, network_config, iso, err);
+        /* user-data may hold a private host key: overwritten before it goes. */
         for (size_t i = 0; i < KILN_ARRAY_SIZE(names); i++) {
                 kiln_autofree char *path = kiln_xasprintf("%s/%s", dir, names[i]);
 
-                if (unlink(path) < 0 && errno != ENOENT && r == 0)
+                if (kiln_file_wipe(path) < 0 && r == 0)
                         r = kiln_error_set_errno(err, errno, KILN_E_IO, "cannot remove '%s'", path);
         }
         if (rmdir(dir) < 0 && r == 0)

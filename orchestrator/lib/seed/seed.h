@@ -26,7 +26,9 @@ typedef struct seed_spec {
                                      NULL or "": cloud-init's configured default user */
         const char *const *authorized_keys; /* OpenSSH public key lines for that user */
         size_t n_authorized_keys;
-        const char *host_key_private; /* ed25519 host key, OpenSSH private key text (required) */
+        const char *host_key_private; /* ed25519 host key, OpenSSH private key text; NULL for
+                                         the seed an instance keeps once its first boot took
+                                         the key (no ssh_keys, ssh_deletekeys: false) */
         const char *host_key_public;  /* its public line (required) */
         const void *user_data;        /* the user's data, raw bytes; NULL: none */
         size_t user_data_len;
@@ -47,6 +49,10 @@ typedef struct seed_spec {
  * "#cloud-config-jsonp", "## template: jinja" and other UTF-8 text pass as they are. All
  * other refusals are KILN_E_INVALID. */
 int seed_check_user_data(const void *data, size_t len, kiln_error **err);
+
+/* A login user name as cloud-init creates it and kiln puts it in commands: 1 to 32 letters,
+ * digits, '_', '.' and '-', not starting with '-' or '.' (InvalidParameterValue otherwise). */
+int seed_check_user_name(const char *name, kiln_error **err);
 
 /* Renders meta-data (YAML: instance-id, local-hostname) and user-data. kiln's #cloud-config
  * holds the authorized keys (ssh_authorized_keys, for the default user), the default user's

@@ -1298,12 +1298,12 @@ typedef struct ssh_capture {
 
 static void ssh_capture_out(const char *data, size_t len, void *userdata)
 {
-        kiln_buf_append(&((ssh_capture *) userdata)->out, data, len);
+        kiln_buf_append_tail(&((ssh_capture *) userdata)->out, data, len, SSH_CAPTURE_MAX);
 }
 
 static void ssh_capture_err(const char *data, size_t len, void *userdata)
 {
-        kiln_buf_append(&((ssh_capture *) userdata)->err, data, len);
+        kiln_buf_append_tail(&((ssh_capture *) userdata)->err, data, len, SSH_CAPTURE_MAX);
 }
 
 int ssh_exec_capture(kiln_ssh *s, const char *command, uint64_t deadline_ms, char **ret_stdout,
@@ -1318,6 +1318,8 @@ int ssh_exec_capture(kiln_ssh *s, const char *command, uint64_t deadline_ms, cha
                 kiln_buf_clear(&cap.err);
                 return -1;
         }
+        kiln_buf_tail(&cap.out, SSH_CAPTURE_MAX);
+        kiln_buf_tail(&cap.err, SSH_CAPTURE_MAX);
         if (ret_stdout)
                 *ret_stdout = kiln_buf_steal(&cap.out);
         if (ret_stderr)
@@ -1327,22 +1329,6 @@ int ssh_exec_capture(kiln_ssh *s, const char *command, uint64_t deadline_ms, cha
 }
 
 /* ---- uploads ---- */
-
-/* s in single quotes for a POSIX shell. */
-static char *ssh_shell_quote(const char *s)
-{
-        kiln_buf b = {0};
-
-        kiln_buf_append(&b, "'", 1);
-        for (; *s; s++) {
-                if (*s == '\'')
-                        kiln_buf_append(&b, "'\\''", 4);
-                else
-                        kiln_buf_append(&b, s, 1);
-        }
-        kiln_buf_append(&b, "'", 1);
-        return kiln_buf_steal(&b);
-}
 
 int ssh_upload(kiln_ssh *s, const char *remote_path, const void *data, size_t len, int mode,
                uint64_t deadline_ms, kiln_error **err)
@@ -1357,7 +1343,7 @@ int ssh_upload(kiln_ssh *s, const char *remote_path, const void *data, size_t le
         if (mode < 0 || mode > 07777)
                 return kiln_error_set(err, KILN_E_INVALID, NULL, "invalid mode %#o for '%s' on %s",
                                       (unsigned) mode, remote_path, s->where);
-        path = ssh_shell_quote(remote_path);
+        path = kiln_shell_quote(remote_path);
         /* The temporary file is created under umask 077, so no one else can read it before the
          * chmod, and renamed into place only once it holds every byte. */
         script = kiln_xasprintf(
@@ -1366,7 +1352,7 @@ int ssh_upload(kiln_ssh *s, const char *remote_path, const void *data, size_t le
                 "if [ \"$n\" -ne %zu ]; then echo \"received $n of %zu bytes\" >&2; false; fi && "
                 "chmod %04o \"$t\" && mv -f \"$t\" %s || { rm -f \"$t\"; exit 1; }",
                 path, path, len, len, (unsigned) mode, path);
-        quoted = ssh_shell_quote(script);
+        quoted = kiln_shell_quote(script);
         command = kiln_xasprintf("sh -c %s", quoted);
         kiln_log(KILN_LOG_DEBUG, "ssh: uploading %zu bytes to '%s' on %s (mode %04o)", len,
                  remote_path, s->where, (unsigned) mode);

@@ -91,8 +91,10 @@ int ssh_exec(kiln_ssh *s, const char *command, const void *stdin_data, size_t st
              int *ret_exit_status, kiln_error **err);
 
 /* ssh_exec without input, collecting stdout and stderr into NUL-terminated strings that the
- * caller frees (either ret_ pointer may be NULL to discard that stream). Output may contain NUL
- * bytes; the strings then end early. */
+ * caller frees (either ret_ pointer may be NULL to discard that stream). A guest can print
+ * without end: each string keeps the last SSH_CAPTURE_MAX bytes of its stream. Output may
+ * contain NUL bytes; the strings then end early. */
+#define SSH_CAPTURE_MAX ((size_t) 64 * 1024)
 int ssh_exec_capture(kiln_ssh *s, const char *command, uint64_t deadline_ms, char **ret_stdout,
                      char **ret_stderr, int *ret_exit_status, kiln_error **err);
 

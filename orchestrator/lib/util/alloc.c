@@ -96,6 +96,31 @@ void kiln_buf_append(kiln_buf *b, const void *data, size_t n)
         b->data[b->len] = '\0';
 }
 
+void kiln_buf_append_tail(kiln_buf *b, const void *data, size_t n, size_t max)
+{
+        if (n >= max) {
+                kiln_buf_clear(b);
+                kiln_buf_append(b, (const char *) data + (n - max), max);
+                return;
+        }
+        kiln_buf_append(b, data, n);
+        /* Trimmed in steps of at least max bytes, so a long stream costs linear time. */
+        if (b->len >= 2 * max) {
+                memmove(b->data, b->data + (b->len - max), max);
+                b->len = max;
+                b->data[max] = '\0';
+        }
+}
+
+void kiln_buf_tail(kiln_buf *b, size_t max)
+{
+        if (b->len > max) {
+                memmove(b->data, b->data + (b->len - max), max);
+                b->len = max;
+                b->data[max] = '\0';
+        }
+}
+
 void kiln_buf_appendf(kiln_buf *b, const char *fmt, ...)
 {
         va_list ap;

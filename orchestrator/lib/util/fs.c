@@ -7,6 +7,40 @@
 
 #include "util/util.h"
 
+int kiln_file_wipe(const char *path)
+{
+        static const char zeros[4096];
+        struct stat st;
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW), saved = 0;
+
+        if (fd < 0 && errno == ENOENT)
+                return 0;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+                for (off_t left = st.st_size; left > 0;) {
+                        size_t chunk = left < (off_t) sizeof(zeros) ? (size_t) left : sizeof(zeros);
+                        ssize_t n = write(fd, zeros, chunk);
+
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0) {
+                                saved = errno ? errno : EIO;
+                                break;
+                        }
+                        left -= n;
+                }
+                if (!saved && fdatasync(fd) < 0)
+                        saved = errno;
+        } else if (fd < 0) {
+                saved = errno;
+        }
+        if (fd >= 0)
+                close(fd);
+        if (unlink(path) < 0 && errno != ENOENT)
+                saved = saved ? saved : errno;
+        errno = saved;
+        return saved ? -1 : 0;
+}
+
 int kiln_file_read(const char *path, size_t max, char **ret, size_t *ret_len, kiln_error **err)
 {
         kiln_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC);

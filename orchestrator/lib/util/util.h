@@ -29,6 +29,10 @@ typedef struct kiln_buf {
 
 void kiln_buf_append(kiln_buf *b, const void *data, size_t n);
 void kiln_buf_appendf(kiln_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* For output of unbounded length (a guest's) of which the end matters: appends, keeping no
+ * more than about twice max bytes; kiln_buf_tail then cuts it to the last max. */
+void kiln_buf_append_tail(kiln_buf *b, const void *data, size_t n, size_t max);
+void kiln_buf_tail(kiln_buf *b, size_t max);
 /* Hands the data to the caller (never NULL) and empties the buffer. */
 char *kiln_buf_steal(kiln_buf *b);
 void kiln_buf_clear(kiln_buf *b);
@@ -36,6 +40,10 @@ void kiln_buf_clear(kiln_buf *b);
 /* ---- files ---- */
 /* Reads a whole file (at most max bytes) into a NUL-terminated string. */
 int kiln_file_read(const char *path, size_t max, char **ret, size_t *ret_len, kiln_error **err);
+/* Overwrites a regular file that held a secret with zeros, flushes it and removes it. A file
+ * that does not exist is no error. Quiet: -1 with errno set on failure (the file is removed
+ * even when it could not be overwritten). */
+int kiln_file_wipe(const char *path);
 /* Finds an executable on PATH; returns a new string or NULL. */
 char *kiln_find_program(const char *name);
 
@@ -65,6 +73,16 @@ bool kiln_is_digits(const char *s, size_t n);
 /* ---- XML ---- */
 /* Escapes a value for XML text or a quoted attribute (& < > ' "). */
 char *kiln_xml_escape(const char *s);
+
+/* ---- quoting ---- */
+/* s in single quotes for a POSIX shell. */
+char *kiln_shell_quote(const char *s);
+/* s as one shell word: as it is when it holds nothing a shell would read, else quoted. */
+char *kiln_shell_word(const char *s);
+/* A file name as the value of an ssh_config option (-o NAME=VALUE): '%' doubled, since ssh
+ * expands %-tokens there, and in double quotes when it holds white space, which would
+ * otherwise separate several names. A '"' cannot be written. */
+char *kiln_ssh_config_value(const char *s);
 
 /* ---- test hooks ---- */
 /* If KILN_CRASH_AT names this point, the process kills itself with SIGKILL here: crash tests

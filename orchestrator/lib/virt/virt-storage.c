@@ -295,7 +295,7 @@ static virStoragePoolPtr pool_define_dir(virConnectPtr conn, const char *name, c
                                                  "  <target>\n"
                                                  "    <path>%s</path>\n"
                                                  "    <permissions>\n"
-                                                 "      <mode>0755</mode>\n"
+                                                 "      <mode>0711</mode>\n"
                                                  "    </permissions>\n"
                                                  "  </target>\n"
                                                  "</pool>\n",
@@ -707,7 +707,7 @@ static int volume_upload(virStoragePoolPtr pool, const char *name, const char *l
                              "    </permissions>\n"
                              "  </target>\n"
                              "</volume>\n",
-                             ename, vsize, raw ? "raw" : "qcow2", read_only ? "0444" : "0644");
+                             ename, vsize, raw ? "raw" : "qcow2", read_only ? "0400" : "0600");
         kiln_log(KILN_LOG_DEBUG, "libvirt: uploading '%s' (%llu bytes) to volume '%s' in pool '%s'",
                  local_path, (unsigned long long) st.st_size, name, pname);
         vol = vol_create(pool, name, xml, what, err);

@@ -17,11 +17,11 @@ KILN_DEFINE_AUTOPTR(virt_pool, virt_pool_free)
 typedef int (*virt_progress_fn)(unsigned long long done, unsigned long long total, void *userdata);
 
 /* Finds the pool NAME; if it does not exist, defines a directory pool at PATH (creating the
- * directory, mode 0755 so that QEMU's user can traverse it), builds, starts and marks it
- * autostart. An inactive pool is started. The pool is refreshed either way. An existing pool is
- * used as it is: its type, path and autostart flag are not checked or changed. If a later step
- * fails, a pool this call defined is undefined again (its directory stays). NAME must not be
- * empty or contain '/'; PATH must be absolute (KILN_E_INVALID). */
+ * directory, mode 0711 so that QEMU's user can traverse it but nobody else can list it), builds,
+ * starts and marks it autostart. An inactive pool is started. The pool is refreshed either way. An
+ * existing pool is used as it is: its type, path and autostart flag are not checked or changed. If
+ * a later step fails, a pool this call defined is undefined again (its directory stays). NAME must
+ * not be empty or contain '/'; PATH must be absolute (KILN_E_INVALID). */
 virStoragePoolPtr virt_pool_ensure_dir(virConnectPtr conn, const char *name, const char *path,
                                        kiln_error **err);
 /* Refuses (KILN_E_IO) a pool directory that QEMU, as the user libvirt's DAC model runs it as on
@@ -53,9 +53,10 @@ void virt_volume_info_clear(virt_volume_info *info);
 /* Creates volume NAME (format qcow2, the virtual size that `qemu-img info` reads from
  * LOCAL_PATH) and streams the bytes of LOCAL_PATH, which must already be a qcow2 file
  * (KILN_E_INVALID otherwise; KILN_E_NOT_FOUND if it does not exist), into it with
- * virStorageVolUpload. The volume is made read-only (mode 0444) when read_only is set, 0644
- * otherwise. An existing volume NAME is KILN_E_EXISTS and is left alone. progress (may be NULL)
- * is called after each chunk. On any failure, including an abort from progress, the
+ * virStorageVolUpload. The volume is made read-only (mode 0400) when read_only is set, 0600
+ * otherwise: kiln's user's alone (with dynamic ownership libvirt hands it to QEMU's user while
+ * a domain uses it). An existing volume NAME is KILN_E_EXISTS and is left alone. progress (may be
+ * NULL) is called after each chunk. On any failure, including an abort from progress, the
  * half-written volume is deleted. Returns the new volume's host path in *ret_path.
  *
  * libvirt creates the volume with qemu-img first and the upload overwrites it from offset 0
