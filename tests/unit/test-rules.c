@@ -1,6 +1,8 @@
 /* Rules with EC2's codes: IDs, names, descriptions, wildcards; and the config's strictness. */
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "image-rules.h"
@@ -84,6 +86,40 @@ int main(void)
         ok(!rules_wildcard("a\\*b", "axb"), "escaped star does not wildcard");
         ok(rules_wildcard("Web", "Web") && !rules_wildcard("web", "Web"), "case-sensitive");
         ok(rules_wildcard("*a*b*c*", "xxaxxbxxcxx"), "several stars");
+        ok(!rules_wildcard("*a*b*c*", "xxcxxbxxaxx"), "several stars keep their order");
+        ok(rules_wildcard("**", "") && rules_wildcard("*", "") && !rules_wildcard("?", "ab"),
+           "stars on the empty string; ? is at most one");
+        ok(rules_wildcard("a?*?c", "abc") && rules_wildcard("a?*?c", "ac"), "? and * side by side");
+        ok(rules_wildcard("a\\\\?b", "a\\b") && rules_wildcard("a\\\\?b", "a\\xb"),
+           "\\\\ is a literal backslash before a wildcard");
+        ok(rules_wildcard("a\\?b", "a?b") && !rules_wildcard("a\\?b", "ab"),
+           "\\? is a literal question mark");
+        ok(rules_wildcard("end\\", "end\\"), "a trailing backslash is itself");
+        ok(rules_wildcard("caf?", "caf\xc3\xa9") &&
+                   rules_wildcard("?\xe4\xb8\xad?", "\xe4\xb8\xad\xe6\x96\x87"),
+           "? is one character, not one byte (é, CJK)");
+        ok(!rules_wildcard("caf?", "caf\xc3\xa9x"), "and not two");
+        {
+                /* Backtracking took hours on this: it must be linear in each length. */
+                const char *p = "*a*a*a*a*a*a*a*a*a*a*a*ab";
+                char s[129];
+                struct timespec t0, t1;
+                double secs;
+                bool m;
+
+                memset(s, 'a', 128);
+                s[128] = '\0';
+                alarm(60); /* a regression fails here instead of hanging the tier */
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                m = rules_wildcard(p, s);
+                s[127] = 'b';
+                m = !m && rules_wildcard(p, s);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                alarm(0);
+                secs = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+                ok(m, "%s: no match on 128 'a', a match when the last is 'b'", p);
+                ok(secs < 0.5, "and at once (%.3f s)", secs);
+        }
 
         /* config: first run creates, bad files are named with the JSON path */
         {
