@@ -133,6 +133,11 @@ void cli_w_str(cli_writer *w, const char *key, const char *v);
 void cli_w_int(cli_writer *w, const char *key, long long v);
 void cli_w_real(cli_writer *w, const char *key, double v);
 void cli_w_bool(cli_writer *w, const char *key, bool v);
+/* A jansson tree, member by member. */
+void cli_w_json(cli_writer *w, const char *key, json_t *v);
+/* A tree's string of text from outside, which may not be UTF-8 (json_string() would refuse it
+ * and the member would vanish): the writer and the text printers make it safe. */
+json_t *cli_json_text(const char *s);
 
 /* output-records.c */
 void cli_emit_image(cli_writer *w, const kiln_image *img);

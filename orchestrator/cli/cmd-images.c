@@ -246,7 +246,8 @@ int cmd_describe_image_attribute(const cli_verb *verb, const cli_global *g, cons
                 return cli_fail(err);
         o = json_pack("{s:s}", "ImageId", a.image_id);
         if (strcmp(attribute, "description") == 0)
-                json_object_set_new(o, "Description", json_pack("{s:s}", "Value", a.description));
+                json_object_set_new(o, "Description",
+                                    json_pack("{s:o}", "Value", cli_json_text(a.description)));
         else
                 json_object_set_new(o, "LaunchPermissions",
                                     cli_permissions_json(a.perms, a.n_perms));

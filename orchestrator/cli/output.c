@@ -1,6 +1,6 @@
 /* Printing: results go to stdout as JSON (the aws CLI's shapes, insertion order, 4-space
  * indent), as a table or as tab-separated text; errors go to stderr once, and their class
- * picks the exit status. */
+ * picks the exit status. JSON goes through the writer (writer.c), which escapes its strings. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -178,15 +178,15 @@ static void print_table(FILE *f, int depth, json_t *v)
 
 void cli_print(const cli_global *g, json_t *result)
 {
-        char *s;
+        cli_writer *w;
 
+        if (!result)
+                return;
         switch (g->output) {
         case CLI_OUTPUT_JSON:
-                s = json_dumps(result, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-                if (s) {
-                        puts(s);
-                        free(s);
-                }
+                w = cli_writer_new(g);
+                cli_w_json(w, NULL, result);
+                cli_writer_finish(w, g);
                 break;
         case CLI_OUTPUT_TEXT:
                 print_text(stdout, NULL, result);

@@ -2,8 +2,9 @@
 # Hostile text, in a throw-away kiln home on libvirt's test driver (nothing here needs a
 # daemon): every verb that writes a description, a name or a key name refuses control
 # characters and bytes that are not UTF-8 with InvalidParameterValue naming the parameter,
-# before it touches anything. Records are planted with sqlite3 where registering would need a
-# real pool.
+# before it touches anything. Records that an older kiln could have stored (escape sequences,
+# C1, a forged line, bytes that are not UTF-8) are planted with sqlite3, since registering needs
+# a real pool, and must come out of JSON as JSON that parses.
 set -u
 . "$KILN_TOP/tests/harness/tap.sh"
 . "$KILN_TOP/tests/harness/home.sh" # kiln_rc, kiln_as, json, ACCT_A, ACCT_B (no pools used)
@@ -95,5 +96,43 @@ refused import-key-pair --key-name $'k\e[2J' --public-key-material 'ssh-ed25519 
         -- KeyName "import-key-pair --key-name"
 tap_is "$(sqlite3 "$db" "SELECT (SELECT COUNT(*) FROM images) || ' ' || (SELECT COUNT(*) FROM keypairs)")" \
         "1 0" "nothing was registered"
+
+# ---- what an older kiln may have stored, as JSON ----
+# controls TEXT: how many characters a terminal could obey (C0 but tab and newline, DEL,
+# C1), or "not UTF-8"
+controls() {
+        printf '%s' "$1" | python3 -c 'import sys
+try:
+    t = sys.stdin.buffer.read().decode("utf-8")
+except UnicodeDecodeError:
+    print("not UTF-8")
+    sys.exit()
+print(sum(1 for c in t if (ord(c) < 0x20 and c not in "\t\n") or 0x7f <= ord(c) <= 0x9f))'
+}
+EVIL=ami-0123456789abcdef1
+BYTES=ami-0123456789abcdef2
+# An OSC title, a screen clear, C1 CSI, DEL, and a newline that forges a line of text output.
+plant "$EVIL" "$ACCT_B" $'evil\e[8m' "'x' || char(27) || ']2;pwned' || char(7) || char(27) ||
+        '[2J' || char(155) || 'y' || char(127) || char(10) || 'IMAGES' || char(9) || 'forged'"
+sqlite3 "$db" "INSERT INTO tags (resource_id, key, value) VALUES ('$EVIL',
+        'k' || char(27) || '[31m', 'v' || char(13) || char(10) || char(27) || '[1A')"
+# Bytes that are not UTF-8: a stray continuation byte, 0xff, an overlong '/', a C1 byte alone.
+plant "$BYTES" "$ACCT_B" bytes "CAST(X'636166658041FFC0AF9B' AS TEXT)"
+sqlite3 "$db" "INSERT INTO tags (resource_id, key, value) VALUES ('$BYTES', 'k',
+        CAST(X'E4B8' AS TEXT))"
+
+kiln_rc describe-images
+tap_is "$RC" 0 "JSON output of hostile records succeeds"
+# strict: in the C locale Python would read stdin with surrogateescape and let bad bytes pass
+printf '%s' "$OUT" | PYTHONIOENCODING=utf-8:strict python3 -m json.tool >/dev/null 2>&1
+tap_ok $? "and parses as UTF-8 JSON (python3 -m json.tool)"
+tap_is "$(controls "$OUT")" 0 "JSON escapes every control character, DEL and C1 included"
+tap_is "$(json '[i["Description"] for i in d["Images"] if i["ImageId"] == "'$EVIL'"][0] == "x\x1b]2;pwned\x07\x1b[2J\x9by\x7f\nIMAGES\tforged"')" \
+        True "escaped, the description reads back exactly"
+tap_is "$(json '[i["Description"] for i in d["Images"] if i["ImageId"] == "'$BYTES'"][0]')" \
+        $'cafe\uFFFDA\uFFFD\uFFFD\uFFFD\uFFFD' "each byte that is not UTF-8 becomes U+FFFD"
+kiln_rc describe-image-attribute --image-id "$BYTES" --attribute description
+tap_is "$(json 'd["Description"]["Value"]')" $'cafe\uFFFDA\uFFFD\uFFFD\uFFFD\uFFFD' \
+        "describe-image-attribute keeps such a description instead of dropping it"
 
 tap_done
