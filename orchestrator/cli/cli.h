@@ -146,6 +146,9 @@ json_t *cli_permissions_json(const kiln_permission *p, size_t n);
 char *cli_timestamp(const char *iso);
 
 /* output.c */
+/* Every message on stderr: "kiln: LABEL: MSG" (or "kiln: MSG" without a label), with MSG made
+ * safe for the terminal (it may carry a guest's output or another account's text). */
+void cli_message(const char *label, const char *msg);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_fail(const kiln_error *e);
 int cli_exit_code(int kiln_code);

@@ -25,7 +25,7 @@ static void build_notify(kiln_log_level level, const char *msg, void *userdata)
 
         /* --quiet keeps the warnings. */
         if (level == KILN_LOG_WARN || !g->quiet)
-                fprintf(stderr, "kiln: build: %s\n", msg);
+                cli_message("build", msg);
 }
 
 /* Configure and test output goes to stderr: stdout carries the manifest. */

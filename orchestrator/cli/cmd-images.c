@@ -59,9 +59,9 @@ static void bake_notify(kiln_log_level level, const char *msg, void *userdata)
         const cli_global *g = userdata;
 
         if (level == KILN_LOG_WARN)
-                fprintf(stderr, "kiln: warning: %s\n", msg);
+                cli_message("warning", msg);
         else if (!g->quiet)
-                fprintf(stderr, "kiln: %s\n", msg);
+                cli_message(NULL, msg);
 }
 
 int cmd_import_image(const cli_verb *verb, const cli_global *g, const cli_args *args)

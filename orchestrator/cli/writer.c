@@ -191,7 +191,9 @@ void cli_w_str(cli_writer *w, const char *key, const char *v)
                 stream_member(w, key);
                 put_string(w->f, v);
         } else {
-                tree_add(w, key, json_string(v));
+                /* Unchecked: text that is not UTF-8 must reach the text and table printers,
+                 * which show its bytes, instead of vanishing. */
+                tree_add(w, key, json_stringn_nocheck(v, strlen(v)));
         }
 }
 

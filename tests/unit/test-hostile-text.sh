@@ -4,7 +4,8 @@
 # characters and bytes that are not UTF-8 with InvalidParameterValue naming the parameter,
 # before it touches anything. Records that an older kiln could have stored (escape sequences,
 # C1, a forged line, bytes that are not UTF-8) are planted with sqlite3, since registering needs
-# a real pool, and must come out of JSON as JSON that parses.
+# a real pool, and must come out of text and table output shown, not obeyed, and out of JSON
+# as JSON that parses; error messages and log lines on stderr are made safe the same way.
 set -u
 . "$KILN_TOP/tests/harness/tap.sh"
 . "$KILN_TOP/tests/harness/home.sh" # kiln_rc, kiln_as, json, ACCT_A, ACCT_B (no pools used)
@@ -97,7 +98,7 @@ refused import-key-pair --key-name $'k\e[2J' --public-key-material 'ssh-ed25519 
 tap_is "$(sqlite3 "$db" "SELECT (SELECT COUNT(*) FROM images) || ' ' || (SELECT COUNT(*) FROM keypairs)")" \
         "1 0" "nothing was registered"
 
-# ---- what an older kiln may have stored, as JSON ----
+# ---- what an older kiln may have stored, printed ----
 # controls TEXT: how many characters a terminal could obey (C0 but tab and newline, DEL,
 # C1), or "not UTF-8"
 controls() {
@@ -121,6 +122,33 @@ plant "$BYTES" "$ACCT_B" bytes "CAST(X'636166658041FFC0AF9B' AS TEXT)"
 sqlite3 "$db" "INSERT INTO tags (resource_id, key, value) VALUES ('$BYTES', 'k',
         CAST(X'E4B8' AS TEXT))"
 
+# has TEXT NEEDLE DESCRIPTION: NEEDLE occurs in TEXT as it is (no pattern)
+has() {
+        if [[ $1 == *"$2"* ]]; then
+                tap_ok 0 "$3"
+        else
+                tap_ok 1 "$3"
+                tap_diag "got: $1" "wanted it to contain: $2"
+        fi
+}
+T=$'\t' NL=$'\n'
+SHOWN='x\x1b]2;pwned\x07\x1b[2J\u009by\x7f\x0aIMAGES\x09forged'
+
+kiln_rc --output text describe-images
+tap_is "$RC" 0 "text output of hostile records succeeds"
+tap_is "$(controls "$OUT")" 0 "text output holds no control character a terminal would obey"
+has "$OUT" "$T$SHOWN$T" \
+        "the description shows escapes, C1, DEL, newline and tab as \\xNN and \\u00NN"
+tap_is "$(printf '%s\n' "$OUT" | grep -c '^IMAGES')" 3 "no forged line: one IMAGES line per image"
+has "$OUT" "${NL}TAGS${T}k\\x1b[31m${T}v\\x0d\\x0a\\x1b[1A$NL" "tags are shown the same way"
+has "$OUT" "${T}222222222222/evil\\x1b[8m$T" "and names"
+has "$OUT" "${T}cafe\\x80A\\xff\\xc0\\xaf\\x9b$T" "bytes that are not UTF-8 show as \\xNN"
+kiln_rc --output table describe-images
+tap_is "$RC" 0 "table output of hostile records succeeds"
+tap_is "$(controls "$OUT")" 0 "table output holds no control character a terminal would obey"
+has "$OUT" "| $SHOWN$NL" "the description on one row of the table"
+has "$OUT" "| \\xe4\\xb8$NL" "a tag value cut short shows its bytes"
+
 kiln_rc describe-images
 tap_is "$RC" 0 "JSON output of hostile records succeeds"
 # strict: in the C locale Python would read stdin with surrogateescape and let bad bytes pass
@@ -134,5 +162,26 @@ tap_is "$(json '[i["Description"] for i in d["Images"] if i["ImageId"] == "'$BYT
 kiln_rc describe-image-attribute --image-id "$BYTES" --attribute description
 tap_is "$(json 'd["Description"]["Value"]')" $'cafe\uFFFDA\uFFFD\uFFFD\uFFFD\uFFFD' \
         "describe-image-attribute keeps such a description instead of dropping it"
+
+# ---- stderr: errors and log lines ----
+kiln_rc describe-images --image-ids $'ami-\e]2;pwned\a'
+tap_is "$RC" 3 "a malformed ID with an escape sequence is refused"
+tap_is "$ERR" 'kiln: InvalidAMIID.Malformed: Invalid id: "ami-\x1b]2;pwned\x07" (expecting "ami-...")' \
+        "and the error message shows the escapes"
+work=$(mktemp -d "$top/disk.XXXXXX")
+truncate -s 1M "$work/"$'a\e[2J\xc2\x9b.raw'
+KILN_DEBUG=1 kiln_rc register-image --name logged --disk "$work/"$'a\e[2J\xc2\x9b.raw'
+has "$ERR" 'kiln: debug: exec: qemu-img info --output=json '"$work"'/a\x1b[2J\u009b.raw' \
+        "log lines show the escapes of a file name"
+tap_is "$(controls "$ERR")" 0 "no log or error line holds a control character a terminal would obey"
+
+# ---- multi-line values keep their lines in text output ----
+if command -v ssh-keygen >/dev/null; then
+        kiln_rc --output text create-key-pair --key-name multi --key-type ed25519
+        tap_like "$OUT" $'\t-----BEGIN OPENSSH PRIVATE KEY-----\n[A-Za-z0-9+/=]+\n' \
+                "create-key-pair --output text prints the private key on its lines"
+else
+        tap_ok 0 "# SKIP ssh-keygen is needed"
+fi
 
 tap_done
