@@ -133,6 +133,11 @@ void cli_w_str(cli_writer *w, const char *key, const char *v);
 void cli_w_int(cli_writer *w, const char *key, long long v);
 void cli_w_real(cli_writer *w, const char *key, double v);
 void cli_w_bool(cli_writer *w, const char *key, bool v);
+/* A jansson tree, member by member. */
+void cli_w_json(cli_writer *w, const char *key, json_t *v);
+/* A tree's string of text from outside, which may not be UTF-8 (json_string() would refuse it
+ * and the member would vanish): the writer and the text printers make it safe. */
+json_t *cli_json_text(const char *s);
 
 /* output-records.c */
 void cli_emit_image(cli_writer *w, const kiln_image *img);
@@ -141,6 +146,9 @@ json_t *cli_permissions_json(const kiln_permission *p, size_t n);
 char *cli_timestamp(const char *iso);
 
 /* output.c */
+/* Every message on stderr: "kiln: LABEL: MSG" (or "kiln: MSG" without a label), with MSG made
+ * safe for the terminal (it may carry a guest's output or another account's text). */
+void cli_message(const char *label, const char *msg);
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_fail(const kiln_error *e);
 int cli_exit_code(int kiln_code);

@@ -25,7 +25,7 @@ static void build_notify(kiln_log_level level, const char *msg, void *userdata)
 
         /* --quiet keeps the warnings. */
         if (level == KILN_LOG_WARN || !g->quiet)
-                fprintf(stderr, "kiln: build: %s\n", msg);
+                cli_message("build", msg);
 }
 
 /* Configure and test output goes to stderr: stdout carries the manifest. */
@@ -43,7 +43,8 @@ static json_t *manifest_json(const kiln_build_manifest *m)
         json_object_set_new(o, "Template", json_string(m->template_path));
         json_object_set_new(o, "Success", json_boolean(m->success));
         if (m->error)
-                json_object_set_new(o, "Error", json_string(m->error));
+                json_object_set_new(o, "Error",
+                                    cli_json_text(m->error)); /* may hold guest output */
         if (m->source_image_id)
                 json_object_set_new(o, "SourceImageId", json_string(m->source_image_id));
         if (m->image_id)

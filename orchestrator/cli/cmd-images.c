@@ -59,9 +59,9 @@ static void bake_notify(kiln_log_level level, const char *msg, void *userdata)
         const cli_global *g = userdata;
 
         if (level == KILN_LOG_WARN)
-                fprintf(stderr, "kiln: warning: %s\n", msg);
+                cli_message("warning", msg);
         else if (!g->quiet)
-                fprintf(stderr, "kiln: %s\n", msg);
+                cli_message(NULL, msg);
 }
 
 int cmd_import_image(const cli_verb *verb, const cli_global *g, const cli_args *args)
@@ -246,7 +246,8 @@ int cmd_describe_image_attribute(const cli_verb *verb, const cli_global *g, cons
                 return cli_fail(err);
         o = json_pack("{s:s}", "ImageId", a.image_id);
         if (strcmp(attribute, "description") == 0)
-                json_object_set_new(o, "Description", json_pack("{s:s}", "Value", a.description));
+                json_object_set_new(o, "Description",
+                                    json_pack("{s:o}", "Value", cli_json_text(a.description)));
         else
                 json_object_set_new(o, "LaunchPermissions",
                                     cli_permissions_json(a.perms, a.n_perms));

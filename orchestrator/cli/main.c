@@ -237,7 +237,7 @@ static void log_to_stderr(kiln_log_level level, const char *msg, void *userdata)
         static const char *const names[] = {"error", "warning", "info", "debug"};
 
         (void) userdata;
-        fprintf(stderr, "kiln: %s: %s\n", names[level], msg);
+        cli_message(names[level], msg);
 }
 
 static kiln_log_level log_level(const cli_global *g)

@@ -1,11 +1,31 @@
 /* Printing: results go to stdout as JSON (the aws CLI's shapes, insertion order, 4-space
  * indent), as a table or as tab-separated text; errors go to stderr once, and their class
- * picks the exit status. */
+ * picks the exit status.
+ *
+ * Text from outside (another account's descriptions and tags, a guest's console or stderr
+ * inside an error, a record an older kiln stored) reaches the terminal only through
+ * kiln_text_sanitize(): here for text and table output, in cli_message() for everything on
+ * stderr. Control characters and bytes that are not UTF-8 show as \xNN or \u00NN. A line
+ * break is kept only where lines are part of the value's form: messages on stderr (a wait's
+ * console tail, a command's stderr), and in text and table output the values that are
+ * multi-line by nature (a private key, a console); anywhere else it would forge a line of
+ * text output. JSON is escaped by the writer (writer.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+
+void cli_message(const char *label, const char *msg)
+{
+        char *safe = kiln_text_sanitize(msg, KILN_TEXT_KEEP_NEWLINES);
+
+        if (label)
+                fprintf(stderr, "kiln: %s: %s\n", label, safe);
+        else
+                fprintf(stderr, "kiln: %s\n", safe);
+        free(safe);
+}
 
 int cli_usage_error(const char *fmt, ...)
 {
@@ -15,7 +35,7 @@ int cli_usage_error(const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
         va_end(ap);
-        fprintf(stderr, "kiln: %s\n", msg);
+        cli_message(NULL, msg);
         return CLI_EXIT_USAGE;
 }
 
@@ -50,16 +70,28 @@ int cli_fail(const kiln_error *e)
                 fputs("kiln: error: unknown failure\n", stderr);
                 return 1;
         }
-        fprintf(stderr, "kiln: %s: %s\n", e->api_code ? e->api_code : kiln_error_code_name(e->code),
-                e->msg);
+        cli_message(e->api_code ? e->api_code : kiln_error_code_name(e->code), e->msg);
         return cli_exit_code(e->code);
 }
 
-static void print_scalar(FILE *f, json_t *v)
+/* Members whose values are multi-line by nature: create-key-pair's KeyMaterial, and
+ * get-console-output's Output. */
+static bool multiline_member(const char *key)
 {
+        return key && (strcmp(key, "KeyMaterial") == 0 || strcmp(key, "Output") == 0);
+}
+
+/* v, the value of the member key (or of the list key names), as text. */
+static void print_scalar(FILE *f, const char *key, json_t *v)
+{
+        char *safe;
+
         switch (json_typeof(v)) {
         case JSON_STRING:
-                fputs(json_string_value(v), f);
+                safe = kiln_text_sanitize(json_string_value(v),
+                                          multiline_member(key) ? KILN_TEXT_KEEP_NEWLINES : 0);
+                fputs(safe, f);
+                free(safe);
                 break;
         case JSON_INTEGER:
                 fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -106,7 +138,7 @@ static void print_text(FILE *f, const char *label, json_t *v)
                                         upper(f, label);
                                         fputc('\t', f);
                                 }
-                                print_scalar(f, item);
+                                print_scalar(f, label, item);
                                 fputc('\n', f);
                         } else {
                                 print_text(f, label, item);
@@ -115,7 +147,7 @@ static void print_text(FILE *f, const char *label, json_t *v)
                 return;
         }
         if (!json_is_object(v)) {
-                print_scalar(f, v);
+                print_scalar(f, label, v);
                 fputc('\n', f);
                 return;
         }
@@ -128,7 +160,7 @@ static void print_text(FILE *f, const char *label, json_t *v)
                 } else if (any) {
                         fputc('\t', f);
                 }
-                print_scalar(f, item);
+                print_scalar(f, key, item);
                 any = true;
         }
         if (any)
@@ -139,7 +171,7 @@ static void print_text(FILE *f, const char *label, json_t *v)
 }
 
 /* A readable two-column table: nested objects indent, lists number their items. */
-static void print_table(FILE *f, int depth, json_t *v)
+static void print_table(FILE *f, int depth, const char *label, json_t *v)
 {
         const char *key;
         json_t *item;
@@ -151,48 +183,48 @@ static void print_table(FILE *f, int depth, json_t *v)
                                 28 - depth * 2 > 8 ? 28 - depth * 2 : 8, key);
                         if (is_scalar(item)) {
                                 fputs(" | ", f);
-                                print_scalar(f, item);
+                                print_scalar(f, key, item);
                                 fputc('\n', f);
                         } else {
                                 fputc('\n', f);
-                                print_table(f, depth + 1, item);
+                                print_table(f, depth + 1, key, item);
                         }
                 }
         } else if (json_is_array(v)) {
                 json_array_foreach (v, i, item) {
                         if (is_scalar(item)) {
                                 fprintf(f, "%*s- ", depth * 2, "");
-                                print_scalar(f, item);
+                                print_scalar(f, label, item);
                                 fputc('\n', f);
                         } else {
                                 fprintf(f, "%*s[%zu]\n", depth * 2, "", i);
-                                print_table(f, depth + 1, item);
+                                print_table(f, depth + 1, NULL, item);
                         }
                 }
         } else {
                 fprintf(f, "%*s", depth * 2, "");
-                print_scalar(f, v);
+                print_scalar(f, label, v);
                 fputc('\n', f);
         }
 }
 
 void cli_print(const cli_global *g, json_t *result)
 {
-        char *s;
+        cli_writer *w;
 
+        if (!result)
+                return;
         switch (g->output) {
         case CLI_OUTPUT_JSON:
-                s = json_dumps(result, JSON_INDENT(4) | JSON_PRESERVE_ORDER);
-                if (s) {
-                        puts(s);
-                        free(s);
-                }
+                w = cli_writer_new(g);
+                cli_w_json(w, NULL, result);
+                cli_writer_finish(w, g);
                 break;
         case CLI_OUTPUT_TEXT:
                 print_text(stdout, NULL, result);
                 break;
         case CLI_OUTPUT_TABLE:
-                print_table(stdout, 0, result);
+                print_table(stdout, 0, NULL, result);
                 break;
         }
         fflush(stdout);

@@ -1,7 +1,9 @@
 /* Record writers. A verb that prints many records (describe-images over thousands of images)
  * describes each record once, member by member, to a writer: for --output json the members are
  * streamed to stdout as they come (no tree, constant memory, the aws CLI's layout); for table
- * and text they build a jansson tree that output.c prints. */
+ * and text they build a jansson tree that output.c prints. Verbs that build a tree print their
+ * JSON through a writer too (cli_w_json), so every JSON string is escaped here, once. */
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,23 +31,32 @@ cli_writer *cli_writer_new(const cli_global *g)
         return w;
 }
 
+/* s as a JSON string. Beyond what JSON requires ('"', '\\' and C0 escaped), DEL and C1
+ * characters are escaped too (\u007f, \u009b: the same text to a JSON reader, but a terminal
+ * showing the JSON cannot obey them), and a byte that is not part of well-formed UTF-8 (an old
+ * record, a guest's console) becomes U+FFFD, so the document always parses. */
 static void put_string(FILE *f, const char *s)
 {
-        const char *run = s;
+        const char *run = s, *p = s;
 
         fputc_unlocked('"', f);
-        for (const char *p = s;; p++) {
+        while (*p) {
                 unsigned char c = (unsigned char) *p;
+                uint32_t cp = c;
+                size_t n = c < 0x80 ? 1 : kiln_utf8_char(p, &cp);
                 const char *esc = NULL;
                 char buf[8];
 
-                if (c >= 0x20 && c != '"' && c != '\\')
+                if (n > 0 && !kiln_text_is_control(cp) && cp != '"' && cp != '\\') {
+                        p += n;
                         continue;
+                }
                 fwrite_unlocked(run, 1, (size_t) (p - run), f);
-                run = p + 1;
-                if (c == '\0')
-                        break;
-                switch (c) {
+                if (n == 0) {
+                        cp = 0xfffd;
+                        n = 1;
+                }
+                switch (cp) {
                 case '"':
                         esc = "\\\"";
                         break;
@@ -68,11 +79,14 @@ static void put_string(FILE *f, const char *s)
                         esc = "\\f";
                         break;
                 default:
-                        snprintf(buf, sizeof(buf), "\\u%04x", c);
+                        snprintf(buf, sizeof(buf), "\\u%04x", (unsigned) cp);
                         esc = buf;
                 }
                 fputs_unlocked(esc, f);
+                p += n;
+                run = p;
         }
+        fwrite_unlocked(run, 1, (size_t) (p - run), f);
         fputc_unlocked('"', f);
 }
 
@@ -119,6 +133,7 @@ static void tree_add(cli_writer *w, const char *key, json_t *v)
 
 static void open_container(cli_writer *w, const char *key, bool array)
 {
+        assert(w->depth + 1 < WRITER_DEPTH);
         if (w->stream) {
                 stream_member(w, key);
                 fputc(array ? '[' : '{', w->f);
@@ -176,7 +191,9 @@ void cli_w_str(cli_writer *w, const char *key, const char *v)
                 stream_member(w, key);
                 put_string(w->f, v);
         } else {
-                tree_add(w, key, json_string(v));
+                /* Unchecked: text that is not UTF-8 must reach the text and table printers,
+                 * which show its bytes, instead of vanishing. */
+                tree_add(w, key, json_stringn_nocheck(v, strlen(v)));
         }
 }
 
@@ -212,6 +229,50 @@ void cli_w_bool(cli_writer *w, const char *key, bool v)
                 fputs(v ? "true" : "false", w->f);
         } else {
                 tree_add(w, key, json_boolean(v));
+        }
+}
+
+json_t *cli_json_text(const char *s)
+{
+        return s ? json_stringn_nocheck(s, strlen(s)) : json_null();
+}
+
+void cli_w_json(cli_writer *w, const char *key, json_t *v)
+{
+        const char *k;
+        json_t *item;
+        size_t i;
+
+        switch (json_typeof(v)) {
+        case JSON_OBJECT:
+                cli_w_object(w, key);
+                json_object_foreach (v, k, item) {
+                        cli_w_json(w, k, item);
+                }
+                cli_w_end_object(w);
+                break;
+        case JSON_ARRAY:
+                cli_w_array(w, key);
+                json_array_foreach (v, i, item) {
+                        cli_w_json(w, NULL, item);
+                }
+                cli_w_end_array(w);
+                break;
+        case JSON_STRING:
+                cli_w_str(w, key, json_string_value(v));
+                break;
+        default: /* numbers, true, false and null, written as jansson writes them */
+                if (w->stream) {
+                        char *text = json_dumps(v, JSON_ENCODE_ANY);
+
+                        if (!text)
+                                abort();
+                        stream_member(w, key);
+                        fputs_unlocked(text, w->f);
+                        free(text);
+                } else {
+                        tree_add(w, key, json_incref(v));
+                }
         }
 }
 

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -587,16 +588,26 @@ static int parse_tags(const tpl *c, kiln_build_template *t, json_t *tags, kiln_e
                 kiln_autofree char *at = path_key("$.image.tags", key);
                 kiln_tag *tag = &t->image_tags[i++];
 
-                if (!*key || strlen(key) > TAG_KEY_MAX)
+                if (!*key)
                         return bad(c, err, at, "a tag key has 1 to %d characters", TAG_KEY_MAX);
-                if (strncmp(key, "aws:", 4) == 0)
+                if (rules_check_text("Tag.Key", key, TAG_KEY_MAX, err) < 0) {
+                        kiln_error_prefix(err, "%s: %s", c->path, at);
+                        return -1;
+                }
+                /* EC2 reserves "aws:" in any case, and kiln "kiln:" the same way: what kiln
+                 * records of an image (whether it was generalized) is never a tag that a
+                 * template could write. */
+                if (strncasecmp(key, "aws:", 4) == 0)
                         return bad(c, err, at, "tag keys starting with 'aws:' are reserved");
+                if (strncasecmp(key, "kiln:", 5) == 0)
+                        return bad(c, err, at, "tag keys starting with 'kiln:' are reserved");
                 tag->key = kiln_xstrdup(key);
                 if (string_value(c, v, at, 0, &tag->value, err) < 0)
                         return -1;
-                if (strlen(tag->value) > TAG_VALUE_MAX)
-                        return bad(c, err, at, "a tag value has at most %d characters",
-                                   TAG_VALUE_MAX);
+                if (rules_check_text("Tag.Value", tag->value, TAG_VALUE_MAX, err) < 0) {
+                        kiln_error_prefix(err, "%s: %s", c->path, at);
+                        return -1;
+                }
         }
         return 0;
 }

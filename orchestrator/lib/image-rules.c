@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <string.h>
 
+#include <kiln/text.h>
+
 #include "image-rules.h"
 #include "util/util.h"
 
@@ -42,12 +44,39 @@ int rules_check_image_name(const char *name, kiln_error **err)
         return 0;
 }
 
+int rules_check_text(const char *field, const char *value, size_t max_len, kiln_error **err)
+{
+        size_t chars = 0;
+
+        if (!value)
+                return 0;
+        for (const char *p = value; *p; chars++) {
+                uint32_t cp;
+                size_t n = kiln_utf8_char(p, &cp);
+
+                if (n == 0)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                              "Value for parameter %s is invalid: it is not "
+                                              "UTF-8 (byte %zu is 0x%02x)",
+                                              field, (size_t) (p - value) + 1, (unsigned char) *p);
+                if (kiln_text_is_control(cp))
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                              "Value for parameter %s is invalid: character %zu "
+                                              "is the control character U+%04X",
+                                              field, chars + 1, (unsigned) cp);
+                p += n;
+        }
+        if (max_len && chars > max_len)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Value for parameter %s is invalid: %zu characters, more "
+                                      "than %zu",
+                                      field, chars, max_len);
+        return 0;
+}
+
 int rules_check_description(const char *description, kiln_error **err)
 {
-        if (description && strlen(description) > 255)
-                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                      "The description is longer than 255 characters");
-        return 0;
+        return rules_check_text("Description", description, KILN_DESCRIPTION_MAX, err);
 }
 
 int rules_check_name_free(registry *r, const char *region, const char *owner, const char *name,
@@ -128,33 +157,95 @@ int rules_image_visible_in(kiln_ctx *ctx, registry *r, const char *region, const
         return 0;
 }
 
+/* One element of a wildcard pattern at p: '*', '?', or a literal character ('\\' makes the
+ * next character literal; a '\\' at the end is itself). Characters are UTF-8 characters, and a
+ * byte that is not part of one is a character of its own. */
+typedef enum { WILD_STAR, WILD_ONE, WILD_LITERAL } wild_kind;
+
+typedef struct wild_elem {
+        wild_kind kind;
+        size_t len;      /* in the pattern */
+        const char *lit; /* WILD_LITERAL: the character's bytes */
+        size_t lit_len;
+} wild_elem;
+
+static wild_elem wild_at(const char *p)
+{
+        wild_elem e = {WILD_LITERAL, 1, p, 1};
+        size_t esc = p[0] == '\\' && p[1] ? 1 : 0;
+        uint32_t cp;
+
+        if (p[0] == '*' || p[0] == '?') {
+                e.kind = p[0] == '*' ? WILD_STAR : WILD_ONE;
+                return e;
+        }
+        e.lit = p + esc;
+        e.lit_len = kiln_utf8_char(e.lit, &cp);
+        if (e.lit_len == 0)
+                e.lit_len = 1;
+        e.len = esc + e.lit_len;
+        return e;
+}
+
+/* What can be reached from the states in on without reading a character: past a '*' (an empty
+ * run) and past a '?' (zero characters). Moves only go forward, so one pass suffices. */
+static bool wild_close(const char *p, size_t plen, bool *on)
+{
+        bool any = false;
+
+        for (size_t i = 0; i < plen;) {
+                wild_elem e = wild_at(p + i);
+
+                if (on[i] && e.kind != WILD_LITERAL)
+                        on[i + e.len] = true;
+                any = any || on[i];
+                i += e.len;
+        }
+        return any || on[plen];
+}
+
+/* A simulation of the pattern as an automaton: the set of pattern positions that the text read
+ * so far can have reached, advanced one character of s at a time. Unlike backtracking (which
+ * took hours on "*a*a*a*a*a*a*a*a*a*ab" against 128 'a's) it costs O(len(p) x len(s)) at
+ * worst, with no recursion; '?' matching zero characters rules out the simpler last-star
+ * method. */
 bool rules_wildcard(const char *p, const char *s)
 {
-        while (*p) {
-                if (*p == '*') {
-                        while (*p == '*')
-                                p++;
-                        if (!*p)
-                                return true;
-                        for (const char *t = s;; t++) {
-                                if (rules_wildcard(p, t))
-                                        return true;
-                                if (!*t)
-                                        return false;
+        size_t plen = strlen(p);
+        kiln_autofree bool *buf = kiln_xcalloc(2 * (plen + 1), sizeof(bool));
+        bool *cur = buf, *next = buf + plen + 1;
+
+        cur[0] = true;
+        if (!wild_close(p, plen, cur))
+                return false;
+        while (*s) {
+                uint32_t cp;
+                size_t n = kiln_utf8_char(s, &cp);
+                bool *t;
+
+                if (n == 0)
+                        n = 1;
+                memset(next, 0, (plen + 1) * sizeof(bool));
+                for (size_t i = 0; i < plen;) {
+                        wild_elem e = wild_at(p + i);
+
+                        if (cur[i]) {
+                                if (e.kind == WILD_STAR)
+                                        next[i] = true;
+                                else if (e.kind == WILD_ONE ||
+                                         (e.lit_len == n && memcmp(e.lit, s, n) == 0))
+                                        next[i + e.len] = true;
                         }
+                        i += e.len;
                 }
-                if (*p == '?') {
-                        /* zero or one character */
-                        return rules_wildcard(p + 1, s) || (*s && rules_wildcard(p + 1, s + 1));
-                }
-                if (*p == '\\' && p[1])
-                        p++;
-                if (*p != *s)
+                if (!wild_close(p, plen, next))
                         return false;
-                p++;
-                s++;
+                t = cur;
+                cur = next;
+                next = t;
+                s += n;
         }
-        return *s == '\0';
+        return cur[plen];
 }
 
 bool rules_match_any(const kiln_filter *f, const char *value)

@@ -299,6 +299,12 @@ static void refused(const char *name, const char *json, const kiln_build_var *va
         is_str(e ? e->msg : NULL, msg, "%s: message", name);
 }
 
+#define LONG_16 "xxxxxxxxxxxxxxxx"
+#define LONG_256                                                                                   \
+        LONG_16 LONG_16 LONG_16 LONG_16 LONG_16 LONG_16 LONG_16 LONG_16 LONG_16 LONG_16 LONG_16    \
+                LONG_16 LONG_16 LONG_16 LONG_16 LONG_16
+#define LONG_257 LONG_256 "x"
+
 static void test_refusals(void)
 {
         const kiln_build_var env = {"env", "prod"};
@@ -422,6 +428,53 @@ static void test_refusals(void)
                 "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
                 "{\"aws:x\": \"y\"}}}",
                 NULL, 0, "$.image.tags['aws:x']: tag keys starting with 'aws:' are reserved");
+        refused("reserved-tag-case",
+                "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
+                "{\"AWS:x\": \"y\"}}}",
+                NULL, 0, "$.image.tags['AWS:x']: tag keys starting with 'aws:' are reserved");
+        refused("kiln-tag",
+                "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
+                "{\"kiln:generalized\": \"true\"}}}",
+                NULL, 0,
+                "$.image.tags['kiln:generalized']: tag keys starting with 'kiln:' are reserved");
+        refused("kiln-tag-case",
+                "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
+                "{\"Kiln:other\": \"\"}}}",
+                NULL, 0, "$.image.tags['Kiln:other']: tag keys starting with 'kiln:' are reserved");
+        refused("tag-key-escape",
+                "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
+                "{\"k\\u001b[2J\": \"v\"}}}",
+                NULL, 0,
+                "$.image.tags['k\x1b[2J']: Value for parameter Tag.Key is invalid: character 2 "
+                "is the control character U+001B");
+        refused("tag-value-c1",
+                "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
+                "{\"team\": \"a\\u009b2J\"}}}",
+                NULL, 0,
+                "$.image.tags.team: Value for parameter Tag.Value is invalid: character 2 is the "
+                "control character U+009B");
+        {
+                const kiln_build_var bad_utf8 = {"env", "pr\xffod"};
+
+                refused("tag-value-not-utf8",
+                        "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", "
+                        "\"tags\": {\"env\": \"{{var.env}}\"}}}",
+                        &bad_utf8, 1,
+                        "$.image.tags.env: Value for parameter Tag.Value is invalid: it is not "
+                        "UTF-8 (byte 3 is 0xff)");
+        }
+        refused("tag-value-long",
+                "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
+                "{\"t\": \"" LONG_257 "\"}}}",
+                NULL, 0,
+                "$.image.tags.t: Value for parameter Tag.Value is invalid: 257 characters, more "
+                "than 256");
+        refused("description-escape",
+                "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", "
+                "\"description\": \"nice\\u001b]2;pwned\\u0007\"}}",
+                NULL, 0,
+                "$.image.description: Value for parameter Description is invalid: character 5 "
+                "is the control character U+001B");
 }
 
 static void test_missing_file(void)

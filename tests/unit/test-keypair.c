@@ -112,6 +112,15 @@ static void test_names(void)
         {
                 kiln_autoptr(kiln_error) e = NULL;
 
+                is_int(keypair_check_name("k\x1b[2J", &e), -1, "a name with ESC is refused");
+                is_str(code_of(e), "InvalidParameterValue", "  with InvalidParameterValue");
+                like(e ? e->msg : NULL,
+                     "parameter KeyName is invalid: character 2 is the control character U+001B",
+                     "  naming the field and the character");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
                 is_int(keypair_check_name(NULL, &e), -1, "no name is refused");
                 is_str(code_of(e), "MissingParameter", "  with MissingParameter");
         }

@@ -1,6 +1,8 @@
 /* Rules with EC2's codes: IDs, names, descriptions, wildcards; and the config's strictness. */
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "image-rules.h"
@@ -72,6 +74,86 @@ int main(void)
                 d[255] = '\0';
                 is_int(rules_check_description(d, &e), 0, "255-character description");
         }
+        check_code(rules_check_description("x\x1b]2;pwned\x07", &e), &e, "InvalidParameterValue",
+                   "a description with a terminal escape");
+        {
+                /* 255 characters of two bytes each: EC2 counts characters */
+                char d[2 * 256 + 1] = "";
+
+                for (size_t i = 0; i < 255; i++)
+                        memcpy(d + 2 * i, "\xc3\xa9", 3);
+                is_int(rules_check_description(d, &e), 0, "255 'é' (510 bytes) are 255 characters");
+                memcpy(d + 510, "\xc3\xa9", 3); /* the 256th */
+                check_code(rules_check_description(d, &e), &e, "InvalidParameterValue", "256 'é'");
+        }
+
+        /* rules_check_text: what may be stored for others to print */
+        {
+                static const struct {
+                        const char *value, *why;
+                } good[] = {
+                        {"Web tier (nginx) - v2.1", "ASCII"},
+                        {"caf\xc3\xa9 cr\xc3\xa8me", "é and è"},
+                        {"\xe4\xb8\xad\xe6\x96\x87 \xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "CJK"},
+                        {"\xf0\x9f\x94\xa5 \xc2\xa0nbsp", "a 4-byte character and U+00A0"},
+                        {"C:\\x1b is text", "a backslash and 'x1b' are text"},
+                        {"", "the empty string"},
+                };
+                static const struct {
+                        const char *value, *why, *want;
+                } bad[] = {
+                        {"tab\there", "a tab (C0)", "character 4 is the control character U+0009"},
+                        {"two\nlines", "a newline (C0)", "U+000A"},
+                        {"cr\r", "a carriage return (C0)", "U+000D"},
+                        {"\x01", "U+0001", "character 1 is the control character U+0001"},
+                        {"x\x1b]2;title\x07", "an OSC sequence",
+                         "character 2 is the control character U+001B"},
+                        {"\x1b[2J", "a CSI sequence (clear screen)", "U+001B"},
+                        {"del\x7f", "DEL", "character 4 is the control character U+007F"},
+                        {"\xc2\x9b"
+                         "2J",
+                         "C1 CSI as UTF-8", "character 1 is the control character U+009B"},
+                        {"caf\xc3\xa9\xc2\x85", "C1 NEL after é",
+                         "character 5 is the control character U+0085"},
+                        {"\x9b"
+                         "2J",
+                         "a raw C1 byte (not UTF-8)", "it is not UTF-8 (byte 1 is 0x9b)"},
+                        {"ab\xc3", "a sequence cut short", "it is not UTF-8 (byte 3 is 0xc3)"},
+                        {"\xc3("
+                         "x",
+                         "a lead byte without continuation", "not UTF-8"},
+                        {"\xff\xfe", "0xff", "not UTF-8"},
+                        {"\xc0\xaf", "an overlong '/'", "it is not UTF-8 (byte 1 is 0xc0)"},
+                        {"\xe0\x80\x9b", "an overlong C1 in 3 bytes", "not UTF-8"},
+                        {"\xed\xa0\x80", "a surrogate", "not UTF-8"},
+                        {"\xf4\x90\x80\x80", "above U+10FFFF", "not UTF-8"},
+                };
+
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(good); i++)
+                        is_int(rules_check_text("Description", good[i].value, 255, &e), 0,
+                               "text: %s passes", good[i].why);
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+                        is_int(rules_check_text("Description", bad[i].value, 255, &e), -1,
+                               "text: %s is refused", bad[i].why);
+                        ok(e && e->code == KILN_E_INVALID && e->api_code &&
+                                   strcmp(e->api_code, "InvalidParameterValue") == 0,
+                           "  with InvalidParameterValue");
+                        like(e ? e->msg : NULL, "Value for parameter Description is invalid",
+                             "  naming the field");
+                        like(e ? e->msg : NULL, bad[i].want, "  and saying why");
+                        e = kiln_error_free(e);
+                }
+                is_int(rules_check_text("Name", NULL, 10, &e), 0, "text: absent passes");
+                is_int(rules_check_text("Tag.Value", "abc", 3, &e), 0, "text: at the limit");
+                is_int(rules_check_text("Tag.Value", "abcd", 3, &e), -1, "text: over the limit");
+                like(e ? e->msg : NULL,
+                     "Value for parameter Tag.Value is invalid: 4 characters, more than 3",
+                     "  names the field and the limit");
+                e = kiln_error_free(e);
+                is_int(rules_check_text("Tag.Value", "abcd\x1b", 0, &e), -1,
+                       "text: 0 is no limit, but controls still count");
+                e = kiln_error_free(e);
+        }
 
         ok(rules_wildcard("web-*", "web-1"), "* matches a run");
         ok(rules_wildcard("web-*", "web-"), "* matches nothing");
@@ -84,6 +166,40 @@ int main(void)
         ok(!rules_wildcard("a\\*b", "axb"), "escaped star does not wildcard");
         ok(rules_wildcard("Web", "Web") && !rules_wildcard("web", "Web"), "case-sensitive");
         ok(rules_wildcard("*a*b*c*", "xxaxxbxxcxx"), "several stars");
+        ok(!rules_wildcard("*a*b*c*", "xxcxxbxxaxx"), "several stars keep their order");
+        ok(rules_wildcard("**", "") && rules_wildcard("*", "") && !rules_wildcard("?", "ab"),
+           "stars on the empty string; ? is at most one");
+        ok(rules_wildcard("a?*?c", "abc") && rules_wildcard("a?*?c", "ac"), "? and * side by side");
+        ok(rules_wildcard("a\\\\?b", "a\\b") && rules_wildcard("a\\\\?b", "a\\xb"),
+           "\\\\ is a literal backslash before a wildcard");
+        ok(rules_wildcard("a\\?b", "a?b") && !rules_wildcard("a\\?b", "ab"),
+           "\\? is a literal question mark");
+        ok(rules_wildcard("end\\", "end\\"), "a trailing backslash is itself");
+        ok(rules_wildcard("caf?", "caf\xc3\xa9") &&
+                   rules_wildcard("?\xe4\xb8\xad?", "\xe4\xb8\xad\xe6\x96\x87"),
+           "? is one character, not one byte (é, CJK)");
+        ok(!rules_wildcard("caf?", "caf\xc3\xa9x"), "and not two");
+        {
+                /* Backtracking took hours on this: it must be linear in each length. */
+                const char *p = "*a*a*a*a*a*a*a*a*a*a*a*ab";
+                char s[129];
+                struct timespec t0, t1;
+                double secs;
+                bool m;
+
+                memset(s, 'a', 128);
+                s[128] = '\0';
+                alarm(60); /* a regression fails here instead of hanging the tier */
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                m = rules_wildcard(p, s);
+                s[127] = 'b';
+                m = !m && rules_wildcard(p, s);
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                alarm(0);
+                secs = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+                ok(m, "%s: no match on 128 'a', a match when the last is 'b'", p);
+                ok(secs < 0.5, "and at once (%.3f s)", secs);
+        }
 
         /* config: first run creates, bad files are named with the JSON path */
         {

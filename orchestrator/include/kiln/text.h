@@ -1,0 +1,36 @@
+/* Text that comes from outside kiln (another account's descriptions and tags, a guest's console
+ * and stderr, an old registry's records) on its way to a terminal: decoding UTF-8 strictly, and
+ * making text safe to print. */
+#ifndef KILN_TEXT_H
+#define KILN_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kiln/common.h>
+
+/* The length (1 to 4) of the well-formed UTF-8 character that s starts, with its code point in
+ * *ret_cp; 0 if s starts none: a stray continuation byte, a sequence cut short, an overlong
+ * form, a surrogate or a value above U+10FFFF (RFC 3629). A NUL byte is a character of length
+ * 1. s is NUL-terminated, so a truncated sequence is never read past its end. */
+KILN_PUBLIC size_t kiln_utf8_char(const char *s, uint32_t *ret_cp);
+
+/* True for the characters a terminal may obey instead of showing: C0 (U+0000 to U+001F), DEL
+ * and C1 (U+0080 to U+009F). */
+static inline int kiln_text_is_control(uint32_t cp)
+{
+        return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f);
+}
+
+enum {
+        /* Keep "\n" (dropping a "\r" just before it): for messages whose lines are part of
+         * their form, such as a console tail. */
+        KILN_TEXT_KEEP_NEWLINES = 1 << 0,
+};
+
+/* s made safe to print, as a new string: each C0 or DEL character becomes \xNN, each C1
+ * character \u00NN, and each byte that does not belong to a well-formed UTF-8 character \xNN;
+ * everything else ("é", CJK, a backslash) stays as it is. */
+KILN_PUBLIC char *kiln_text_sanitize(const char *s, unsigned flags);
+
+#endif
