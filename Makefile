@@ -3,7 +3,7 @@
 #   make              build ./kiln (release flags)            make CC=clang   the same with clang
 #   make deps         install the Debian packages that the build, tests and demo need
 #   make unit         fast tier: no root, no daemon, no guest
-#   make test         the README's test command: deps, build, unit tier, lint, ASan, e2e tier
+#   make test         the README's test command: deps, build, unit tier, lint, ASan, fuzz, e2e
 #   make check-e2e    real-guest tier alone (skips with 77 if no daemon/image can be had)
 #   make check-asan   unit tier under ASan+UBSan      make check-valgrind   under valgrind
 #   make lint         clang-format check, clang-tidy, cppcheck, banned functions
@@ -124,7 +124,7 @@ test:
 	@tests/harness/deps.sh
 	@$(MAKE) --no-print-directory all unit-bins
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests \
-	  KILN_E2E_REQUIRED=1 exec tests/run.sh unit lint asan e2e
+	  KILN_E2E_REQUIRED=1 exec tests/run.sh unit lint asan fuzz e2e
 
 check-e2e: all unit-bins
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests tests/run.sh e2e
