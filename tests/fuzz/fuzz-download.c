@@ -58,7 +58,8 @@ static void read_request(int fd)
 }
 
 /* The size of the whole file that an answer of one 206 names in its one Content-Range
- * header ("bytes START-END/TOTAL"), or -1 (another answer, "*", or anything unclear). */
+ * header ("bytes FIRST-LAST/TOTAL", FIRST <= LAST < TOTAL), or -1 (another answer, "*", a
+ * range that contradicts itself, or anything unclear). */
 static long long claimed_total(const uint8_t *data, size_t size)
 {
         kiln_autofree char *s = fuzz_cstr(data, size);
@@ -72,7 +73,7 @@ static long long claimed_total(const uint8_t *data, size_t size)
         if (!range || strcasestr(range + 2, "\nContent-Range:") || strchr(s, '\0') != end + 2 ||
             strstr(s + 1, "HTTP/") || strchr(s, '\t') ||
             sscanf(range + 16, " bytes %llu-%llu/%llu", &first, &last, &total) != 3 ||
-            total > INT64_MAX)
+            first > last || last >= total || total > INT64_MAX)
                 return -1;
         return (long long) total;
 }
