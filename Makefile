@@ -3,10 +3,11 @@
 #   make              build ./kiln (release flags)            make CC=clang   the same with clang
 #   make deps         install the Debian packages that the build, tests and demo need
 #   make unit         fast tier: no root, no daemon, no guest
-#   make test         the README's test command: deps, build, unit tier, lint, ASan, e2e tier
+#   make test         the README's test command: deps, build, unit tier, lint, ASan, fuzz, e2e
 #   make check-e2e    real-guest tier alone (skips with 77 if no daemon/image can be had)
 #   make check-asan   unit tier under ASan+UBSan      make check-valgrind   under valgrind
 #   make lint         clang-format check, clang-tidy, cppcheck, banned functions
+#   make fuzz         each libFuzzer harness for FUZZ_SECONDS (60)   make fuzz-smoke   5 s each
 #   make image        build (or reuse) the cached Debian 12 guest image
 #   make bench        benchmarks, each against its anchor in the same run
 #   make format       rewrite sources with clang-format
@@ -21,10 +22,12 @@ BUILD     := build/$(CONFIG)$(if $(IS_CLANG),-clang)
 SRC_LIB   := $(sort $(wildcard orchestrator/lib/*.c orchestrator/lib/*/*.c))
 SRC_CLI   := $(sort $(wildcard orchestrator/cli/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test-*.c))
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
 OBJ_LIB   := $(SRC_LIB:%.c=$(BUILD)/%.o)
 OBJ_CLI   := $(SRC_CLI:%.c=$(BUILD)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/fuzz-%.c=$(BUILD)/fuzz/%)
 
 
 WARN      := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
@@ -45,6 +48,14 @@ BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong -fno-co
 ifeq ($(CONFIG),asan)
 MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(CONFIG),fuzz)
+# libFuzzer needs clang: the library gets coverage hooks, the harnesses libFuzzer's main.
+ifneq ($(IS_CLANG),1)
+$(error CONFIG=fuzz needs clang: use 'make fuzz', or CC=clang)
+endif
+MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+               -fno-sanitize-recover=all
+MODE_LDFLAGS := -fsanitize=fuzzer,address,undefined
 else ifeq ($(CONFIG),debug)
 MODE_CFLAGS := -O0 -g
 MODE_LDFLAGS :=
@@ -57,7 +68,7 @@ CFLAGS_ALL  := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(MODE_LDFLAGS) $(LDFLAGS)
 
 .PHONY: all deps demo unit test check-e2e check-asan check-valgrind lint format image bench clean \
-        check-deps unit-bins
+        check-deps unit-bins fuzz fuzz-smoke fuzz-bins
 
 all: kiln
 
@@ -84,6 +95,13 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libkiln.a
 
 unit-bins: $(BUILD)/kiln $(UNIT_BIN)
 
+$(BUILD)/fuzz/%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h $(BUILD)/libkiln.a
+	@mkdir -p $(dir $@)
+	@echo '  FUZZ  $@'
+	@$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libkiln.a $(PKG_LIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
 check-deps:
 	@pkg-config --exists $(PKGS) || { \
 	  echo "missing development packages for: $(PKGS); run 'make deps'" >&2; exit 1; }
@@ -106,7 +124,7 @@ test:
 	@tests/harness/deps.sh
 	@$(MAKE) --no-print-directory all unit-bins
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests \
-	  KILN_E2E_REQUIRED=1 exec tests/run.sh unit lint asan e2e
+	  KILN_E2E_REQUIRED=1 exec tests/run.sh unit lint asan fuzz e2e
 
 check-e2e: all unit-bins
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests tests/run.sh e2e
@@ -122,6 +140,18 @@ check-valgrind:
 	  KILN_TEST_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
 	  tests/run.sh unit
 
+# libFuzzer harnesses (tests/fuzz) under ASan and UBSan, built with clang in build/fuzz-clang/:
+# each runs FUZZ_SECONDS on its corpus; fuzz-smoke runs each for 5 s (the test tier).
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	@$(MAKE) --no-print-directory CONFIG=fuzz CC=clang fuzz-bins
+	@FUZZ_BIN_DIR=$(CURDIR)/build/fuzz-clang/fuzz tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory CONFIG=fuzz CC=clang fuzz-bins
+	@FUZZ_BIN_DIR=$(CURDIR)/build/fuzz-clang/fuzz tests/fuzz/run.sh 5
+
 image:
 	@tests/images/build.sh debian12
 
@@ -133,7 +163,7 @@ bench: all
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/import.sh
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/build.sh
 
-C_FILES := $(shell find orchestrator tests/unit bench -name '*.[ch]' 2>/dev/null)
+C_FILES := $(shell find orchestrator tests/unit tests/fuzz bench -name '*.[ch]' 2>/dev/null)
 
 format:
 	clang-format -i $(C_FILES)
@@ -145,4 +175,4 @@ lint:
 clean:
 	rm -rf build kiln
 
--include $(OBJ_LIB:.o=.d) $(OBJ_CLI:.o=.d) $(UNIT_BIN:=.d)
+-include $(OBJ_LIB:.o=.d) $(OBJ_CLI:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d)

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Runs test tiers and totals their TAP results: `tests/run.sh unit lint asan e2e`.
+# Runs test tiers and totals their TAP results: `tests/run.sh unit lint asan fuzz e2e`.
 #   unit  tests/unit/test-*.c (built into $KILN_TEST_BIN) and tests/unit/test-*.sh
 #   lint  make lint: one check, passed when it finds nothing
 #   asan  make check-asan: the unit tier under ASan and UBSan
+#   fuzz  make fuzz-smoke: each libFuzzer harness of tests/fuzz on its corpus, then 5 s
 #   e2e   tests/e2e/test-*.sh on real guests; starts libvirtd if nothing answers (and stops
 #         it again), builds or reuses the guest image
 # A test program prints TAP; exit 77 skips it. With KILN_E2E_REQUIRED=1 (the README's test
@@ -143,8 +144,8 @@ tier_e2e() {
         harness_libvirt_down
 }
 
-# make lint, and the unit tier again under ASan and UBSan (its TAP lines count as checks of
-# their own: the same tests, another build).
+# make lint, the unit tier again under ASan and UBSan (its TAP lines count as checks of their
+# own: the same tests, another build), and the fuzz harnesses (one TAP line each).
 tier_make() {
         local target=$1
         run_one "$target" make --no-print-directory -C "$top" "$target"
@@ -157,6 +158,7 @@ for tier in "${@:-unit}"; do
         unit) tier_unit ;;
         lint) tier_make lint ;;
         asan) tier_make check-asan ;;
+        fuzz) tier_make fuzz-smoke ;;
         e2e) tier_e2e ;;
         *) echo "run.sh: unknown tier '$tier'" >&2; exit 2 ;;
         esac

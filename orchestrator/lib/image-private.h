@@ -15,4 +15,9 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
                         kiln_progress_fn progress, void *userdata, char **ret_image_id,
                         kiln_error **err);
 
+/* The checksum of FILE in the text of a sums file, as "TYPE:HEX", or NULL if it lists none:
+ * "HEX  FILE" (sha256sum, also "*FILE") or "ALG (FILE) = HEX" (BSD style, as Fedora and others
+ * publish). The text is the server's: import-image checks the result as a --checksum. */
+char *image_sums_lookup(const char *sums, const char *file, const char *type);
+
 #endif

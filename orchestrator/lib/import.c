@@ -181,9 +181,7 @@ static int catalog_find(const char *name, catalog_entry *ret, kiln_error **err)
                               "the catalog %s has no image '%s' with a Url", path, name);
 }
 
-/* The checksum of FILE in a sums file: "HEX  FILE" (sha256sum) or "SHA256 (FILE) = HEX"
- * (BSD style, as Fedora and others publish). */
-static char *sums_lookup(const char *sums, const char *file, const char *type)
+char *image_sums_lookup(const char *sums, const char *file, const char *type)
 {
         kiln_autofree char *copy = kiln_xstrdup(sums);
         char *save = NULL;
@@ -236,7 +234,7 @@ static int catalog_checksum(const catalog_entry *c, const char *dir, char **ret,
                 kiln_error_prefix(err, "cannot read the checksums of '%s'", c->name);
                 return -1;
         }
-        *ret = sums_lookup(text, base, c->checksum_type ? c->checksum_type : "sha256");
+        *ret = image_sums_lookup(text, base, c->checksum_type ? c->checksum_type : "sha256");
         if (!*ret)
                 return kiln_error_set(err, KILN_E_INVALID, NULL, "%s lists no checksum for '%s'",
                                       c->checksum_url, base);

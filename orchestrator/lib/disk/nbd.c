@@ -526,17 +526,35 @@ static int nbd_start(disk_nbd *nbd, const char *path, const char *format, kiln_e
         return kiln_error_set(err, herr->code, NULL, "%s", herr->msg);
 }
 
-disk_nbd *disk_nbd_open(const char *path, const char *format, kiln_error **err)
+static disk_nbd *nbd_new(void)
 {
-        kiln_autoptr(disk_nbd) nbd = kiln_xcalloc(1, sizeof(*nbd));
+        disk_nbd *nbd = kiln_xcalloc(1, sizeof(*nbd));
 
         nbd->sock = -1;
         nbd->pid = -1;
         nbd->err_fd = -1;
         nbd->min_block = 1;
         nbd->max_request = NBD_CHUNK;
+        return nbd;
+}
+
+disk_nbd *disk_nbd_open(const char *path, const char *format, kiln_error **err)
+{
+        kiln_autoptr(disk_nbd) nbd = nbd_new();
+
         if (nbd_start(nbd, path, format, err) < 0)
                 return NULL;
+        return kiln_steal(&nbd);
+}
+
+disk_nbd *disk_nbd_open_socket(int sock, kiln_error **err)
+{
+        kiln_autoptr(disk_nbd) nbd = nbd_new();
+
+        nbd->sock = sock;
+        if (nbd_handshake(nbd, err) < 0)
+                return NULL;
+        nbd->ready = true;
         return kiln_steal(&nbd);
 }
 

@@ -15,6 +15,10 @@ typedef struct disk_nbd disk_nbd;
  * and completes the NBD handshake. KILN_E_UNSUPPORTED if qemu-nbd is not installed;
  * KILN_E_IO with qemu-nbd's message if it cannot open the image. */
 disk_nbd *disk_nbd_open(const char *path, const char *format, kiln_error **err);
+/* The same client on sock, a connected stream socket to a server that is not our child (the
+ * fuzz tests' fake server): does the handshake. Takes ownership of sock, also on failure; no
+ * timeout is set on it. */
+disk_nbd *disk_nbd_open_socket(int sock, kiln_error **err);
 /* Disconnects and reaps qemu-nbd. NULL-safe; returns NULL. */
 disk_nbd *disk_nbd_close(disk_nbd *nbd);
 /* Size of the guest-visible disk in bytes. */

@@ -328,10 +328,10 @@ static int dl_body_begin(dl_state *st)
                                       st->spec->url, st->have, st->range_start);
         }
         scratch = st->status != 206 || st->range_start == 0;
-        if (scratch)
-                st->total = len >= 0 ? (uint64_t) len : 0;
-        else if (st->range_total >= 0)
+        if (st->status == 206 && st->range_total >= 0) /* also from 0: the body is a part */
                 st->total = (uint64_t) st->range_total;
+        else if (scratch)
+                st->total = len >= 0 ? (uint64_t) len : 0;
         else
                 st->total = len >= 0 ? st->have + (uint64_t) len : 0;
         if (len >= 0 &&
@@ -581,6 +581,10 @@ static dl_outcome dl_classify(dl_state *st, CURLcode res, kiln_error **err)
                                st->errbuf[0] ? st->errbuf : curl_easy_strerror(res));
                 return dl_curl_transient(res) ? DL_RETRY : DL_FAIL;
         }
+        /* A 206 without a body never reached dl_body_begin: what it says of the whole file
+         * still counts, or an empty answer would pass the .part off as complete. */
+        if (!st->body_started && code == 206 && st->range_total >= 0)
+                st->total = (uint64_t) st->range_total;
         if (st->total && st->hashed != st->total) {
                 kiln_error_set(err, KILN_E_HTTP, NULL,
                                "the transfer of '%s' ended after %" PRIu64 " of %" PRIu64 " bytes",
