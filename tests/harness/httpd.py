@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """A small HTTP/1.1 server for the download tests (tests/unit/test-download.c).
 
-    httpd.py FILE
+    httpd.py FILE [--tls CERT KEY]
 
 Listens on 127.0.0.1 on a free port, prints the port on the first line of stdout, and serves
-FILE. The path of the request chooses a behaviour, so that one server covers every case:
+FILE, over TLS with the certificate CERT and its key KEY (PEM files) if --tls is given. The path
+of the request chooses a behaviour, so that one server covers every case:
 
     /file           FILE, with Range support (206 + Content-Range; 416 past the end); also
                     /file/NAME, for clients that take a name from the URL
@@ -20,6 +21,7 @@ FILE. The path of the request chooses a behaviour, so that one server covers eve
     /missing        404
     /redirect       302 to /file
     /redirect-file  302 to file:///etc/passwd (a client must refuse to follow it)
+    /redirect-to?u=URL  302 to URL (percent-decoded)
     /reset          forgets the counters of /flaky and /cut, and stalls /stall again
     /unstall        makes /stall serve as /file
 
@@ -30,7 +32,9 @@ away or after 10 minutes, whichever comes first, so that a crashed test leaves n
 import os
 import re
 import socket
+import ssl
 import sys
+import urllib.parse
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -142,6 +146,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_text(302, "moved\n", [("Location", "/file")])
         elif path == "/redirect-file":
             self.send_text(302, "moved\n", [("Location", "file:///etc/passwd")])
+        elif path == "/redirect-to":
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+            self.send_text(302, "moved\n", [("Location", query.get("u", ["/file"])[0])])
         elif path == "/reset":
             with lock:
                 flaky_count = 0
@@ -161,7 +168,7 @@ class Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         # a client that hangs up (the stall and cut tests do) is not worth a traceback
-        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):
+        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout, ssl.SSLError)):
             return
         super().handle_error(request, client_address)
 
@@ -175,6 +182,10 @@ def watchdog(parent):
 
 def main():
     server = Server(("127.0.0.1", 0), Handler)
+    if len(sys.argv) == 5 and sys.argv[2] == "--tls":
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=watchdog, args=(os.getppid(),), daemon=True).start()
     print(server.server_address[1], flush=True)
     server.serve_forever()

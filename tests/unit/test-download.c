@@ -5,8 +5,11 @@
  * complete, too long or corrupt), a server without ranges, retries of 503 and of a refused
  * connection, a stalled server, an interruption from the progress function, 404, redirects
  * (and one to file://, refused), URLs that are not http(s), and the free-space check through
- * its test hook. Needs python3 (skips with 77 without it); takes about 9 s. Its scratch
- * directory goes below KILN_TEST_TMPDIR, TMPDIR or /tmp and is removed at the end. */
+ * its test hook. A second server speaks TLS with a certificate made here by openssl: untrusted,
+ * then trusted through the CA test hook, it checks that https is never redirected to http.
+ * Needs python3 (skips with 77 without it; the TLS cases skip without openssl); takes about
+ * 10 s. Its scratch directory goes below KILN_TEST_TMPDIR, TMPDIR or /tmp and is removed at
+ * the end. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +36,9 @@ static char *tmp;           /* scratch directory */
 static unsigned char *data; /* the bytes the server serves */
 static char *base_url;      /* http://127.0.0.1:PORT */
 static pid_t server_pid = -1;
+static char *tls_url; /* https://127.0.0.1:PORT, the same server over TLS; NULL without openssl */
+static pid_t tls_pid = -1;
+static char *ca_file; /* its self-signed certificate */
 static char sha256_hex[65], sha512_hex[129];
 
 /* ---- helpers ---- */
@@ -171,7 +177,9 @@ static int err_code(const kiln_error *e)
 
 /* ---- the server ---- */
 
-static int start_server(const char *file)
+/* Starts httpd.py on FILE, over TLS if cert and key are given; sets *ret_pid and *ret_url. */
+static int start_server(const char *file, const char *cert, const char *key, pid_t *ret_pid,
+                        char **ret_url)
 {
         int pfd[2];
         char line[32];
@@ -179,13 +187,17 @@ static int start_server(const char *file)
 
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return -1;
-        server_pid = fork();
-        if (server_pid < 0)
+        *ret_pid = fork();
+        if (*ret_pid < 0)
                 return -1;
-        if (server_pid == 0) {
+        if (*ret_pid == 0) {
                 dup2(pfd[1], STDOUT_FILENO);
-                execlp("python3", "python3", KILN_DATADIR "/tests/harness/httpd.py", file,
-                       (char *) NULL);
+                if (cert)
+                        execlp("python3", "python3", KILN_DATADIR "/tests/harness/httpd.py", file,
+                               "--tls", cert, key, (char *) NULL);
+                else
+                        execlp("python3", "python3", KILN_DATADIR "/tests/harness/httpd.py", file,
+                               (char *) NULL);
                 _exit(127);
         }
         close(pfd[1]);
@@ -202,16 +214,47 @@ static int start_server(const char *file)
         line[strcspn(line, "\n")] = '\0';
         if (!kiln_is_digits(line, strlen(line)) || strlen(line) > 5)
                 return -1;
-        base_url = kiln_xasprintf("http://127.0.0.1:%s", line);
+        *ret_url = kiln_xasprintf("%s://127.0.0.1:%s", cert ? "https" : "http", line);
         return 0;
+}
+
+static void stop_one(pid_t *pid)
+{
+        if (*pid > 0) {
+                kill(*pid, SIGTERM);
+                waitpid(*pid, NULL, 0);
+                *pid = -1;
+        }
 }
 
 static void stop_server(void)
 {
-        if (server_pid > 0) {
-                kill(server_pid, SIGTERM);
-                waitpid(server_pid, NULL, 0);
-                server_pid = -1;
+        stop_one(&server_pid);
+        stop_one(&tls_pid);
+}
+
+/* A self-signed certificate for 127.0.0.1 made with openssl, and the same server over TLS with
+ * it. Leaves tls_url NULL if either fails. */
+static void start_tls_server(const char *file)
+{
+        kiln_autofree char *key = path_of("tls-key.pem");
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autoptr(kiln_cmd) cmd = NULL;
+
+        ca_file = path_of("tls-cert.pem");
+        cmd = kiln_cmd_new("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                           "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+                           ca_file, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                           "subjectAltName=IP:127.0.0.1", NULL);
+        if (kiln_cmd_run(cmd, NULL, &err) < 0) {
+                printf("# no TLS server: %s\n", err->msg);
+                return;
+        }
+        if (start_server(file, ca_file, key, &tls_pid, &tls_url) < 0) {
+                printf("# no TLS server: httpd.py --tls did not start\n");
+                stop_one(&tls_pid);
+                free(tls_url);
+                tls_url = NULL;
         }
 }
 
@@ -695,6 +738,88 @@ static void test_http_errors(void)
         }
 }
 
+/* An https download may not be redirected to http; an http one may go to either. */
+static void test_tls_redirects(void)
+{
+        kiln_autofree char *dest = path_of("tls.img");
+        kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *file = NULL, *to_https = NULL, *to_http = NULL, *up = NULL;
+        kiln_autofree char *http_file = url_of("/file");
+        kiln_autofree char *http_file_q = NULL; /* percent-encoded: not in the URL as such */
+        download_spec s;
+        download_result r = {0};
+
+        is_str(download_protocols("https://example.org/x.img"), "https",
+               "an https URL may use https only");
+        is_str(download_protocols("HTTPS://example.org/x.img"), "https", "  in any case");
+        is_str(download_protocols("http://example.org/x.img"), "http,https",
+               "an http URL may use http and https");
+        ok(download_protocols("ftp://example.org/x.img") == NULL && !download_protocols(NULL),
+           "other URLs may use nothing");
+        if (!tls_url) {
+                ok(1, "# SKIP no TLS server (openssl or python3's ssl missing)");
+                return;
+        }
+        file = kiln_xasprintf("%s/file", tls_url);
+        http_file_q =
+                kiln_xasprintf("http%%3A%%2F%%2F127.0.0.1%%3A%s", strrchr(http_file, ':') + 1);
+        to_https = kiln_xasprintf("%s/redirect", tls_url);
+        to_http = kiln_xasprintf("%s/redirect-to?u=%s", tls_url, http_file_q);
+        up = kiln_xasprintf("%s/redirect-to?u=%s", base_url, file);
+        s = spec_for(file, dest, NULL);
+        s.max_attempts = 1;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_HTTP,
+                   "a server whose certificate is not trusted is refused: %s", err_msg(err));
+                ok(!exists(dest) && !exists(part), "  no DEST and no DEST.part");
+        }
+        download_set_ca_file(ca_file);
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "with its CA trusted, https works: %s",
+                   err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+        s.url = to_https;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "https redirected to https is followed: %s",
+                   err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+        s.url = to_http;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_HTTP,
+                   "https redirected to http is refused with KILN_E_HTTP: %s", err_msg(err));
+                like(err_msg(err), http_file, "  naming where the redirect pointed");
+                like(err_msg(err), "starts with https:// stays on https", "  and why");
+                ok(!exists(dest) && !exists(part), "  no DEST and no DEST.part");
+        }
+        s.url = up;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "http redirected to https is followed: %s",
+                   err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+        download_set_ca_file(NULL);
+}
+
 typedef struct t_space {
         uint64_t free;
         char *dir; /* what the hook was asked about */
@@ -780,7 +905,8 @@ int main(void)
         digest_hex(EVP_sha256(), data, DATA_LEN, sha256_hex);
         digest_hex(EVP_sha512(), data, DATA_LEN, sha512_hex);
         src = path_of("served.bin");
-        if (write_file(src, data, DATA_LEN) < 0 || start_server(src) < 0) {
+        if (write_file(src, data, DATA_LEN) < 0 ||
+            start_server(src, NULL, NULL, &server_pid, &base_url) < 0) {
                 printf("1..0 # SKIP cannot start tests/harness/httpd.py with python3\n");
                 stop_server();
                 remove_tmp();
@@ -788,6 +914,7 @@ int main(void)
                 return 77;
         }
         printf("# serving %d bytes at %s\n", DATA_LEN, base_url);
+        start_tls_server(src);
 
         test_checksum_syntax();
         test_clean();
@@ -798,11 +925,14 @@ int main(void)
         test_stall_and_interrupt();
         test_progress();
         test_http_errors();
+        test_tls_redirects();
         test_free_space();
 
         stop_server();
         remove_tmp();
         free(data);
         free(base_url);
+        free(tls_url);
+        free(ca_file);
         return done();
 }

@@ -75,6 +75,22 @@ KILN_DEFINE_AUTOPTR(dl_md_ctx, dl_md_ctx_free)
 
 static download_free_space_fn dl_free_space_hook;
 static void *dl_free_space_userdata;
+static char *dl_ca_file;
+
+void download_set_ca_file(const char *path)
+{
+        free(dl_ca_file);
+        dl_ca_file = path ? kiln_xstrdup(path) : NULL;
+}
+
+const char *download_protocols(const char *url)
+{
+        if (url && strncasecmp(url, "https://", 8) == 0)
+                return "https";
+        if (url && strncasecmp(url, "http://", 7) == 0)
+                return "http,https";
+        return NULL;
+}
 
 void download_set_free_space_hook(download_free_space_fn fn, void *userdata)
 {
@@ -187,6 +203,7 @@ typedef struct dl_state {
         long status;
         int64_t range_start; /* from Content-Range, -1 if absent or "*" */
         int64_t range_total;
+        char *location; /* the Location header of the last response, or NULL */
         struct timespec last_byte;
         dl_stop stop;
         kiln_error *cb_err;
@@ -414,6 +431,18 @@ static void dl_parse_content_range(dl_state *st, const char *v)
         st->range_total = total;
 }
 
+/* A header's value without the blanks around it. */
+static char *dl_header_value(const char *v)
+{
+        size_t len;
+
+        v += strspn(v, " \t");
+        len = strlen(v);
+        while (len && strchr(" \t\r\n", v[len - 1]))
+                len--;
+        return kiln_xstrndup(v, len);
+}
+
 static size_t dl_on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
         dl_state *st = userdata;
@@ -425,8 +454,13 @@ static size_t dl_on_header(char *data, size_t size, size_t nmemb, void *userdata
                 /* a new response (after a redirect, or a 100 Continue) */
                 st->range_start = -1;
                 st->range_total = -1;
+                free(st->location);
+                st->location = NULL;
         } else if (strncasecmp(line, "Content-Range:", 14) == 0) {
                 dl_parse_content_range(st, line + 14);
+        } else if (strncasecmp(line, "Location:", 9) == 0) {
+                free(st->location);
+                st->location = dl_header_value(line + 9);
         }
         return n;
 }
@@ -453,13 +487,16 @@ static int dl_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, 
 static int dl_curl_setup(dl_state *st, kiln_error **err)
 {
         const download_spec *s = st->spec;
+        const char *protocols = download_protocols(s->url);
         CURL *c = st->curl;
 
         DL_SETOPT(c, CURLOPT_URL, s->url, err);
         DL_SETOPT(c, CURLOPT_ERRORBUFFER, st->errbuf, err);
         DL_SETOPT(c, CURLOPT_NOSIGNAL, 1L, err);
-        DL_SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https", err);
-        DL_SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https", err);
+        DL_SETOPT(c, CURLOPT_PROTOCOLS_STR, protocols, err);
+        DL_SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, protocols, err);
+        if (dl_ca_file)
+                DL_SETOPT(c, CURLOPT_CAINFO, dl_ca_file, err);
         DL_SETOPT(c, CURLOPT_FOLLOWLOCATION, 1L, err);
         DL_SETOPT(c, CURLOPT_MAXREDIRS, DL_MAX_REDIRECTS, err);
         DL_SETOPT(c, CURLOPT_USERAGENT, "kiln/" KILN_VERSION, err);
@@ -529,6 +566,15 @@ static dl_outcome dl_classify(dl_state *st, CURLcode res, kiln_error **err)
         case DL_STOP_STATUS:
         case DL_STOP_NONE:
                 break;
+        }
+        if (res == CURLE_UNSUPPORTED_PROTOCOL && st->location) {
+                kiln_error_set(err, KILN_E_HTTP, NULL,
+                               "cannot download '%s': the redirect to '%s' is refused: %s", url,
+                               st->location,
+                               strncasecmp(st->location, "http://", 7) == 0
+                                       ? "a download that starts with https:// stays on https"
+                                       : "only http:// and https:// are followed");
+                return DL_FAIL;
         }
         if (res == CURLE_TOO_MANY_REDIRECTS || res == CURLE_UNSUPPORTED_PROTOCOL) {
                 kiln_error_set(err, KILN_E_HTTP, NULL, "cannot download '%s': %s", url,
@@ -640,6 +686,8 @@ static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
         kiln_log(KILN_LOG_DEBUG, "download: GET '%s' from byte %" PRIu64, st->spec->url, st->have);
         res = curl_easy_perform(st->curl);
         out = dl_classify(st, res, err);
+        free(st->location);
+        st->location = NULL;
         if (out == DL_DONE && dl_part_finish(st, err) < 0)
                 out = DL_FAIL;
         if (st->fd >= 0 && close(st->fd) < 0 && out == DL_DONE) {

@@ -6,8 +6,9 @@
  * and 429) are retried with exponential backoff, each retry resuming from what is on disk.
  *
  * TLS peers are always verified; only http and https are spoken, also after a redirect (at
- * most 5). Proxies come from the usual environment variables, as for curl(1). The module
- * prints nothing: progress goes to the caller's function. */
+ * most 5), and a download that starts at an https:// URL speaks only https: a redirect to
+ * http:// is refused. Proxies come from the usual environment variables, as for curl(1). The
+ * module prints nothing: progress goes to the caller's function. */
 #ifndef KILN_DOWNLOAD_H
 #define KILN_DOWNLOAD_H
 
@@ -52,15 +53,24 @@ int download_check_checksum_arg(const char *checksum, kiln_error **err);
 /* Downloads spec->url to spec->dest (replacing a file of that name) as described above.
  * Errors: KILN_E_INVALID for a bad spec, a URL that is not http(s) or a checksum mismatch (DEST
  * and DEST.part are then both gone); KILN_E_NOT_FOUND for HTTP 404 and 410; KILN_E_HTTP for
- * other HTTP errors and failed transfers; KILN_E_TIMEOUT when the last attempt timed out or the
- * server stalled; KILN_E_IO for local files, or too little free space for the announced size
- * (checked before any byte is written); KILN_E_INTERRUPTED when progress asked to stop.
- * DEST.part is created only when the body of a 2xx answer begins, and removed only on a
+ * other HTTP errors, failed transfers and refused redirects; KILN_E_TIMEOUT when the last attempt
+ * timed out or the server stalled; KILN_E_IO for local files, or too little free space for the
+ * announced size (checked before any byte is written); KILN_E_INTERRUPTED when progress asked to
+ * stop. DEST.part is created only when the body of a 2xx answer begins, and removed only on a
  * checksum mismatch: after any other failure it holds a prefix of the file, for a later call to
  * resume. *ret (cleared by the caller with download_result_clear) is set only on success. */
 int download_file(const download_spec *spec, download_result *ret, kiln_error **err);
 
 void download_result_clear(download_result *r);
+
+/* The protocols a download that starts at URL may use, redirects included, as libcurl names
+ * them: "https" for an https:// URL (a redirect must not drop TLS), "http,https" for an
+ * http:// one (either case), NULL for anything else. */
+const char *download_protocols(const char *url);
+
+/* Tests: TLS peers are verified against the CA certificates in the PEM file PATH instead of the
+ * system's. NULL restores the system's. */
+void download_set_ca_file(const char *path);
 
 /* Tests: when fn is set it replaces statvfs() in the free-space check and returns the bytes
  * free in DIR. NULL restores statvfs(). */
