@@ -119,6 +119,20 @@ static int stall_timeout(void)
         return n > 0 && n < 3600 ? (int) n : 0;
 }
 
+/* KILN_DOWNLOAD_MAX (bytes) caps the size of a download, for tests; 0: only the free space. */
+static uint64_t download_max(void)
+{
+        const char *v = getenv("KILN_DOWNLOAD_MAX");
+        unsigned long long n;
+        char *end = NULL;
+
+        if (!v || !*v)
+                return 0;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        return errno == 0 && *end == '\0' ? (uint64_t) n : 0;
+}
+
 static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *owner_alias,
                       double hourly_price, kiln_progress_fn progress, void *userdata,
                       char **ret_image_id, kiln_error **err);
@@ -206,6 +220,8 @@ static char *sums_lookup(const char *sums, const char *file, const char *type)
         return NULL;
 }
 
+#define SUMS_MAX (4U << 20) /* bytes of a sums file */
+
 /* The entry's checksum, from its ChecksumUrl (a small sums file, downloaded next to DEST). */
 static int catalog_checksum(const catalog_entry *c, const char *dir, char **ret, kiln_error **err)
 {
@@ -225,10 +241,11 @@ static int catalog_checksum(const catalog_entry *c, const char *dir, char **ret,
         ds.dest = dest;
         ds.transient = true;
         ds.max_attempts = 3;
+        ds.max_bytes = SUMS_MAX;
         rc = download_file(&ds, &res, err);
         download_result_clear(&res);
         if (rc == 0)
-                rc = kiln_file_read(dest, 4 << 20, &text, &len, err);
+                rc = kiln_file_read(dest, SUMS_MAX, &text, &len, err);
         unlink(dest);
         kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
         unlink(part);
@@ -341,6 +358,7 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
         ds.progress = on_download;
         ds.userdata = &run;
         ds.stall_timeout_s = stall_timeout();
+        ds.max_bytes = download_max();
         notify(spec, KILN_LOG_INFO, "downloading %s", spec->url);
         if (download_file(&ds, &res, err) < 0)
                 return -1;

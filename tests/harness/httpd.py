@@ -17,6 +17,7 @@ of the request chooses a behaviour, so that one server covers every case:
     /stall          200 and the full Content-Length, 64 KiB of FILE, then nothing for 10 min;
                     after /unstall, as /file (so a client can resume what it got)
     /slow           FILE (200) in 32 KiB pieces, 10 ms apart: about 1 s for 3 MiB
+    /chunked        FILE (200, ignoring Range) in chunks of 64 KiB, with no Content-Length
     /flaky          503 for the first 2 requests (since /reset), then as /file
     /missing        404
     /redirect       302 to /file
@@ -43,6 +44,7 @@ MAX_LIFETIME_S = 600
 STALL_PREFIX = 64 * 1024
 stalling = [True]
 SLOW_PIECE = 32 * 1024
+CHUNK = 64 * 1024
 
 with open(sys.argv[1], "rb") as f:
     DATA = f.read()
@@ -134,6 +136,14 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(DATA[off:off + SLOW_PIECE])
                 self.wfile.flush()
                 time.sleep(0.01)
+        elif path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for off in range(0, len(DATA), CHUNK):
+                piece = DATA[off:off + CHUNK]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
         elif path == "/flaky":
             with lock:
                 flaky_count += 1

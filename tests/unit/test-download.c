@@ -822,24 +822,32 @@ static void test_tls_redirects(void)
 
 typedef struct t_space {
         uint64_t free;
-        char *dir; /* what the hook was asked about */
+        char *dir;        /* what the hook was asked about */
+        const char *fill; /* if set, this file takes its size off the free space */
+        int calls;
 } t_space;
 
 static uint64_t free_space_cb(const char *dir, void *userdata)
 {
         t_space *sp = userdata;
+        long long used = sp->fill ? size_of(sp->fill) : 0;
 
         free(sp->dir);
         sp->dir = kiln_xstrdup(dir);
-        return sp->free;
+        sp->calls++;
+        return used > 0 && (uint64_t) used < sp->free ? sp->free - (uint64_t) used
+               : used > 0                             ? 0
+                                                      : sp->free;
 }
 
 static void test_free_space(void)
 {
         kiln_autofree char *url = url_of("/file");
+        kiln_autofree char *chunked = url_of("/chunked");
         kiln_autofree char *dest = path_of("space.img");
         kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
-        kiln_autofree char *need = kiln_xasprintf("need %d bytes, have 1000", DATA_LEN);
+        kiln_autofree char *need =
+                kiln_xasprintf("need %d bytes and 256 MiB to keep free, have 1000", DATA_LEN);
         download_spec s = spec_for(url, dest, NULL);
         download_result r = {0};
         t_space sp = {.free = 1000};
@@ -857,20 +865,103 @@ static void test_free_space(void)
                 is_str(sp.dir, tmp, "  the directory checked is DEST's");
                 ok(!exists(dest) && !exists(part), "  nothing was written");
         }
-        /* resuming, only the rest must fit */
-        sp.free = DATA_LEN - half + 1;
+        /* resuming, only the rest must fit, and the reserve */
+        sp.free = DATA_LEN - half + DOWNLOAD_SPACE_RESERVE - 1;
+        write_file(part, data, half);
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_IO,
+                   "resuming, the rest and the reserve must fit (one byte short): %s",
+                   err_msg(err));
+                is_int(size_of(part), half, "  and the .part is kept");
+        }
+        sp.free = DATA_LEN - half + DOWNLOAD_SPACE_RESERVE;
         write_file(part, data, half);
         {
                 kiln_autoptr(kiln_error) err = NULL;
 
                 ok(download_file(&s, &r, &err) == 0,
-                   "resuming, the rest of the file is what must fit: %s", err_msg(err));
+                   "resuming, the rest of the file and the reserve are what must fit: %s",
+                   err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+
+        /* a chunked answer announces no size: the disk fills while the bytes arrive */
+        s.url = chunked;
+        sp.free = DOWNLOAD_SPACE_RESERVE + half;
+        sp.fill = part;
+        sp.calls = 0;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_IO,
+                   "a chunked answer that would eat into the reserve stops with KILN_E_IO: %s",
+                   err_msg(err));
+                like(err_msg(err), "not enough free space in ", "  saying so");
+                ok(sp.calls > 2, "  the free space was checked again as the bytes came (%d times)",
+                   sp.calls);
+                ok(!exists(dest) && !exists(part), "  no DEST, and the .part is removed");
+        }
+        sp.free = DOWNLOAD_SPACE_RESERVE + DATA_LEN + 1;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "  with room for it, it succeeds: %s",
+                   err_msg(err));
                 ok(same_as_data(dest), "  DEST holds the served bytes");
                 download_result_clear(&r);
                 remove_dest(dest);
         }
         download_set_free_space_hook(NULL, NULL);
         free(sp.dir);
+}
+
+/* spec.max_bytes caps the file, announced or not. */
+static void test_max_bytes(void)
+{
+        kiln_autofree char *url = url_of("/file");
+        kiln_autofree char *chunked = url_of("/chunked");
+        kiln_autofree char *dest = path_of("max.img");
+        kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *cap = kiln_xasprintf("larger than %d bytes", DATA_LEN / 2);
+        download_spec s = spec_for(chunked, dest, NULL);
+        download_result r = {0};
+
+        s.max_bytes = DATA_LEN / 2;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_LIMIT,
+                   "a chunked answer over max_bytes stops with KILN_E_LIMIT: %s", err_msg(err));
+                like(err_msg(err), cap, "  naming the cap");
+                ok(!exists(dest) && !exists(part), "  no DEST, and the .part is removed");
+        }
+        s.url = url;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_LIMIT,
+                   "an announced size over max_bytes fails with KILN_E_LIMIT: %s", err_msg(err));
+                ok(!exists(dest) && !exists(part), "  before anything is written");
+        }
+        s.url = chunked;
+        s.max_bytes = DATA_LEN;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0,
+                   "a chunked answer of exactly max_bytes succeeds: %s", err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
 }
 
 int main(void)
@@ -927,6 +1018,7 @@ int main(void)
         test_http_errors();
         test_tls_redirects();
         test_free_space();
+        test_max_bytes();
 
         stop_server();
         remove_tmp();

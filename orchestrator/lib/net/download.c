@@ -46,6 +46,7 @@
 #define DL_BACKOFF_FIRST_MS          500
 #define DL_BACKOFF_MAX_MS            8000
 #define DL_HASH_CHUNK                ((size_t) 1024 * 1024)
+#define DL_SPACE_RECHECK             ((uint64_t) 1024 * 1024)
 
 typedef CURL dl_curl;
 static dl_curl *dl_curl_free(dl_curl *c)
@@ -200,6 +201,8 @@ typedef struct dl_state {
         uint64_t have; /* size of DEST.part when the attempt began */
         uint64_t resumed_from;
         bool body_started;
+        bool discard;         /* DEST.part is removed after this attempt */
+        uint64_t since_check; /* bytes written since the last free-space check */
         long status;
         int64_t range_start; /* from Content-Range, -1 if absent or "*" */
         int64_t range_total;
@@ -270,8 +273,9 @@ static int dl_report(dl_state *st, bool force)
                                   st->spec->userdata);
 }
 
-/* The free-space check before the first byte of a body of `need` bytes; `reclaim` bytes of
- * DEST.part are about to be truncated away. */
+/* The free-space check: `need` more bytes must fit and leave DOWNLOAD_SPACE_RESERVE free;
+ * `reclaim` bytes of DEST.part are about to be truncated away. Before the first byte of a body
+ * need is its size (0 if unknown); while it arrives, what is left of it, or the next bytes. */
 static int dl_check_space(dl_state *st, uint64_t need, uint64_t reclaim, kiln_error **err)
 {
         struct statvfs vfs;
@@ -286,11 +290,22 @@ static int dl_check_space(dl_state *st, uint64_t need, uint64_t reclaim, kiln_er
                 avail = (uint64_t) vfs.f_bavail * (uint64_t) vfs.f_frsize;
         }
         avail += reclaim;
-        if (need > avail)
+        if (need > avail || avail - need < DOWNLOAD_SPACE_RESERVE)
                 return kiln_error_set(err, KILN_E_IO, NULL,
                                       "not enough free space in %s: need %" PRIu64
-                                      " bytes, have %" PRIu64,
-                                      st->dir, need, avail);
+                                      " bytes and %llu MiB to keep free, have %" PRIu64,
+                                      st->dir, need, DOWNLOAD_SPACE_RESERVE >> 20, avail);
+        return 0;
+}
+
+/* The cap of spec->max_bytes on a file of `size` bytes (what is known of it so far). */
+static int dl_check_max(dl_state *st, uint64_t size, kiln_error **err)
+{
+        if (st->spec->max_bytes && size > st->spec->max_bytes)
+                return kiln_error_set(err, KILN_E_LIMIT, NULL,
+                                      "'%s' is larger than %" PRIu64 " bytes, the most a download "
+                                      "may have",
+                                      st->spec->url, st->spec->max_bytes);
         return 0;
 }
 
@@ -351,11 +366,13 @@ static int dl_body_begin(dl_state *st)
                 st->total = (uint64_t) st->range_total;
         else
                 st->total = len >= 0 ? st->have + (uint64_t) len : 0;
-        if (len >= 0 &&
-            dl_check_space(st, (uint64_t) len, scratch ? st->have : 0, &st->cb_err) < 0) {
+        if (dl_check_max(st, st->total, &st->cb_err) < 0 ||
+            dl_check_space(st, len >= 0 ? (uint64_t) len : 0, scratch ? st->have : 0, &st->cb_err) <
+                    0) {
                 st->stop = DL_STOP_ERROR;
                 return -1;
         }
+        st->since_check = 0;
         if (dl_open_part(st, scratch, &st->cb_err) < 0) {
                 st->stop = DL_STOP_ERROR;
                 return -1;
@@ -371,6 +388,20 @@ static size_t dl_on_body(char *data, size_t size, size_t nmemb, void *userdata)
         clock_gettime(CLOCK_MONOTONIC, &st->last_byte);
         if (!st->body_started && dl_body_begin(st) < 0)
                 return 0;
+        /* a server may send more than it announced, or announce nothing (chunked) */
+        st->since_check += n;
+        if (dl_check_max(st, st->hashed + n, &st->cb_err) < 0 ||
+            (st->since_check >= DL_SPACE_RECHECK &&
+             dl_check_space(st, st->total > st->hashed + n ? st->total - st->hashed : n, 0,
+                            &st->cb_err) < 0)) {
+                kiln_error_prefix(&st->cb_err, "the download stopped after %" PRIu64 " bytes",
+                                  st->hashed);
+                st->stop = DL_STOP_ERROR;
+                st->discard = true;
+                return 0;
+        }
+        if (st->since_check >= DL_SPACE_RECHECK)
+                st->since_check = 0;
         while (off < n) {
                 ssize_t w = write(st->fd, data + off, n - off);
 
@@ -660,6 +691,7 @@ static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
         st->have = 0;
         st->resumed_from = 0;
         st->body_started = false;
+        st->discard = false;
         st->status = 0;
         st->range_start = -1;
         st->range_total = -1;
@@ -695,6 +727,12 @@ static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
                 out = DL_FAIL;
         }
         st->fd = -1;
+        if (st->discard) {
+                if (unlink(st->part) < 0 && errno != ENOENT)
+                        kiln_log(KILN_LOG_DEBUG, "download: cannot remove '%s': %s", st->part,
+                                 strerror(errno));
+                dl_digest_reset(st);
+        }
         return out;
 }
 

@@ -34,9 +34,14 @@ typedef struct download_spec {
         int max_attempts;              /* 0: 5 */
         bool transient;                /* DEST is read once at once and removed by the
                                           caller: it is not flushed to disk (fsync) */
+        uint64_t max_bytes;            /* the most the file may hold; 0: no cap but the
+                                          free space */
         download_progress_fn progress; /* may be NULL */
         void *userdata;
 } download_spec;
+
+/* What a download leaves free on its file system: it never fills the disk. */
+#define DOWNLOAD_SPACE_RESERVE (256ULL << 20)
 
 typedef struct download_result {
         uint64_t bytes;        /* size of DEST */
@@ -54,11 +59,16 @@ int download_check_checksum_arg(const char *checksum, kiln_error **err);
  * Errors: KILN_E_INVALID for a bad spec, a URL that is not http(s) or a checksum mismatch (DEST
  * and DEST.part are then both gone); KILN_E_NOT_FOUND for HTTP 404 and 410; KILN_E_HTTP for
  * other HTTP errors, failed transfers and refused redirects; KILN_E_TIMEOUT when the last attempt
- * timed out or the server stalled; KILN_E_IO for local files, or too little free space for the
- * announced size (checked before any byte is written); KILN_E_INTERRUPTED when progress asked to
- * stop. DEST.part is created only when the body of a 2xx answer begins, and removed only on a
- * checksum mismatch: after any other failure it holds a prefix of the file, for a later call to
- * resume. *ret (cleared by the caller with download_result_clear) is set only on success. */
+ * timed out or the server stalled; KILN_E_IO for local files, or too little free space;
+ * KILN_E_LIMIT for a file larger than spec->max_bytes; KILN_E_INTERRUPTED when progress asked to
+ * stop. Space and size are checked before the first byte is written when the server announces
+ * the size, and while the bytes arrive in any case: the file system must keep
+ * DOWNLOAD_SPACE_RESERVE bytes free (re-checked at every MiB), so that a server that sends
+ * without end (a chunked answer has no announced size) cannot fill it. DEST.part is created only
+ * when the body of a 2xx answer begins, and removed on a checksum mismatch and when the bytes
+ * that arrive pass max_bytes or the free space: after any other failure it holds a prefix of the
+ * file, for a later call to resume. *ret (cleared by the caller with download_result_clear) is set
+ * only on success. */
 int download_file(const download_spec *spec, download_result *ret, kiln_error **err);
 
 void download_result_clear(download_result *r);
