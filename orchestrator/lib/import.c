@@ -1,9 +1,10 @@
 /* import-image: a published cloud image, downloaded over HTTP(S) and registered.
  *
  * The download goes to HOME/downloads/URLHASH.img (through URLHASH.img.part, which a later run
- * resumes); the file is checked as a standalone disk image, its OS read from the disk itself,
- * and it is then registered as register-image does. The downloaded file is removed whatever
- * happens after the download: only an unfinished .part stays behind, to be resumed. */
+ * resumes if the server's file is still the same: URLHASH.img.part.meta keeps its validator); the
+ * file is checked as a standalone disk image, its OS read from the disk itself, and it is then
+ * registered as register-image does. The downloaded file is removed whatever happens after the
+ * download: only an unfinished .part stays behind, to be resumed. */
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -248,7 +249,9 @@ static int catalog_checksum(const catalog_entry *c, const char *dir, char **ret,
                 rc = kiln_file_read(dest, SUMS_MAX, &text, &len, err);
         unlink(dest);
         kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *meta = kiln_xasprintf("%s.part.meta", dest);
         unlink(part);
+        unlink(meta);
         if (rc < 0) {
                 kiln_error_prefix(err, "cannot read the checksums of '%s'", c->name);
                 return -1;

@@ -7,8 +7,10 @@ Listens on 127.0.0.1 on a free port, prints the port on the first line of stdout
 FILE, over TLS with the certificate CERT and its key KEY (PEM files) if --tls is given. The path
 of the request chooses a behaviour, so that one server covers every case:
 
-    /file           FILE, with Range support (206 + Content-Range; 416 past the end); also
-                    /file/NAME, for clients that take a name from the URL
+    /file           FILE, with Range support (206 + Content-Range; 416 past the end) and
+                    validators (a strong ETag and Last-Modified; an If-Range that names
+                    another makes it ignore Range); also /file/NAME, for clients that take a
+                    name from the URL
     /norange        FILE, ignoring Range: always 200 and the whole file
     /cut            as /file, but the first request for a given range start that begins
                     before the middle of FILE gets the full Content-Length and only the bytes
@@ -16,6 +18,10 @@ of the request chooses a behaviour, so that one server covers every case:
                     same start, or one from the middle or later, gets its bytes in full
     /stall          200 and the full Content-Length, 64 KiB of FILE, then nothing for 10 min;
                     after /unstall, as /file (so a client can resume what it got)
+    /mutable        as /cut, but after /mutate it serves other bytes (each byte of FILE
+                    inverted) with another ETag and Last-Modified
+    /mutable-lm     as /mutable, with Last-Modified only (no ETag)
+    /mutate         makes /mutable and /mutable-lm serve the other bytes
     /slow           FILE (200) in 32 KiB pieces, 10 ms apart: about 1 s for 3 MiB
     /chunked        FILE (200, ignoring Range) in chunks of 64 KiB, with no Content-Length
     /flaky          503 for the first 2 requests (since /reset), then as /file
@@ -23,7 +29,8 @@ of the request chooses a behaviour, so that one server covers every case:
     /redirect       302 to /file
     /redirect-file  302 to file:///etc/passwd (a client must refuse to follow it)
     /redirect-to?u=URL  302 to URL (percent-decoded)
-    /reset          forgets the counters of /flaky and /cut, and stalls /stall again
+    /reset          forgets the counters of /flaky and /cut, stalls /stall again, and makes
+                    /mutable serve FILE again
     /unstall        makes /stall serve as /file
 
 It only ever listens on loopback and never connects anywhere. It exits when its parent goes
@@ -48,6 +55,12 @@ CHUNK = 64 * 1024
 
 with open(sys.argv[1], "rb") as f:
     DATA = f.read()
+MUTATED = DATA.translate(bytes(range(255, -1, -1)))
+VERSIONS = [  # (bytes, ETag, Last-Modified)
+    (DATA, '"v1-%d"' % len(DATA), "Mon, 01 Jan 2024 00:00:00 GMT"),
+    (MUTATED, '"v2-%d"' % len(DATA), "Tue, 02 Jan 2024 00:00:00 GMT"),
+]
+mutated = [False]
 
 lock = threading.Lock()
 flaky_count = 0
@@ -82,9 +95,13 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def serve(self, ranges=True, cut=False):
-        size = len(DATA)
+    def serve(self, ranges=True, cut=False, version=0, etag=True):
+        data, tag, modified = VERSIONS[version]
+        size = len(data)
         rng = parse_range(self.headers.get("Range"), size) if ranges else None
+        if_range = self.headers.get("If-Range")
+        if rng and if_range is not None and if_range != (tag if etag else modified):
+            rng = None  # the client's copy is of another version: it gets the whole file
         if rng and rng[0] >= size:
             self.send_text(416, "range not satisfiable\n", [("Content-Range", f"bytes */{size}")])
             return
@@ -93,6 +110,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(end - start + 1))
         self.send_header("Accept-Ranges", "bytes" if ranges else "none")
+        if etag:
+            self.send_header("ETag", tag)
+        self.send_header("Last-Modified", modified)
         if rng:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.end_headers()
@@ -103,7 +123,7 @@ class Handler(BaseHTTPRequestHandler):
                 cut_starts.add(start)
             if first and start < size // 2:
                 stop = size // 2
-        self.wfile.write(DATA[start:stop])
+        self.wfile.write(data[start:stop])
         if stop != end + 1:
             self.wfile.flush()
             self.close_connection = True
@@ -118,6 +138,11 @@ class Handler(BaseHTTPRequestHandler):
             self.serve(ranges=False)
         elif path == "/cut":
             self.serve(cut=True)
+        elif path in ("/mutable", "/mutable-lm"):
+            self.serve(cut=True, version=1 if mutated[0] else 0, etag=path == "/mutable")
+        elif path == "/mutate":
+            mutated[0] = True
+            self.send_text(200, "mutated\n")
         elif path == "/stall" and not stalling[0]:
             self.serve()
         elif path == "/stall":
@@ -164,6 +189,7 @@ class Handler(BaseHTTPRequestHandler):
                 flaky_count = 0
                 cut_starts.clear()
                 stalling[0] = True
+                mutated[0] = False
             self.send_text(200, "reset\n")
         elif path == "/unstall":
             with lock:

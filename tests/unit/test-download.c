@@ -2,14 +2,15 @@
  * pseudo-random bytes on 127.0.0.1 with a behaviour chosen by the path: clean downloads with
  * sha256 and sha512 checksums, a mismatch, checksum syntax, resume within a call after a cut
  * connection and across calls from a .part left behind (written by a failed call or by hand,
- * complete, too long or corrupt), a server without ranges, retries of 503 and of a refused
- * connection, a stalled server, an interruption from the progress function, 404, redirects
- * (and one to file://, refused), URLs that are not http(s), and the free-space check through
- * its test hook. A second server speaks TLS with a certificate made here by openssl: untrusted,
- * then trusted through the CA test hook, it checks that https is never redirected to http.
- * Needs python3 (skips with 77 without it; the TLS cases skip without openssl); takes about
- * 10 s. Its scratch directory goes below KILN_TEST_TMPDIR, TMPDIR or /tmp and is removed at
- * the end. */
+ * complete, too long or corrupt), a file that changes on the server between two calls (If-Range
+ * with an ETag or a Last-Modified kept in DEST.part.meta), a server without ranges, retries of
+ * 503 and of a refused connection, a stalled server, an interruption from the progress
+ * function, 404, redirects (and one to file://, refused), URLs that are not http(s), the
+ * free-space check through its test hook (also while a chunked answer arrives), and the size
+ * cap. A second server speaks TLS with a certificate made here by openssl: untrusted, then
+ * trusted through the CA test hook, it checks that https is never redirected to http. Needs
+ * python3 (skips with 77 without it; the TLS cases skip without openssl); takes about 10 s. Its
+ * scratch directory goes below KILN_TEST_TMPDIR, TMPDIR or /tmp and is removed at the end. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -98,23 +99,31 @@ static long long size_of(const char *path)
         return stat(path, &st) == 0 ? (long long) st.st_size : -1;
 }
 
-/* True if the file holds exactly the served bytes. */
-static bool same_as_data(const char *path)
+/* True if the file holds exactly these DATA_LEN bytes. */
+static bool same_as(const char *path, const unsigned char *bytes)
 {
         kiln_autofree char *buf = NULL;
         size_t len = 0;
 
         if (kiln_file_read(path, DATA_LEN + 1, &buf, &len, NULL) < 0)
                 return false;
-        return len == DATA_LEN && memcmp(buf, data, DATA_LEN) == 0;
+        return len == DATA_LEN && memcmp(buf, bytes, DATA_LEN) == 0;
+}
+
+/* True if the file holds exactly the served bytes. */
+static bool same_as_data(const char *path)
+{
+        return same_as(path, data);
 }
 
 static void remove_dest(const char *dest)
 {
         kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *meta = kiln_xasprintf("%s.part.meta", dest);
 
         unlink(dest);
         unlink(part);
+        unlink(meta);
 }
 
 static download_spec spec_for(const char *url, const char *dest, const char *checksum)
@@ -453,6 +462,80 @@ static void test_cut(void)
                 download_result_clear(&r);
                 remove_dest(dest);
         }
+}
+
+/* The file changes on the server between two calls: the .part of the old one is not resumed
+ * with the new one's bytes (If-Range with the validator kept in DEST.part.meta). */
+static void test_changed(const char *path, const char *header)
+{
+        kiln_autofree char *url = url_of(path);
+        kiln_autofree char *dest = path_of("changed.img");
+        kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *meta = kiln_xasprintf("%s.part.meta", dest);
+        kiln_autofree char *mutate = url_of("/mutate");
+        kiln_autofree char *mutate_dest = path_of("mutate.out");
+        kiln_autofree unsigned char *mutated = kiln_xmalloc(DATA_LEN);
+        download_spec s = spec_for(url, dest, NULL);
+        download_result r = {0};
+        struct stat sb;
+
+        for (size_t i = 0; i < DATA_LEN; i++)
+                mutated[i] = (unsigned char) (data[i] ^ 0xff);
+
+        /* unchanged: the second call resumes */
+        server_reset();
+        s.max_attempts = 1;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                kiln_autofree char *text = NULL;
+                size_t len = 0;
+
+                ok(download_file(&s, &r, &err) < 0, "%s: a cut transfer fails", path);
+                is_int(size_of(part), DATA_LEN / 2, "  DEST.part holds what came");
+                ok(stat(meta, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+                   "  DEST.part.meta is there, mode 0600");
+                kiln_file_read(meta, 1024, &text, &len, NULL);
+                like(text ? text : "", header, "  with the validator: %s", text ? text : "");
+        }
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "  an unchanged file is resumed: %s",
+                   err_msg(err));
+                is_int(r.resumed_from, DATA_LEN / 2, "  from the cut");
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                ok(!exists(part) && !exists(meta), "  no DEST.part and no DEST.part.meta");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+
+        /* changed between the calls: the second one starts over */
+        server_reset();
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) < 0 && size_of(part) == DATA_LEN / 2,
+                   "%s: a cut transfer leaves half of the file", path);
+        }
+        {
+                download_spec m = spec_for(mutate, mutate_dest, NULL);
+
+                ok(download_file(&m, &r, NULL) == 0, "  the file changes on the server");
+                download_result_clear(&r);
+                unlink(mutate_dest);
+        }
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "  the next call succeeds: %s", err_msg(err));
+                is_int(r.resumed_from, 0, "  starting over");
+                ok(same_as(dest, mutated), "  DEST holds the new file, not the old one's head "
+                                           "and the new one's tail");
+                ok(!exists(part) && !exists(meta), "  no DEST.part and no DEST.part.meta");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+        server_reset();
 }
 
 /* A .part written by hand before the call: a prefix, the whole file, a longer file, or
@@ -1012,6 +1095,8 @@ int main(void)
         test_mismatch();
         test_cut();
         test_part_on_disk();
+        test_changed("/mutable", "ETag: \"v1-");
+        test_changed("/mutable-lm", "Last-Modified: Mon, 01 Jan 2024");
         test_retries();
         test_stall_and_interrupt();
         test_progress();

@@ -10,6 +10,14 @@
  *                         different size, it is discarded and the next attempt starts over)
  *   anything else         the body is not written; 5xx, 408 and 429 are retried
  *
+ * The file may change on the server between two attempts or two calls. Its validator (a
+ * strong ETag, else Last-Modified) is kept in DEST.part.meta, written (0600) when DEST.part
+ * starts from 0, and sent as If-Range with every Range request: a server whose file changed
+ * answers 200 with the whole new file, which starts DEST.part over instead of appending the
+ * new file's tail to the old one's head. A .part without a .meta (the server named no
+ * validator, or an older kiln wrote it) is resumed without If-Range; an unreadable .meta starts
+ * over.
+ *
  * The digest context always covers exactly the bytes in DEST.part: bytes are hashed in the
  * write callback right after they are written, a .part found on disk is hashed once before its
  * first transfer, and a restart from 0 resets the context. So when the last byte arrives the
@@ -47,6 +55,7 @@
 #define DL_BACKOFF_MAX_MS            8000
 #define DL_HASH_CHUNK                ((size_t) 1024 * 1024)
 #define DL_SPACE_RECHECK             ((uint64_t) 1024 * 1024)
+#define DL_META_MAX                  1024 /* bytes of DEST.part.meta */
 
 typedef CURL dl_curl;
 static dl_curl *dl_curl_free(dl_curl *c)
@@ -55,6 +64,14 @@ static dl_curl *dl_curl_free(dl_curl *c)
         return NULL;
 }
 KILN_DEFINE_AUTOPTR(dl_curl, dl_curl_free)
+
+typedef struct curl_slist dl_slist;
+static dl_slist *dl_slist_free(dl_slist *l)
+{
+        curl_slist_free_all(l);
+        return NULL;
+}
+KILN_DEFINE_AUTOPTR(dl_slist, dl_slist_free)
 
 typedef EVP_MD_CTX dl_md_ctx;
 static dl_md_ctx *dl_md_ctx_free(dl_md_ctx *c)
@@ -185,6 +202,7 @@ typedef enum { DL_DONE, DL_RETRY, DL_FAIL } dl_outcome;
 typedef struct dl_state {
         const download_spec *spec;
         const char *part; /* DEST.part */
+        const char *meta; /* DEST.part.meta: the validator DEST.part belongs to */
         const char *dir;  /* DEST's directory */
         int stall_s;
         CURL *curl;
@@ -207,6 +225,9 @@ typedef struct dl_state {
         int64_t range_start; /* from Content-Range, -1 if absent or "*" */
         int64_t range_total;
         char *location; /* the Location header of the last response, or NULL */
+        char *etag;     /* its ETag and Last-Modified, or NULL */
+        char *last_modified;
+        bool has_meta; /* DEST.part.meta was there when the attempt began */
         struct timespec last_byte;
         dl_stop stop;
         kiln_error *cb_err;
@@ -330,6 +351,73 @@ static int dl_open_part(dl_state *st, bool from_scratch, kiln_error **err)
         return 0;
 }
 
+/* ---- the validator kept with DEST.part ---- */
+
+/* The line DEST.part.meta holds for this response: "ETag: V" for a strong ETag, else
+ * "Last-Modified: V", or NULL if it named neither (a weak ETag cannot be used in If-Range). */
+static char *dl_validator_line(const dl_state *st)
+{
+        if (st->etag && st->etag[0] == '"')
+                return kiln_xasprintf("ETag: %s\n", st->etag);
+        if (st->last_modified && st->last_modified[0])
+                return kiln_xasprintf("Last-Modified: %s\n", st->last_modified);
+        return NULL;
+}
+
+/* Removes DEST.part.meta; quiet. */
+static void dl_meta_remove(const dl_state *st)
+{
+        if (unlink(st->meta) < 0 && errno != ENOENT)
+                kiln_log(KILN_LOG_DEBUG, "download: cannot remove '%s': %s", st->meta,
+                         strerror(errno));
+}
+
+/* Writes DEST.part.meta for the response whose body DEST.part now holds, or removes it if the
+ * response named no validator. */
+static int dl_meta_write(dl_state *st, kiln_error **err)
+{
+        kiln_autofree char *line = dl_validator_line(st);
+        kiln_autoclose int fd = -1;
+        size_t len;
+
+        if (!line || strlen(line) > DL_META_MAX) {
+                dl_meta_remove(st);
+                return 0;
+        }
+        fd = open(st->meta, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'", st->meta);
+        len = strlen(line);
+        if (write(fd, line, len) != (ssize_t) len)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", st->meta);
+        return 0;
+}
+
+/* The If-Range value DEST.part.meta holds: 1 and *ret set, 0 if there is no such file, -1 if it
+ * cannot be read or is not what dl_meta_write writes. */
+static int dl_meta_read(const dl_state *st, char **ret)
+{
+        kiln_autofree char *text = NULL;
+        const char *v = NULL;
+        size_t len = 0;
+
+        if (access(st->meta, F_OK) < 0 && errno == ENOENT)
+                return 0;
+        if (kiln_file_read(st->meta, DL_META_MAX, &text, &len, NULL) < 0)
+                return -1;
+        if (strncmp(text, "ETag: \"", 7) == 0)
+                v = text + 6;
+        else if (strncmp(text, "Last-Modified: ", 15) == 0)
+                v = text + 15;
+        if (!v || len < 2 || text[len - 1] != '\n')
+                return -1;
+        for (const char *c = v; c < text + len - 1; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return -1;
+        *ret = kiln_xstrndup(v, (size_t) (text + len - 1 - v));
+        return 1;
+}
+
 /* For messages: "; 'DEST.part' is kept to resume" when there is something to resume. */
 static char *dl_kept_note(const dl_state *st)
 {
@@ -373,7 +461,10 @@ static int dl_body_begin(dl_state *st)
                 return -1;
         }
         st->since_check = 0;
-        if (dl_open_part(st, scratch, &st->cb_err) < 0) {
+        /* the .part is truncated before its .meta changes: a crash in between leaves the old
+         * validator with the new bytes, which at worst makes the next call start over */
+        if (dl_open_part(st, scratch, &st->cb_err) < 0 ||
+            ((scratch || !st->has_meta) && dl_meta_write(st, &st->cb_err) < 0)) {
                 st->stop = DL_STOP_ERROR;
                 return -1;
         }
@@ -462,6 +553,15 @@ static void dl_parse_content_range(dl_state *st, const char *v)
         st->range_total = total;
 }
 
+/* Forgets the headers kept of a response. */
+static void dl_response_clear(dl_state *st)
+{
+        free(st->location);
+        free(st->etag);
+        free(st->last_modified);
+        st->location = st->etag = st->last_modified = NULL;
+}
+
 /* A header's value without the blanks around it. */
 static char *dl_header_value(const char *v)
 {
@@ -485,13 +585,18 @@ static size_t dl_on_header(char *data, size_t size, size_t nmemb, void *userdata
                 /* a new response (after a redirect, or a 100 Continue) */
                 st->range_start = -1;
                 st->range_total = -1;
-                free(st->location);
-                st->location = NULL;
+                dl_response_clear(st);
         } else if (strncasecmp(line, "Content-Range:", 14) == 0) {
                 dl_parse_content_range(st, line + 14);
         } else if (strncasecmp(line, "Location:", 9) == 0) {
                 free(st->location);
                 st->location = dl_header_value(line + 9);
+        } else if (strncasecmp(line, "ETag:", 5) == 0) {
+                free(st->etag);
+                st->etag = dl_header_value(line + 5);
+        } else if (strncasecmp(line, "Last-Modified:", 14) == 0) {
+                free(st->last_modified);
+                st->last_modified = dl_header_value(line + 14);
         }
         return n;
 }
@@ -625,6 +730,7 @@ static dl_outcome dl_classify(dl_state *st, CURLcode res, kiln_error **err)
                                                      st->part);
                                 return DL_FAIL;
                         }
+                        dl_meta_remove(st);
                         dl_digest_reset(st);
                         return DL_RETRY;
                 }
@@ -683,6 +789,10 @@ static int dl_part_finish(dl_state *st, kiln_error **err)
 static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
 {
         kiln_autofree char *range = NULL;
+        kiln_autofree char *if_range = NULL;
+        kiln_autofree char *if_range_header = NULL;
+        kiln_autoptr(dl_slist) headers = NULL;
+        int meta = 0;
         struct stat sb;
         dl_outcome out;
         CURLcode res;
@@ -706,20 +816,45 @@ static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
                 kiln_error_set_errno(err, errno, KILN_E_IO, "cannot stat '%s'", st->part);
                 return DL_FAIL;
         }
+        if (st->have > 0)
+                meta = dl_meta_read(st, &if_range);
+        if (meta < 0) {
+                kiln_log(KILN_LOG_DEBUG, "download: '%s' is unreadable: starting over", st->meta);
+                if (unlink(st->part) < 0 && errno != ENOENT) {
+                        kiln_error_set_errno(err, errno, KILN_E_IO, "cannot remove '%s'", st->part);
+                        return DL_FAIL;
+                }
+                dl_meta_remove(st);
+                dl_digest_reset(st);
+                st->have = 0;
+        }
+        st->has_meta = meta > 0;
         /* the digest covers the .part unless it comes from another call or was changed */
         if (st->have != st->hashed && dl_hash_part(st, st->have, err) < 0)
                 return DL_FAIL;
         if (st->have > 0)
                 range = kiln_xasprintf("%" PRIu64 "-", st->have);
-        if (curl_easy_setopt(st->curl, CURLOPT_RANGE, range) != CURLE_OK) {
-                kiln_error_set(err, KILN_E_INTERNAL, NULL, "cannot set the libcurl option RANGE");
+        if (range && if_range) {
+                if_range_header = kiln_xasprintf("If-Range: %s", if_range);
+                headers = curl_slist_append(NULL, if_range_header);
+                if (!headers) {
+                        kiln_error_set(err, KILN_E_INTERNAL, NULL,
+                                       "cannot build the If-Range header");
+                        return DL_FAIL;
+                }
+        }
+        if (curl_easy_setopt(st->curl, CURLOPT_RANGE, range) != CURLE_OK ||
+            curl_easy_setopt(st->curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK) {
+                kiln_error_set(err, KILN_E_INTERNAL, NULL,
+                               "cannot set the libcurl options RANGE and HTTPHEADER");
                 return DL_FAIL;
         }
-        kiln_log(KILN_LOG_DEBUG, "download: GET '%s' from byte %" PRIu64, st->spec->url, st->have);
+        kiln_log(KILN_LOG_DEBUG, "download: GET '%s' from byte %" PRIu64 "%s%s", st->spec->url,
+                 st->have, if_range ? " if still " : "", if_range ? if_range : "");
         res = curl_easy_perform(st->curl);
+        curl_easy_setopt(st->curl, CURLOPT_HTTPHEADER, NULL);
         out = dl_classify(st, res, err);
-        free(st->location);
-        st->location = NULL;
+        dl_response_clear(st);
         if (out == DL_DONE && dl_part_finish(st, err) < 0)
                 out = DL_FAIL;
         if (st->fd >= 0 && close(st->fd) < 0 && out == DL_DONE) {
@@ -731,6 +866,7 @@ static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
                 if (unlink(st->part) < 0 && errno != ENOENT)
                         kiln_log(KILN_LOG_DEBUG, "download: cannot remove '%s': %s", st->part,
                                  strerror(errno));
+                dl_meta_remove(st);
                 dl_digest_reset(st);
         }
         return out;
@@ -808,6 +944,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
         kiln_autoptr(kiln_error) attempt_err = NULL;
         kiln_autofree char *expected = NULL;
         kiln_autofree char *part = NULL;
+        kiln_autofree char *meta = NULL;
         kiln_autofree char *dir = NULL;
         unsigned char digest[EVP_MAX_MD_SIZE];
         unsigned int digest_len = 0;
@@ -835,6 +972,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
                 return -1;
 
         part = kiln_xasprintf("%s.part", spec->dest);
+        meta = kiln_xasprintf("%s.part.meta", spec->dest);
         dir = dl_dirname(spec->dest);
         curl = curl_easy_init();
         md_ctx = EVP_MD_CTX_new();
@@ -844,6 +982,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
         memset(&st, 0, sizeof(st));
         st.spec = spec;
         st.part = part;
+        st.meta = meta;
         st.dir = dir;
         st.curl = curl;
         st.md = md;
@@ -890,6 +1029,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
                 if (unlink(part) < 0 && errno != ENOENT)
                         kiln_log(KILN_LOG_DEBUG, "download: cannot remove '%s': %s", part,
                                  strerror(errno));
+                dl_meta_remove(&st);
                 return -1;
         }
         if (rename(part, spec->dest) < 0) {
@@ -897,6 +1037,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot rename '%s' to '%s'",
                                             part, spec->dest);
         }
+        dl_meta_remove(&st);
         if (!spec->transient)
                 dl_fsync_dir(dir);
 
