@@ -120,6 +120,11 @@ static int stall_timeout(void)
         return n > 0 && n < 3600 ? (int) n : 0;
 }
 
+/* The longest URL kept in the descriptions: the snapshot's "Imported for ami-<17 hex digits>
+ * from URL" then has 255 characters, EC2's limit, and the image's "Imported from URL" fewer. The
+ * URL kept has no credentials, query or fragment (download_url_redact). */
+#define IMPORT_SOURCE_MAX (255 - sizeof("Imported for ami-12345678901234567 from ") + 1)
+
 /* KILN_DOWNLOAD_MAX (bytes) caps the size of a download, for tests; 0: only the free space. */
 static uint64_t download_max(void)
 {
@@ -311,6 +316,7 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
                       char **ret_image_id, kiln_error **err)
 {
         kiln_autofree char *name = NULL, *dir = NULL, *key = NULL, *dest = NULL, *desc = NULL;
+        kiln_autofree char *shown = NULL;
         kiln_register_spec rs = {0};
         download_spec ds = {0};
         download_result res = {0};
@@ -335,14 +341,15 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
                                       "cannot make an image name from '%s': give --name",
                                       spec->url);
         t.name = name;
-        desc = kiln_xasprintf("Imported from %s", spec->url);
+        shown = download_url_redact(spec->url, IMPORT_SOURCE_MAX);
+        desc = kiln_xasprintf("Imported from %s", shown);
         rs.name = name;
         rs.disk_path = spec->url; /* validated below with the real path */
         rs.platform = spec->platform;
         rs.default_user = spec->default_user;
         rs.architecture = spec->architecture;
         rs.description = spec->description ? spec->description : desc;
-        rs.source = spec->url;
+        rs.source = shown;
         rs.owner_alias = owner_alias;
         rs.hourly_price = hourly_price;
         if (image_register_validate(&rs, err) < 0 ||
@@ -362,7 +369,7 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
         ds.userdata = &run;
         ds.stall_timeout_s = stall_timeout();
         ds.max_bytes = download_max();
-        notify(spec, KILN_LOG_INFO, "downloading %s", spec->url);
+        notify(spec, KILN_LOG_INFO, "downloading %s", shown);
         if (download_file(&ds, &res, err) < 0)
                 return -1;
         if (res.resumed_from)
@@ -390,7 +397,7 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
                 notify(spec, KILN_LOG_WARN,
                        "the OS of %s could not be detected: registered as linux (--platform and "
                        "--default-user set it)",
-                       spec->url);
+                       shown);
         }
         if (rc == 0) {
                 rs.disk_path = dest;

@@ -769,6 +769,8 @@ static void test_progress(void)
 static void test_http_errors(void)
 {
         kiln_autofree char *missing = url_of("/missing");
+        kiln_autofree char *secret =
+                kiln_xasprintf("http://u:pw@%s/missing?token=SECRET", base_url + 7);
         kiln_autofree char *redirect = url_of("/redirect");
         kiln_autofree char *to_file = url_of("/redirect-file");
         kiln_autofree char *dest = path_of("errors.img");
@@ -791,6 +793,17 @@ static void test_http_errors(void)
                 like(err_msg(err), missing, "  and the URL");
                 ok(now_s() - t0 < 0.4, "  at once, without retrying");
                 ok(!exists(dest) && !exists(part), "  no DEST and no DEST.part");
+        }
+        s.url = secret;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_NOT_FOUND, "a 404 with credentials: %s",
+                   err_msg(err));
+                ok(!strstr(err_msg(err), "SECRET") && !strstr(err_msg(err), "pw@"),
+                   "  the message shows neither the password nor the query");
+                like(err_msg(err), "/missing'", "  but names the file");
         }
         s.url = redirect;
         {
@@ -819,6 +832,56 @@ static void test_http_errors(void)
                 ok(rc < 0 && err_code(err) == KILN_E_INVALID,
                    "the URL '%s' is refused with KILN_E_INVALID", not_http[i]);
         }
+}
+
+/* The URL as descriptions keep it: no credentials, query or fragment; cut when long. */
+static void test_url_redact(void)
+{
+        kiln_autofree char *long_url = NULL;
+        kiln_autofree char *utf8_url = NULL;
+        kiln_autofree char *cut = NULL;
+        kiln_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+        kiln_buf lb = {0}, ub = {0};
+
+        a = download_url_redact("https://alice:s3cret@images.example.org/a/b.qcow2?X-Amz-Signature="
+                                "abc123&token=t0k#frag",
+                                0);
+        is_str(a, "https://images.example.org/a/b.qcow2",
+               "user, password, query and fragment are dropped");
+        b = download_url_redact("http://images.example.org:8080/x.img", 0);
+        is_str(b, "http://images.example.org:8080/x.img", "a plain URL is kept as it is");
+        c = download_url_redact("https://tok@example.org/x.img?sig", 215);
+        is_str(c, "https://example.org/x.img", "a user name alone is dropped too");
+
+        kiln_buf_appendf(&lb, "https://example.org/");
+        for (int i = 0; i < 30; i++)
+                kiln_buf_appendf(&lb, "segment%02d/", i);
+        kiln_buf_appendf(&lb, "disk.qcow2?token=SECRET");
+        long_url = kiln_buf_steal(&lb);
+        cut = download_url_redact(long_url, 215);
+        ok(strlen(cut) == 215, "a long URL is cut to the limit (%zu bytes of %zu)", strlen(cut),
+           strlen(long_url));
+        ok(strncmp(cut, "https://example.org/segment00/", 30) == 0 && strcmp(cut + 212, "...") == 0,
+           "  keeping its start and ending with '...': %s", cut);
+        ok(!strstr(cut, "SECRET"), "  without its query");
+
+        /* 211 ASCII bytes then 2-byte characters: a cut at 212 falls inside one */
+        kiln_buf_appendf(&ub, "https://example.org/");
+        while (ub.len < 211)
+                kiln_buf_appendf(&ub, "a");
+        for (int i = 0; i < 20; i++)
+                kiln_buf_appendf(&ub, "\xc3\xa9");
+        utf8_url = kiln_buf_steal(&ub);
+        d = download_url_redact(utf8_url, 215);
+        ok(strlen(d) <= 215 && strlen(d) >= 213, "a URL with UTF-8 is cut to the limit (%zu)",
+           strlen(d));
+        ok(strcmp(d + strlen(d) - 3, "...") == 0 &&
+                   ((unsigned char) d[strlen(d) - 4] & 0xc0) != 0xc0,
+           "  not inside a character");
+
+        e = download_url_redact("https://exa mple.org/x?token=SECRET", 0);
+        ok(!strstr(e, "SECRET") && !strstr(e, "exa mple"),
+           "a URL libcurl cannot parse gives a placeholder: %s", e);
 }
 
 /* An https download may not be redirected to http; an http one may go to either. */
@@ -1091,6 +1154,7 @@ int main(void)
         start_tls_server(src);
 
         test_checksum_syntax();
+        test_url_redact();
         test_clean();
         test_mismatch();
         test_cut();

@@ -37,6 +37,7 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -72,6 +73,14 @@ static dl_slist *dl_slist_free(dl_slist *l)
         return NULL;
 }
 KILN_DEFINE_AUTOPTR(dl_slist, dl_slist_free)
+
+typedef CURLU dl_curlu;
+static dl_curlu *dl_curlu_free(dl_curlu *u)
+{
+        curl_url_cleanup(u);
+        return NULL;
+}
+KILN_DEFINE_AUTOPTR(dl_curlu, dl_curlu_free)
 
 typedef EVP_MD_CTX dl_md_ctx;
 static dl_md_ctx *dl_md_ctx_free(dl_md_ctx *c)
@@ -120,6 +129,41 @@ void download_result_clear(download_result *r)
 {
         free(r->digest);
         memset(r, 0, sizeof(*r));
+}
+
+/* ---- URLs ---- */
+
+char *download_url_redact(const char *url, size_t max)
+{
+        static const CURLUPart drop[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS,
+                                         CURLUPART_QUERY, CURLUPART_FRAGMENT};
+        kiln_autoptr(dl_curlu) u = curl_url();
+        char *got = NULL, *out;
+        size_t len;
+
+        if (!u)
+                abort(); /* out of memory, as kiln_xmalloc */
+        if (!url || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+                return kiln_xstrdup("(a URL libcurl cannot parse)");
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(drop); i++)
+                if (curl_url_set(u, drop[i], NULL, 0) != CURLUE_OK)
+                        return kiln_xstrdup("(a URL libcurl cannot parse)");
+        if (curl_url_get(u, CURLUPART_URL, &got, 0) != CURLUE_OK || !got) {
+                curl_free(got);
+                return kiln_xstrdup("(a URL libcurl cannot parse)");
+        }
+        out = kiln_xstrdup(got);
+        curl_free(got);
+        len = strlen(out);
+        if (max > 3 && len > max) {
+                size_t keep = max - 3;
+
+                /* not inside a UTF-8 sequence: descriptions must stay valid UTF-8 */
+                while (keep > 0 && ((unsigned char) out[keep] & 0xc0) == 0x80)
+                        keep--;
+                memcpy(out + keep, "...", 4);
+        }
+        return out;
 }
 
 /* ---- checksums ---- */
@@ -201,9 +245,10 @@ typedef enum { DL_DONE, DL_RETRY, DL_FAIL } dl_outcome;
 
 typedef struct dl_state {
         const download_spec *spec;
-        const char *part; /* DEST.part */
-        const char *meta; /* DEST.part.meta: the validator DEST.part belongs to */
-        const char *dir;  /* DEST's directory */
+        const char *part;  /* DEST.part */
+        const char *meta;  /* DEST.part.meta: the validator DEST.part belongs to */
+        const char *shown; /* the URL for messages: without credentials or query */
+        const char *dir;   /* DEST's directory */
         int stall_s;
         CURL *curl;
         char errbuf[CURL_ERROR_SIZE];
@@ -326,7 +371,7 @@ static int dl_check_max(dl_state *st, uint64_t size, kiln_error **err)
                 return kiln_error_set(err, KILN_E_LIMIT, NULL,
                                       "'%s' is larger than %" PRIu64 " bytes, the most a download "
                                       "may have",
-                                      st->spec->url, st->spec->max_bytes);
+                                      st->shown, st->spec->max_bytes);
         return 0;
 }
 
@@ -445,7 +490,7 @@ static int dl_body_begin(dl_state *st)
                 return kiln_error_set(&st->cb_err, KILN_E_HTTP, NULL,
                                       "'%s' answered a request for the bytes from %" PRIu64
                                       " with other bytes (Content-Range from %" PRId64 ")",
-                                      st->spec->url, st->have, st->range_start);
+                                      st->shown, st->have, st->range_start);
         }
         scratch = st->status != 206 || st->range_start == 0;
         if (scratch)
@@ -674,7 +719,7 @@ static bool dl_curl_transient(CURLcode c)
 /* What a finished transfer means, once its file descriptor is closed. */
 static dl_outcome dl_classify(dl_state *st, CURLcode res, kiln_error **err)
 {
-        const char *url = st->spec->url;
+        const char *url = st->shown;
         curl_off_t connect_us = 0;
         long code = 0;
 
@@ -849,7 +894,7 @@ static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
                                "cannot set the libcurl options RANGE and HTTPHEADER");
                 return DL_FAIL;
         }
-        kiln_log(KILN_LOG_DEBUG, "download: GET '%s' from byte %" PRIu64 "%s%s", st->spec->url,
+        kiln_log(KILN_LOG_DEBUG, "download: GET '%s' from byte %" PRIu64 "%s%s", st->shown,
                  st->have, if_range ? " if still " : "", if_range ? if_range : "");
         res = curl_easy_perform(st->curl);
         curl_easy_setopt(st->curl, CURLOPT_HTTPHEADER, NULL);
@@ -894,7 +939,7 @@ static int dl_backoff(dl_state *st, int attempt, kiln_error **err)
                         return kiln_error_set(err, KILN_E_INTERRUPTED, NULL,
                                               "the download of '%s' was interrupted while "
                                               "waiting to retry%s",
-                                              st->spec->url, note);
+                                              st->shown, note);
                 }
         }
         return 0;
@@ -945,6 +990,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
         kiln_autofree char *expected = NULL;
         kiln_autofree char *part = NULL;
         kiln_autofree char *meta = NULL;
+        kiln_autofree char *shown = NULL;
         kiln_autofree char *dir = NULL;
         unsigned char digest[EVP_MAX_MD_SIZE];
         unsigned int digest_len = 0;
@@ -973,6 +1019,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
 
         part = kiln_xasprintf("%s.part", spec->dest);
         meta = kiln_xasprintf("%s.part.meta", spec->dest);
+        shown = download_url_redact(spec->url, 0);
         dir = dl_dirname(spec->dest);
         curl = curl_easy_init();
         md_ctx = EVP_MD_CTX_new();
@@ -983,6 +1030,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
         st.spec = spec;
         st.part = part;
         st.meta = meta;
+        st.shown = shown;
         st.dir = dir;
         st.curl = curl;
         st.md = md;
@@ -1023,7 +1071,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
                 kiln_buf_appendf(&hex, "%02x", digest[i]);
         if (expected && strcmp(hex.data + strlen(alg) + 1, expected) != 0) {
                 kiln_error_set(err, KILN_E_INVALID, NULL,
-                               "checksum mismatch for %s: expected %s:%s got %s", spec->url, alg,
+                               "checksum mismatch for %s: expected %s:%s got %s", shown, alg,
                                expected, hex.data);
                 kiln_buf_clear(&hex);
                 if (unlink(part) < 0 && errno != ENOENT)

@@ -68,7 +68,8 @@ int download_check_checksum_arg(const char *checksum, kiln_error **err);
  * when the body of a 2xx answer begins, and removed on a checksum mismatch and when the bytes
  * that arrive pass max_bytes or the free space: after any other failure it holds a prefix of the
  * file, for a later call to resume. *ret (cleared by the caller with download_result_clear) is set
- * only on success. */
+ * only on success. Messages name the URL as download_url_redact shows it: without credentials,
+ * query or fragment. */
 int download_file(const download_spec *spec, download_result *ret, kiln_error **err);
 
 void download_result_clear(download_result *r);
@@ -77,6 +78,13 @@ void download_result_clear(download_result *r);
  * them: "https" for an https:// URL (a redirect must not drop TLS), "http,https" for an
  * http:// one (either case), NULL for anything else. */
 const char *download_protocols(const char *url);
+
+/* The URL as it may be shown and stored (an image's description, a snapshot's source): parsed
+ * by libcurl, without user name, password, query or fragment (where signed URLs carry their
+ * tokens), and at most max bytes (0: no limit; else at least 4), a longer one cut on a
+ * character boundary and ended with "...". A URL libcurl cannot parse gives a placeholder,
+ * never the URL. */
+char *download_url_redact(const char *url, size_t max);
 
 /* Tests: TLS peers are verified against the CA certificates in the PEM file PATH instead of the
  * system's. NULL restores the system's. */
