@@ -749,9 +749,10 @@ static dl_outcome dl_classify(dl_state *st, CURLcode res, kiln_error **err)
                 break;
         }
         if (res == CURLE_UNSUPPORTED_PROTOCOL && st->location) {
+                kiln_autofree char *to = download_url_redact(st->location, 0);
+
                 kiln_error_set(err, KILN_E_HTTP, NULL,
-                               "cannot download '%s': the redirect to '%s' is refused: %s", url,
-                               st->location,
+                               "cannot download '%s': the redirect to '%s' is refused: %s", url, to,
                                strncasecmp(st->location, "http://", 7) == 0
                                        ? "a download that starts with https:// stays on https"
                                        : "only http:// and https:// are followed");
