@@ -183,7 +183,8 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
                 work = ctx_workdir(ctx, err);
                 if (work) {
                         qcow = kiln_xasprintf("%s/disk.qcow2", work);
-                        if (disk_convert_qcow2(spec->disk_path, info.format, qcow, err) == 0) {
+                        if (disk_convert_qcow2(spec->disk_path, info.format, info.virtual_size,
+                                               qcow, err) == 0) {
                                 kiln_crash_point("register.after-convert");
                                 r = virt_volume_upload(pool, snap.volume, qcow, true, on_upload,
                                                        &up, &path, err);

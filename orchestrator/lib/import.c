@@ -1,9 +1,10 @@
 /* import-image: a published cloud image, downloaded over HTTP(S) and registered.
  *
  * The download goes to HOME/downloads/URLHASH.img (through URLHASH.img.part, which a later run
- * resumes); the file is checked as a standalone disk image, its OS read from the disk itself,
- * and it is then registered as register-image does. The downloaded file is removed whatever
- * happens after the download: only an unfinished .part stays behind, to be resumed. */
+ * resumes if the server's file is still the same: URLHASH.img.part.meta keeps its validator); the
+ * file is checked as a standalone disk image, its OS read from the disk itself, and it is then
+ * registered as register-image does. The downloaded file is removed whatever happens after the
+ * download: only an unfinished .part stays behind, to be resumed. */
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -119,6 +120,25 @@ static int stall_timeout(void)
         return n > 0 && n < 3600 ? (int) n : 0;
 }
 
+/* The longest URL kept in the descriptions: the snapshot's "Imported for ami-<17 hex digits>
+ * from URL" then has 255 characters, EC2's limit, and the image's "Imported from URL" fewer. The
+ * URL kept has no credentials, query or fragment (download_url_redact). */
+#define IMPORT_SOURCE_MAX (255 - sizeof("Imported for ami-12345678901234567 from ") + 1)
+
+/* KILN_DOWNLOAD_MAX (bytes) caps the size of a download, for tests; 0: only the free space. */
+static uint64_t download_max(void)
+{
+        const char *v = getenv("KILN_DOWNLOAD_MAX");
+        unsigned long long n;
+        char *end = NULL;
+
+        if (!v || !*v)
+                return 0;
+        errno = 0;
+        n = strtoull(v, &end, 10);
+        return errno == 0 && *end == '\0' ? (uint64_t) n : 0;
+}
+
 static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *owner_alias,
                       double hourly_price, kiln_progress_fn progress, void *userdata,
                       char **ret_image_id, kiln_error **err);
@@ -204,6 +224,8 @@ char *image_sums_lookup(const char *sums, const char *file, const char *type)
         return NULL;
 }
 
+#define SUMS_MAX (4U << 20) /* bytes of a sums file */
+
 /* The entry's checksum, from its ChecksumUrl (a small sums file, downloaded next to DEST). */
 static int catalog_checksum(const catalog_entry *c, const char *dir, char **ret, kiln_error **err)
 {
@@ -223,13 +245,16 @@ static int catalog_checksum(const catalog_entry *c, const char *dir, char **ret,
         ds.dest = dest;
         ds.transient = true;
         ds.max_attempts = 3;
+        ds.max_bytes = SUMS_MAX;
         rc = download_file(&ds, &res, err);
         download_result_clear(&res);
         if (rc == 0)
-                rc = kiln_file_read(dest, 4 << 20, &text, &len, err);
+                rc = kiln_file_read(dest, SUMS_MAX, &text, &len, err);
         unlink(dest);
         kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *meta = kiln_xasprintf("%s.part.meta", dest);
         unlink(part);
+        unlink(meta);
         if (rc < 0) {
                 kiln_error_prefix(err, "cannot read the checksums of '%s'", c->name);
                 return -1;
@@ -289,6 +314,7 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
                       char **ret_image_id, kiln_error **err)
 {
         kiln_autofree char *name = NULL, *dir = NULL, *key = NULL, *dest = NULL, *desc = NULL;
+        kiln_autofree char *shown = NULL;
         kiln_register_spec rs = {0};
         download_spec ds = {0};
         download_result res = {0};
@@ -313,14 +339,15 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
                                       "cannot make an image name from '%s': give --name",
                                       spec->url);
         t.name = name;
-        desc = kiln_xasprintf("Imported from %s", spec->url);
+        shown = download_url_redact(spec->url, IMPORT_SOURCE_MAX);
+        desc = kiln_xasprintf("Imported from %s", shown);
         rs.name = name;
         rs.disk_path = spec->url; /* validated below with the real path */
         rs.platform = spec->platform;
         rs.default_user = spec->default_user;
         rs.architecture = spec->architecture;
         rs.description = spec->description ? spec->description : desc;
-        rs.source = spec->url;
+        rs.source = shown;
         rs.owner_alias = owner_alias;
         rs.hourly_price = hourly_price;
         if (image_register_validate(&rs, err) < 0 ||
@@ -339,7 +366,8 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
         ds.progress = on_download;
         ds.userdata = &run;
         ds.stall_timeout_s = stall_timeout();
-        notify(spec, KILN_LOG_INFO, "downloading %s", spec->url);
+        ds.max_bytes = download_max();
+        notify(spec, KILN_LOG_INFO, "downloading %s", shown);
         if (download_file(&ds, &res, err) < 0)
                 return -1;
         if (res.resumed_from)
@@ -367,7 +395,7 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
                 notify(spec, KILN_LOG_WARN,
                        "the OS of %s could not be detected: registered as linux (--platform and "
                        "--default-user set it)",
-                       spec->url);
+                       shown);
         }
         if (rc == 0) {
                 rs.disk_path = dest;

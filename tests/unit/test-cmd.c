@@ -1,9 +1,15 @@
 /* External commands: argv without a shell, clean environment, stdout captured, failures carry
- * the program's stderr, and the dry-run hook records argv instead of running. */
+ * the program's stderr, resource limits reach the child and a run over its CPU limit is stopped
+ * and reported, and the dry-run hook records argv instead of running. Two busy loops stop at
+ * 1 and 3 s of CPU time. */
 #include <stdlib.h>
+#include <time.h>
 
 #include "tap.h"
 #include "util/util.h"
+
+/* About 10 s of CPU for dash here: far past the limits below, but it ends if they fail. */
+#define BUSY "i=0; while [ $i -lt 10000000 ]; do i=$((i + 1)); done"
 
 static char recorded[256];
 
@@ -78,6 +84,66 @@ int main(void)
                 is_str(out, "", "and reads nothing");
                 free(out);
                 out = NULL;
+        }
+        {
+                kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new(
+                        "sh", "-c", "ulimit -v; ulimit -t; ulimit -c; echo $MALLOC_ARENA_MAX",
+                        NULL);
+                kiln_autoptr(kiln_error) err = NULL;
+
+                kiln_cmd_set_limits(cmd, 1ULL << 30, 30);
+                is_int(kiln_cmd_run(cmd, &out, &err), 0, "a command with limits runs");
+                is_str(out, "1048576\n30\n0\n2\n",
+                       "the child has 1 GiB of address space, 30 s of CPU, no core dump, and "
+                       "MALLOC_ARENA_MAX=2");
+                free(out);
+                out = NULL;
+        }
+        {
+                kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("sh", "-c", "ulimit -t", NULL);
+                kiln_autoptr(kiln_error) err = NULL;
+
+                kiln_cmd_set_limits(cmd, 0, 7);
+                is_int(kiln_cmd_run(cmd, &out, &err), 0, "a CPU limit alone runs");
+                is_str(out, "7\n", "  and reaches the child");
+                free(out);
+                out = NULL;
+        }
+        {
+                kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("sh", "-c", BUSY, NULL);
+                kiln_autoptr(kiln_error) err = NULL;
+                struct timespec t0, t1;
+                double secs;
+
+                kiln_cmd_set_limits(cmd, 1ULL << 30, 1);
+                clock_gettime(CLOCK_MONOTONIC, &t0);
+                is_int(kiln_cmd_run(cmd, NULL, &err), -1, "a busy loop with 1 s of CPU fails");
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                secs = (double) (t1.tv_sec - t0.tv_sec) + (double) (t1.tv_nsec - t0.tv_nsec) / 1e9;
+                ok(err && err->code == KILN_E_LIMIT, "  as a limit error");
+                like(err ? err->msg : NULL, "exceeded its limit of 1 s of CPU time",
+                     "  saying so: %s", err ? err->msg : "");
+                ok(secs < 10, "  and is stopped (after %.1f s)", secs);
+        }
+        {
+                kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("sh", "-c", "trap '' XCPU; " BUSY, NULL);
+                kiln_autoptr(kiln_error) err = NULL;
+
+                kiln_cmd_set_limits(cmd, 0, 1);
+                is_int(kiln_cmd_run(cmd, NULL, &err), -1,
+                       "a busy loop that ignores SIGXCPU is killed");
+                ok(err && err->code == KILN_E_LIMIT, "  and reported as over its CPU limit: %s",
+                   err ? err->msg : "");
+        }
+        {
+                kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("sh", "-c", "kill -TERM $$", NULL);
+                kiln_autoptr(kiln_error) err = NULL;
+
+                kiln_cmd_set_limits(cmd, 1ULL << 30, 30);
+                is_int(kiln_cmd_run(cmd, NULL, &err), -1, "a limited command killed by a signal");
+                ok(err && err->code == KILN_E_IO, "  is an I/O error, not a limit");
+                like(err ? err->msg : NULL, "under a limit of 1024 MiB of address space",
+                     "  that names the address-space limit");
         }
         {
                 kiln_autoptr(kiln_cmd) cmd =

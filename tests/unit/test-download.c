@@ -2,11 +2,15 @@
  * pseudo-random bytes on 127.0.0.1 with a behaviour chosen by the path: clean downloads with
  * sha256 and sha512 checksums, a mismatch, checksum syntax, resume within a call after a cut
  * connection and across calls from a .part left behind (written by a failed call or by hand,
- * complete, too long or corrupt), a server without ranges, retries of 503 and of a refused
- * connection, a stalled server, an interruption from the progress function, 404, redirects
- * (and one to file://, refused), URLs that are not http(s), and the free-space check through
- * its test hook. Needs python3 (skips with 77 without it); takes about 9 s. Its scratch
- * directory goes below KILN_TEST_TMPDIR, TMPDIR or /tmp and is removed at the end. */
+ * complete, too long or corrupt), a file that changes on the server between two calls (If-Range
+ * with an ETag or a Last-Modified kept in DEST.part.meta), a server without ranges, retries of
+ * 503 and of a refused connection, a stalled server, an interruption from the progress
+ * function, 404, redirects (and one to file://, refused), URLs that are not http(s), the
+ * free-space check through its test hook (also while a chunked answer arrives), and the size
+ * cap. A second server speaks TLS with a certificate made here by openssl: untrusted, then
+ * trusted through the CA test hook, it checks that https is never redirected to http. Needs
+ * python3 (skips with 77 without it; the TLS cases skip without openssl); takes about 10 s. Its
+ * scratch directory goes below KILN_TEST_TMPDIR, TMPDIR or /tmp and is removed at the end. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -33,6 +37,9 @@ static char *tmp;           /* scratch directory */
 static unsigned char *data; /* the bytes the server serves */
 static char *base_url;      /* http://127.0.0.1:PORT */
 static pid_t server_pid = -1;
+static char *tls_url; /* https://127.0.0.1:PORT, the same server over TLS; NULL without openssl */
+static pid_t tls_pid = -1;
+static char *ca_file; /* its self-signed certificate */
 static char sha256_hex[65], sha512_hex[129];
 
 /* ---- helpers ---- */
@@ -92,23 +99,31 @@ static long long size_of(const char *path)
         return stat(path, &st) == 0 ? (long long) st.st_size : -1;
 }
 
-/* True if the file holds exactly the served bytes. */
-static bool same_as_data(const char *path)
+/* True if the file holds exactly these DATA_LEN bytes. */
+static bool same_as(const char *path, const unsigned char *bytes)
 {
         kiln_autofree char *buf = NULL;
         size_t len = 0;
 
         if (kiln_file_read(path, DATA_LEN + 1, &buf, &len, NULL) < 0)
                 return false;
-        return len == DATA_LEN && memcmp(buf, data, DATA_LEN) == 0;
+        return len == DATA_LEN && memcmp(buf, bytes, DATA_LEN) == 0;
+}
+
+/* True if the file holds exactly the served bytes. */
+static bool same_as_data(const char *path)
+{
+        return same_as(path, data);
 }
 
 static void remove_dest(const char *dest)
 {
         kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *meta = kiln_xasprintf("%s.part.meta", dest);
 
         unlink(dest);
         unlink(part);
+        unlink(meta);
 }
 
 static download_spec spec_for(const char *url, const char *dest, const char *checksum)
@@ -171,7 +186,9 @@ static int err_code(const kiln_error *e)
 
 /* ---- the server ---- */
 
-static int start_server(const char *file)
+/* Starts httpd.py on FILE, over TLS if cert and key are given; sets *ret_pid and *ret_url. */
+static int start_server(const char *file, const char *cert, const char *key, pid_t *ret_pid,
+                        char **ret_url)
 {
         int pfd[2];
         char line[32];
@@ -179,13 +196,17 @@ static int start_server(const char *file)
 
         if (pipe2(pfd, O_CLOEXEC) < 0)
                 return -1;
-        server_pid = fork();
-        if (server_pid < 0)
+        *ret_pid = fork();
+        if (*ret_pid < 0)
                 return -1;
-        if (server_pid == 0) {
+        if (*ret_pid == 0) {
                 dup2(pfd[1], STDOUT_FILENO);
-                execlp("python3", "python3", KILN_DATADIR "/tests/harness/httpd.py", file,
-                       (char *) NULL);
+                if (cert)
+                        execlp("python3", "python3", KILN_DATADIR "/tests/harness/httpd.py", file,
+                               "--tls", cert, key, (char *) NULL);
+                else
+                        execlp("python3", "python3", KILN_DATADIR "/tests/harness/httpd.py", file,
+                               (char *) NULL);
                 _exit(127);
         }
         close(pfd[1]);
@@ -202,16 +223,47 @@ static int start_server(const char *file)
         line[strcspn(line, "\n")] = '\0';
         if (!kiln_is_digits(line, strlen(line)) || strlen(line) > 5)
                 return -1;
-        base_url = kiln_xasprintf("http://127.0.0.1:%s", line);
+        *ret_url = kiln_xasprintf("%s://127.0.0.1:%s", cert ? "https" : "http", line);
         return 0;
+}
+
+static void stop_one(pid_t *pid)
+{
+        if (*pid > 0) {
+                kill(*pid, SIGTERM);
+                waitpid(*pid, NULL, 0);
+                *pid = -1;
+        }
 }
 
 static void stop_server(void)
 {
-        if (server_pid > 0) {
-                kill(server_pid, SIGTERM);
-                waitpid(server_pid, NULL, 0);
-                server_pid = -1;
+        stop_one(&server_pid);
+        stop_one(&tls_pid);
+}
+
+/* A self-signed certificate for 127.0.0.1 made with openssl, and the same server over TLS with
+ * it. Leaves tls_url NULL if either fails. */
+static void start_tls_server(const char *file)
+{
+        kiln_autofree char *key = path_of("tls-key.pem");
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autoptr(kiln_cmd) cmd = NULL;
+
+        ca_file = path_of("tls-cert.pem");
+        cmd = kiln_cmd_new("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                           "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out",
+                           ca_file, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                           "subjectAltName=IP:127.0.0.1", NULL);
+        if (kiln_cmd_run(cmd, NULL, &err) < 0) {
+                printf("# no TLS server: %s\n", err->msg);
+                return;
+        }
+        if (start_server(file, ca_file, key, &tls_pid, &tls_url) < 0) {
+                printf("# no TLS server: httpd.py --tls did not start\n");
+                stop_one(&tls_pid);
+                free(tls_url);
+                tls_url = NULL;
         }
 }
 
@@ -410,6 +462,80 @@ static void test_cut(void)
                 download_result_clear(&r);
                 remove_dest(dest);
         }
+}
+
+/* The file changes on the server between two calls: the .part of the old one is not resumed
+ * with the new one's bytes (If-Range with the validator kept in DEST.part.meta). */
+static void test_changed(const char *path, const char *header)
+{
+        kiln_autofree char *url = url_of(path);
+        kiln_autofree char *dest = path_of("changed.img");
+        kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *meta = kiln_xasprintf("%s.part.meta", dest);
+        kiln_autofree char *mutate = url_of("/mutate");
+        kiln_autofree char *mutate_dest = path_of("mutate.out");
+        kiln_autofree unsigned char *mutated = kiln_xmalloc(DATA_LEN);
+        download_spec s = spec_for(url, dest, NULL);
+        download_result r = {0};
+        struct stat sb;
+
+        for (size_t i = 0; i < DATA_LEN; i++)
+                mutated[i] = (unsigned char) (data[i] ^ 0xff);
+
+        /* unchanged: the second call resumes */
+        server_reset();
+        s.max_attempts = 1;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                kiln_autofree char *text = NULL;
+                size_t len = 0;
+
+                ok(download_file(&s, &r, &err) < 0, "%s: a cut transfer fails", path);
+                is_int(size_of(part), DATA_LEN / 2, "  DEST.part holds what came");
+                ok(stat(meta, &sb) == 0 && (sb.st_mode & 0777) == 0600,
+                   "  DEST.part.meta is there, mode 0600");
+                kiln_file_read(meta, 1024, &text, &len, NULL);
+                like(text ? text : "", header, "  with the validator: %s", text ? text : "");
+        }
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "  an unchanged file is resumed: %s",
+                   err_msg(err));
+                is_int(r.resumed_from, DATA_LEN / 2, "  from the cut");
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                ok(!exists(part) && !exists(meta), "  no DEST.part and no DEST.part.meta");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+
+        /* changed between the calls: the second one starts over */
+        server_reset();
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) < 0 && size_of(part) == DATA_LEN / 2,
+                   "%s: a cut transfer leaves half of the file", path);
+        }
+        {
+                download_spec m = spec_for(mutate, mutate_dest, NULL);
+
+                ok(download_file(&m, &r, NULL) == 0, "  the file changes on the server");
+                download_result_clear(&r);
+                unlink(mutate_dest);
+        }
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "  the next call succeeds: %s", err_msg(err));
+                is_int(r.resumed_from, 0, "  starting over");
+                ok(same_as(dest, mutated), "  DEST holds the new file, not the old one's head "
+                                           "and the new one's tail");
+                ok(!exists(part) && !exists(meta), "  no DEST.part and no DEST.part.meta");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+        server_reset();
 }
 
 /* A .part written by hand before the call: a prefix, the whole file, a longer file, or
@@ -643,6 +769,8 @@ static void test_progress(void)
 static void test_http_errors(void)
 {
         kiln_autofree char *missing = url_of("/missing");
+        kiln_autofree char *secret =
+                kiln_xasprintf("http://u:pw@%s/missing?token=SECRET", base_url + 7);
         kiln_autofree char *redirect = url_of("/redirect");
         kiln_autofree char *to_file = url_of("/redirect-file");
         kiln_autofree char *dest = path_of("errors.img");
@@ -665,6 +793,17 @@ static void test_http_errors(void)
                 like(err_msg(err), missing, "  and the URL");
                 ok(now_s() - t0 < 0.4, "  at once, without retrying");
                 ok(!exists(dest) && !exists(part), "  no DEST and no DEST.part");
+        }
+        s.url = secret;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_NOT_FOUND, "a 404 with credentials: %s",
+                   err_msg(err));
+                ok(!strstr(err_msg(err), "SECRET") && !strstr(err_msg(err), "pw@"),
+                   "  the message shows neither the password nor the query");
+                like(err_msg(err), "/missing'", "  but names the file");
         }
         s.url = redirect;
         {
@@ -695,26 +834,166 @@ static void test_http_errors(void)
         }
 }
 
+/* The URL as descriptions keep it: no credentials, query or fragment; cut when long. */
+static void test_url_redact(void)
+{
+        kiln_autofree char *long_url = NULL;
+        kiln_autofree char *utf8_url = NULL;
+        kiln_autofree char *cut = NULL;
+        kiln_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
+        kiln_buf lb = {0}, ub = {0};
+
+        a = download_url_redact("https://alice:s3cret@images.example.org/a/b.qcow2?X-Amz-Signature="
+                                "abc123&token=t0k#frag",
+                                0);
+        is_str(a, "https://images.example.org/a/b.qcow2",
+               "user, password, query and fragment are dropped");
+        b = download_url_redact("http://images.example.org:8080/x.img", 0);
+        is_str(b, "http://images.example.org:8080/x.img", "a plain URL is kept as it is");
+        c = download_url_redact("https://tok@example.org/x.img?sig", 215);
+        is_str(c, "https://example.org/x.img", "a user name alone is dropped too");
+
+        kiln_buf_appendf(&lb, "https://example.org/");
+        for (int i = 0; i < 30; i++)
+                kiln_buf_appendf(&lb, "segment%02d/", i);
+        kiln_buf_appendf(&lb, "disk.qcow2?token=SECRET");
+        long_url = kiln_buf_steal(&lb);
+        cut = download_url_redact(long_url, 215);
+        ok(strlen(cut) == 215, "a long URL is cut to the limit (%zu bytes of %zu)", strlen(cut),
+           strlen(long_url));
+        ok(strncmp(cut, "https://example.org/segment00/", 30) == 0 && strcmp(cut + 212, "...") == 0,
+           "  keeping its start and ending with '...': %s", cut);
+        ok(!strstr(cut, "SECRET"), "  without its query");
+
+        /* 211 ASCII bytes then 2-byte characters: a cut at 212 falls inside one */
+        kiln_buf_appendf(&ub, "https://example.org/");
+        while (ub.len < 211)
+                kiln_buf_appendf(&ub, "a");
+        for (int i = 0; i < 20; i++)
+                kiln_buf_appendf(&ub, "\xc3\xa9");
+        utf8_url = kiln_buf_steal(&ub);
+        d = download_url_redact(utf8_url, 215);
+        ok(strlen(d) <= 215 && strlen(d) >= 213, "a URL with UTF-8 is cut to the limit (%zu)",
+           strlen(d));
+        ok(strcmp(d + strlen(d) - 3, "...") == 0 &&
+                   ((unsigned char) d[strlen(d) - 4] & 0xc0) != 0xc0,
+           "  not inside a character");
+
+        e = download_url_redact("https://exa mple.org/x?token=SECRET", 0);
+        ok(!strstr(e, "SECRET") && !strstr(e, "exa mple"),
+           "a URL libcurl cannot parse gives a placeholder: %s", e);
+}
+
+/* An https download may not be redirected to http; an http one may go to either. */
+static void test_tls_redirects(void)
+{
+        kiln_autofree char *dest = path_of("tls.img");
+        kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *file = NULL, *to_https = NULL, *to_http = NULL, *up = NULL;
+        kiln_autofree char *http_file = url_of("/file");
+        kiln_autofree char *http_file_q = NULL; /* percent-encoded: not in the URL as such */
+        download_spec s;
+        download_result r = {0};
+
+        is_str(download_protocols("https://example.org/x.img"), "https",
+               "an https URL may use https only");
+        is_str(download_protocols("HTTPS://example.org/x.img"), "https", "  in any case");
+        is_str(download_protocols("http://example.org/x.img"), "http,https",
+               "an http URL may use http and https");
+        ok(download_protocols("ftp://example.org/x.img") == NULL && !download_protocols(NULL),
+           "other URLs may use nothing");
+        if (!tls_url) {
+                ok(1, "# SKIP no TLS server (openssl or python3's ssl missing)");
+                return;
+        }
+        file = kiln_xasprintf("%s/file", tls_url);
+        http_file_q =
+                kiln_xasprintf("http%%3A%%2F%%2F127.0.0.1%%3A%s", strrchr(http_file, ':') + 1);
+        to_https = kiln_xasprintf("%s/redirect", tls_url);
+        to_http = kiln_xasprintf("%s/redirect-to?u=%s", tls_url, http_file_q);
+        up = kiln_xasprintf("%s/redirect-to?u=%s", base_url, file);
+        s = spec_for(file, dest, NULL);
+        s.max_attempts = 1;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_HTTP,
+                   "a server whose certificate is not trusted is refused: %s", err_msg(err));
+                ok(!exists(dest) && !exists(part), "  no DEST and no DEST.part");
+        }
+        download_set_ca_file(ca_file);
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "with its CA trusted, https works: %s",
+                   err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+        s.url = to_https;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "https redirected to https is followed: %s",
+                   err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+        s.url = to_http;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_HTTP,
+                   "https redirected to http is refused with KILN_E_HTTP: %s", err_msg(err));
+                like(err_msg(err), http_file, "  naming where the redirect pointed");
+                like(err_msg(err), "starts with https:// stays on https", "  and why");
+                ok(!exists(dest) && !exists(part), "  no DEST and no DEST.part");
+        }
+        s.url = up;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "http redirected to https is followed: %s",
+                   err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+        download_set_ca_file(NULL);
+}
+
 typedef struct t_space {
         uint64_t free;
-        char *dir; /* what the hook was asked about */
+        char *dir;        /* what the hook was asked about */
+        const char *fill; /* if set, this file takes its size off the free space */
+        int calls;
 } t_space;
 
 static uint64_t free_space_cb(const char *dir, void *userdata)
 {
         t_space *sp = userdata;
+        long long used = sp->fill ? size_of(sp->fill) : 0;
 
         free(sp->dir);
         sp->dir = kiln_xstrdup(dir);
-        return sp->free;
+        sp->calls++;
+        return used > 0 && (uint64_t) used < sp->free ? sp->free - (uint64_t) used
+               : used > 0                             ? 0
+                                                      : sp->free;
 }
 
 static void test_free_space(void)
 {
         kiln_autofree char *url = url_of("/file");
+        kiln_autofree char *chunked = url_of("/chunked");
         kiln_autofree char *dest = path_of("space.img");
         kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
-        kiln_autofree char *need = kiln_xasprintf("need %d bytes, have 1000", DATA_LEN);
+        kiln_autofree char *need =
+                kiln_xasprintf("need %d bytes and 256 MiB to keep free, have 1000", DATA_LEN);
         download_spec s = spec_for(url, dest, NULL);
         download_result r = {0};
         t_space sp = {.free = 1000};
@@ -732,20 +1011,103 @@ static void test_free_space(void)
                 is_str(sp.dir, tmp, "  the directory checked is DEST's");
                 ok(!exists(dest) && !exists(part), "  nothing was written");
         }
-        /* resuming, only the rest must fit */
-        sp.free = DATA_LEN - half + 1;
+        /* resuming, only the rest must fit, and the reserve */
+        sp.free = DATA_LEN - half + DOWNLOAD_SPACE_RESERVE - 1;
+        write_file(part, data, half);
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_IO,
+                   "resuming, the rest and the reserve must fit (one byte short): %s",
+                   err_msg(err));
+                is_int(size_of(part), half, "  and the .part is kept");
+        }
+        sp.free = DATA_LEN - half + DOWNLOAD_SPACE_RESERVE;
         write_file(part, data, half);
         {
                 kiln_autoptr(kiln_error) err = NULL;
 
                 ok(download_file(&s, &r, &err) == 0,
-                   "resuming, the rest of the file is what must fit: %s", err_msg(err));
+                   "resuming, the rest of the file and the reserve are what must fit: %s",
+                   err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
+
+        /* a chunked answer announces no size: the disk fills while the bytes arrive */
+        s.url = chunked;
+        sp.free = DOWNLOAD_SPACE_RESERVE + half;
+        sp.fill = part;
+        sp.calls = 0;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_IO,
+                   "a chunked answer that would eat into the reserve stops with KILN_E_IO: %s",
+                   err_msg(err));
+                like(err_msg(err), "not enough free space in ", "  saying so");
+                ok(sp.calls > 2, "  the free space was checked again as the bytes came (%d times)",
+                   sp.calls);
+                ok(!exists(dest) && !exists(part), "  no DEST, and the .part is removed");
+        }
+        sp.free = DOWNLOAD_SPACE_RESERVE + DATA_LEN + 1;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0, "  with room for it, it succeeds: %s",
+                   err_msg(err));
                 ok(same_as_data(dest), "  DEST holds the served bytes");
                 download_result_clear(&r);
                 remove_dest(dest);
         }
         download_set_free_space_hook(NULL, NULL);
         free(sp.dir);
+}
+
+/* spec.max_bytes caps the file, announced or not. */
+static void test_max_bytes(void)
+{
+        kiln_autofree char *url = url_of("/file");
+        kiln_autofree char *chunked = url_of("/chunked");
+        kiln_autofree char *dest = path_of("max.img");
+        kiln_autofree char *part = kiln_xasprintf("%s.part", dest);
+        kiln_autofree char *cap = kiln_xasprintf("larger than %d bytes", DATA_LEN / 2);
+        download_spec s = spec_for(chunked, dest, NULL);
+        download_result r = {0};
+
+        s.max_bytes = DATA_LEN / 2;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_LIMIT,
+                   "a chunked answer over max_bytes stops with KILN_E_LIMIT: %s", err_msg(err));
+                like(err_msg(err), cap, "  naming the cap");
+                ok(!exists(dest) && !exists(part), "  no DEST, and the .part is removed");
+        }
+        s.url = url;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+                int rc = download_file(&s, &r, &err);
+
+                ok(rc < 0 && err_code(err) == KILN_E_LIMIT,
+                   "an announced size over max_bytes fails with KILN_E_LIMIT: %s", err_msg(err));
+                ok(!exists(dest) && !exists(part), "  before anything is written");
+        }
+        s.url = chunked;
+        s.max_bytes = DATA_LEN;
+        {
+                kiln_autoptr(kiln_error) err = NULL;
+
+                ok(download_file(&s, &r, &err) == 0,
+                   "a chunked answer of exactly max_bytes succeeds: %s", err_msg(err));
+                ok(same_as_data(dest), "  DEST holds the served bytes");
+                download_result_clear(&r);
+                remove_dest(dest);
+        }
 }
 
 int main(void)
@@ -780,7 +1142,8 @@ int main(void)
         digest_hex(EVP_sha256(), data, DATA_LEN, sha256_hex);
         digest_hex(EVP_sha512(), data, DATA_LEN, sha512_hex);
         src = path_of("served.bin");
-        if (write_file(src, data, DATA_LEN) < 0 || start_server(src) < 0) {
+        if (write_file(src, data, DATA_LEN) < 0 ||
+            start_server(src, NULL, NULL, &server_pid, &base_url) < 0) {
                 printf("1..0 # SKIP cannot start tests/harness/httpd.py with python3\n");
                 stop_server();
                 remove_tmp();
@@ -788,21 +1151,29 @@ int main(void)
                 return 77;
         }
         printf("# serving %d bytes at %s\n", DATA_LEN, base_url);
+        start_tls_server(src);
 
         test_checksum_syntax();
+        test_url_redact();
         test_clean();
         test_mismatch();
         test_cut();
         test_part_on_disk();
+        test_changed("/mutable", "ETag: \"v1-");
+        test_changed("/mutable-lm", "Last-Modified: Mon, 01 Jan 2024");
         test_retries();
         test_stall_and_interrupt();
         test_progress();
         test_http_errors();
+        test_tls_redirects();
         test_free_space();
+        test_max_bytes();
 
         stop_server();
         remove_tmp();
         free(data);
         free(base_url);
+        free(tls_url);
+        free(ca_file);
         return done();
 }

@@ -19,7 +19,9 @@ typedef struct disk_info {
 } disk_info;
 
 void disk_info_clear(disk_info *info);
-/* qemu-img info --output=json; KILN_E_INVALID if the file is not a disk image kiln accepts. */
+/* qemu-img info --output=json, under limits (1 GiB of address space, 30 s of CPU);
+ * KILN_E_INVALID if the file is not a disk image kiln accepts, KILN_E_LIMIT if qemu-img went
+ * over its CPU time. */
 int disk_inspect(const char *path, disk_info *ret, kiln_error **err);
 /* Refuses backing files, data files and formats other than raw and qcow2. */
 int disk_check_standalone(const char *path, const disk_info *info, kiln_error **err);
@@ -28,8 +30,14 @@ int disk_check_standalone(const char *path, const disk_info *info, kiln_error **
  * no partition table (a raw file is whatever qemu-img cannot name, so it must look like a
  * disk). KILN_E_INVALID naming the reason. */
 int disk_check_importable(const char *path, const disk_info *info, kiln_error **err);
-/* Writes DST as a standalone qcow2 copy of SRC (of format src_format). */
-int disk_convert_qcow2(const char *src, const char *src_format, const char *dst, kiln_error **err);
+/* Writes DST as a standalone qcow2 copy of SRC (of format src_format, virtual_size bytes as
+ * disk_inspect read it), under limits: 2 GiB of address space, and the CPU time of
+ * disk_convert_cpu_limit (KILN_E_LIMIT when qemu-img goes over it). */
+int disk_convert_qcow2(const char *src, const char *src_format, uint64_t virtual_size,
+                       const char *dst, kiln_error **err);
+/* The CPU seconds a convert may take: 120 plus 30 per GiB of virtual size, that part capped at
+ * 120 per GiB of the file (see disk.c). */
+unsigned disk_convert_cpu_limit(uint64_t virtual_size, uint64_t file_size);
 /* Rewrites the backing file name in a qcow2 header without touching data (qemu-img rebase
  * -u); backing NULL makes the file standalone. */
 int disk_set_backing(const char *path, const char *backing, kiln_error **err);

@@ -10,6 +10,14 @@
  *                         different size, it is discarded and the next attempt starts over)
  *   anything else         the body is not written; 5xx, 408 and 429 are retried
  *
+ * The file may change on the server between two attempts or two calls. Its validator (a
+ * strong ETag, else Last-Modified) is kept in DEST.part.meta, written (0600) when DEST.part
+ * starts from 0, and sent as If-Range with every Range request: a server whose file changed
+ * answers 200 with the whole new file, which starts DEST.part over instead of appending the
+ * new file's tail to the old one's head. A .part without a .meta (the server named no
+ * validator, or an older kiln wrote it) is resumed without If-Range; an unreadable .meta starts
+ * over.
+ *
  * The digest context always covers exactly the bytes in DEST.part: bytes are hashed in the
  * write callback right after they are written, a .part found on disk is hashed once before its
  * first transfer, and a restart from 0 resets the context. So when the last byte arrives the
@@ -29,6 +37,7 @@
 #include <openssl/evp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -46,6 +55,8 @@
 #define DL_BACKOFF_FIRST_MS          500
 #define DL_BACKOFF_MAX_MS            8000
 #define DL_HASH_CHUNK                ((size_t) 1024 * 1024)
+#define DL_SPACE_RECHECK             ((uint64_t) 1024 * 1024)
+#define DL_META_MAX                  1024 /* bytes of DEST.part.meta */
 
 typedef CURL dl_curl;
 static dl_curl *dl_curl_free(dl_curl *c)
@@ -54,6 +65,22 @@ static dl_curl *dl_curl_free(dl_curl *c)
         return NULL;
 }
 KILN_DEFINE_AUTOPTR(dl_curl, dl_curl_free)
+
+typedef struct curl_slist dl_slist;
+static dl_slist *dl_slist_free(dl_slist *l)
+{
+        curl_slist_free_all(l);
+        return NULL;
+}
+KILN_DEFINE_AUTOPTR(dl_slist, dl_slist_free)
+
+typedef CURLU dl_curlu;
+static dl_curlu *dl_curlu_free(dl_curlu *u)
+{
+        curl_url_cleanup(u);
+        return NULL;
+}
+KILN_DEFINE_AUTOPTR(dl_curlu, dl_curlu_free)
 
 typedef EVP_MD_CTX dl_md_ctx;
 static dl_md_ctx *dl_md_ctx_free(dl_md_ctx *c)
@@ -75,6 +102,22 @@ KILN_DEFINE_AUTOPTR(dl_md_ctx, dl_md_ctx_free)
 
 static download_free_space_fn dl_free_space_hook;
 static void *dl_free_space_userdata;
+static char *dl_ca_file;
+
+void download_set_ca_file(const char *path)
+{
+        free(dl_ca_file);
+        dl_ca_file = path ? kiln_xstrdup(path) : NULL;
+}
+
+const char *download_protocols(const char *url)
+{
+        if (url && strncasecmp(url, "https://", 8) == 0)
+                return "https";
+        if (url && strncasecmp(url, "http://", 7) == 0)
+                return "http,https";
+        return NULL;
+}
 
 void download_set_free_space_hook(download_free_space_fn fn, void *userdata)
 {
@@ -86,6 +129,41 @@ void download_result_clear(download_result *r)
 {
         free(r->digest);
         memset(r, 0, sizeof(*r));
+}
+
+/* ---- URLs ---- */
+
+char *download_url_redact(const char *url, size_t max)
+{
+        static const CURLUPart drop[] = {CURLUPART_USER, CURLUPART_PASSWORD, CURLUPART_OPTIONS,
+                                         CURLUPART_QUERY, CURLUPART_FRAGMENT};
+        kiln_autoptr(dl_curlu) u = curl_url();
+        char *got = NULL, *out;
+        size_t len;
+
+        if (!u)
+                abort(); /* out of memory, as kiln_xmalloc */
+        if (!url || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+                return kiln_xstrdup("(a URL libcurl cannot parse)");
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(drop); i++)
+                if (curl_url_set(u, drop[i], NULL, 0) != CURLUE_OK)
+                        return kiln_xstrdup("(a URL libcurl cannot parse)");
+        if (curl_url_get(u, CURLUPART_URL, &got, 0) != CURLUE_OK || !got) {
+                curl_free(got);
+                return kiln_xstrdup("(a URL libcurl cannot parse)");
+        }
+        out = kiln_xstrdup(got);
+        curl_free(got);
+        len = strlen(out);
+        if (max > 3 && len > max) {
+                size_t keep = max - 3;
+
+                /* not inside a UTF-8 sequence: descriptions must stay valid UTF-8 */
+                while (keep > 0 && ((unsigned char) out[keep] & 0xc0) == 0x80)
+                        keep--;
+                memcpy(out + keep, "...", 4);
+        }
+        return out;
 }
 
 /* ---- checksums ---- */
@@ -167,8 +245,10 @@ typedef enum { DL_DONE, DL_RETRY, DL_FAIL } dl_outcome;
 
 typedef struct dl_state {
         const download_spec *spec;
-        const char *part; /* DEST.part */
-        const char *dir;  /* DEST's directory */
+        const char *part;  /* DEST.part */
+        const char *meta;  /* DEST.part.meta: the validator DEST.part belongs to */
+        const char *shown; /* the URL for messages: without credentials or query */
+        const char *dir;   /* DEST's directory */
         int stall_s;
         CURL *curl;
         char errbuf[CURL_ERROR_SIZE];
@@ -184,9 +264,15 @@ typedef struct dl_state {
         uint64_t have; /* size of DEST.part when the attempt began */
         uint64_t resumed_from;
         bool body_started;
+        bool discard;         /* DEST.part is removed after this attempt */
+        uint64_t since_check; /* bytes written since the last free-space check */
         long status;
         int64_t range_start; /* from Content-Range, -1 if absent or "*" */
         int64_t range_total;
+        char *location; /* the Location header of the last response, or NULL */
+        char *etag;     /* its ETag and Last-Modified, or NULL */
+        char *last_modified;
+        bool has_meta; /* DEST.part.meta was there when the attempt began */
         struct timespec last_byte;
         dl_stop stop;
         kiln_error *cb_err;
@@ -253,8 +339,9 @@ static int dl_report(dl_state *st, bool force)
                                   st->spec->userdata);
 }
 
-/* The free-space check before the first byte of a body of `need` bytes; `reclaim` bytes of
- * DEST.part are about to be truncated away. */
+/* The free-space check: `need` more bytes must fit and leave DOWNLOAD_SPACE_RESERVE free;
+ * `reclaim` bytes of DEST.part are about to be truncated away. Before the first byte of a body
+ * need is its size (0 if unknown); while it arrives, what is left of it, or the next bytes. */
 static int dl_check_space(dl_state *st, uint64_t need, uint64_t reclaim, kiln_error **err)
 {
         struct statvfs vfs;
@@ -269,11 +356,22 @@ static int dl_check_space(dl_state *st, uint64_t need, uint64_t reclaim, kiln_er
                 avail = (uint64_t) vfs.f_bavail * (uint64_t) vfs.f_frsize;
         }
         avail += reclaim;
-        if (need > avail)
+        if (need > avail || avail - need < DOWNLOAD_SPACE_RESERVE)
                 return kiln_error_set(err, KILN_E_IO, NULL,
                                       "not enough free space in %s: need %" PRIu64
-                                      " bytes, have %" PRIu64,
-                                      st->dir, need, avail);
+                                      " bytes and %llu MiB to keep free, have %" PRIu64,
+                                      st->dir, need, DOWNLOAD_SPACE_RESERVE >> 20, avail);
+        return 0;
+}
+
+/* The cap of spec->max_bytes on a file of `size` bytes (what is known of it so far). */
+static int dl_check_max(dl_state *st, uint64_t size, kiln_error **err)
+{
+        if (st->spec->max_bytes && size > st->spec->max_bytes)
+                return kiln_error_set(err, KILN_E_LIMIT, NULL,
+                                      "'%s' is larger than %" PRIu64 " bytes, the most a download "
+                                      "may have",
+                                      st->shown, st->spec->max_bytes);
         return 0;
 }
 
@@ -296,6 +394,73 @@ static int dl_open_part(dl_state *st, bool from_scratch, kiln_error **err)
                 st->resumed_from = st->have;
         }
         return 0;
+}
+
+/* ---- the validator kept with DEST.part ---- */
+
+/* The line DEST.part.meta holds for this response: "ETag: V" for a strong ETag, else
+ * "Last-Modified: V", or NULL if it named neither (a weak ETag cannot be used in If-Range). */
+static char *dl_validator_line(const dl_state *st)
+{
+        if (st->etag && st->etag[0] == '"')
+                return kiln_xasprintf("ETag: %s\n", st->etag);
+        if (st->last_modified && st->last_modified[0])
+                return kiln_xasprintf("Last-Modified: %s\n", st->last_modified);
+        return NULL;
+}
+
+/* Removes DEST.part.meta; quiet. */
+static void dl_meta_remove(const dl_state *st)
+{
+        if (unlink(st->meta) < 0 && errno != ENOENT)
+                kiln_log(KILN_LOG_DEBUG, "download: cannot remove '%s': %s", st->meta,
+                         strerror(errno));
+}
+
+/* Writes DEST.part.meta for the response whose body DEST.part now holds, or removes it if the
+ * response named no validator. */
+static int dl_meta_write(dl_state *st, kiln_error **err)
+{
+        kiln_autofree char *line = dl_validator_line(st);
+        kiln_autoclose int fd = -1;
+        size_t len;
+
+        if (!line || strlen(line) > DL_META_MAX) {
+                dl_meta_remove(st);
+                return 0;
+        }
+        fd = open(st->meta, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'", st->meta);
+        len = strlen(line);
+        if (write(fd, line, len) != (ssize_t) len)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", st->meta);
+        return 0;
+}
+
+/* The If-Range value DEST.part.meta holds: 1 and *ret set, 0 if there is no such file, -1 if it
+ * cannot be read or is not what dl_meta_write writes. */
+static int dl_meta_read(const dl_state *st, char **ret)
+{
+        kiln_autofree char *text = NULL;
+        const char *v = NULL;
+        size_t len = 0;
+
+        if (access(st->meta, F_OK) < 0 && errno == ENOENT)
+                return 0;
+        if (kiln_file_read(st->meta, DL_META_MAX, &text, &len, NULL) < 0)
+                return -1;
+        if (strncmp(text, "ETag: \"", 7) == 0)
+                v = text + 6;
+        else if (strncmp(text, "Last-Modified: ", 15) == 0)
+                v = text + 15;
+        if (!v || len < 2 || text[len - 1] != '\n')
+                return -1;
+        for (const char *c = v; c < text + len - 1; c++)
+                if ((unsigned char) *c < 0x20 || *c == 0x7f)
+                        return -1;
+        *ret = kiln_xstrndup(v, (size_t) (text + len - 1 - v));
+        return 1;
 }
 
 /* For messages: "; 'DEST.part' is kept to resume" when there is something to resume. */
@@ -325,7 +490,7 @@ static int dl_body_begin(dl_state *st)
                 return kiln_error_set(&st->cb_err, KILN_E_HTTP, NULL,
                                       "'%s' answered a request for the bytes from %" PRIu64
                                       " with other bytes (Content-Range from %" PRId64 ")",
-                                      st->spec->url, st->have, st->range_start);
+                                      st->shown, st->have, st->range_start);
         }
         scratch = st->status != 206 || st->range_start == 0;
         if (st->status == 206 && st->range_total >= 0) /* also from 0: the body is a part */
@@ -334,12 +499,17 @@ static int dl_body_begin(dl_state *st)
                 st->total = len >= 0 ? (uint64_t) len : 0;
         else
                 st->total = len >= 0 ? st->have + (uint64_t) len : 0;
-        if (len >= 0 &&
-            dl_check_space(st, (uint64_t) len, scratch ? st->have : 0, &st->cb_err) < 0) {
+        if (dl_check_max(st, st->total, &st->cb_err) < 0 ||
+            dl_check_space(st, len >= 0 ? (uint64_t) len : 0, scratch ? st->have : 0, &st->cb_err) <
+                    0) {
                 st->stop = DL_STOP_ERROR;
                 return -1;
         }
-        if (dl_open_part(st, scratch, &st->cb_err) < 0) {
+        st->since_check = 0;
+        /* the .part is truncated before its .meta changes: a crash in between leaves the old
+         * validator with the new bytes, which at worst makes the next call start over */
+        if (dl_open_part(st, scratch, &st->cb_err) < 0 ||
+            ((scratch || !st->has_meta) && dl_meta_write(st, &st->cb_err) < 0)) {
                 st->stop = DL_STOP_ERROR;
                 return -1;
         }
@@ -354,6 +524,20 @@ static size_t dl_on_body(char *data, size_t size, size_t nmemb, void *userdata)
         clock_gettime(CLOCK_MONOTONIC, &st->last_byte);
         if (!st->body_started && dl_body_begin(st) < 0)
                 return 0;
+        /* a server may send more than it announced, or announce nothing (chunked) */
+        st->since_check += n;
+        if (dl_check_max(st, st->hashed + n, &st->cb_err) < 0 ||
+            (st->since_check >= DL_SPACE_RECHECK &&
+             dl_check_space(st, st->total > st->hashed + n ? st->total - st->hashed : n, 0,
+                            &st->cb_err) < 0)) {
+                kiln_error_prefix(&st->cb_err, "the download stopped after %" PRIu64 " bytes",
+                                  st->hashed);
+                st->stop = DL_STOP_ERROR;
+                st->discard = true;
+                return 0;
+        }
+        if (st->since_check >= DL_SPACE_RECHECK)
+                st->since_check = 0;
         while (off < n) {
                 ssize_t w = write(st->fd, data + off, n - off);
 
@@ -414,6 +598,27 @@ static void dl_parse_content_range(dl_state *st, const char *v)
         st->range_total = total;
 }
 
+/* Forgets the headers kept of a response. */
+static void dl_response_clear(dl_state *st)
+{
+        free(st->location);
+        free(st->etag);
+        free(st->last_modified);
+        st->location = st->etag = st->last_modified = NULL;
+}
+
+/* A header's value without the blanks around it. */
+static char *dl_header_value(const char *v)
+{
+        size_t len;
+
+        v += strspn(v, " \t");
+        len = strlen(v);
+        while (len && strchr(" \t\r\n", v[len - 1]))
+                len--;
+        return kiln_xstrndup(v, len);
+}
+
 static size_t dl_on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
         dl_state *st = userdata;
@@ -425,8 +630,18 @@ static size_t dl_on_header(char *data, size_t size, size_t nmemb, void *userdata
                 /* a new response (after a redirect, or a 100 Continue) */
                 st->range_start = -1;
                 st->range_total = -1;
+                dl_response_clear(st);
         } else if (strncasecmp(line, "Content-Range:", 14) == 0) {
                 dl_parse_content_range(st, line + 14);
+        } else if (strncasecmp(line, "Location:", 9) == 0) {
+                free(st->location);
+                st->location = dl_header_value(line + 9);
+        } else if (strncasecmp(line, "ETag:", 5) == 0) {
+                free(st->etag);
+                st->etag = dl_header_value(line + 5);
+        } else if (strncasecmp(line, "Last-Modified:", 14) == 0) {
+                free(st->last_modified);
+                st->last_modified = dl_header_value(line + 14);
         }
         return n;
 }
@@ -453,13 +668,16 @@ static int dl_on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, 
 static int dl_curl_setup(dl_state *st, kiln_error **err)
 {
         const download_spec *s = st->spec;
+        const char *protocols = download_protocols(s->url);
         CURL *c = st->curl;
 
         DL_SETOPT(c, CURLOPT_URL, s->url, err);
         DL_SETOPT(c, CURLOPT_ERRORBUFFER, st->errbuf, err);
         DL_SETOPT(c, CURLOPT_NOSIGNAL, 1L, err);
-        DL_SETOPT(c, CURLOPT_PROTOCOLS_STR, "http,https", err);
-        DL_SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https", err);
+        DL_SETOPT(c, CURLOPT_PROTOCOLS_STR, protocols, err);
+        DL_SETOPT(c, CURLOPT_REDIR_PROTOCOLS_STR, protocols, err);
+        if (dl_ca_file)
+                DL_SETOPT(c, CURLOPT_CAINFO, dl_ca_file, err);
         DL_SETOPT(c, CURLOPT_FOLLOWLOCATION, 1L, err);
         DL_SETOPT(c, CURLOPT_MAXREDIRS, DL_MAX_REDIRECTS, err);
         DL_SETOPT(c, CURLOPT_USERAGENT, "kiln/" KILN_VERSION, err);
@@ -501,7 +719,7 @@ static bool dl_curl_transient(CURLcode c)
 /* What a finished transfer means, once its file descriptor is closed. */
 static dl_outcome dl_classify(dl_state *st, CURLcode res, kiln_error **err)
 {
-        const char *url = st->spec->url;
+        const char *url = st->shown;
         curl_off_t connect_us = 0;
         long code = 0;
 
@@ -530,6 +748,16 @@ static dl_outcome dl_classify(dl_state *st, CURLcode res, kiln_error **err)
         case DL_STOP_NONE:
                 break;
         }
+        if (res == CURLE_UNSUPPORTED_PROTOCOL && st->location) {
+                kiln_autofree char *to = download_url_redact(st->location, 0);
+
+                kiln_error_set(err, KILN_E_HTTP, NULL,
+                               "cannot download '%s': the redirect to '%s' is refused: %s", url, to,
+                               strncasecmp(st->location, "http://", 7) == 0
+                                       ? "a download that starts with https:// stays on https"
+                                       : "only http:// and https:// are followed");
+                return DL_FAIL;
+        }
         if (res == CURLE_TOO_MANY_REDIRECTS || res == CURLE_UNSUPPORTED_PROTOCOL) {
                 kiln_error_set(err, KILN_E_HTTP, NULL, "cannot download '%s': %s", url,
                                st->errbuf[0] ? st->errbuf : curl_easy_strerror(res));
@@ -548,6 +776,7 @@ static dl_outcome dl_classify(dl_state *st, CURLcode res, kiln_error **err)
                                                      st->part);
                                 return DL_FAIL;
                         }
+                        dl_meta_remove(st);
                         dl_digest_reset(st);
                         return DL_RETRY;
                 }
@@ -610,6 +839,10 @@ static int dl_part_finish(dl_state *st, kiln_error **err)
 static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
 {
         kiln_autofree char *range = NULL;
+        kiln_autofree char *if_range = NULL;
+        kiln_autofree char *if_range_header = NULL;
+        kiln_autoptr(dl_slist) headers = NULL;
+        int meta = 0;
         struct stat sb;
         dl_outcome out;
         CURLcode res;
@@ -618,6 +851,7 @@ static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
         st->have = 0;
         st->resumed_from = 0;
         st->body_started = false;
+        st->discard = false;
         st->status = 0;
         st->range_start = -1;
         st->range_total = -1;
@@ -632,18 +866,45 @@ static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
                 kiln_error_set_errno(err, errno, KILN_E_IO, "cannot stat '%s'", st->part);
                 return DL_FAIL;
         }
+        if (st->have > 0)
+                meta = dl_meta_read(st, &if_range);
+        if (meta < 0) {
+                kiln_log(KILN_LOG_DEBUG, "download: '%s' is unreadable: starting over", st->meta);
+                if (unlink(st->part) < 0 && errno != ENOENT) {
+                        kiln_error_set_errno(err, errno, KILN_E_IO, "cannot remove '%s'", st->part);
+                        return DL_FAIL;
+                }
+                dl_meta_remove(st);
+                dl_digest_reset(st);
+                st->have = 0;
+        }
+        st->has_meta = meta > 0;
         /* the digest covers the .part unless it comes from another call or was changed */
         if (st->have != st->hashed && dl_hash_part(st, st->have, err) < 0)
                 return DL_FAIL;
         if (st->have > 0)
                 range = kiln_xasprintf("%" PRIu64 "-", st->have);
-        if (curl_easy_setopt(st->curl, CURLOPT_RANGE, range) != CURLE_OK) {
-                kiln_error_set(err, KILN_E_INTERNAL, NULL, "cannot set the libcurl option RANGE");
+        if (range && if_range) {
+                if_range_header = kiln_xasprintf("If-Range: %s", if_range);
+                headers = curl_slist_append(NULL, if_range_header);
+                if (!headers) {
+                        kiln_error_set(err, KILN_E_INTERNAL, NULL,
+                                       "cannot build the If-Range header");
+                        return DL_FAIL;
+                }
+        }
+        if (curl_easy_setopt(st->curl, CURLOPT_RANGE, range) != CURLE_OK ||
+            curl_easy_setopt(st->curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK) {
+                kiln_error_set(err, KILN_E_INTERNAL, NULL,
+                               "cannot set the libcurl options RANGE and HTTPHEADER");
                 return DL_FAIL;
         }
-        kiln_log(KILN_LOG_DEBUG, "download: GET '%s' from byte %" PRIu64, st->spec->url, st->have);
+        kiln_log(KILN_LOG_DEBUG, "download: GET '%s' from byte %" PRIu64 "%s%s", st->shown,
+                 st->have, if_range ? " if still " : "", if_range ? if_range : "");
         res = curl_easy_perform(st->curl);
+        curl_easy_setopt(st->curl, CURLOPT_HTTPHEADER, NULL);
         out = dl_classify(st, res, err);
+        dl_response_clear(st);
         if (out == DL_DONE && dl_part_finish(st, err) < 0)
                 out = DL_FAIL;
         if (st->fd >= 0 && close(st->fd) < 0 && out == DL_DONE) {
@@ -651,6 +912,13 @@ static dl_outcome dl_attempt(dl_state *st, kiln_error **err)
                 out = DL_FAIL;
         }
         st->fd = -1;
+        if (st->discard) {
+                if (unlink(st->part) < 0 && errno != ENOENT)
+                        kiln_log(KILN_LOG_DEBUG, "download: cannot remove '%s': %s", st->part,
+                                 strerror(errno));
+                dl_meta_remove(st);
+                dl_digest_reset(st);
+        }
         return out;
 }
 
@@ -676,7 +944,7 @@ static int dl_backoff(dl_state *st, int attempt, kiln_error **err)
                         return kiln_error_set(err, KILN_E_INTERRUPTED, NULL,
                                               "the download of '%s' was interrupted while "
                                               "waiting to retry%s",
-                                              st->spec->url, note);
+                                              st->shown, note);
                 }
         }
         return 0;
@@ -726,6 +994,8 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
         kiln_autoptr(kiln_error) attempt_err = NULL;
         kiln_autofree char *expected = NULL;
         kiln_autofree char *part = NULL;
+        kiln_autofree char *meta = NULL;
+        kiln_autofree char *shown = NULL;
         kiln_autofree char *dir = NULL;
         unsigned char digest[EVP_MAX_MD_SIZE];
         unsigned int digest_len = 0;
@@ -753,6 +1023,8 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
                 return -1;
 
         part = kiln_xasprintf("%s.part", spec->dest);
+        meta = kiln_xasprintf("%s.part.meta", spec->dest);
+        shown = download_url_redact(spec->url, 0);
         dir = dl_dirname(spec->dest);
         curl = curl_easy_init();
         md_ctx = EVP_MD_CTX_new();
@@ -762,6 +1034,8 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
         memset(&st, 0, sizeof(st));
         st.spec = spec;
         st.part = part;
+        st.meta = meta;
+        st.shown = shown;
         st.dir = dir;
         st.curl = curl;
         st.md = md;
@@ -802,12 +1076,13 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
                 kiln_buf_appendf(&hex, "%02x", digest[i]);
         if (expected && strcmp(hex.data + strlen(alg) + 1, expected) != 0) {
                 kiln_error_set(err, KILN_E_INVALID, NULL,
-                               "checksum mismatch for %s: expected %s:%s got %s", spec->url, alg,
+                               "checksum mismatch for %s: expected %s:%s got %s", shown, alg,
                                expected, hex.data);
                 kiln_buf_clear(&hex);
                 if (unlink(part) < 0 && errno != ENOENT)
                         kiln_log(KILN_LOG_DEBUG, "download: cannot remove '%s': %s", part,
                                  strerror(errno));
+                dl_meta_remove(&st);
                 return -1;
         }
         if (rename(part, spec->dest) < 0) {
@@ -815,6 +1090,7 @@ int download_file(const download_spec *spec, download_result *ret, kiln_error **
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot rename '%s' to '%s'",
                                             part, spec->dest);
         }
+        dl_meta_remove(&st);
         if (!spec->transient)
                 dl_fsync_dir(dir);
 

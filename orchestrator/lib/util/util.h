@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <kiln/common.h>
 #include <kiln/error.h>
@@ -105,6 +106,26 @@ char *kiln_cmd_to_string(const kiln_cmd *cmd);
  * (KILN_E_IO) that names the program and carries the tail of its stderr. *ret_stdout (if
  * ret_stdout is not NULL) receives everything it printed on stdout. */
 int kiln_cmd_run(kiln_cmd *cmd, char **ret_stdout, kiln_error **err);
+
+/* Resource limits for a tool that reads untrusted input (a downloaded disk image): a crafted
+ * file must not make it take all memory or run forever. as_bytes caps the address space
+ * (RLIMIT_AS), cpu_s the CPU time (RLIMIT_CPU: SIGXCPU at cpu_s, SIGKILL 2 s later); 0 leaves
+ * that one unlimited. A limited child also dumps no core (RLIMIT_CORE 0) and gets
+ * MALLOC_ARENA_MAX=2: glibc reserves 64 MiB of address space per malloc arena, up to one per
+ * thread, which would make the need grow with the threads a tool starts rather than with the
+ * input. */
+typedef struct kiln_limits {
+        uint64_t as_bytes;
+        unsigned cpu_s;
+} kiln_limits;
+#define KILN_LIMITS_MALLOC_ENV "MALLOC_ARENA_MAX=2"
+/* Applies the limits to the calling process, between fork and exec (setrlimit only, which is
+ * a plain system call). Returns 0, or -1 with errno set. */
+int kiln_limits_apply(const kiln_limits *limits);
+/* A run that exceeds the CPU time fails with KILN_E_LIMIT, naming the limit; one that dies of a
+ * signal under an address-space limit says that it had one (running out of memory under it is
+ * usually a message and a non-zero exit, or an abort). */
+void kiln_cmd_set_limits(kiln_cmd *cmd, uint64_t as_bytes, unsigned cpu_s);
 
 /* Tests: when a hook is set, commands are not run; the hook receives the argv and gives the
  * stdout and exit status the command would have had. */
