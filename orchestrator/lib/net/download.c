@@ -378,7 +378,7 @@ static int dl_check_max(dl_state *st, uint64_t size, kiln_error **err)
 /* Opens DEST.part for this attempt's body: from 0 (truncating it) or after `have` bytes. */
 static int dl_open_part(dl_state *st, bool from_scratch, kiln_error **err)
 {
-        st->fd = open(st->part, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        st->fd = open(st->part, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (st->fd < 0)
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'", st->part);
         if (from_scratch) {
