@@ -677,7 +677,7 @@ static char **ssh_options(kiln_ctx *ctx, const kiln_instance *inst, const char *
 {
         kiln_autofree char *known = instance_file(ctx, inst->instance_id, "known_hosts");
         kiln_autofree char *known_v = kiln_ssh_config_value(known);
-        char **argv = kiln_xcalloc(12, sizeof(char *));
+        char **argv = kiln_xcalloc(14, sizeof(char *));
         size_t n = 0;
 
         argv[n++] = kiln_xstrdup("ssh");
