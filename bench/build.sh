@@ -97,7 +97,7 @@ run_stamped() {
 secs() { printf '%.1f' "$1"; }
 mib() { echo "scale=1; $1 / 1048576" | bc; }
 
-# The MOTD script exactly as kiln's motd_message step writes it (orchestrator/lib/configure.c,
+# The MOTD script exactly as kiln's motd_message step writes it (orchestrator/lib/guest/configure.c,
 # kiln_motd_script), with a here-document delimiter of the same form.
 motd_script() {
         local delim

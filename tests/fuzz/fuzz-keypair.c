@@ -7,7 +7,7 @@
  * Checked: an accepted key is "ssh-rsa BASE64" of 1024, 2048 or 4096 bits or "ssh-ed25519
  * BASE64", one line without a comment, and a refusal is InvalidKeyPair.Format. */
 #include "fuzz.h"
-#include "keypair-private.h"
+#include "keypair/keypair-private.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,7 +6,7 @@
  * Checked: a checksum found is "sha256:" and hex digits, and it is then checked as a
  * --checksum argument without harm, as import-image does. */
 #include "fuzz.h"
-#include "image-private.h"
+#include "image/image-private.h"
 #include "net/download.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "ctx-private.h"
-#include "keypair-private.h"
+#include "core/ctx-private.h"
+#include "keypair/keypair-private.h"
 #include "registry/registry-keypair.h"
 #include "tap.h"
 #include "util/util.h"

@@ -4,8 +4,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "image-rules.h"
+#include "core/config.h"
+#include "image/image-rules.h"
 #include "tap.h"
 #include "util/util.h"
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "image-rules.h"
-#include "instance-private.h"
-#include "keypair-private.h"
+#include "image/image-rules.h"
+#include "instance/instance-private.h"
+#include "keypair/keypair-private.h"
 #include "seed/seed.h"
 #include "util/util.h"
 

@@ -5,7 +5,7 @@
 
 #include <kiln/keypair.h>
 
-#include "ctx-private.h"
+#include "core/ctx-private.h"
 
 /* The caller's key pair called name in the context's region (ctx->region, ctx->account), with
  * its public key (an OpenSSH line) and tags, read through r: call it inside the caller's own

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "image-rules.h"
-#include "keypair-private.h"
+#include "image/image-rules.h"
+#include "keypair/keypair-private.h"
 #include "registry/registry-keypair.h"
 #include "util/util.h"
 

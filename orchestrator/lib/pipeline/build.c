@@ -17,7 +17,7 @@
 #include <kiln/instance.h>
 #include <kiln/keypair.h>
 
-#include "ctx-private.h"
+#include "core/ctx-private.h"
 #include "registry/registry.h"
 #include "util/util.h"
 

@@ -6,7 +6,7 @@
 
 #include <kiln/text.h>
 
-#include "image-rules.h"
+#include "image/image-rules.h"
 #include "util/util.h"
 
 int rules_check_image_id(const char *id, kiln_error **err)

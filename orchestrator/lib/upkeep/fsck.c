@@ -10,8 +10,8 @@
 
 #include <kiln/upkeep.h>
 
-#include "image-rules.h"
-#include "instance-private.h"
+#include "image/image-rules.h"
+#include "instance/instance-private.h"
 #include "registry/registry-instance.h"
 #include "util/util.h"
 #include "virt/virt-storage.h"

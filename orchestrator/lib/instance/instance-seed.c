@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "instance-private.h"
+#include "instance/instance-private.h"
 #include "seed/seed.h"
 #include "ssh/ssh.h"
 #include "util/util.h"

@@ -26,8 +26,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "image-rules.h"
-#include "instance-private.h"
+#include "image/image-rules.h"
+#include "instance/instance-private.h"
 #include "ssh/ssh.h"
 #include "util/util.h"
 #include "virt/virt-storage.h"

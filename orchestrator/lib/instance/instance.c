@@ -9,9 +9,9 @@
 
 #include <libvirt/libvirt.h>
 
-#include "image-rules.h"
-#include "instance-private.h"
-#include "keypair-private.h"
+#include "image/image-rules.h"
+#include "instance/instance-private.h"
+#include "keypair/keypair-private.h"
 #include "ssh/ssh.h"
 #include "util/util.h"
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "util/util.h"
 
 #define CONFIG_MAX_BYTES (1 << 20)

@@ -24,7 +24,7 @@
 
 #include <kiln/build.h>
 
-#include "image-rules.h"
+#include "image/image-rules.h"
 #include "util/util.h"
 
 #define TEMPLATE_MAX_BYTES (1 << 20)

@@ -5,7 +5,7 @@
 
 #include <kiln/image.h>
 
-#include "ctx-private.h"
+#include "core/ctx-private.h"
 
 int rules_check_image_id(const char *id, kiln_error **err);
 int rules_check_snapshot_id(const char *id, kiln_error **err);

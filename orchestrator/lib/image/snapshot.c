@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "image-rules.h"
+#include "image/image-rules.h"
 #include "util/util.h"
 
 static int snapshot_not_found(kiln_error **err, const char *id)

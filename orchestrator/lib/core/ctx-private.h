@@ -4,7 +4,7 @@
 
 #include <kiln/ctx.h>
 
-#include "config.h"
+#include "core/config.h"
 #include "registry/registry.h"
 #include "virt/virt-storage.h"
 

@@ -9,7 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "instance-private.h"
+#include "instance/instance-private.h"
 #include "util/util.h"
 
 #define START_PORT_TRIES 8

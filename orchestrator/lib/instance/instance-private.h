@@ -4,7 +4,7 @@
 
 #include <kiln/instance.h>
 
-#include "ctx-private.h"
+#include "core/ctx-private.h"
 #include "registry/registry-instance.h"
 #include "seed/seed.h"
 #include "ssh/ssh.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ctx-private.h"
+#include "core/ctx-private.h"
 #include "util/util.h"
 
 static char *default_home(void)

@@ -17,8 +17,8 @@
 
 #include "disk/detect.h"
 #include "disk/disk.h"
-#include "image-private.h"
-#include "image-rules.h"
+#include "image/image-private.h"
+#include "image/image-rules.h"
 #include "net/download.h"
 #include "util/util.h"
 

@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "image-rules.h"
-#include "instance-private.h"
+#include "image/image-rules.h"
+#include "instance/instance-private.h"
 #include "util/util.h"
 
 char *instance_template_path(const char *name)

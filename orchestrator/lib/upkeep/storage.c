@@ -7,7 +7,7 @@
 
 #include <kiln/upkeep.h>
 
-#include "image-rules.h"
+#include "image/image-rules.h"
 #include "util/util.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)

@@ -5,7 +5,7 @@
 
 #include <kiln/configure.h>
 
-#include "instance-private.h"
+#include "instance/instance-private.h"
 #include "ssh/ssh.h"
 #include "util/util.h"
 

@@ -8,7 +8,7 @@
 #include <sys/time.h>
 
 #include "disk/disk.h"
-#include "image-rules.h"
+#include "image/image-rules.h"
 #include "util/util.h"
 
 typedef struct copy_layer {
