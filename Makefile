@@ -6,7 +6,7 @@
 #   make test         the README's test command: deps, build, unit tier, lint, ASan, fuzz, e2e
 #   make check-e2e    real-guest tier alone (skips with 77 if no daemon/image can be had)
 #   make check-asan   unit tier under ASan+UBSan      make check-valgrind   under valgrind
-#   make lint         clang-format check, clang-tidy, cppcheck, banned functions
+#   make lint         clang-format check, clang-tidy, cppcheck, banned functions, layering
 #   make fuzz         each libFuzzer harness for FUZZ_SECONDS (60)   make fuzz-smoke   5 s each
 #   make image        build (or reuse) the cached Debian 12 guest image
 #   make bench        benchmarks, each against its anchor in the same run
@@ -67,7 +67,7 @@ endif
 CFLAGS_ALL  := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(MODE_LDFLAGS) $(LDFLAGS)
 
-.PHONY: all deps demo unit test check-e2e check-asan check-valgrind lint format image bench clean \
+.PHONY: all lib deps demo unit test check-e2e check-asan check-valgrind lint format image bench clean \
         check-deps unit-bins fuzz fuzz-smoke fuzz-bins
 
 all: kiln
@@ -92,6 +92,8 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libkiln.a
 	@mkdir -p $(dir $@)
 	@echo '  TEST  $@'
 	@$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libkiln.a $(PKG_LIBS)
+
+lib: $(BUILD)/libkiln.a
 
 unit-bins: $(BUILD)/kiln $(UNIT_BIN)
 
@@ -168,9 +170,11 @@ C_FILES := $(shell find orchestrator tests/unit tests/fuzz bench -name '*.[ch]' 
 format:
 	clang-format -i $(C_FILES)
 
-lint: CONFIG = debug
+# The layering check reads the library's objects (who calls whom): built first, as debug.
 lint:
-	@tests/harness/lint.sh $(C_FILES)
+	@$(MAKE) --no-print-directory CONFIG=debug lib
+	@KILN_LINT_OBJECTS=build/debug$(if $(IS_CLANG),-clang)/orchestrator/lib \
+	  tests/harness/lint.sh $(C_FILES)
 
 clean:
 	rm -rf build kiln

@@ -1,6 +1,7 @@
 #!/bin/bash
-# `make lint`: clang-format (check only), clang-tidy, cppcheck, and a grep for banned
-# functions. Prints every finding and exits non-zero if there is any.
+# `make lint`: clang-format (check only), clang-tidy, cppcheck, a grep for banned functions,
+# and the layering check (tests/harness/lint-layers.py: who may include whom, no cycles).
+# Prints every finding and exits non-zero if there is any.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 files=("$@")
@@ -18,6 +19,15 @@ echo "lint: banned functions"
 if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|system|popen|gets)\s*\(' \
         "${files[@]}" | grep -v '^\S*:\s*/\?\*'; then
         echo "  use snprintf, kiln_xasprintf, strtok_r, strtol, kiln_cmd instead"
+        status=1
+fi
+
+echo "lint: layering (orchestrator/lib/README.md)"
+if ! python3 tests/harness/lint-layers.py --self-test; then
+        echo "  the layering check does not find what it should"
+        status=1
+fi
+if ! python3 tests/harness/lint-layers.py ${KILN_LINT_OBJECTS:+--objects "$KILN_LINT_OBJECTS"}; then
         status=1
 fi
 

@@ -427,20 +427,26 @@ static void test_refusals(void)
         refused("reserved-tag",
                 "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
                 "{\"aws:x\": \"y\"}}}",
-                NULL, 0, "$.image.tags['aws:x']: tag keys starting with 'aws:' are reserved");
+                NULL, 0,
+                "$.image.tags['aws:x']: Tag keys starting with 'aws:' are reserved for internal "
+                "use");
         refused("reserved-tag-case",
                 "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
                 "{\"AWS:x\": \"y\"}}}",
-                NULL, 0, "$.image.tags['AWS:x']: tag keys starting with 'aws:' are reserved");
+                NULL, 0,
+                "$.image.tags['AWS:x']: Tag keys starting with 'aws:' are reserved for internal "
+                "use");
         refused("kiln-tag",
                 "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
                 "{\"kiln:generalized\": \"true\"}}}",
                 NULL, 0,
-                "$.image.tags['kiln:generalized']: tag keys starting with 'kiln:' are reserved");
+                "$.image.tags['kiln:generalized']: Tag keys starting with 'kiln:' are reserved for "
+                "kiln");
         refused("kiln-tag-case",
                 "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
                 "{\"Kiln:other\": \"\"}}}",
-                NULL, 0, "$.image.tags['Kiln:other']: tag keys starting with 'kiln:' are reserved");
+                NULL, 0,
+                "$.image.tags['Kiln:other']: Tag keys starting with 'kiln:' are reserved for kiln");
         refused("tag-key-escape",
                 "{\"source\": {\"name\": \"x\"}, \"image\": {\"name\": \"web\", \"tags\": "
                 "{\"k\\u001b[2J\": \"v\"}}}",

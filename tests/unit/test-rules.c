@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include <kiln/tag.h>
+#include <kiln/text.h>
+
 #include "image/image-rules.h"
 #include "tap.h"
 #include "util/util.h"
@@ -48,46 +51,79 @@ int main(void)
         check_code(rules_check_image_id("ami-zz", &e), &e, "InvalidAMIID.Malformed", "bad AMI ID");
         check_code(rules_check_snapshot_id("snap-1", &e), &e, "InvalidSnapshotID.Malformed",
                    "bad snapshot ID");
-        is_int(rules_check_image_name("web (v2) [x86_64]/base.img @2024 it's_ok-1", &e), 0,
+        is_int(kiln_image_name_check("web (v2) [x86_64]/base.img @2024 it's_ok-1", &e), 0,
                "every character EC2 allows");
-        check_code(rules_check_image_name("ab", &e), &e, "InvalidAMIName.Malformed",
-                   "2 characters");
+        check_code(kiln_image_name_check("ab", &e), &e, "InvalidAMIName.Malformed", "2 characters");
         {
                 char longname[130];
 
                 memset(longname, 'a', 129);
                 longname[129] = '\0';
-                check_code(rules_check_image_name(longname, &e), &e, "InvalidAMIName.Malformed",
+                check_code(kiln_image_name_check(longname, &e), &e, "InvalidAMIName.Malformed",
                            "129 characters");
                 longname[128] = '\0';
-                is_int(rules_check_image_name(longname, &e), 0, "128 characters");
+                is_int(kiln_image_name_check(longname, &e), 0, "128 characters");
         }
-        check_code(rules_check_image_name("web#1", &e), &e, "InvalidAMIName.Malformed", "'#'");
-        check_code(rules_check_image_name(NULL, &e), &e, "InvalidAMIName.Malformed", "no name");
+        check_code(kiln_image_name_check("web#1", &e), &e, "InvalidAMIName.Malformed", "'#'");
+        check_code(kiln_image_name_check(NULL, &e), &e, "InvalidAMIName.Malformed", "no name");
         {
                 char d[257];
 
                 memset(d, 'x', 256);
                 d[256] = '\0';
-                check_code(rules_check_description(d, &e), &e, "InvalidParameterValue",
+                check_code(kiln_image_description_check(d, &e), &e, "InvalidParameterValue",
                            "256-character description");
                 d[255] = '\0';
-                is_int(rules_check_description(d, &e), 0, "255-character description");
+                is_int(kiln_image_description_check(d, &e), 0, "255-character description");
         }
-        check_code(rules_check_description("x\x1b]2;pwned\x07", &e), &e, "InvalidParameterValue",
-                   "a description with a terminal escape");
+        check_code(kiln_image_description_check("x\x1b]2;pwned\x07", &e), &e,
+                   "InvalidParameterValue", "a description with a terminal escape");
         {
                 /* 255 characters of two bytes each: EC2 counts characters */
                 char d[2 * 256 + 1] = "";
 
                 for (size_t i = 0; i < 255; i++)
                         memcpy(d + 2 * i, "\xc3\xa9", 3);
-                is_int(rules_check_description(d, &e), 0, "255 'é' (510 bytes) are 255 characters");
+                is_int(kiln_image_description_check(d, &e), 0,
+                       "255 'é' (510 bytes) are 255 characters");
                 memcpy(d + 510, "\xc3\xa9", 3); /* the 256th */
-                check_code(rules_check_description(d, &e), &e, "InvalidParameterValue", "256 'é'");
+                check_code(kiln_image_description_check(d, &e), &e, "InvalidParameterValue",
+                           "256 'é'");
         }
 
-        /* rules_check_text: what may be stored for others to print */
+        /* tags: EC2's limits and reserved prefixes, kiln's as well */
+        {
+                char key[130], value[258];
+
+                is_int(kiln_tag_check("Name", "web", &e), 0, "tag: a plain tag");
+                is_int(kiln_tag_check("Name", NULL, &e), 0, "tag: no value is the empty value");
+                check_code(kiln_tag_check("", "x", &e), &e, "InvalidParameterValue",
+                           "tag: empty key");
+                check_code(kiln_tag_check("aws:cloudformation", "x", &e), &e,
+                           "InvalidParameterValue", "tag: aws: is reserved");
+                check_code(kiln_tag_check("AWS:x", "x", &e), &e, "InvalidParameterValue",
+                           "tag: in any case");
+                check_code(kiln_tag_check("kiln:generalized", "true", &e), &e,
+                           "InvalidParameterValue", "tag: kiln: is reserved");
+                memset(key, 'k', 128);
+                key[128] = '\0';
+                is_int(kiln_tag_check(key, "x", &e), 0, "tag: a 128-character key");
+                key[128] = 'k';
+                key[129] = '\0';
+                check_code(kiln_tag_check(key, "x", &e), &e, "InvalidParameterValue",
+                           "tag: a 129-character key");
+                memset(value, 'v', 256);
+                value[256] = '\0';
+                is_int(kiln_tag_check("k", value, &e), 0, "tag: a 256-character value");
+                value[256] = 'v';
+                value[257] = '\0';
+                check_code(kiln_tag_check("k", value, &e), &e, "InvalidParameterValue",
+                           "tag: a 257-character value");
+                check_code(kiln_tag_check("k", "a\x1b[2Jb", &e), &e, "InvalidParameterValue",
+                           "tag: a control character in the value");
+        }
+
+        /* kiln_text_check: what may be stored for others to print */
         {
                 static const struct {
                         const char *value, *why;
@@ -130,10 +166,10 @@ int main(void)
                 };
 
                 for (size_t i = 0; i < KILN_ARRAY_SIZE(good); i++)
-                        is_int(rules_check_text("Description", good[i].value, 255, &e), 0,
+                        is_int(kiln_text_check("Description", good[i].value, 255, &e), 0,
                                "text: %s passes", good[i].why);
                 for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
-                        is_int(rules_check_text("Description", bad[i].value, 255, &e), -1,
+                        is_int(kiln_text_check("Description", bad[i].value, 255, &e), -1,
                                "text: %s is refused", bad[i].why);
                         ok(e && e->code == KILN_E_INVALID && e->api_code &&
                                    strcmp(e->api_code, "InvalidParameterValue") == 0,
@@ -143,14 +179,14 @@ int main(void)
                         like(e ? e->msg : NULL, bad[i].want, "  and saying why");
                         e = kiln_error_free(e);
                 }
-                is_int(rules_check_text("Name", NULL, 10, &e), 0, "text: absent passes");
-                is_int(rules_check_text("Tag.Value", "abc", 3, &e), 0, "text: at the limit");
-                is_int(rules_check_text("Tag.Value", "abcd", 3, &e), -1, "text: over the limit");
+                is_int(kiln_text_check("Name", NULL, 10, &e), 0, "text: absent passes");
+                is_int(kiln_text_check("Tag.Value", "abc", 3, &e), 0, "text: at the limit");
+                is_int(kiln_text_check("Tag.Value", "abcd", 3, &e), -1, "text: over the limit");
                 like(e ? e->msg : NULL,
                      "Value for parameter Tag.Value is invalid: 4 characters, more than 3",
                      "  names the field and the limit");
                 e = kiln_error_free(e);
-                is_int(rules_check_text("Tag.Value", "abcd\x1b", 0, &e), -1,
+                is_int(kiln_text_check("Tag.Value", "abcd\x1b", 0, &e), -1,
                        "text: 0 is no limit, but controls still count");
                 e = kiln_error_free(e);
         }

@@ -235,7 +235,7 @@ static void t_target_checks(t_env *t)
                 kiln_autoptr(kiln_ssh) s = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 5000, &s, &err), -1, "no pinned host key");
+                is_int(ssh_connect(&tg, kiln_now_ms() + 5000, &s, &err), -1, "no pinned host key");
                 ok(err && err->code == KILN_E_INVALID, "is invalid");
                 like(err ? err->msg : NULL, "first use", "kiln never trusts on first use");
         }
@@ -244,7 +244,7 @@ static void t_target_checks(t_env *t)
                 kiln_autoptr(kiln_ssh) s = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 5000, &s, &err), -1, "port 0");
+                is_int(ssh_connect(&tg, kiln_now_ms() + 5000, &s, &err), -1, "port 0");
                 ok(err && err->code == KILN_E_INVALID, "is invalid");
         }
         {
@@ -252,7 +252,8 @@ static void t_target_checks(t_env *t)
                 kiln_autoptr(kiln_ssh) s = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 5000, &s, &err), -1, "a garbled pinned key");
+                is_int(ssh_connect(&tg, kiln_now_ms() + 5000, &s, &err), -1,
+                       "a garbled pinned key");
                 ok(err && err->code == KILN_E_INVALID, "is invalid");
                 like(err ? err->msg : NULL, "pinned host key", "and named as such");
         }
@@ -261,7 +262,7 @@ static void t_target_checks(t_env *t)
                 kiln_autoptr(kiln_ssh) s = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 5000, &s, &err), -1, "a DSA pinned key");
+                is_int(ssh_connect(&tg, kiln_now_ms() + 5000, &s, &err), -1, "a DSA pinned key");
                 ok(err && err->code == KILN_E_INVALID, "is refused as unsupported");
                 like(err ? err->msg : NULL, "'ssh-dss'", "naming its type");
         }
@@ -270,7 +271,7 @@ static void t_target_checks(t_env *t)
                 kiln_autoptr(kiln_ssh) s = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 5000, &s, &err), -1,
+                is_int(ssh_connect(&tg, kiln_now_ms() + 5000, &s, &err), -1,
                        "a private key path that does not exist");
                 ok(err && err->code == KILN_E_NOT_FOUND,
                    "fails as not found, before the (closed) port is tried");
@@ -282,7 +283,7 @@ static void t_target_checks(t_env *t)
                 kiln_autoptr(kiln_ssh) s = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 5000, &s, &err), -1,
+                is_int(ssh_connect(&tg, kiln_now_ms() + 5000, &s, &err), -1,
                        "a directory as private key");
                 ok(err && err->code == KILN_E_IO, "is an I/O error");
         }
@@ -304,9 +305,9 @@ static void t_refused(t_env *t)
         }
         tcp_listener(false, &port);
         tg = target(t, port, key, FIXED_KEY);
-        start = ssh_now_ms();
+        start = kiln_now_ms();
         is_int(ssh_connect(&tg, start + 10000, &s, &err), -1, "a closed port is refused");
-        took = ssh_now_ms() - start;
+        took = kiln_now_ms() - start;
         ok(err && err->code == KILN_E_SSH, "as an SSH error");
         like(err ? err->msg : NULL, "refused", "that says so");
         ok(took < 1000, "at once, not at the deadline (%llu ms)", (unsigned long long) took);
@@ -329,10 +330,10 @@ static void t_silent(t_env *t)
         {
                 kiln_autoptr(kiln_ssh) s = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
-                uint64_t start = ssh_now_ms(), took = 0;
+                uint64_t start = kiln_now_ms(), took = 0;
 
                 is_int(ssh_connect(&tg, start + 800, &s, &err), -1, "a listener that never speaks");
-                took = ssh_now_ms() - start;
+                took = kiln_now_ms() - start;
                 ok(err && err->code == KILN_E_TIMEOUT, "times out");
                 like(err ? err->msg : NULL, "handshake", "in the handshake");
                 ok(took >= 790 && took < 1500, "at the deadline (%llu ms for 800)",
@@ -342,11 +343,11 @@ static void t_silent(t_env *t)
         {
                 kiln_autoptr(kiln_ssh) s = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
-                uint64_t start = ssh_now_ms();
+                uint64_t start = kiln_now_ms();
 
                 is_int(ssh_connect(&tg, start - 1, &s, &err), -1, "a deadline already past");
                 ok(err && err->code == KILN_E_TIMEOUT, "times out");
-                ok(ssh_now_ms() - start < 200, "at once");
+                ok(kiln_now_ms() - start < 200, "at once");
         }
 }
 
@@ -386,12 +387,12 @@ static void t_not_ssh(t_env *t)
                 return;
         }
         tg = target(t, port, key, FIXED_KEY);
-        start = ssh_now_ms();
+        start = kiln_now_ms();
         is_int(ssh_connect(&tg, start + 5000, &s, &err), -1, "a peer that is not an SSH server");
         ok(err && err->code == KILN_E_SSH, "is an SSH error");
         like(err ? err->msg : NULL, "handshake", "in the handshake");
         printf("# %s\n", err ? err->msg : "");
-        ok(ssh_now_ms() - start < 2000, "without waiting for the deadline");
+        ok(kiln_now_ms() - start < 2000, "without waiting for the deadline");
         pthread_join(th, NULL);
 }
 
@@ -429,7 +430,7 @@ static char *t_run(kiln_ssh *s, const char *command, int *ret_status)
         char *out = NULL;
         int status = -1;
 
-        if (ssh_exec_capture(s, command, ssh_now_ms() + 20000, &out, NULL, &status, &err) < 0) {
+        if (ssh_exec_capture(s, command, kiln_now_ms() + 20000, &out, NULL, &status, &err) < 0) {
                 printf("# '%s': %s\n", command, err->msg);
                 return NULL;
         }
@@ -454,7 +455,7 @@ static void t_exec(t_env *t, kiln_ssh *s)
                 int status = -1;
 
                 is_int(ssh_exec_capture(s, "sh -c 'echo out; echo err >&2; exit 3'",
-                                        ssh_now_ms() + 20000, &out, &errs, &status, &err),
+                                        kiln_now_ms() + 20000, &out, &errs, &status, &err),
                        0, "a command runs");
                 is_str(out, "out\n", "its stdout");
                 is_str(errs, "err\n", "its stderr");
@@ -469,7 +470,7 @@ static void t_exec(t_env *t, kiln_ssh *s)
                 is_int(ssh_exec_capture(s,
                                         "yes o | head -c 4194304; echo end; "
                                         "yes e | head -c 1048576 >&2",
-                                        ssh_now_ms() + 60000, &out, &errs, &status, &err),
+                                        kiln_now_ms() + 60000, &out, &errs, &status, &err),
                        0, "4 MiB of output are captured");
                 is_int(strlen(out), SSH_CAPTURE_MAX, "as the last %zu bytes of stdout",
                        SSH_CAPTURE_MAX);
@@ -482,7 +483,7 @@ static void t_exec(t_env *t, kiln_ssh *s)
                 kiln_autoptr(kiln_error) err = NULL;
                 int status = -1;
 
-                is_int(ssh_exec(s, "echo discarded; echo also >&2", NULL, 0, ssh_now_ms() + 20000,
+                is_int(ssh_exec(s, "echo discarded; echo also >&2", NULL, 0, kiln_now_ms() + 20000,
                                 NULL, NULL, NULL, &status, &err),
                        0, "outputs can be discarded");
                 is_int(status, 0, "status 0");
@@ -495,7 +496,7 @@ static void t_exec(t_env *t, kiln_ssh *s)
                 is_int(ssh_exec(s,
                                 "yes o | head -c 1048576 & yes e | head -c 1048576 >&2; wait; "
                                 "echo end",
-                                NULL, 0, ssh_now_ms() + 60000, t_on_out, t_on_err, &o, &status,
+                                NULL, 0, kiln_now_ms() + 60000, t_on_out, t_on_err, &o, &status,
                                 &err),
                        0, "1 MiB on stdout and 1 MiB on stderr at once");
                 is_int(o.out.len, MiB + 4, "stdout is complete");
@@ -513,7 +514,7 @@ static void t_exec(t_env *t, kiln_ssh *s)
                 kiln_autofree char *want_out = NULL, *want_err = NULL;
                 kiln_buf wo = {0}, we = {0};
                 t_out o = {{0}, {0}, 0};
-                uint64_t start = ssh_now_ms();
+                uint64_t start = kiln_now_ms();
                 int status = -1;
 
                 for (int i = 1; i <= 60; i++) {
@@ -531,8 +532,8 @@ static void t_exec(t_env *t, kiln_ssh *s)
                 kiln_buf_append(&o.err, "", 0);
                 is_str(o.out.data, want_out, "every stdout line");
                 is_str(o.err.data, want_err, "every stderr line");
-                ok(ssh_now_ms() - start < 10000, "in about the time the command takes (%llu ms)",
-                   (unsigned long long) (ssh_now_ms() - start));
+                ok(kiln_now_ms() - start < 10000, "in about the time the command takes (%llu ms)",
+                   (unsigned long long) (kiln_now_ms() - start));
                 t_out_clear(&o);
         }
         {
@@ -546,8 +547,8 @@ static void t_exec(t_env *t, kiln_ssh *s)
                         x = x * 1103515245 + 12345;
                         in[i] = (char) (x >> 16);
                 }
-                is_int(ssh_exec(s, "cat", in, 3 * MiB, ssh_now_ms() + 60000, t_on_out, t_on_err, &o,
-                                &status, &err),
+                is_int(ssh_exec(s, "cat", in, 3 * MiB, kiln_now_ms() + 60000, t_on_out, t_on_err,
+                                &o, &status, &err),
                        0, "3 MiB of input (more than the SSH window) through cat");
                 ok(o.out.len == 3 * MiB && memcmp(o.out.data, in, 3 * MiB) == 0,
                    "comes back intact (%zu bytes)", o.out.len);
@@ -560,7 +561,7 @@ static void t_exec(t_env *t, kiln_ssh *s)
                 t_out o = {{0}, {0}, 0};
                 int status = -1;
 
-                is_int(ssh_exec(s, "wc -c", "hello", 5, ssh_now_ms() + 20000, t_on_out, NULL, &o,
+                is_int(ssh_exec(s, "wc -c", "hello", 5, kiln_now_ms() + 20000, t_on_out, NULL, &o,
                                 &status, &err),
                        0, "a short input");
                 out = kiln_buf_steal(&o.out);
@@ -570,14 +571,14 @@ static void t_exec(t_env *t, kiln_ssh *s)
         {
                 kiln_autoptr(kiln_error) err = NULL;
                 kiln_autofree char *in = kiln_xcalloc(1, 8 * MiB);
-                uint64_t start = ssh_now_ms();
+                uint64_t start = kiln_now_ms();
                 int status = -1;
 
                 is_int(ssh_exec(s, "exit 7", in, 8 * MiB, start + 30000, NULL, NULL, NULL, &status,
                                 &err),
                        0, "8 MiB of input a command does not read");
                 is_int(status, 7, "do not keep it from ending");
-                ok(ssh_now_ms() - start < 10000, "nor wait for the deadline");
+                ok(kiln_now_ms() - start < 10000, "nor wait for the deadline");
         }
         {
                 int st_kill = -1, st_term = -1;
@@ -591,7 +592,7 @@ static void t_exec(t_env *t, kiln_ssh *s)
                 kiln_autoptr(kiln_error) err = NULL;
                 int status = -1;
 
-                is_int(ssh_exec(s, "", NULL, 0, ssh_now_ms() + 1000, NULL, NULL, NULL, &status,
+                is_int(ssh_exec(s, "", NULL, 0, kiln_now_ms() + 1000, NULL, NULL, NULL, &status,
                                 &err),
                        -1, "an empty command");
                 ok(err && err->code == KILN_E_INVALID, "is invalid");
@@ -605,12 +606,12 @@ static void t_abandon_sleep(kiln_ssh *s, const char *pidfile, const char *what)
         kiln_autofree char *q = shell_quote(pidfile);
         kiln_autofree char *cmd = kiln_xasprintf("echo $$ > %s; exec sleep 30", q);
         kiln_autoptr(kiln_error) err = NULL;
-        uint64_t start = ssh_now_ms(), took = 0;
+        uint64_t start = kiln_now_ms(), took = 0;
         int status = -1;
 
         is_int(ssh_exec(s, cmd, NULL, 0, start + 1000, NULL, NULL, NULL, &status, &err), -1,
                "%s: sleep 30 with a deadline of 1 s", what);
-        took = ssh_now_ms() - start;
+        took = kiln_now_ms() - start;
         ok(err && err->code == KILN_E_TIMEOUT, "times out");
         like(err ? err->msg : NULL,
              "timed out running a command on 127.0.0.1:", "naming the server");
@@ -660,7 +661,7 @@ static void t_deadlines(t_env *t, kiln_ssh *s, const ssh_target *tg)
                 kiln_autoptr(kiln_ssh) s2 = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
 
-                is_int(ssh_connect(tg, ssh_now_ms() + 10000, &s2, &err), 0, "a second session");
+                is_int(ssh_connect(tg, kiln_now_ms() + 10000, &s2, &err), 0, "a second session");
                 if (s2)
                         t_abandon_sleep(s2, pid2, "second session");
                 s2 = ssh_free(s2);
@@ -670,15 +671,15 @@ static void t_deadlines(t_env *t, kiln_ssh *s, const ssh_target *tg)
         {
                 kiln_autoptr(kiln_error) err = NULL;
                 kiln_autoptr(kiln_error) err2 = NULL;
-                uint64_t start = ssh_now_ms();
+                uint64_t start = kiln_now_ms();
                 int status = -1;
                 kiln_autofree char *out = NULL;
 
                 is_int(ssh_exec(s, "yes", NULL, 0, start + 1000, NULL, NULL, NULL, &status, &err),
                        -1, "a command that streams without end");
                 ok(err && err->code == KILN_E_TIMEOUT, "times out");
-                ok(ssh_now_ms() - start < 2500, "at the deadline");
-                if (ssh_exec_capture(s, "echo after", ssh_now_ms() + 20000, &out, NULL, &status,
+                ok(kiln_now_ms() - start < 2500, "at the deadline");
+                if (ssh_exec_capture(s, "echo after", kiln_now_ms() + 20000, &out, NULL, &status,
                                      &err2) == 0)
                         is_str(out, "after\n", "the session is still usable");
                 else
@@ -708,7 +709,7 @@ static void t_upload(t_env *t, kiln_ssh *s)
                 kiln_autoptr(kiln_error) err = NULL;
                 kiln_autofree char *mode = NULL, *content = NULL;
 
-                is_int(ssh_upload(s, path, data, 300 * KiB, 0755, ssh_now_ms() + 30000, &err), 0,
+                is_int(ssh_upload(s, path, data, 300 * KiB, 0755, kiln_now_ms() + 30000, &err), 0,
                        "upload of 300 KiB with mode 0755");
                 mode = t_run(s, stat_cmd, NULL);
                 chomp(mode);
@@ -721,7 +722,7 @@ static void t_upload(t_env *t, kiln_ssh *s)
                 kiln_autoptr(kiln_error) err = NULL;
                 kiln_autofree char *mode = NULL, *content = NULL, *list = NULL;
 
-                is_int(ssh_upload(s, path, "secret\n", 7, 0600, ssh_now_ms() + 30000, &err), 0,
+                is_int(ssh_upload(s, path, "secret\n", 7, 0600, kiln_now_ms() + 30000, &err), 0,
                        "an upload over it with mode 0600");
                 mode = t_run(s, stat_cmd, NULL);
                 chomp(mode);
@@ -736,7 +737,7 @@ static void t_upload(t_env *t, kiln_ssh *s)
                 kiln_autofree char *size = NULL;
                 kiln_autofree char *cmd = kiln_xasprintf("stat -c %%s %s", qpath);
 
-                is_int(ssh_upload(s, path, NULL, 0, 0644, ssh_now_ms() + 30000, &err), 0,
+                is_int(ssh_upload(s, path, NULL, 0, 0644, kiln_now_ms() + 30000, &err), 0,
                        "an empty upload");
                 size = t_run(s, cmd, NULL);
                 is_str(size, "0\n", "empties the file");
@@ -745,7 +746,7 @@ static void t_upload(t_env *t, kiln_ssh *s)
                 kiln_autoptr(kiln_error) err = NULL;
                 kiln_autofree char *missing = kiln_xasprintf("%s/no/such/dir/f", t->tmp);
 
-                is_int(ssh_upload(s, missing, "x", 1, 0644, ssh_now_ms() + 30000, &err), -1,
+                is_int(ssh_upload(s, missing, "x", 1, 0644, kiln_now_ms() + 30000, &err), -1,
                        "an upload into a missing directory");
                 ok(err && err->code == KILN_E_SSH, "fails");
                 like(err ? err->msg : NULL, missing, "naming the path");
@@ -754,7 +755,7 @@ static void t_upload(t_env *t, kiln_ssh *s)
                 kiln_autoptr(kiln_error) err = NULL;
                 kiln_autofree char *list = NULL;
 
-                is_int(ssh_upload(s, dir, "x", 1, 0644, ssh_now_ms() + 30000, &err), -1,
+                is_int(ssh_upload(s, dir, "x", 1, 0644, kiln_now_ms() + 30000, &err), -1,
                        "an upload onto a directory");
                 like(err ? err->msg : NULL, "is a directory", "fails and says why");
                 list = t_run(s, ls_cmd, NULL);
@@ -763,7 +764,7 @@ static void t_upload(t_env *t, kiln_ssh *s)
         {
                 kiln_autoptr(kiln_error) err = NULL;
 
-                is_int(ssh_upload(s, path, "x", 1, 010000, ssh_now_ms() + 30000, &err), -1,
+                is_int(ssh_upload(s, path, "x", 1, 010000, kiln_now_ms() + 30000, &err), -1,
                        "mode 010000");
                 ok(err && err->code == KILN_E_INVALID, "is invalid");
         }
@@ -817,7 +818,7 @@ static void t_keys(t_env *t)
                         "host key mismatch for %s: expected %s got %s", where, want, got);
                 size_t from = file_size(log);
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 10000, &s, &err), -1,
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), -1,
                        "another pinned host key (and a wrong user key)");
                 ok(err && err->code == KILN_E_SSH, "is an SSH error");
                 is_str(err ? err->msg : NULL, msg, "a host key mismatch naming both fingerprints");
@@ -835,7 +836,7 @@ static void t_keys(t_env *t)
                 kiln_autofree char *logged = NULL;
                 size_t from = file_size(log);
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 10000, &s, &err), -1,
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), -1,
                        "a pinned RSA key where the server has only ed25519");
                 ok(err && err->code == KILN_E_SSH, "is an SSH error");
                 like(err ? err->msg : NULL, "ssh-rsa host key", "that says which key is missing");
@@ -849,7 +850,7 @@ static void t_keys(t_env *t)
                 kiln_autofree char *logged = NULL;
                 size_t from = file_size(log);
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 10000, &s, &err), -1,
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), -1,
                        "a user key the server does not know");
                 ok(err && err->code == KILN_E_SSH, "is an SSH error");
                 like(err ? err->msg : NULL, "authentication as", "an authentication failure");
@@ -864,7 +865,7 @@ static void t_keys(t_env *t)
                 kiln_autoptr(kiln_error) err = NULL;
 
                 tg.user = "kiln-no-such-user";
-                is_int(ssh_connect(&tg, ssh_now_ms() + 10000, &s, &err), -1, "an unknown user");
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), -1, "an unknown user");
                 ok(err && err->code == KILN_E_SSH, "is an SSH error");
                 like(err ? err->msg : NULL, "'kiln-no-such-user'", "naming the user");
         }
@@ -879,7 +880,7 @@ static void t_keys(t_env *t)
                         fputs("this is not a key\n", f);
                         fclose(f);
                 }
-                is_int(ssh_connect(&tg, ssh_now_ms() + 10000, &s, &err), -1,
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), -1,
                        "a private key file that holds no key");
                 ok(err && err->code == KILN_E_INVALID, "is invalid");
                 like(err ? err->msg : NULL, garbage, "naming the file");
@@ -889,7 +890,7 @@ static void t_keys(t_env *t)
                 kiln_autoptr(kiln_ssh) s = NULL;
                 kiln_autoptr(kiln_error) err = NULL;
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 10000, &s, &err), -1,
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), -1,
                        "an RSA user key, where OpenSSH refuses ssh-rsa signatures (its default)");
                 ok(err && err->code == KILN_E_SSH, "is an SSH error");
                 like(err ? err->msg : NULL, "an ed25519 key works",
@@ -901,7 +902,7 @@ static void t_keys(t_env *t)
                 kiln_autoptr(kiln_error) err = NULL;
                 kiln_autofree char *out = NULL;
 
-                is_int(ssh_connect(&tg, ssh_now_ms() + 10000, &s, &err), 0,
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), 0,
                        "an RSA user key where PubkeyAcceptedAlgorithms allows ssh-rsa");
                 if (err)
                         printf("# %s\n", err->msg);
@@ -935,7 +936,7 @@ static void t_real(t_env *t)
         }
         printf("# sshd on 127.0.0.1:%d, user '%s'\n", t->port, t->user);
         tg = target(t, t->port, user_key, t->host_key);
-        is_int(ssh_connect(&tg, ssh_now_ms() + 10000, &s, &err), 0,
+        is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), 0,
                "connects with the pinned host key");
         if (!s) {
                 printf("# %s\n", err->msg);

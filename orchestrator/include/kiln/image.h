@@ -31,6 +31,8 @@ typedef struct kiln_tag {
         char *value;
 } kiln_tag;
 
+KILN_PUBLIC void kiln_tags_free(kiln_tag *tags, size_t n);
+
 typedef struct kiln_block_device_mapping {
         char *device_name; /* /dev/vda */
         char *snapshot_id;
@@ -73,6 +75,14 @@ typedef struct kiln_image {
 
 KILN_PUBLIC void kiln_image_clear(kiln_image *img);
 KILN_PUBLIC void kiln_images_free(kiln_image *imgs, size_t n);
+
+/* EC2's limit for an image's description, in characters (reference/ec2-ami.md §5). */
+#define KILN_DESCRIPTION_MAX 255
+/* An AMI name as EC2 takes it: 3 to 128 letters, digits and ()[]./-'@_ and spaces
+ * (InvalidAMIName.Malformed). */
+KILN_PUBLIC int kiln_image_name_check(const char *name, kiln_error **err);
+/* A description: text (kiln_text_check) of at most KILN_DESCRIPTION_MAX characters. */
+KILN_PUBLIC int kiln_image_description_check(const char *description, kiln_error **err);
 
 /* ---- register ---- */
 typedef struct kiln_register_spec {

@@ -11,6 +11,7 @@
 #include <kiln/keypair.h>
 #include <kiln/instance.h>
 #include <kiln/log.h>
+#include <kiln/tag.h>
 #include <kiln/text.h>
 #include <kiln/upkeep.h>
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <kiln/common.h>
+#include <kiln/error.h>
 
 /* The length (1 to 4) of the well-formed UTF-8 character that s starts, with its code point in
  * *ret_cp; 0 if s starts none: a stray continuation byte, a sequence cut short, an overlong
@@ -32,5 +33,12 @@ enum {
  * character \u00NN, and each byte that does not belong to a well-formed UTF-8 character \xNN;
  * everything else ("é", CJK, a backslash) stays as it is. */
 KILN_PUBLIC char *kiln_text_sanitize(const char *s, unsigned flags);
+
+/* Text that kiln stores and others print (descriptions, tags, names): well-formed UTF-8
+ * without control characters (C0, DEL, C1), at most max_len characters (0: any number).
+ * NULL (absent) passes. Otherwise InvalidParameterValue, naming field. Every writer of such
+ * text checks it here, so what the registry holds is safe to print and valid in JSON. */
+KILN_PUBLIC int kiln_text_check(const char *field, const char *value, size_t max_len,
+                                kiln_error **err);
 
 #endif

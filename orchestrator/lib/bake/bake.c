@@ -118,8 +118,8 @@ static int reload(bake *b, kiln_error **err)
 static int check_spec(const kiln_create_image_spec *spec, kiln_error **err)
 {
         if (instance_check_id(spec->instance_id, err) < 0 ||
-            rules_check_image_name(spec->name, err) < 0 ||
-            rules_check_description(spec->description, err) < 0)
+            kiln_image_name_check(spec->name, err) < 0 ||
+            kiln_image_description_check(spec->description, err) < 0)
                 return -1;
         if (spec->no_reboot && !spec->no_generalize)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterCombination",
@@ -206,12 +206,12 @@ static int generalize(bake *b, kiln_error **err)
         if (kiln_instance_wait(b->ctx, b->inst.instance_id, KILN_WAIT_READY, 0, err) < 0)
                 return -1;
         instance_find_address(b->ctx, &b->inst);
-        if (instance_ssh_connect(b->ctx, &b->inst, ssh_now_ms() + 60000, &s, err) < 0)
+        if (instance_ssh_connect(b->ctx, &b->inst, kiln_now_ms() + 60000, &s, err) < 0)
                 return -1;
         /* The blobs are base64: safe inside single quotes. */
         cmd = kiln_xasprintf("sudo -n sh -s generalize '%s'%s%s%s", blob1, blob2 ? " '" : "",
                              blob2 ? blob2 : "", blob2 ? "'" : "");
-        if (ssh_exec(s, cmd, script, len, ssh_now_ms() + GENERALIZE_TIMEOUT_S * 1000ULL, collect,
+        if (ssh_exec(s, cmd, script, len, kiln_now_ms() + GENERALIZE_TIMEOUT_S * 1000ULL, collect,
                      collect, &out, &status, err) < 0) {
                 kiln_buf_clear(&out);
                 return -1;
@@ -394,7 +394,7 @@ static void freeze_files(const bake *b)
 static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
 {
         virStoragePoolPtr pool = ctx_pool(b->ctx, b->ctx->region->name, err);
-        uint64_t t0 = ssh_now_ms();
+        uint64_t t0 = kiln_now_ms();
         int rc;
 
         if (!pool || bake_plan(b, pool, err) < 0)
@@ -421,7 +421,7 @@ static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
         freeze_files(b);
         if (!live && instance_define(b->ctx, &b->inst, b->domain, b->seed, err) < 0)
                 return -1;
-        *ret_ms = ssh_now_ms() - t0;
+        *ret_ms = kiln_now_ms() - t0;
         return 0;
 }
 

@@ -88,7 +88,7 @@ static int step_exec(kiln_ssh *s, const char *what, const char *command, const v
         const char *tail;
 
         kiln_buf_clear(&o->err_tail);
-        if (ssh_exec(s, command, in, in_len, ssh_now_ms() + CONFIGURE_STEP_TIMEOUT_S * 1000ULL,
+        if (ssh_exec(s, command, in, in_len, kiln_now_ms() + CONFIGURE_STEP_TIMEOUT_S * 1000ULL,
                      on_stdout, on_stderr, o, &status, err) < 0) {
                 kiln_error_prefix(err, "%s", what);
                 return -1;
@@ -131,7 +131,7 @@ static int connect_ready(kiln_ctx *ctx, kiln_instance *inst, kiln_ssh **ret, kil
                 return -1;
         /* On a libvirt network the address is known once the wait has seen the lease. */
         instance_find_address(ctx, inst);
-        return instance_ssh_connect(ctx, inst, ssh_now_ms() + 60000, ret, err);
+        return instance_ssh_connect(ctx, inst, kiln_now_ms() + 60000, ret, err);
 }
 
 static const char *base_name(const char *path)
@@ -257,7 +257,7 @@ static int run_step(kiln_ctx *ctx, kiln_instance *inst, kiln_ssh **s, const kiln
 
                 /* The connection drops with the reboot; its end is not an error. */
                 ssh_exec(*s, "sudo -n systemctl reboot || sudo -n reboot", NULL, 0,
-                         ssh_now_ms() + 15000, NULL, NULL, NULL, &ignored, NULL);
+                         kiln_now_ms() + 15000, NULL, NULL, NULL, &ignored, NULL);
                 *s = ssh_free(*s);
                 /* Wait until the old boot is gone: cloud-init's boot record changes. */
                 sleep(5);

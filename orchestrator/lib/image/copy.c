@@ -322,8 +322,8 @@ int kiln_image_copy(kiln_ctx *ctx, const kiln_copy_spec *spec, kiln_progress_fn 
         size_t done = 0;
         int rc = -1;
 
-        if (rules_check_image_name(spec->name, err) < 0 ||
-            rules_check_description(spec->description, err) < 0 ||
+        if (kiln_image_name_check(spec->name, err) < 0 ||
+            kiln_image_description_check(spec->description, err) < 0 ||
             rules_check_image_id(spec->source_image_id, err) < 0) {
                 copy_plan_clear(&p);
                 return -1;

@@ -25,7 +25,7 @@ int rules_check_snapshot_id(const char *id, kiln_error **err)
         return 0;
 }
 
-int rules_check_image_name(const char *name, kiln_error **err)
+int kiln_image_name_check(const char *name, kiln_error **err)
 {
         size_t n = name ? strlen(name) : 0;
         bool ok = n >= 3 && n <= 128;
@@ -44,39 +44,9 @@ int rules_check_image_name(const char *name, kiln_error **err)
         return 0;
 }
 
-int rules_check_text(const char *field, const char *value, size_t max_len, kiln_error **err)
+int kiln_image_description_check(const char *description, kiln_error **err)
 {
-        size_t chars = 0;
-
-        if (!value)
-                return 0;
-        for (const char *p = value; *p; chars++) {
-                uint32_t cp;
-                size_t n = kiln_utf8_char(p, &cp);
-
-                if (n == 0)
-                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                              "Value for parameter %s is invalid: it is not "
-                                              "UTF-8 (byte %zu is 0x%02x)",
-                                              field, (size_t) (p - value) + 1, (unsigned char) *p);
-                if (kiln_text_is_control(cp))
-                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                              "Value for parameter %s is invalid: character %zu "
-                                              "is the control character U+%04X",
-                                              field, chars + 1, (unsigned) cp);
-                p += n;
-        }
-        if (max_len && chars > max_len)
-                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                      "Value for parameter %s is invalid: %zu characters, more "
-                                      "than %zu",
-                                      field, chars, max_len);
-        return 0;
-}
-
-int rules_check_description(const char *description, kiln_error **err)
-{
-        return rules_check_text("Description", description, KILN_DESCRIPTION_MAX, err);
+        return kiln_text_check("Description", description, KILN_DESCRIPTION_MAX, err);
 }
 
 int rules_check_name_free(registry *r, const char *region, const char *owner, const char *name,

@@ -9,15 +9,6 @@
 
 int rules_check_image_id(const char *id, kiln_error **err);
 int rules_check_snapshot_id(const char *id, kiln_error **err);
-/* Text that kiln stores and others print (descriptions, tags, names): well-formed UTF-8
- * without control characters (C0, DEL, C1), at most max_len characters (0: any number).
- * NULL (absent) passes. Otherwise InvalidParameterValue, naming field. Every writer of such
- * text checks it here, so what the registry holds is safe to print and valid in JSON. */
-int rules_check_text(const char *field, const char *value, size_t max_len, kiln_error **err);
-int rules_check_image_name(const char *name, kiln_error **err);
-/* EC2's limit for an image's description, in characters (reference/ec2-ami.md §5). */
-#define KILN_DESCRIPTION_MAX 255
-int rules_check_description(const char *description, kiln_error **err);
 /* InvalidAMIName.Duplicate if a live image of owner in region already has the name. */
 int rules_check_name_free(registry *r, const char *region, const char *owner, const char *name,
                           kiln_error **err);

@@ -65,8 +65,8 @@ static int on_upload(unsigned long long done, unsigned long long total, void *us
 
 int image_register_validate(const kiln_register_spec *spec, kiln_error **err)
 {
-        if (rules_check_image_name(spec->name, err) < 0 ||
-            rules_check_description(spec->description, err) < 0)
+        if (kiln_image_name_check(spec->name, err) < 0 ||
+            kiln_image_description_check(spec->description, err) < 0)
                 return -1;
         if (!spec->disk_path || !*spec->disk_path)
                 return kiln_error_set(err, KILN_E_INVALID, "MissingParameter",
@@ -658,7 +658,7 @@ int kiln_image_modify_description(kiln_ctx *ctx, const char *image_id, const cha
 {
         id_txn t = {ctx, image_id, description ? description : "", false, NULL};
 
-        if (rules_check_description(description, err) < 0)
+        if (kiln_image_description_check(description, err) < 0)
                 return -1;
         return registry_write(ctx->reg, description_txn, &t, err);
 }

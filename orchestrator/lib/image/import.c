@@ -92,7 +92,7 @@ static char *name_from_url(const char *url)
         if (len == 0)
                 return NULL;
         name = kiln_xstrndup(start, len);
-        if (rules_check_image_name(name, NULL) < 0) {
+        if (kiln_image_name_check(name, NULL) < 0) {
                 free(name);
                 return NULL;
         }

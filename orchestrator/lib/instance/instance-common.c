@@ -383,3 +383,61 @@ int instance_find_address(kiln_ctx *ctx, kiln_instance *inst)
         instance_write_known_hosts(ctx, inst, NULL);
         return 1;
 }
+
+void instance_set_state_fields(kiln_instance *inst, const char *state)
+{
+        free(inst->state);
+        inst->state = kiln_xstrdup(state);
+        inst->state_code = registry_instance_state_code(state);
+}
+
+char *instance_console_tail(kiln_ctx *ctx, const char *id, size_t max)
+{
+        kiln_autofree char *path = instance_file(ctx, id, "console.log");
+        kiln_autofree char *text = NULL;
+        size_t n = 0;
+
+        if (kiln_file_read(path, 64 << 20, &text, &n, NULL) < 0 || n == 0)
+                return kiln_xstrdup("(no console output)");
+        return kiln_xstrdup(n > max ? text + n - max : text);
+}
+
+int instance_ssh_connect(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadline_ms,
+                         kiln_ssh **ret, kiln_error **err)
+{
+        kiln_autofree char *key = instance_file(ctx, inst->instance_id, "kiln_ed25519");
+        ssh_target t = {inst->host, inst->port, instance_user(inst), key, inst->host_key};
+
+        return ssh_connect(&t, deadline_ms, ret, err);
+}
+
+int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err)
+{
+        kiln_autofree char *path = instance_file(ctx, inst->instance_id, "known_hosts");
+        kiln_autofree char *tmp = kiln_xasprintf("%s.tmp", path);
+        const char *key = inst->host_key;
+        const char *sp = key ? strchr(key, ' ') : NULL;
+        const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+        FILE *f;
+
+        if (!key)
+                return kiln_error_set(err, KILN_E_INTERNAL, NULL, "instance %s has no host key",
+                                      inst->instance_id);
+        f = fopen(tmp, "we");
+        if (!f)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", tmp);
+        if (!inst->host) {
+                fclose(f);
+                unlink(tmp);
+                return 0; /* no address yet: written once the lease is known */
+        }
+        {
+                kiln_autofree char *name = instance_known_hosts_name(inst->host, inst->port);
+
+                fprintf(f, "%s %.*s\n", name, (int) (sp2 ? (size_t) (sp2 - key) : strlen(key)),
+                        key);
+        }
+        if (fclose(f) != 0 || rename(tmp, path) < 0)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", path);
+        return 0;
+}

@@ -63,6 +63,10 @@ int instance_find_address(kiln_ctx *ctx, kiln_instance *inst);
 char *instance_known_hosts_name(const char *host, int port);
 /* Rewrites HOME/instances/ID/known_hosts for the instance's port. */
 int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err);
+/* The state name and its EC2 code in a record handed out. */
+void instance_set_state_fields(kiln_instance *inst, const char *state);
+/* The last max bytes of the instance's serial console log, or "(no console output)". */
+char *instance_console_tail(kiln_ctx *ctx, const char *id, size_t max);
 /* An SSH session to the instance at its address, as kiln's access key, accepting only the
  * pinned host key. */
 int instance_ssh_connect(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadline_ms,

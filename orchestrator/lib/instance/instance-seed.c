@@ -20,14 +20,6 @@
 /* How often the watcher tries SSH while the first boot runs. */
 #define SEED_WATCH_INTERVAL_MS 3000
 
-static void sleep_ms(long ms)
-{
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 int instance_seed_put(kiln_ctx *ctx, virStoragePoolPtr pool, const char *id, const char *volume,
                       const seed_spec *spec, kiln_error **err)
 {
@@ -160,9 +152,9 @@ int instance_seed_scrub(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
 
 void instance_seed_watch(kiln_ctx *ctx, const char *id)
 {
-        uint64_t deadline = ssh_now_ms() + (uint64_t) INSTANCE_DEFAULT_WAIT_S * 1000;
+        uint64_t deadline = kiln_now_ms() + (uint64_t) INSTANCE_DEFAULT_WAIT_S * 1000;
 
-        while (ssh_now_ms() < deadline && !kiln_interrupted()) {
+        while (kiln_now_ms() < deadline && !kiln_interrupted()) {
                 kiln_instance inst = {0};
                 kiln_autoptr(kiln_ssh) s = NULL;
                 void *data = NULL;
@@ -180,12 +172,12 @@ void instance_seed_watch(kiln_ctx *ctx, const char *id)
                 /* SSH that answers with the pinned key: the guest has taken it. */
                 if (live && strcmp(inst.state, "running") == 0 &&
                     (inst.host || instance_find_address(ctx, &inst) > 0))
-                        up = instance_ssh_connect(ctx, &inst, ssh_now_ms() + 4000, &s, NULL) == 0;
+                        up = instance_ssh_connect(ctx, &inst, kiln_now_ms() + 4000, &s, NULL) == 0;
                 kiln_instance_clear(&inst);
                 if (up)
                         instance_seed_scrub(ctx, id, NULL);
                 if (up || !live)
                         return;
-                sleep_ms(SEED_WATCH_INTERVAL_MS);
+                kiln_sleep_ms(SEED_WATCH_INTERVAL_MS);
         }
 }

@@ -14,37 +14,6 @@
 
 #define START_PORT_TRIES 8
 
-int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err)
-{
-        kiln_autofree char *path = instance_file(ctx, inst->instance_id, "known_hosts");
-        kiln_autofree char *tmp = kiln_xasprintf("%s.tmp", path);
-        const char *key = inst->host_key;
-        const char *sp = key ? strchr(key, ' ') : NULL;
-        const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
-        FILE *f;
-
-        if (!key)
-                return kiln_error_set(err, KILN_E_INTERNAL, NULL, "instance %s has no host key",
-                                      inst->instance_id);
-        f = fopen(tmp, "we");
-        if (!f)
-                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", tmp);
-        if (!inst->host) {
-                fclose(f);
-                unlink(tmp);
-                return 0; /* no address yet: written once the lease is known */
-        }
-        {
-                kiln_autofree char *name = instance_known_hosts_name(inst->host, inst->port);
-
-                fprintf(f, "%s %.*s\n", name, (int) (sp2 ? (size_t) (sp2 - key) : strlen(key)),
-                        key);
-        }
-        if (fclose(f) != 0 || rename(tmp, path) < 0)
-                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", path);
-        return 0;
-}
-
 typedef struct start_txn {
         const char *id;
         int port;

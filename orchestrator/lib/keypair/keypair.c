@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <kiln/text.h>
+
 #include "image/image-rules.h"
 #include "keypair/keypair-private.h"
 #include "registry/registry-keypair.h"
@@ -83,7 +85,7 @@ int keypair_check_name(const char *name, kiln_error **err)
                                       "Value for parameter KeyName is invalid: %zu characters, "
                                       "more than %d",
                                       n, KILN_KEYPAIR_NAME_MAX);
-        if (rules_check_text("KeyName", name, 0, err) < 0)
+        if (kiln_text_check("KeyName", name, 0, err) < 0)
                 return -1;
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = (unsigned char) name[i];

@@ -4,8 +4,9 @@
 #include "util/util.h"
 
 #include <kiln/image.h>
+#include <kiln/instance.h>
 
-static void tags_free(kiln_tag *tags, size_t n)
+void kiln_tags_free(kiln_tag *tags, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
                 free(tags[i].key);
@@ -37,7 +38,7 @@ void kiln_image_clear(kiln_image *img)
         }
         free(img->mappings);
         kiln_permissions_free(img->launch_permissions, img->n_launch_permissions);
-        tags_free(img->tags, img->n_tags);
+        kiln_tags_free(img->tags, img->n_tags);
         memset(img, 0, sizeof(*img));
 }
 
@@ -60,7 +61,7 @@ void kiln_snapshot_clear(kiln_snapshot *s)
         free(s->state);
         free(s->start_time);
         free(s->volume_id);
-        tags_free(s->tags, s->n_tags);
+        kiln_tags_free(s->tags, s->n_tags);
         memset(s, 0, sizeof(*s));
 }
 
@@ -86,4 +87,72 @@ void kiln_image_attribute_clear(kiln_image_attribute *a)
         free(a->description);
         kiln_permissions_free(a->perms, a->n_perms);
         memset(a, 0, sizeof(*a));
+}
+
+void kiln_instance_clear(kiln_instance *inst)
+{
+        char **f[] = {&inst->instance_id,
+                      &inst->reservation_id,
+                      &inst->region,
+                      &inst->owner_id,
+                      &inst->image_id,
+                      &inst->instance_type,
+                      &inst->key_name,
+                      &inst->state,
+                      &inst->state_reason_code,
+                      &inst->state_reason_message,
+                      &inst->transition_reason,
+                      &inst->launch_time,
+                      &inst->platform,
+                      &inst->default_user,
+                      &inst->architecture,
+                      &inst->boot_mode,
+                      &inst->root_device_name,
+                      &inst->network,
+                      &inst->host,
+                      &inst->host_key,
+                      &inst->accel};
+
+        if (!inst)
+                return;
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(f); i++)
+                free(*f[i]);
+        for (size_t i = 0; i < inst->n_volumes; i++) {
+                free(inst->volumes[i].volume_id);
+                free(inst->volumes[i].device_name);
+                free(inst->volumes[i].snapshot_id);
+                free(inst->volumes[i].attach_time);
+                free(inst->volumes[i].file);
+        }
+        free(inst->volumes);
+        memset(inst, 0, sizeof(*inst));
+}
+
+void kiln_instances_free(kiln_instance *list, size_t n)
+{
+        for (size_t i = 0; list && i < n; i++)
+                kiln_instance_clear(&list[i]);
+        free(list);
+}
+
+void kiln_state_changes_free(kiln_state_change *c, size_t n)
+{
+        for (size_t i = 0; c && i < n; i++) {
+                free(c[i].instance_id);
+                free(c[i].previous);
+                free(c[i].current);
+        }
+        free(c);
+}
+
+void kiln_connection_clear(kiln_connection *c)
+{
+        free(c->protocol);
+        free(c->host);
+        free(c->user);
+        free(c->known_hosts_line);
+        free(c->known_hosts_file);
+        free(c->identity_file);
+        free(c->command);
+        memset(c, 0, sizeof(*c));
 }

@@ -23,14 +23,12 @@
 #include <unistd.h>
 
 #include <kiln/build.h>
+#include <kiln/tag.h>
+#include <kiln/text.h>
 
-#include "image/image-rules.h"
 #include "util/util.h"
 
 #define TEMPLATE_MAX_BYTES (1 << 20)
-#define TAGS_MAX           50
-#define TAG_KEY_MAX        128
-#define TAG_VALUE_MAX      256
 
 /* What one load needs besides the JSON: the file, its directory, the vars and the time. */
 typedef struct tpl {
@@ -580,31 +578,18 @@ static int parse_tags(const tpl *c, kiln_build_template *t, json_t *tags, kiln_e
 
         if (!json_is_object(tags))
                 return bad(c, err, "$.image.tags", "expected an object");
-        if (json_object_size(tags) > TAGS_MAX)
-                return bad(c, err, "$.image.tags", "more than %d tags", TAGS_MAX);
+        if (json_object_size(tags) > KILN_TAGS_MAX)
+                return bad(c, err, "$.image.tags", "more than %d tags", KILN_TAGS_MAX);
         t->image_tags = kiln_xcalloc(json_object_size(tags) + 1, sizeof(*t->image_tags));
         t->n_image_tags = json_object_size(tags);
         json_object_foreach (tags, key, v) {
                 kiln_autofree char *at = path_key("$.image.tags", key);
                 kiln_tag *tag = &t->image_tags[i++];
 
-                if (!*key)
-                        return bad(c, err, at, "a tag key has 1 to %d characters", TAG_KEY_MAX);
-                if (rules_check_text("Tag.Key", key, TAG_KEY_MAX, err) < 0) {
-                        kiln_error_prefix(err, "%s: %s", c->path, at);
-                        return -1;
-                }
-                /* EC2 reserves "aws:" in any case, and kiln "kiln:" the same way: what kiln
-                 * records of an image (whether it was generalized) is never a tag that a
-                 * template could write. */
-                if (strncasecmp(key, "aws:", 4) == 0)
-                        return bad(c, err, at, "tag keys starting with 'aws:' are reserved");
-                if (strncasecmp(key, "kiln:", 5) == 0)
-                        return bad(c, err, at, "tag keys starting with 'kiln:' are reserved");
                 tag->key = kiln_xstrdup(key);
                 if (string_value(c, v, at, 0, &tag->value, err) < 0)
                         return -1;
-                if (rules_check_text("Tag.Value", tag->value, TAG_VALUE_MAX, err) < 0) {
+                if (kiln_tag_check(tag->key, tag->value, err) < 0) {
                         kiln_error_prefix(err, "%s: %s", c->path, at);
                         return -1;
                 }
@@ -624,13 +609,13 @@ static int parse_image(const tpl *c, kiln_build_template *t, json_t *root, kiln_
             get_string(c, img, "name", "$.image", STR_REQUIRED | STR_NONEMPTY, &t->image_name,
                        err) < 0)
                 return -1;
-        if (rules_check_image_name(t->image_name, err) < 0) {
+        if (kiln_image_name_check(t->image_name, err) < 0) {
                 kiln_error_prefix(err, "%s: $.image.name", c->path);
                 return -1;
         }
         if (get_string(c, img, "description", "$.image", 0, &t->image_description, err) < 0)
                 return -1;
-        if (rules_check_description(t->image_description, err) < 0) {
+        if (kiln_image_description_check(t->image_description, err) < 0) {
                 kiln_error_prefix(err, "%s: $.image.description", c->path);
                 return -1;
         }

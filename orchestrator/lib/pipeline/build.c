@@ -16,9 +16,8 @@
 #include <kiln/build.h>
 #include <kiln/instance.h>
 #include <kiln/keypair.h>
+#include <kiln/tag.h>
 
-#include "core/ctx-private.h"
-#include "registry/registry.h"
 #include "util/util.h"
 
 void kiln_build_interrupt(void)
@@ -45,14 +44,6 @@ typedef struct run {
         uint64_t t0;
 } run;
 
-static uint64_t now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 static void say(const run *r, kiln_log_level level, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
@@ -60,7 +51,7 @@ static void say(const run *r, kiln_log_level level, const char *fmt, ...)
 {
         kiln_autofree char *msg = NULL, *line = NULL;
         va_list ap;
-        uint64_t ms = now_ms() - r->t0;
+        uint64_t ms = kiln_now_ms() - r->t0;
 
         if (!r->o->notify)
                 return;
@@ -78,7 +69,7 @@ static void step_done(run *r, const char *name, uint64_t start)
 
         m->steps = kiln_xrealloc(m->steps, (m->n_steps + 1) * sizeof(*m->steps));
         m->steps[m->n_steps].name = kiln_xstrdup(name);
-        m->steps[m->n_steps].seconds = (double) (now_ms() - start) / 1000.0;
+        m->steps[m->n_steps].seconds = (double) (kiln_now_ms() - start) / 1000.0;
         m->n_steps++;
 }
 
@@ -214,27 +205,11 @@ static void remove_image(run *r, const char *region, const char *id)
         kiln_images_free(imgs, n);
 }
 
-typedef struct tag_txn {
-        const char *id;
-        const kiln_build_template *t;
-} tag_txn;
-
-static int tags_write(registry *reg, void *userdata, kiln_error **err)
-{
-        tag_txn *x = userdata;
-
-        for (size_t i = 0; i < x->t->n_image_tags; i++)
-                if (registry_tag_set(reg, x->id, x->t->image_tags[i].key, x->t->image_tags[i].value,
-                                     err) < 0)
-                        return -1;
-        return 0;
-}
-
 static int tag_image(run *r, const char *id, kiln_error **err)
 {
-        tag_txn x = {id, r->t};
-
-        return r->t->n_image_tags ? registry_write(r->ctx->reg, tags_write, &x, err) : 0;
+        return r->t->n_image_tags
+                       ? kiln_tags_create(r->ctx, &id, 1, r->t->image_tags, r->t->n_image_tags, err)
+                       : 0;
 }
 
 /* The root snapshot of an image, for the manifest. */
@@ -280,7 +255,7 @@ static int share(run *r, kiln_ctx *ctx, const char *id, kiln_error **err)
 static int run_tests(run *r, kiln_error **err)
 {
         kiln_autofree char *test_id = NULL;
-        uint64_t start = now_ms();
+        uint64_t start = kiln_now_ms();
         int failed = 0;
 
         say(r, KILN_LOG_INFO, "test: launching an instance of %s", r->m->image_id);
@@ -319,7 +294,7 @@ static int run_tests(run *r, kiln_error **err)
 
 static int distribute(run *r, kiln_error **err)
 {
-        uint64_t start = now_ms();
+        uint64_t start = kiln_now_ms();
         const kiln_build_template *t = r->t;
 
         r->m->regions = kiln_xcalloc(t->n_regions + 2, sizeof(*r->m->regions));
@@ -356,7 +331,7 @@ static int build_steps(run *r, kiln_error **err)
 {
         const kiln_build_template *t = r->t;
         kiln_autofree char *build_id = NULL;
-        uint64_t start = now_ms();
+        uint64_t start = kiln_now_ms();
         int status = 0;
 
         if (resolve_source(r, err) < 0)
@@ -366,8 +341,8 @@ static int build_steps(run *r, kiln_error **err)
         if (!t->key_name) {
                 kiln_keypair kp = {0};
 
-                r->made.keypair =
-                        kiln_xasprintf("kiln-build-%d-%" PRIu64, (int) getpid(), now_ms() % 100000);
+                r->made.keypair = kiln_xasprintf("kiln-build-%d-%" PRIu64, (int) getpid(),
+                                                 kiln_now_ms() % 100000);
                 r->made.key_file =
                         kiln_xasprintf("%s/%s.pem", kiln_ctx_home(r->ctx), r->made.keypair);
                 if (kiln_keypair_create(r->ctx, r->made.keypair, "ed25519", NULL, r->made.key_file,
@@ -378,12 +353,12 @@ static int build_steps(run *r, kiln_error **err)
                 }
                 kiln_keypair_clear(&kp);
         }
-        start = now_ms();
+        start = kiln_now_ms();
         if (check_interrupt(err) < 0 || launch(r, r->m->source_image_id, &build_id, err) < 0)
                 return -1;
         r->m->instance_id = kiln_xstrdup(build_id);
         step_done(r, "launch", start);
-        start = now_ms();
+        start = kiln_now_ms();
         if (t->n_steps) {
                 say(r, KILN_LOG_INFO, "configuring %s: %zu steps", build_id, t->n_steps);
                 if (kiln_instance_configure(r->ctx, build_id, t->steps, t->n_steps, r->o->output,
@@ -391,7 +366,7 @@ static int build_steps(run *r, kiln_error **err)
                         return -1;
         }
         step_done(r, "configure", start);
-        start = now_ms();
+        start = kiln_now_ms();
         if (check_interrupt(err) < 0)
                 return -1;
         {
@@ -483,12 +458,12 @@ int kiln_build_run(kiln_ctx *ctx, const kiln_build_template *t, const kiln_build
         r.t = t;
         r.o = o;
         r.m = m;
-        r.t0 = now_ms();
+        r.t0 = kiln_now_ms();
         memset(m, 0, sizeof(*m));
         m->template_path = kiln_xstrdup(t->path);
         m->region = kiln_xstrdup(kiln_ctx_region(ctx));
         rc = build_steps(&r, err);
-        m->seconds = (double) (now_ms() - r.t0) / 1000.0;
+        m->seconds = (double) (kiln_now_ms() - r.t0) / 1000.0;
         m->success = rc == 0;
         if (rc < 0) {
                 m->error = kiln_xstrdup(err && *err ? (*err)->msg : "failed");

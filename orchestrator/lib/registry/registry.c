@@ -163,14 +163,6 @@ static bool registry_busy(int rc)
         return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
-static void sleep_ms(long ms)
-{
-        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-
-        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-                ;
-}
-
 static int registry_txn(registry *r, const char *begin, registry_txn_fn fn, void *userdata,
                         kiln_error **err)
 {
@@ -199,7 +191,7 @@ static int registry_txn(registry *r, const char *begin, registry_txn_fn fn, void
                         return registry_fail(r, err, "begin transaction");
                 }
                 /* Another process holds the lock: wait a little, with jitter, and redo. */
-                sleep_ms(backoff + (long) (getpid() % 7));
+                kiln_sleep_ms(backoff + (long) (getpid() % 7));
                 if (backoff < 200)
                         backoff *= 2;
         }
@@ -311,7 +303,7 @@ int registry_open(const char *path, registry **ret, kiln_error **err)
                         break;
                 if (!registry_busy(rc) || time(NULL) > deadline)
                         return registry_fail(r, err, "set WAL mode");
-                sleep_ms(20);
+                kiln_sleep_ms(20);
         }
         /* A large registry is read through the page cache, not copied by pread. */
         if (sqlite3_exec(r->db,

@@ -328,18 +328,10 @@ static const char *ssh_hostkey_methods(const char *type)
 
 /* ---- time, errors, waiting ---- */
 
-uint64_t ssh_now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds left until deadline, as a poll() timeout. */
 static int ssh_poll_ms(uint64_t deadline)
 {
-        uint64_t now = ssh_now_ms();
+        uint64_t now = kiln_now_ms();
 
         if (now >= deadline)
                 return 0;
@@ -431,12 +423,12 @@ static int ssh_wait(kiln_ssh *s, uint64_t deadline, const char *doing, kiln_erro
                 pfd.events |= POLLOUT;
         if (!pfd.events)
                 pfd.events = POLLIN; /* nothing pending on our side: the server has to speak */
-        if (ssh_now_ms() < deadline) {
+        if (kiln_now_ms() < deadline) {
                 r = poll(&pfd, 1, ssh_poll_ms(deadline));
                 if (r < 0 && errno != EINTR)
                         return kiln_error_set_errno(err, errno, KILN_E_IO, "poll");
         }
-        if (r <= 0 && ssh_now_ms() >= deadline)
+        if (r <= 0 && kiln_now_ms() >= deadline)
                 return kiln_error_set(err, KILN_E_TIMEOUT, NULL, "timed out %s %s", doing,
                                       s->where);
         return 0;
@@ -482,7 +474,7 @@ static int ssh_tcp_try(const struct addrinfo *a, uint64_t deadline, int *ret_fd)
                 for (;;) {
                         int r = 0;
 
-                        if (ssh_now_ms() >= deadline)
+                        if (kiln_now_ms() >= deadline)
                                 return -1;
                         r = poll(&pfd, 1, ssh_poll_ms(deadline));
                         if (r < 0 && errno != EINTR)
@@ -884,7 +876,7 @@ kiln_ssh *ssh_free(kiln_ssh *s)
         if (!s)
                 return NULL;
         if (s->session) {
-                uint64_t grace = ssh_now_ms() + SSH_GRACE_MS;
+                uint64_t grace = kiln_now_ms() + SSH_GRACE_MS;
                 int rc = 0;
 
                 while (s->handshaken && !s->broken) {
@@ -1070,7 +1062,7 @@ static int ssh_run_io(ssh_run *r, kiln_error **err)
                 int moved = 0;
 
                 /* A command that always has output ready would never make us wait. */
-                if (ssh_now_ms() >= r->deadline)
+                if (kiln_now_ms() >= r->deadline)
                         return kiln_error_set(err, KILN_E_TIMEOUT, NULL,
                                               "timed out running a command on %s", r->s->where);
                 if (r->stuck != SSH_OP_NONE) {
@@ -1218,7 +1210,7 @@ static void ssh_reap(kiln_ssh *s)
                 int r = -1;
 
                 if (!s->broken)
-                        r = ssh_channel_retire(s, s->abandoned[i], ssh_now_ms() + SSH_GRACE_MS);
+                        r = ssh_channel_retire(s, s->abandoned[i], kiln_now_ms() + SSH_GRACE_MS);
                 if (r <= 0)
                         s->abandoned[kept++] = s->abandoned[i];
         }
@@ -1241,7 +1233,7 @@ static void ssh_run_abort(ssh_run *r)
                 ssh_mark_broken(s, "a command was abandoned with a packet half sent");
                 return;
         }
-        rc = ssh_channel_retire(s, r->ch, ssh_now_ms() + SSH_GRACE_MS);
+        rc = ssh_channel_retire(s, r->ch, kiln_now_ms() + SSH_GRACE_MS);
         if (rc == 0) {
                 if (s->n_abandoned == SSH_MAX_ABANDONED) {
                         ssh_mark_broken(s, "too many abandoned commands are still running");

@@ -3,7 +3,7 @@
  * registry.
  *
  * Deadlines: every call that talks to the network takes deadline_ms, an absolute time on
- * ssh_now_ms()'s monotonic clock (for example ssh_now_ms() + 30000). No call waits past it:
+ * kiln_now_ms()'s monotonic clock (for example kiln_now_ms() + 30000). No call waits past it:
  * once it passes, the call fails with KILN_E_TIMEOUT. Name resolution (getaddrinfo) is the only
  * wait that cannot be bounded; an IP literal never waits there.
  *
@@ -32,9 +32,6 @@ typedef struct ssh_target {
         const char *pinned_host_key;  /* the server's public key line as kiln injected it,
                                          "ssh-ed25519 AAAA... comment": the only key accepted */
 } ssh_target;
-
-/* The monotonic clock (CLOCK_MONOTONIC) in milliseconds, for deadlines. */
-uint64_t ssh_now_ms(void);
 
 /* Connects to t->host:t->port: TCP (each address of the name in turn), SSH handshake, host key
  * check, then public key authentication as t->user with t->private_key_path.

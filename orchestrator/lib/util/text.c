@@ -80,3 +80,33 @@ char *kiln_text_sanitize(const char *s, unsigned flags)
         *o = '\0';
         return out;
 }
+
+int kiln_text_check(const char *field, const char *value, size_t max_len, kiln_error **err)
+{
+        size_t chars = 0;
+
+        if (!value)
+                return 0;
+        for (const char *p = value; *p; chars++) {
+                uint32_t cp;
+                size_t n = kiln_utf8_char(p, &cp);
+
+                if (n == 0)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                              "Value for parameter %s is invalid: it is not "
+                                              "UTF-8 (byte %zu is 0x%02x)",
+                                              field, (size_t) (p - value) + 1, (unsigned char) *p);
+                if (kiln_text_is_control(cp))
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                              "Value for parameter %s is invalid: character %zu "
+                                              "is the control character U+%04X",
+                                              field, chars + 1, (unsigned) cp);
+                p += n;
+        }
+        if (max_len && chars > max_len)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Value for parameter %s is invalid: %zu characters, more "
+                                      "than %zu",
+                                      field, chars, max_len);
+        return 0;
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdint.h>
 
 #include <kiln/common.h>
 #include <kiln/error.h>
@@ -66,6 +67,10 @@ char *kiln_fs_first_unsearchable(const char *path, const kiln_fs_user *user, uns
 char *kiln_id_new(const char *prefix);
 /* True if s is PREFIX- followed by exactly 8 or 17 lowercase hex digits. */
 bool kiln_id_valid(const char *prefix, const char *s);
+/* The monotonic clock (CLOCK_MONOTONIC) in milliseconds, for deadlines. */
+uint64_t kiln_now_ms(void);
+/* Sleeps ms milliseconds (a signal does not cut it short). */
+void kiln_sleep_ms(long ms);
 /* Current UTC time as 2024-01-02T03:04:05.000Z. */
 char *kiln_time_now_iso(void);
 /* True if s consists of n decimal digits exactly. */

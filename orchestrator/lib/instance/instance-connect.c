@@ -1,0 +1,160 @@
+/* How to reach an instance: connection info with a ready ssh command, and the system ssh's
+ * argv for `kiln ssh`. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <libvirt/libvirt.h>
+
+#include "instance/instance-private.h"
+#include "keypair/keypair-private.h"
+#include "util/util.h"
+
+static char *identity_for(kiln_ctx *ctx, const kiln_instance *inst, const char *identity)
+{
+        kiln_keypair kp = {0};
+        char *path = NULL;
+
+        if (identity)
+                return kiln_xstrdup(identity);
+        if (!inst->key_name || keypair_get(ctx, ctx->reg, inst->key_name, &kp, NULL) < 0)
+                return NULL;
+        path = kiln_steal(&kp.private_key_path);
+        kiln_keypair_clear(&kp);
+        return path;
+}
+
+/* ssh's options to log in to the instance with the key in identity_file, as argv words:
+ * strict checking against the instance's known_hosts, that key only. File names are written
+ * so that ssh reads them as they are (spaces, '%'). Ends with NULL; *ret_n counts the words. */
+static char **ssh_options(kiln_ctx *ctx, const kiln_instance *inst, const char *identity_file,
+                          size_t *ret_n)
+{
+        kiln_autofree char *known = instance_file(ctx, inst->instance_id, "known_hosts");
+        kiln_autofree char *known_v = kiln_ssh_config_value(known);
+        char **argv = kiln_xcalloc(14, sizeof(char *));
+        size_t n = 0;
+
+        argv[n++] = kiln_xstrdup("ssh");
+        argv[n++] = kiln_xstrdup("-o");
+        argv[n++] = kiln_xstrdup("StrictHostKeyChecking=yes");
+        argv[n++] = kiln_xstrdup("-o");
+        argv[n++] = kiln_xasprintf("UserKnownHostsFile=%s", known_v);
+        argv[n++] = kiln_xstrdup("-o");
+        argv[n++] = kiln_xstrdup("IdentitiesOnly=yes");
+        /* -i takes the name as it is but ssh then expands %-tokens in it: a name with '%'
+         * goes as an option value, where "%%" means '%'. */
+        if (strchr(identity_file, '%')) {
+                kiln_autofree char *v = kiln_ssh_config_value(identity_file);
+
+                argv[n++] = kiln_xstrdup("-o");
+                argv[n++] = kiln_xasprintf("IdentityFile=%s", v);
+        } else {
+                argv[n++] = kiln_xstrdup("-i");
+                argv[n++] = kiln_xstrdup(identity_file);
+        }
+        argv[n++] = kiln_xstrdup("-p");
+        argv[n++] = kiln_xasprintf("%d", inst->port);
+        argv[n++] = kiln_xasprintf("%s@%s", instance_user(inst), inst->host);
+        argv[n] = NULL;
+        *ret_n = n;
+        return argv;
+}
+
+int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst, const char *identity,
+                             kiln_connection *ret, kiln_error **err)
+{
+        kiln_connection c = {0};
+        bool windows = strcmp(inst->platform, "windows") == 0;
+
+        (void) err;
+        c.protocol = kiln_xstrdup(windows ? "rdp" : "ssh");
+        c.host = kiln_xstrdup(inst->host);
+        c.port = inst->port;
+        c.user = kiln_xstrdup(instance_user(inst));
+        if (!windows && inst->host_key && inst->host) {
+                const char *sp = strchr(inst->host_key, ' ');
+                const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+
+                kiln_autofree char *name = instance_known_hosts_name(inst->host, inst->port);
+
+                c.known_hosts_line = kiln_xasprintf(
+                        "%s %.*s", name,
+                        (int) (sp2 ? (size_t) (sp2 - inst->host_key) : strlen(inst->host_key)),
+                        inst->host_key);
+                c.known_hosts_file = instance_file(ctx, inst->instance_id, "known_hosts");
+                c.identity_file = identity_for(ctx, inst, identity);
+                {
+                        /* Ready to paste into a shell, whatever the names hold. */
+                        size_t n = 0;
+                        char **argv = ssh_options(ctx, inst,
+                                                  c.identity_file  ? c.identity_file
+                                                  : inst->key_name ? inst->key_name
+                                                                   : "KEY",
+                                                  &n);
+                        kiln_buf b = {0};
+
+                        for (size_t i = 0; i < n; i++) {
+                                kiln_autofree char *w = kiln_shell_word(argv[i]);
+
+                                kiln_buf_appendf(&b, "%s%s", i ? " " : "", w);
+                                free(argv[i]);
+                        }
+                        free(argv);
+                        c.command = kiln_buf_steal(&b);
+                }
+        }
+        *ret = c;
+        return 0;
+}
+
+int kiln_instance_ssh_argv(kiln_ctx *ctx, const char *instance_id, const char *identity,
+                           const char *const *command, size_t n_command, char ***ret_argv,
+                           kiln_error **err)
+{
+        kiln_instance inst = {0};
+        kiln_autofree char *id_file = NULL;
+        char **argv;
+        size_t n = 0;
+
+        if (instance_load(ctx, ctx->reg, instance_id, &inst, err) < 0)
+                return -1;
+        if (strcmp(inst.platform, "windows") == 0 || strcmp(inst.state, "running") != 0) {
+                int rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
+                                        "The instance '%s' is %s%s", instance_id,
+                                        strcmp(inst.platform, "windows") == 0 ? "a Windows "
+                                                                                "instance (RDP)"
+                                                                              : inst.state,
+                                        "; ssh needs a running Linux instance");
+
+                kiln_instance_clear(&inst);
+                return rc;
+        }
+        if (!inst.host && instance_find_address(ctx, &inst) == 0) {
+                int rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
+                                        "The instance '%s' has no address on network '%s' yet "
+                                        "(no DHCP lease)",
+                                        instance_id, inst.network);
+
+                kiln_instance_clear(&inst);
+                return rc;
+        }
+        id_file = identity_for(ctx, &inst, identity);
+        if (!id_file) {
+                kiln_instance_clear(&inst);
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "No private key for '%s': give --identity FILE (kiln keeps "
+                                      "only public keys unless create-key-pair wrote the file)",
+                                      instance_id);
+        }
+        argv = ssh_options(ctx, &inst, id_file, &n);
+        argv = kiln_xrealloc(argv, (n + n_command + 2) * sizeof(char *));
+        if (n_command)
+                argv[n++] = kiln_xstrdup("--");
+        for (size_t i = 0; i < n_command; i++)
+                argv[n++] = kiln_xstrdup(command[i]);
+        argv[n] = NULL;
+        kiln_instance_clear(&inst);
+        *ret_argv = argv;
+        return 0;
+}
