@@ -103,6 +103,9 @@ bseed="$(pool_path local)/$B-seed.iso"
 tap_ok $(grep -q 'BEGIN OPENSSH PRIVATE KEY' "$bseed"; echo $?) "a new instance's seed carries its private host key"
 kiln_rc wait instance-ready --instance-ids "$A"
 tap_is "$RC" 0 "the baked instance is ready again"
+A_HOSTKEY2=$(on "$A" sudo -n ssh-keygen -l -f /etc/ssh/ssh_host_ed25519_key | awk '{print $2}')
+tap_ok $([ -n "$A_HOSTKEY2" ] && [ "$A_HOSTKEY2" != "$A_HOSTKEY" ]; echo $?) \
+        "with a new host key (generalization took the old one), pinned for the printed ssh command"
 # Nobody waits for B: its start worker sees the first boot take the key, and the seed that
 # stays in the pool no longer holds it.
 for _ in $(seq 120); do
@@ -239,6 +242,23 @@ kiln_rc describe-images --image-ids "$LIVE"
 tap_is "$(json 'd["Images"][0]["State"]')" available "the live image is available"
 kiln_rc fsck
 tap_is "$RC" 0 "fsck finds everything consistent after the bakes"
+
+# ---- a seed lost or stale: fsck writes it again from the registry ----
+kiln_rc describe-instances --instance-ids "$B"
+bseed="$(pool_path local)/$B-seed.iso"
+rm -f "$bseed"
+kiln_rc fsck
+tap_like "$OUT" "missing-seed" "fsck finds an instance's seed volume gone"
+kiln_rc fsck --repair
+kiln_rc fsck
+tap_ok $([ "$RC" = 0 ] && [ -s "$bseed" ] && ! grep -q 'PRIVATE KEY' "$bseed"; echo $?) \
+        "and --repair writes it again, without the private key the first boot took"
+printf 'garbage' | dd of="$bseed" bs=1 seek=40000 conv=notrunc status=none
+kiln_rc fsck
+tap_like "$OUT" "stale-seed" "a seed that is not the one kiln wrote is found"
+kiln_rc fsck --repair
+kiln_rc fsck
+tap_is "$RC" 0 "and written again"
 
 # ---- crashes during a bake of the stopped A ----
 kiln_rc terminate-instances --instance-ids "$B"

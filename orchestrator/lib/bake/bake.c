@@ -54,6 +54,7 @@ typedef struct bake {
         kiln_image img;
         bake_volume *vols;
         size_t n_vols;
+        bool generalize_ran; /* the script reached the guest: its host keys may be gone */
 } bake;
 
 static void notify(const bake *b, kiln_log_level level, const char *fmt, ...)
@@ -211,6 +212,7 @@ static int generalize(bake *b, kiln_error **err)
         /* The blobs are base64: safe inside single quotes. */
         cmd = kiln_xasprintf("sudo -n sh -s generalize '%s'%s%s%s", blob1, blob2 ? " '" : "",
                              blob2 ? blob2 : "", blob2 ? "'" : "");
+        b->generalize_ran = true;
         if (ssh_exec(s, cmd, script, len, kiln_now_ms() + GENERALIZE_TIMEOUT_S * 1000ULL, collect,
                      collect, &out, &status, err) < 0) {
                 kiln_buf_clear(&out);
@@ -428,7 +430,7 @@ static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
 int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_bake_result *ret,
                       kiln_error **err)
 {
-        bake b = {ctx, spec, {0}, NULL, NULL, {0}, NULL, 0};
+        bake b = {ctx, spec, {0}, NULL, NULL, {0}, NULL, 0, false};
         const char *id = spec->instance_id;
         bool was_running, running, live = false;
         uint64_t ms = 0;
@@ -453,11 +455,17 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
                                 goto out;
                         running = true;
                 }
-                if (generalize(&b, err) < 0) {
+                rc = generalize(&b, err);
+                /* The guest's host keys are gone (also when the check then failed): its next
+                 * boot takes a new one, pinned. */
+                if (b.generalize_ran && instance_rekey(ctx, id, err) < 0)
+                        rc = -1;
+                if (rc < 0) {
                         if (!was_running)
                                 kiln_instances_stop(ctx, &id, 1, false, 0, NULL, NULL, NULL);
                         goto out;
                 }
+                rc = -1;
         }
         if (running && spec->no_reboot) {
                 notify(&b, KILN_LOG_WARN,

@@ -106,6 +106,7 @@ typedef struct made {
         char *kiln_public;
         const void *user_data; /* the request's, kept with the instance */
         size_t user_data_len;
+        const char *seed_sha256; /* while the seed is recorded */
 } made;
 
 static int insert_records(registry *r, void *userdata, kiln_error **err)
@@ -164,19 +165,14 @@ static void made_clear(made *m)
  * made before the records so that the pinned key is recorded with the instance. */
 static int make_keys(launch *l, made *m, kiln_error **err)
 {
-        kiln_autofree char *host_key = instance_file(l->ctx, m->inst.instance_id, "host_ed25519");
-        kiln_autofree char *host_pub = kiln_xasprintf("%s.pub", host_key);
         kiln_autofree char *kiln_key = instance_file(l->ctx, m->inst.instance_id, "kiln_ed25519");
         kiln_autofree char *kiln_pub = kiln_xasprintf("%s.pub", kiln_key);
 
-        if (make_key(host_key, m->inst.instance_id, err) < 0 ||
+        if (instance_host_key_new(l->ctx, m->inst.instance_id, &m->host_private, &m->inst.host_key,
+                                  err) < 0 ||
             make_key(kiln_key, "kiln-access", err) < 0)
                 return -1;
-        m->host_private = instance_read_line(host_key, err);
-        m->inst.host_key = m->host_private ? instance_read_line(host_pub, err) : NULL;
-        m->kiln_public = m->inst.host_key ? instance_read_line(kiln_pub, err) : NULL;
-        /* The host key's private half lives on only in the seed, until the first boot. */
-        kiln_file_wipe(host_key);
+        m->kiln_public = instance_read_line(kiln_pub, err);
         if (!m->kiln_public)
                 return -1;
         /* The key pair's public key, which generalization removes before a bake even if the
@@ -198,9 +194,19 @@ static int make_keys(launch *l, made *m, kiln_error **err)
         return 0;
 }
 
+static int record_seed(registry *r, void *userdata, kiln_error **err)
+{
+        made *m = userdata;
+
+        return registry_instance_set_seed_state(r, m->inst.instance_id,
+                                                strcmp(m->inst.platform, "windows") != 0,
+                                                m->seed_sha256, err);
+}
+
 /* The seed, with the private host key the first boot takes. */
 static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **err)
 {
+        kiln_autofree char *iso = NULL, *sha = NULL;
         const char *keys[2];
         size_t n_keys = 0;
         seed_spec s = {0};
@@ -217,7 +223,16 @@ static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **er
         s.host_key_public = m->inst.host_key;
         s.user_data = l->spec->user_data;
         s.user_data_len = l->spec->user_data_len;
-        if (instance_seed_put(l->ctx, pool, m->inst.instance_id, m->seed_volume, &s, err) < 0)
+        if (instance_seed_render(l->ctx, m->inst.instance_id, &s, &iso, &sha, err) < 0)
+                return -1;
+        m->seed_sha256 = sha;
+        if (registry_write(l->ctx->reg, record_seed, m, err) < 0) {
+                m->seed_sha256 = NULL;
+                kiln_file_wipe(iso);
+                return -1;
+        }
+        m->seed_sha256 = NULL;
+        if (instance_seed_upload(pool, m->seed_volume, iso, err) < 0)
                 return -1;
         m->seed_file = true;
         return 0;

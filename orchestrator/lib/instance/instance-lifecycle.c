@@ -117,6 +117,7 @@ static int start_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, voi
         if (instance_set_state(ctx, inst->instance_id, "pending", NULL, NULL, NULL, err) < 0 ||
             instance_start_now(ctx, inst->instance_id, err) < 0)
                 return -1;
+        instance_watch_detached(ctx, inst->instance_id);
         instance_set_state_fields(inst, "running");
         return 0;
 }

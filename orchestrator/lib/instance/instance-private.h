@@ -53,6 +53,10 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **err);
  * context's registry is closed across the fork and opened again (ctx_registry_close); -1 only
  * if that fails. */
 int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err);
+/* When the instance's seed still carries its private host key (a start after generalization,
+ * or before a first boot was seen), a detached process watches the boot (instance_seed_watch).
+ * Quiet. */
+void instance_watch_detached(kiln_ctx *ctx, const char *id);
 /* The libvirt network exists in the region and is active: InvalidParameterValue otherwise. */
 int instance_check_network(kiln_ctx *ctx, const char *network, kiln_error **err);
 /* For an instance on a libvirt network whose address is not known yet: its DHCP lease, if it
@@ -71,13 +75,26 @@ char *instance_console_tail(kiln_ctx *ctx, const char *id, size_t max);
  * pinned host key. */
 int instance_ssh_connect(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadline_ms,
                          kiln_ssh **ret, kiln_error **err);
-/* The seed volume (instance-seed.c). instance_seed_put renders spec and uploads it as the
- * read-only volume NAME, through a file in the instance directory that is wiped afterwards. */
-int instance_seed_put(kiln_ctx *ctx, virStoragePoolPtr pool, const char *id, const char *volume,
-                      const seed_spec *spec, kiln_error **err);
+/* The seed volume (instance-seed.c). instance_seed_render writes the ISO for spec into the
+ * instance directory (*ret_iso, to be uploaded or wiped) and gives its SHA-256 (hex);
+ * instance_seed_upload makes it the read-only volume NAME and wipes the file. */
+int instance_seed_render(kiln_ctx *ctx, const char *id, const seed_spec *spec, char **ret_iso,
+                         char **ret_sha256, kiln_error **err);
+int instance_seed_upload(virStoragePoolPtr pool, const char *volume, const char *iso,
+                         kiln_error **err);
+/* A new ed25519 host key for the instance (ssh-keygen's files, in the instance directory, are
+ * wiped at once): the private key text and the public line. */
+int instance_host_key_new(kiln_ctx *ctx, const char *id, char **ret_private, char **ret_public,
+                          kiln_error **err);
 /* Replaces a seed that still carries the private host key, or a seed volume that is missing,
  * with the seed the instance keeps (no private key); nothing to do otherwise. */
 int instance_seed_scrub(kiln_ctx *ctx, const char *id, kiln_error **err);
+/* After generalization took the guest's host keys: a new host key, pinned (registry and
+ * known_hosts), in a seed that carries it until the next boot takes it. */
+int instance_rekey(kiln_ctx *ctx, const char *id, kiln_error **err);
+/* fsck: is the seed volume the one kiln recorded (*ret_ok)? With repair, one that is missing
+ * or stale is written again (with a new key if its private key was never taken). */
+int instance_seed_check(kiln_ctx *ctx, const char *id, bool repair, bool *ret_ok, kiln_error **err);
 /* In the start worker: until the first boot answers SSH with the pinned key (or the instance
  * stops, or the default wait passes), then instance_seed_scrub. Quiet. */
 void instance_seed_watch(kiln_ctx *ctx, const char *id);

@@ -119,7 +119,13 @@ static void detach_stdio(void)
         }
 }
 
-int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err)
+typedef int (*detached_job)(kiln_ctx *ctx, const char *id);
+
+/* Forks a detached process (forked twice, so that nobody has to reap it) that opens its own
+ * context and runs job; its PID in *ret_pid (0 if there is no process to spare: then nothing
+ * ran). The context's registry is closed across the fork and opened again: -1 only if that
+ * fails. */
+static int spawn(kiln_ctx *ctx, const char *id, detached_job job, pid_t *ret_pid, kiln_error **err)
 {
         kiln_ctx_options opts = {ctx->home, ctx->region->name, ctx->account};
         int fds[2] = {-1, -1};
@@ -135,9 +141,9 @@ int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err)
         if (pid == 0) {
                 kiln_ctx *child = NULL;
                 pid_t grandchild;
+                int rc;
 
-                /* The first child only forks the worker, tells us its PID and goes, so that
-                 * nobody has to reap the worker. */
+                /* The first child only forks the worker, tells us its PID and goes. */
                 close(fds[0]);
                 setsid();
                 grandchild = fork();
@@ -151,42 +157,70 @@ int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err)
                 detach_stdio();
                 if (kiln_ctx_new(&opts, &child, NULL) < 0)
                         _exit(1);
-                if (instance_start_now(child, id, NULL) < 0)
-                        _exit(1);
-                /* Stays with the first boot, to take the private host key out of the seed
-                 * once the guest has it, whether or not anyone waits for the instance. */
-                instance_seed_watch(child, id);
+                rc = job(child, id);
                 kiln_ctx_free(child);
-                _exit(0);
+                _exit(rc);
         }
         if (fds[1] >= 0)
                 close(fds[1]);
-        if (ctx_registry_reopen(ctx, err) < 0) {
-                if (fds[0] >= 0)
-                        close(fds[0]);
-                return -1;
-        }
         if (pid > 0) {
-                start_txn t = {id, 0, 0, false};
-
                 while (read(fds[0], &worker, sizeof(worker)) < 0 && errno == EINTR)
                         ;
                 while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                         ;
-                /* Recorded before we return: once this process is gone, a reader must find the
-                 * worker's PID, not ours, to tell a start in progress from one that died. */
-                t.worker = worker;
-                if (worker > 0)
-                        registry_write(ctx->reg, set_worker, &t, NULL);
         }
         if (fds[0] >= 0)
                 close(fds[0]);
-        if (pid < 0) {
-                kiln_autoptr(kiln_error) e = NULL;
+        *ret_pid = worker > 0 ? worker : 0;
+        return ctx_registry_reopen(ctx, err);
+}
 
-                /* No process to spare: start it here instead (its failure is recorded with
-                 * the instance, as the worker's would be). */
-                instance_start_now(ctx, id, &e);
-        }
+static int start_and_watch(kiln_ctx *ctx, const char *id)
+{
+        if (instance_start_now(ctx, id, NULL) < 0)
+                return 1;
+        /* Stays with the first boot, to take the private host key out of the seed once the
+         * guest has it, whether or not anyone waits for the instance. */
+        instance_seed_watch(ctx, id);
         return 0;
+}
+
+static int watch(kiln_ctx *ctx, const char *id)
+{
+        instance_seed_watch(ctx, id);
+        return 0;
+}
+
+int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err)
+{
+        start_txn t = {id, 0, 0, false};
+
+        if (spawn(ctx, id, start_and_watch, &t.worker, err) < 0)
+                return -1;
+        /* Recorded before we return: once this process is gone, a reader must find the
+         * worker's PID, not ours, to tell a start in progress from one that died. */
+        if (t.worker > 0) {
+                registry_write(ctx->reg, set_worker, &t, NULL);
+                return 0;
+        }
+        /* No process to spare: start it here instead (its failure is recorded with the
+         * instance, as the worker's would be). */
+        instance_start_now(ctx, id, NULL);
+        return 0;
+}
+
+void instance_watch_detached(kiln_ctx *ctx, const char *id)
+{
+        void *data = NULL;
+        size_t len = 0;
+        bool keys = false;
+        pid_t pid = 0;
+
+        if (registry_instance_seed(ctx->reg, id, &data, &len, &keys, NULL, NULL) < 0)
+                return;
+        if (data)
+                explicit_bzero(data, len);
+        free(data);
+        if (keys)
+                spawn(ctx, id, watch, &pid, NULL);
 }

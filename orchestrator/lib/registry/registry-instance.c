@@ -379,22 +379,32 @@ int registry_instance_set_seed(registry *r, const char *id, const void *user_dat
         return registry_step_done(r, st, err);
 }
 
-int registry_instance_set_seed_keys(registry *r, const char *id, bool keys, kiln_error **err)
+int registry_instance_set_seed_state(registry *r, const char *id, bool keys, const char *sha256,
+                                     kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st =
-                registry_prepare(r, "UPDATE instances SET seed_keys = ?2 WHERE id = ?1", err);
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r, "UPDATE instances SET seed_keys = ?2, seed_sha256 = ?3 WHERE id = ?1", err);
 
-        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0 ||
+            registry_bind_text(r, st, 3, sha256, err) < 0)
                 return -1;
         sqlite3_bind_int(st, 2, keys);
         return registry_step_done(r, st, err);
 }
 
+int registry_instance_set_host_key(registry *r, const char *id, const char *host_key,
+                                   kiln_error **err)
+{
+        const char *args[] = {id, host_key, NULL};
+
+        return registry_exec(r, "UPDATE instances SET host_key = ?2 WHERE id = ?1", args, err);
+}
+
 int registry_instance_seed(registry *r, const char *id, void **ret_user_data, size_t *ret_len,
-                           bool *ret_keys, kiln_error **err)
+                           bool *ret_keys, char **ret_sha256, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r, "SELECT user_data, seed_keys FROM instances WHERE id = ?1", err);
+                r, "SELECT user_data, seed_keys, seed_sha256 FROM instances WHERE id = ?1", err);
         const void *blob;
         size_t len;
         int rc;
@@ -415,6 +425,8 @@ int registry_instance_seed(registry *r, const char *id, void **ret_user_data, si
         }
         *ret_len = blob ? len : 0;
         *ret_keys = sqlite3_column_int(st, 1) != 0;
+        if (ret_sha256)
+                *ret_sha256 = registry_col_text(st, 2);
         return 0;
 }
 

@@ -50,10 +50,17 @@ int registry_instance_set_worker(registry *r, const char *id, pid_t pid, kiln_er
  * taken it). */
 int registry_instance_set_seed(registry *r, const char *id, const void *user_data, size_t len,
                                bool keys, kiln_error **err);
-int registry_instance_set_seed_keys(registry *r, const char *id, bool keys, kiln_error **err);
-/* *ret_user_data (NULL when there is none) is the caller's, to wipe and free. */
+/* The seed volume kiln wrote last: whether it carries the private host key, and its SHA-256
+ * (hex), by which fsck knows a seed that a crash left stale. */
+int registry_instance_set_seed_state(registry *r, const char *id, bool keys, const char *sha256,
+                                     kiln_error **err);
+/* The instance's pinned host key (its public line), after a new one was made. */
+int registry_instance_set_host_key(registry *r, const char *id, const char *host_key,
+                                   kiln_error **err);
+/* *ret_user_data (NULL when there is none) is the caller's, to wipe and free; *ret_sha256 (may
+ * be NULL: not known) too. ret_sha256 may be NULL. */
 int registry_instance_seed(registry *r, const char *id, void **ret_user_data, size_t *ret_len,
-                           bool *ret_keys, kiln_error **err);
+                           bool *ret_keys, char **ret_sha256, kiln_error **err);
 int registry_instance_delete(registry *r, const char *id, kiln_error **err);
 int registry_volumes_of(registry *r, const char *instance_id, registry_volume **ret, size_t *ret_n,
                         kiln_error **err);

@@ -68,7 +68,7 @@ static const char registry_schema[] =
         " root_device_name TEXT NOT NULL, network TEXT, host TEXT, port INTEGER,"
         " host_key TEXT, accel TEXT NOT NULL, seed_volume TEXT,"
         " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
-        " user_data BLOB, seed_keys INTEGER NOT NULL DEFAULT 0);"
+        " user_data BLOB, seed_keys INTEGER NOT NULL DEFAULT 0, seed_sha256 TEXT);"
         "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
         " WHERE state != 'terminated' AND port IS NOT NULL;"
         "CREATE TABLE IF NOT EXISTS volumes ("
@@ -222,8 +222,9 @@ static bool column_exists(registry *r, const char *table, const char *column)
  * - whether an image (and the snapshots a bake froze for it) was generalized is a column, no
  *   longer the tag "kiln:generalized", which a user could have set. Images the tag marked
  *   "false" keep that mark; every such tag goes.
- * - an instance keeps its user data, and whether its seed still carries its private host key
- *   (instances launched before know neither: their seed is left as it is). */
+ * - an instance keeps its user data, whether its seed still carries its private host key, and
+ *   the SHA-256 of the seed volume kiln wrote (instances launched before know none of these:
+ *   their seed is left as it is). */
 static int migrate_v3(registry *r, kiln_error **err)
 {
         static const struct {
@@ -231,7 +232,8 @@ static int migrate_v3(registry *r, kiln_error **err)
         } added[] = {{"images", "ungeneralized", "INTEGER NOT NULL DEFAULT 0"},
                      {"snapshots", "ungeneralized", "INTEGER NOT NULL DEFAULT 0"},
                      {"instances", "user_data", "BLOB"},
-                     {"instances", "seed_keys", "INTEGER NOT NULL DEFAULT 0"}};
+                     {"instances", "seed_keys", "INTEGER NOT NULL DEFAULT 0"},
+                     {"instances", "seed_sha256", "TEXT"}};
 
         for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
                 kiln_autofree char *sql = NULL;

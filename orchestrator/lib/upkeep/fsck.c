@@ -341,18 +341,28 @@ static void check_orphans(fsck_state *st, virStoragePoolPtr pool)
         }
 }
 
-/* A live instance whose seed volume is gone (a crash while its private key was taken out of
- * it, or a file removed by hand) cannot start: the seed it keeps is made again. */
+/* A live instance's seed volume must be the one kiln recorded: a crash while it was replaced
+ * (the private key taken out after the first boot, a new key after generalization), or a file
+ * removed by hand, leaves it missing or stale, and the instance could not start or not become
+ * ready. It is written again from the registry. */
 static void check_seeds(fsck_state *st)
 {
         for (size_t i = 0; i < st->n_seeds; i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                bool present = volume_present(st, st->seeds[i]), ok = true;
                 kiln_fsck_issue *is;
 
-                if (volume_present(st, st->seeds[i]))
+                if (present && instance_seed_check(st->ctx, st->seed_ids[i], false, &ok, &e) < 0) {
+                        issue_add(st, "seed-error", st->seed_ids[i], e->msg);
                         continue;
-                is = issue_add(st, "missing-seed", st->seed_ids[i],
-                               "its seed volume is not in the pool");
-                if (st->repair && instance_seed_scrub(st->ctx, st->seed_ids[i], NULL) == 0)
+                }
+                if (present && ok)
+                        continue;
+                is = issue_add(st, present ? "stale-seed" : "missing-seed", st->seed_ids[i],
+                               present ? "its seed volume is not the one kiln wrote"
+                                       : "its seed volume is not in the pool");
+                if (st->repair &&
+                    instance_seed_check(st->ctx, st->seed_ids[i], true, &ok, NULL) == 0)
                         is->repaired = true;
         }
 }
