@@ -822,6 +822,8 @@ static void t_keys(t_env *t)
                        "another pinned host key (and a wrong user key)");
                 ok(err && err->code == KILN_E_SSH, "is an SSH error");
                 is_str(err ? err->msg : NULL, msg, "a host key mismatch naming both fingerprints");
+                is_int(kiln_error_reason_of(err), KILN_R_HOST_KEY_MISMATCH,
+                       "with its reason, which callers test");
                 logged = log_since(log, from);
                 ok(logged && strstr(logged, "Connection from 127.0.0.1"),
                    "sshd saw the connection");

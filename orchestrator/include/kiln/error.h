@@ -25,8 +25,17 @@ typedef enum {
         KILN_E_COUNT
 } kiln_error_code;
 
+/* What exactly went wrong, where callers decide on it (they never read the message): set by
+ * the layer that knows, after kiln_error_set. */
+typedef enum {
+        KILN_R_NONE = 0,
+        KILN_R_HOST_KEY_MISMATCH, /* an SSH server presented another host key than the pinned */
+        KILN_R_PORT_IN_USE,       /* a host port a domain forwards could not be bound */
+} kiln_error_reason;
+
 typedef struct kiln_error {
         int code;             /* a kiln_error_code */
+        int reason;           /* a kiln_error_reason */
         int sys_errno;        /* 0 unless a system call failed */
         const char *api_code; /* static string such as "InvalidAMIID.NotFound", or NULL */
         char *msg;
@@ -38,6 +47,10 @@ KILN_PUBLIC int kiln_error_set(kiln_error **err, int code, const char *api_code,
 /* As kiln_error_set, and appends ": strerror(errnum)". */
 KILN_PUBLIC int kiln_error_set_errno(kiln_error **err, int errnum, int code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
+/* Gives a set error its reason; does nothing if none is set. Always returns -1. */
+KILN_PUBLIC int kiln_error_set_reason(kiln_error **err, int reason);
+/* The reason of err (KILN_R_NONE for NULL). */
+KILN_PUBLIC int kiln_error_reason_of(const kiln_error *err);
 /* Puts "PREFIX: " before the message of a set error; does nothing if none is set. */
 KILN_PUBLIC void kiln_error_prefix(kiln_error **err, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

@@ -30,7 +30,7 @@ static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadli
         }
 
         if (instance_ssh_connect(ctx, inst, attempt < deadline ? attempt : deadline, &s, &e) < 0) {
-                if (strstr(e->msg, "host key mismatch")) {
+                if (kiln_error_reason_of(e) == KILN_R_HOST_KEY_MISMATCH) {
                         *err = kiln_steal(&e);
                         return -1;
                 }

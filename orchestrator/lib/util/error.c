@@ -52,6 +52,18 @@ int kiln_error_set_errno(kiln_error **err, int errnum, int code, const char *fmt
         return -1;
 }
 
+int kiln_error_set_reason(kiln_error **err, int reason)
+{
+        if (err && *err)
+                (*err)->reason = reason;
+        return -1;
+}
+
+int kiln_error_reason_of(const kiln_error *err)
+{
+        return err ? err->reason : KILN_R_NONE;
+}
+
 void kiln_error_prefix(kiln_error **err, const char *fmt, ...)
 {
         va_list ap;

@@ -170,8 +170,14 @@ int virt_domain_start(virDomainPtr dom, kiln_error **err)
 {
         const char *name = virDomainGetName(dom);
 
-        if (virDomainCreate(dom) < 0)
-                return virt_error(err, "cannot start domain '%s'", name);
+        if (virDomainCreate(dom) < 0) {
+                /* QEMU says why only in words: a forward whose host port another process took
+                 * is told apart here, so that no caller reads the message. */
+                bool port = strstr(virGetLastErrorMessage(), "hostfwd") != NULL;
+
+                virt_error(err, "cannot start domain '%s'", name);
+                return port ? kiln_error_set_reason(err, KILN_R_PORT_IN_USE) : -1;
+        }
         return 0;
 }
 
