@@ -124,15 +124,17 @@ int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *
         ctx = cli_ctx_open(g, &rc);
         if (!ctx)
                 return rc;
-        if (kiln_image_create(ctx, &spec, &res, &err) < 0) {
-                /* The image may exist although starting the instance again failed. */
-                if (res.image_id)
-                        fprintf(stderr, "kiln: %s was registered\n", res.image_id);
-                free(res.image_id);
+        if (kiln_image_create(ctx, &spec, &res, &err) < 0)
                 return cli_fail(err);
-        }
         print_image_id(g, res.image_id);
         free(res.image_id);
+        /* The image is registered; that the instance did not start again is still an error. */
+        if (res.restart_error) {
+                err = res.restart_error;
+                kiln_error_prefix(&err, "the image is registered, but the instance was not started "
+                                        "again");
+                return cli_fail(err);
+        }
         return CLI_EXIT_OK;
 }
 

@@ -34,8 +34,10 @@ int main(void)
         is_int(kiln_error_set(NULL, KILN_E_IO, NULL, "nobody listens"), -1,
                "a NULL err pointer is allowed");
         is_int(kiln_error_reason_of(err), KILN_R_NONE, "an error has no reason until one is given");
-        is_int(kiln_error_set_reason(&err, KILN_R_PORT_IN_USE), -1, "kiln_error_set_reason returns -1");
-        is_int(kiln_error_reason_of(err), KILN_R_PORT_IN_USE, "callers test the reason, not the words");
+        is_int(kiln_error_set_reason(&err, KILN_R_PORT_IN_USE), -1,
+               "kiln_error_set_reason returns -1");
+        is_int(kiln_error_reason_of(err), KILN_R_PORT_IN_USE,
+               "callers test the reason, not the words");
         is_int(kiln_error_reason_of(NULL), KILN_R_NONE, "no error, no reason");
         kiln_error_set_reason(&e2, KILN_R_PORT_IN_USE);
         ok(e2 == NULL, "a reason without an error does nothing");

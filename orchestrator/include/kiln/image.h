@@ -149,6 +149,9 @@ typedef struct kiln_create_image_spec {
 typedef struct kiln_bake_result {
         char *image_id;
         uint64_t bake_ms; /* freezing the volumes and registering, without guest shutdown */
+        /* The image is registered, but the instance that was running could not be started
+         * again: why (the caller frees it); NULL when it runs again or was not to. */
+        kiln_error *restart_error;
 } kiln_bake_result;
 
 /* create-image. A stopped instance is baked at once; a running one is shut down cleanly,

@@ -57,24 +57,6 @@ typedef struct bake {
         bool generalize_ran; /* the script reached the guest: its host keys may be gone */
 } bake;
 
-static void notify(const bake *b, kiln_log_level level, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void notify(const bake *b, kiln_log_level level, const char *fmt, ...)
-{
-        kiln_autofree char *msg = NULL;
-        va_list ap;
-
-        if (!b->spec->notify)
-                return;
-        va_start(ap, fmt);
-        if (vasprintf(&msg, fmt, ap) < 0)
-                msg = NULL;
-        va_end(ap);
-        if (msg)
-                b->spec->notify(level, msg, b->spec->userdata);
-}
-
 static void bake_clear(bake *b)
 {
         for (size_t i = 0; i < b->n_vols; i++) {
@@ -200,10 +182,10 @@ static int generalize(bake *b, kiln_error **err)
                 return kiln_error_set(err, KILN_E_NOT_FOUND, NULL,
                                       "cannot read kiln's access key of %s from '%s'",
                                       b->inst.instance_id, kiln_pub);
-        notify(b, KILN_LOG_INFO,
-               "generalizing %s: launch keys, host keys, machine-id, "
-               "cloud-init state, logs, shell histories",
-               b->inst.instance_id);
+        kiln_notify(b->spec->notify, b->spec->userdata, KILN_LOG_INFO,
+                    "generalizing %s: launch keys, host keys, machine-id, "
+                    "cloud-init state, logs, shell histories",
+                    b->inst.instance_id);
         if (kiln_instance_wait(b->ctx, b->inst.instance_id, KILN_WAIT_READY, 0, err) < 0)
                 return -1;
         instance_find_address(b->ctx, &b->inst);
@@ -431,6 +413,7 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
                       kiln_error **err)
 {
         bake b = {ctx, spec, {0}, NULL, NULL, {0}, NULL, 0, false};
+        kiln_autoptr(kiln_error) restart_err = NULL;
         const char *id = spec->instance_id;
         bool was_running, running, live = false;
         uint64_t ms = 0;
@@ -448,8 +431,8 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
         }
         if (!spec->no_generalize) {
                 if (!running) {
-                        notify(&b, KILN_LOG_INFO,
-                               "starting %s: generalizing needs the guest running", id);
+                        kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO,
+                                    "starting %s: generalizing needs the guest running", id);
                         if (kiln_instances_start(ctx, &id, 1, NULL, NULL, err) < 0 ||
                             reload(&b, err) < 0)
                                 goto out;
@@ -468,31 +451,35 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
                 rc = -1;
         }
         if (running && spec->no_reboot) {
-                notify(&b, KILN_LOG_WARN,
-                       "--no-reboot: the disks of running %s are snapshotted live; the image is "
-                       "only crash-consistent (what the guest has not flushed is not in it)",
-                       id);
+                kiln_notify(
+                        spec->notify, spec->userdata, KILN_LOG_WARN,
+                        "--no-reboot: the disks of running %s are snapshotted live; the image is "
+                        "only crash-consistent (what the guest has not flushed is not in it)",
+                        id);
                 live = true;
         } else if (running) {
-                notify(&b, KILN_LOG_INFO, "shutting %s down cleanly", id);
+                kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO, "shutting %s down cleanly",
+                            id);
                 if (kiln_instances_stop(ctx, &id, 1, false, 0, NULL, NULL, err) < 0)
                         goto out;
         }
         if (reload(&b, err) < 0)
                 goto out;
-        notify(&b, KILN_LOG_INFO, "baking %s into a new image", id);
+        kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO, "baking %s into a new image", id);
         if (do_bake(&b, live, &ms, err) < 0)
                 goto out;
-        notify(&b, KILN_LOG_INFO, "%s is available (bake: %" PRIu64 " ms)", b.img.image_id, ms);
+        kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO,
+                    "%s is available (bake: %" PRIu64 " ms)", b.img.image_id, ms);
+        rc = 0;
+        /* EC2's default: an instance that was running runs again. That it cannot is not a
+         * failed bake: the image is there, and the result says what went wrong. */
+        if (was_running && !live && !spec->leave_stopped) {
+                kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO, "starting %s again", id);
+                kiln_instances_start(ctx, &id, 1, NULL, NULL, &restart_err);
+        }
         ret->image_id = kiln_steal(&b.img.image_id);
         ret->bake_ms = ms;
-        rc = 0;
-        /* EC2's default: an instance that was running runs again. */
-        if (was_running && !live && !spec->leave_stopped) {
-                notify(&b, KILN_LOG_INFO, "starting %s again", id);
-                if (kiln_instances_start(ctx, &id, 1, NULL, NULL, err) < 0)
-                        rc = -1;
-        }
+        ret->restart_error = kiln_steal(&restart_err);
 out:
         bake_clear(&b);
         return rc;

@@ -8,6 +8,7 @@
 #include <sys/time.h>
 
 #include "disk/disk.h"
+#include "image/image-private.h"
 #include "image/image-rules.h"
 #include "util/util.h"
 
@@ -241,21 +242,6 @@ static int copy_forget(registry *r, void *userdata, kiln_error **err)
         return p->dst.image_id ? registry_image_delete(r, p->dst.image_id, err) : 0;
 }
 
-typedef struct copy_progress {
-        kiln_progress_fn fn;
-        void *userdata;
-        const char *what;
-} copy_progress;
-
-static int on_transfer(unsigned long long done, unsigned long long total, void *userdata)
-{
-        copy_progress *cp = userdata;
-
-        if (cp->fn)
-                cp->fn(cp->what, done, total, cp->userdata);
-        return 0;
-}
-
 static char *layer_path(virStoragePoolPtr pool, const char *volume, kiln_error **err)
 {
         virt_volume_info info = {0};
@@ -275,7 +261,7 @@ static int copy_layer_data(copy_plan *p, copy_layer *l, virStoragePoolPtr src_po
 {
         kiln_autofree char *parent_path = NULL, *local = NULL, *path = NULL;
         kiln_autofree char *what = kiln_xasprintf("layer %s", l->src.s.snapshot_id);
-        copy_progress cp = {fn, userdata, what};
+        image_progress cp = {fn, userdata, what};
         copy_layer *parent = NULL;
 
         for (size_t i = 0; l->dst_parent_id && i < p->n_layers; i++)
@@ -300,13 +286,13 @@ static int copy_layer_data(copy_plan *p, copy_layer *l, virStoragePoolPtr src_po
                                                   (unsigned long long) l->src.virtual_size, &path,
                                                   err);
         local = kiln_xasprintf("%s/%s", work, l->dst_volume);
-        if (virt_volume_download(src_pool, l->src.volume, local, on_transfer, &cp, err) < 0)
+        if (virt_volume_download(src_pool, l->src.volume, local, image_on_transfer, &cp, err) < 0)
                 return -1;
         kiln_crash_point("copy.after-download");
         if (disk_set_backing(local, parent_path, err) < 0)
                 return -1;
-        if (virt_volume_upload(dst_pool, l->dst_volume, local, true, on_transfer, &cp, &path, err) <
-            0)
+        if (virt_volume_upload(dst_pool, l->dst_volume, local, true, image_on_transfer, &cp, &path,
+                               err) < 0)
                 return -1;
         unlink(local);
         kiln_crash_point("copy.after-upload");

@@ -20,4 +20,13 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
  * publish). The text is the server's: import-image checks the result as a --checksum. */
 char *image_sums_lookup(const char *sums, const char *file, const char *type);
 
+/* A transfer's progress through libvirt (virt_progress_fn), told to the caller's
+ * kiln_progress_fn as `what`. */
+typedef struct image_progress {
+        kiln_progress_fn fn;
+        void *userdata;
+        const char *what;
+} image_progress;
+int image_on_transfer(unsigned long long done, unsigned long long total, void *userdata);
+
 #endif

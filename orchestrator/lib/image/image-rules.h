@@ -6,6 +6,7 @@
 #include <kiln/image.h>
 
 #include "core/ctx-private.h"
+#include "model/filter.h"
 
 int rules_check_image_id(const char *id, kiln_error **err);
 int rules_check_snapshot_id(const char *id, kiln_error **err);
@@ -26,10 +27,6 @@ int rules_image_visible_in(kiln_ctx *ctx, registry *r, const char *region, const
                            kiln_image *ret, kiln_error **err);
 /* True if the process that wrote a pending record still runs. */
 bool rules_worker_alive(pid_t pid);
-/* EC2 wildcard match: '*' any run, '?' zero or one character, '\\' escapes; characters are
- * UTF-8 characters. Linear in each of the two lengths (O(len(pattern) x len(s))). */
-bool rules_wildcard(const char *pattern, const char *s);
-bool rules_match_any(const kiln_filter *f, const char *value);
 int rules_not_found_image(kiln_error **err, const char *id);
 int rules_not_authorized(kiln_error **err, const char *id);
 

@@ -48,15 +48,9 @@ static int forget_snapshot(registry *r, void *userdata, kiln_error **err)
         return registry_snapshot_delete(r, userdata, err);
 }
 
-typedef struct upload_progress {
-        kiln_progress_fn fn;
-        void *userdata;
-        const char *what;
-} upload_progress;
-
-static int on_upload(unsigned long long done, unsigned long long total, void *userdata)
+int image_on_transfer(unsigned long long done, unsigned long long total, void *userdata)
 {
-        upload_progress *p = userdata;
+        image_progress *p = userdata;
 
         if (p->fn)
                 p->fn(p->what, done, total, p->userdata);
@@ -112,7 +106,7 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         kiln_image img = {0};
         disk_info info = {0};
         register_txn t = {ctx, spec, &snap, &img};
-        upload_progress up = {progress, userdata, "upload"};
+        image_progress up = {progress, userdata, "upload"};
         virStoragePoolPtr pool;
         disk_os os = {0};
         const char *platform = spec->platform, *user = spec->default_user;
@@ -186,8 +180,8 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
                         if (disk_convert_qcow2(spec->disk_path, info.format, info.virtual_size,
                                                qcow, err) == 0) {
                                 kiln_crash_point("register.after-convert");
-                                r = virt_volume_upload(pool, snap.volume, qcow, true, on_upload,
-                                                       &up, &path, err);
+                                r = virt_volume_upload(pool, snap.volume, qcow, true,
+                                                       image_on_transfer, &up, &path, err);
                         }
                         ctx_workdir_remove(work);
                 }
@@ -239,74 +233,60 @@ static const char *const image_filters[] = {
         NULL,
 };
 
-static int check_filters(const kiln_filter *f, size_t n, const char *const *known, kiln_error **err)
-{
-        for (size_t i = 0; i < n; i++) {
-                bool ok = strncmp(f[i].name, "tag:", 4) == 0 && f[i].name[4];
-
-                for (size_t k = 0; !ok && known[k]; k++)
-                        ok = strcmp(f[i].name, known[k]) == 0;
-                if (!ok)
-                        return kiln_error_set(err, KILN_E_INVALID, "InvalidFilter",
-                                              "The filter '%s' is invalid", f[i].name);
-        }
-        return 0;
-}
-
 static bool image_filter_match(const kiln_image *img, const kiln_filter *f)
 {
         const char *n = f->name;
         char buf[32];
 
         if (strcmp(n, "architecture") == 0)
-                return rules_match_any(f, img->architecture);
+                return filter_match_any(f, img->architecture);
         if (strcmp(n, "creation-date") == 0)
-                return rules_match_any(f, img->creation_date);
+                return filter_match_any(f, img->creation_date);
         if (strcmp(n, "description") == 0)
-                return rules_match_any(f, img->description);
+                return filter_match_any(f, img->description);
         if (strcmp(n, "hypervisor") == 0)
-                return rules_match_any(f, "xen");
+                return filter_match_any(f, "xen");
         if (strcmp(n, "image-id") == 0)
-                return rules_match_any(f, img->image_id);
+                return filter_match_any(f, img->image_id);
         if (strcmp(n, "image-type") == 0)
-                return rules_match_any(f, "machine");
+                return filter_match_any(f, "machine");
         if (strcmp(n, "is-public") == 0)
-                return rules_match_any(f, img->is_public ? "true" : "false");
+                return filter_match_any(f, img->is_public ? "true" : "false");
         if (strcmp(n, "name") == 0)
-                return rules_match_any(f, img->name);
+                return filter_match_any(f, img->name);
         if (strcmp(n, "owner-alias") == 0)
-                return rules_match_any(f, img->owner_alias);
+                return filter_match_any(f, img->owner_alias);
         if (strcmp(n, "owner-id") == 0)
-                return rules_match_any(f, img->owner_id);
+                return filter_match_any(f, img->owner_id);
         if (strcmp(n, "platform") == 0)
-                return strcmp(img->platform, "windows") == 0 && rules_match_any(f, "windows");
+                return strcmp(img->platform, "windows") == 0 && filter_match_any(f, "windows");
         if (strcmp(n, "root-device-name") == 0)
-                return rules_match_any(f, img->root_device_name);
+                return filter_match_any(f, img->root_device_name);
         if (strcmp(n, "root-device-type") == 0)
-                return rules_match_any(f, "ebs");
+                return filter_match_any(f, "ebs");
         if (strcmp(n, "state") == 0)
-                return rules_match_any(f, img->state);
+                return filter_match_any(f, img->state);
         if (strcmp(n, "virtualization-type") == 0)
-                return rules_match_any(f, "hvm");
+                return filter_match_any(f, "hvm");
         if (strncmp(n, "block-device-mapping.", 21) == 0) {
                 for (size_t i = 0; i < img->n_mappings; i++) {
                         const kiln_block_device_mapping *m = &img->mappings[i];
 
                         snprintf(buf, sizeof(buf), "%" PRId64, m->volume_size);
                         if ((strcmp(n + 21, "device-name") == 0 &&
-                             rules_match_any(f, m->device_name)) ||
+                             filter_match_any(f, m->device_name)) ||
                             (strcmp(n + 21, "snapshot-id") == 0 &&
-                             rules_match_any(f, m->snapshot_id)) ||
-                            (strcmp(n + 21, "volume-size") == 0 && rules_match_any(f, buf)))
+                             filter_match_any(f, m->snapshot_id)) ||
+                            (strcmp(n + 21, "volume-size") == 0 && filter_match_any(f, buf)))
                                 return true;
                 }
                 return false;
         }
         for (size_t i = 0; i < img->n_tags; i++) {
-                if (strcmp(n, "tag-key") == 0 && rules_match_any(f, img->tags[i].key))
+                if (strcmp(n, "tag-key") == 0 && filter_match_any(f, img->tags[i].key))
                         return true;
                 if (strncmp(n, "tag:", 4) == 0 && strcmp(n + 4, img->tags[i].key) == 0 &&
-                    rules_match_any(f, img->tags[i].value))
+                    filter_match_any(f, img->tags[i].value))
                         return true;
         }
         return false;
@@ -448,7 +428,7 @@ int kiln_images_describe(kiln_ctx *ctx, const kiln_image_query *q, kiln_image **
                         return -1;
         if (check_owner_values(q->owners, q->n_owners, false, err) < 0 ||
             check_owner_values(q->executable_users, q->n_executable_users, true, err) < 0 ||
-            check_filters(q->filters, q->n_filters, image_filters, err) < 0)
+            filter_check_names(q->filters, q->n_filters, image_filters, err) < 0)
                 return -1;
         if (registry_read(ctx->reg, describe_images_txn, &t, err) < 0) {
                 kiln_images_free(t.out, t.n_out);

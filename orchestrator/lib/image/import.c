@@ -28,22 +28,6 @@ typedef struct import_run {
         void *userdata;
 } import_run;
 
-static void notify(const kiln_import_spec *spec, kiln_log_level level, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static void notify(const kiln_import_spec *spec, kiln_log_level level, const char *fmt, ...)
-{
-        kiln_autofree char *msg = NULL;
-        va_list ap;
-
-        if (!spec->notify)
-                return;
-        va_start(ap, fmt);
-        msg = kiln_xvasprintf(fmt, ap);
-        va_end(ap);
-        spec->notify(level, msg, spec->userdata);
-}
-
 static int on_download(uint64_t done, uint64_t total, double rate, void *userdata)
 {
         import_run *run = userdata;
@@ -294,8 +278,9 @@ int kiln_image_import(kiln_ctx *ctx, const kiln_import_spec *spec_in, kiln_progr
                                 return kiln_error_set_errno(err, errno, KILN_E_IO,
                                                             "cannot create '%s'", dir);
                         }
-                        notify(spec, KILN_LOG_INFO, "reading the checksum of %s from %s", cat.name,
-                               cat.checksum_url);
+                        kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO,
+                                    "reading the checksum of %s from %s", cat.name,
+                                    cat.checksum_url);
                         if (catalog_checksum(&cat, dir, &cat_sum, err) < 0) {
                                 json_decref(cat.root);
                                 return -1;
@@ -367,35 +352,37 @@ static int import_url(kiln_ctx *ctx, const kiln_import_spec *spec, const char *o
         ds.userdata = &run;
         ds.stall_timeout_s = stall_timeout();
         ds.max_bytes = download_max();
-        notify(spec, KILN_LOG_INFO, "downloading %s", shown);
+        kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO, "downloading %s", shown);
         if (download_file(&ds, &res, err) < 0)
                 return -1;
         if (res.resumed_from)
-                notify(spec, KILN_LOG_INFO, "resumed at byte %llu",
-                       (unsigned long long) res.resumed_from);
-        notify(spec, KILN_LOG_INFO, "downloaded %llu bytes (%s)", (unsigned long long) res.bytes,
-               res.digest ? res.digest : "");
+                kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO, "resumed at byte %llu",
+                            (unsigned long long) res.resumed_from);
+        kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO, "downloaded %llu bytes (%s)",
+                    (unsigned long long) res.bytes, res.digest ? res.digest : "");
         download_result_clear(&res);
 
         rc = disk_inspect(dest, &info, err);
         if (rc == 0)
                 rc = disk_check_importable(dest, &info, err);
         if (rc == 0 && disk_detect_os(dest, info.format, &os, NULL) == 0 && os.platform) {
-                notify(spec, KILN_LOG_INFO, "found %s%s%s%s, login user %s",
-                       os.pretty_name ? os.pretty_name : os.platform,
-                       os.distribution && !os.pretty_name ? " " : "",
-                       os.distribution && !os.pretty_name ? os.distribution : "",
-                       os.version && !os.pretty_name ? os.version : "",
-                       os.default_user ? os.default_user : "unknown");
+                kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO,
+                            "found %s%s%s%s, login user %s",
+                            os.pretty_name ? os.pretty_name : os.platform,
+                            os.distribution && !os.pretty_name ? " " : "",
+                            os.distribution && !os.pretty_name ? os.distribution : "",
+                            os.version && !os.pretty_name ? os.version : "",
+                            os.default_user ? os.default_user : "unknown");
                 if (!rs.platform)
                         rs.platform = os.platform;
                 if (!rs.default_user)
                         rs.default_user = os.default_user;
         } else if (rc == 0 && !rs.platform) {
-                notify(spec, KILN_LOG_WARN,
-                       "the OS of %s could not be detected: registered as linux (--platform and "
-                       "--default-user set it)",
-                       shown);
+                kiln_notify(
+                        spec->notify, spec->userdata, KILN_LOG_WARN,
+                        "the OS of %s could not be detected: registered as linux (--platform and "
+                        "--default-user set it)",
+                        shown);
         }
         if (rc == 0) {
                 rs.disk_path = dest;

@@ -64,24 +64,24 @@ static bool snapshot_filter_match(const kiln_snapshot *s, const kiln_filter *f)
 
         snprintf(buf, sizeof(buf), "%" PRId64, s->volume_size);
         if (strcmp(n, "description") == 0)
-                return rules_match_any(f, s->description);
+                return filter_match_any(f, s->description);
         if (strcmp(n, "owner-id") == 0)
-                return rules_match_any(f, s->owner_id);
+                return filter_match_any(f, s->owner_id);
         if (strcmp(n, "snapshot-id") == 0)
-                return rules_match_any(f, s->snapshot_id);
+                return filter_match_any(f, s->snapshot_id);
         if (strcmp(n, "status") == 0)
-                return rules_match_any(f, s->state);
+                return filter_match_any(f, s->state);
         if (strcmp(n, "volume-id") == 0)
-                return rules_match_any(f, s->volume_id);
+                return filter_match_any(f, s->volume_id);
         if (strcmp(n, "volume-size") == 0)
-                return rules_match_any(f, buf);
+                return filter_match_any(f, buf);
         if (strcmp(n, "start-time") == 0)
-                return rules_match_any(f, s->start_time);
+                return filter_match_any(f, s->start_time);
         for (size_t i = 0; i < s->n_tags; i++) {
-                if (strcmp(n, "tag-key") == 0 && rules_match_any(f, s->tags[i].key))
+                if (strcmp(n, "tag-key") == 0 && filter_match_any(f, s->tags[i].key))
                         return true;
                 if (strncmp(n, "tag:", 4) == 0 && strcmp(n + 4, s->tags[i].key) == 0 &&
-                    rules_match_any(f, s->tags[i].value))
+                    filter_match_any(f, s->tags[i].value))
                         return true;
         }
         return false;
@@ -199,15 +199,8 @@ int kiln_snapshots_describe(kiln_ctx *ctx, const kiln_snapshot_query *q, kiln_sn
                         return kiln_error_set(err, KILN_E_INVALID, "InvalidUserID.Malformed",
                                               "Invalid user id: \"%s\"", v);
         }
-        for (size_t i = 0; i < q->n_filters; i++) {
-                bool ok = strncmp(q->filters[i].name, "tag:", 4) == 0;
-
-                for (size_t k = 0; !ok && snapshot_filters[k]; k++)
-                        ok = strcmp(q->filters[i].name, snapshot_filters[k]) == 0;
-                if (!ok)
-                        return kiln_error_set(err, KILN_E_INVALID, "InvalidFilter",
-                                              "The filter '%s' is invalid", q->filters[i].name);
-        }
+        if (filter_check_names(q->filters, q->n_filters, snapshot_filters, err) < 0)
+                return -1;
         if (registry_read(ctx->reg, snap_describe_txn, &t, err) < 0) {
                 kiln_snapshots_free(t.out, t.n_out);
                 return -1;

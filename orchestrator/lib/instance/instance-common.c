@@ -411,33 +411,41 @@ int instance_ssh_connect(kiln_ctx *ctx, const kiln_instance *inst, uint64_t dead
         return ssh_connect(&t, deadline_ms, ret, err);
 }
 
+char *instance_known_hosts_line(const kiln_instance *inst)
+{
+        const char *key = inst->host_key;
+        const char *sp = key ? strchr(key, ' ') : NULL;
+        const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+        kiln_autofree char *name = NULL;
+
+        if (!key || !inst->host)
+                return NULL;
+        name = instance_known_hosts_name(inst->host, inst->port);
+        /* The key's type and base64, without its comment. */
+        return kiln_xasprintf("%s %.*s", name, (int) (sp2 ? (size_t) (sp2 - key) : strlen(key)),
+                              key);
+}
+
 int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err)
 {
         kiln_autofree char *path = instance_file(ctx, inst->instance_id, "known_hosts");
         kiln_autofree char *tmp = kiln_xasprintf("%s.tmp", path);
-        const char *key = inst->host_key;
-        const char *sp = key ? strchr(key, ' ') : NULL;
-        const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
+        kiln_autofree char *line = instance_known_hosts_line(inst);
         FILE *f;
+        int bad;
 
-        if (!key)
+        if (!inst->host_key)
                 return kiln_error_set(err, KILN_E_INTERNAL, NULL, "instance %s has no host key",
                                       inst->instance_id);
+        if (!line)
+                return 0; /* no address yet: written once the lease is known */
         f = fopen(tmp, "we");
         if (!f)
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", tmp);
-        if (!inst->host) {
-                fclose(f);
+        bad = fprintf(f, "%s\n", line) < 0;
+        if (fclose(f) != 0 || bad || rename(tmp, path) < 0) {
                 unlink(tmp);
-                return 0; /* no address yet: written once the lease is known */
-        }
-        {
-                kiln_autofree char *name = instance_known_hosts_name(inst->host, inst->port);
-
-                fprintf(f, "%s %.*s\n", name, (int) (sp2 ? (size_t) (sp2 - key) : strlen(key)),
-                        key);
-        }
-        if (fclose(f) != 0 || rename(tmp, path) < 0)
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot write '%s'", path);
+        }
         return 0;
 }

@@ -73,15 +73,7 @@ int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst, const cha
         c.port = inst->port;
         c.user = kiln_xstrdup(instance_user(inst));
         if (!windows && inst->host_key && inst->host) {
-                const char *sp = strchr(inst->host_key, ' ');
-                const char *sp2 = sp ? strchr(sp + 1, ' ') : NULL;
-
-                kiln_autofree char *name = instance_known_hosts_name(inst->host, inst->port);
-
-                c.known_hosts_line = kiln_xasprintf(
-                        "%s %.*s", name,
-                        (int) (sp2 ? (size_t) (sp2 - inst->host_key) : strlen(inst->host_key)),
-                        inst->host_key);
+                c.known_hosts_line = instance_known_hosts_line(inst);
                 c.known_hosts_file = instance_file(ctx, inst->instance_id, "known_hosts");
                 c.identity_file = identity_for(ctx, inst, identity);
                 {

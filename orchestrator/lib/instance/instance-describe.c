@@ -84,19 +84,19 @@ static bool instance_filter_match(const kiln_instance *inst, const kiln_filter *
         const char *n = f->name;
 
         if (strcmp(n, "instance-state-name") == 0)
-                return rules_match_any(f, inst->state);
+                return filter_match_any(f, inst->state);
         if (strcmp(n, "instance-id") == 0)
-                return rules_match_any(f, inst->instance_id);
+                return filter_match_any(f, inst->instance_id);
         if (strcmp(n, "image-id") == 0)
-                return rules_match_any(f, inst->image_id);
+                return filter_match_any(f, inst->image_id);
         if (strcmp(n, "instance-type") == 0)
-                return rules_match_any(f, inst->instance_type);
+                return filter_match_any(f, inst->instance_type);
         if (strcmp(n, "key-name") == 0)
-                return rules_match_any(f, inst->key_name);
+                return filter_match_any(f, inst->key_name);
         if (strcmp(n, "reservation-id") == 0)
-                return rules_match_any(f, inst->reservation_id);
+                return filter_match_any(f, inst->reservation_id);
         if (strcmp(n, "platform") == 0)
-                return strcmp(inst->platform, "windows") == 0 && rules_match_any(f, "windows");
+                return strcmp(inst->platform, "windows") == 0 && filter_match_any(f, "windows");
         return false;
 }
 
@@ -123,7 +123,7 @@ int kiln_instances_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
 {
         static const char *const known[] = {
                 "instance-state-name", "instance-id", "image-id", "instance-type", "key-name",
-                "reservation-id",      "platform"};
+                "reservation-id",      "platform",    NULL};
         list_txn t = {ctx, NULL, 0};
         kiln_instance *out;
         size_t n_out = 0;
@@ -131,15 +131,8 @@ int kiln_instances_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
         for (size_t i = 0; i < n_ids; i++)
                 if (instance_check_id(ids[i], err) < 0)
                         return -1;
-        for (size_t i = 0; i < n_filters; i++) {
-                bool ok = false;
-
-                for (size_t k = 0; k < KILN_ARRAY_SIZE(known); k++)
-                        ok = ok || strcmp(filters[i].name, known[k]) == 0;
-                if (!ok)
-                        return kiln_error_set(err, KILN_E_INVALID, "InvalidFilter",
-                                              "The filter '%s' is invalid", filters[i].name);
-        }
+        if (filter_check_names(filters, n_filters, known, err) < 0)
+                return -1;
         if (registry_read(ctx->reg, list_load, &t, err) < 0)
                 return -1;
         for (size_t i = 0; i < n_ids; i++) {

@@ -65,6 +65,9 @@ int instance_check_network(kiln_ctx *ctx, const char *network, kiln_error **err)
 int instance_find_address(kiln_ctx *ctx, kiln_instance *inst);
 /* The host part of a known_hosts line: "HOST" for port 22, "[HOST]:PORT" otherwise. */
 char *instance_known_hosts_name(const char *host, int port);
+/* The instance's known_hosts line for its address and port ("[HOST]:PORT TYPE BASE64"), or
+ * NULL without an address or host key. */
+char *instance_known_hosts_line(const kiln_instance *inst);
 /* Rewrites HOME/instances/ID/known_hosts for the instance's port. */
 int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err);
 /* The state name and its EC2 code in a record handed out. */

@@ -81,7 +81,8 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
                         break;
                 }
                 /* Another process may have taken the port since it was chosen. */
-                if (inst.network || attempt >= START_PORT_TRIES || kiln_error_reason_of(e) != KILN_R_PORT_IN_USE) {
+                if (inst.network || attempt >= START_PORT_TRIES ||
+                    kiln_error_reason_of(e) != KILN_R_PORT_IN_USE) {
                         *err = kiln_steal(&e);
                         break;
                 }

@@ -921,16 +921,16 @@ static bool filter_match(const kiln_keypair *kp, const kiln_filter *f)
         const char *n = f->name;
 
         if (strcmp(n, "key-pair-id") == 0)
-                return rules_match_any(f, kp->key_pair_id);
+                return filter_match_any(f, kp->key_pair_id);
         if (strcmp(n, "fingerprint") == 0)
-                return rules_match_any(f, kp->fingerprint);
+                return filter_match_any(f, kp->fingerprint);
         if (strcmp(n, "key-name") == 0)
-                return rules_match_any(f, kp->key_name);
+                return filter_match_any(f, kp->key_name);
         for (size_t i = 0; i < kp->n_tags; i++) {
-                if (strcmp(n, "tag-key") == 0 && rules_match_any(f, kp->tags[i].key))
+                if (strcmp(n, "tag-key") == 0 && filter_match_any(f, kp->tags[i].key))
                         return true;
                 if (strncmp(n, "tag:", 4) == 0 && strcmp(n + 4, kp->tags[i].key) == 0 &&
-                    rules_match_any(f, kp->tags[i].value))
+                    filter_match_any(f, kp->tags[i].value))
                         return true;
         }
         return false;

@@ -26,6 +26,7 @@
 #include <kiln/tag.h>
 #include <kiln/text.h>
 
+#include "util/json.h"
 #include "util/util.h"
 
 #define TEMPLATE_MAX_BYTES (1 << 20)
@@ -44,21 +45,6 @@ enum {
         STR_REQUIRED = 1 << 0, /* "missing" if absent */
         STR_NONEMPTY = 1 << 1, /* "must not be empty" after substitution */
 };
-
-static json_t *tpl_json_free(json_t *j)
-{
-        json_decref(j);
-        return NULL;
-}
-
-KILN_DEFINE_AUTOPTR(json_t, tpl_json_free)
-
-static void strv_free(char **v, size_t n)
-{
-        for (size_t i = 0; v && i < n; i++)
-                free(v[i]);
-        free(v);
-}
 
 kiln_build_template *kiln_build_template_free(kiln_build_template *t)
 {
@@ -82,10 +68,10 @@ kiln_build_template *kiln_build_template_free(kiln_build_template *t)
                 free(t->image_tags[i].value);
         }
         free(t->image_tags);
-        strv_free(t->tests, t->n_tests);
-        strv_free(t->regions, t->n_regions);
-        strv_free(t->share_accounts, t->n_share_accounts);
-        strv_free(t->share_organizations, t->n_share_organizations);
+        kiln_strv_free(t->tests, t->n_tests);
+        kiln_strv_free(t->regions, t->n_regions);
+        kiln_strv_free(t->share_accounts, t->n_share_accounts);
+        kiln_strv_free(t->share_organizations, t->n_share_organizations);
         free(t);
         return NULL;
 }

@@ -383,12 +383,10 @@ static int build_steps(run *r, kiln_error **err)
                 cs.notify = r->o->notify;
                 cs.userdata = r->o->userdata;
                 say(r, KILN_LOG_INFO, "baking %s as '%s'", build_id, t->image_name);
-                if (kiln_image_create(r->ctx, &cs, &res, err) < 0) {
-                        if (res.image_id)
-                                record_image(r, kiln_ctx_region(r->ctx), res.image_id);
-                        free(res.image_id);
+                if (kiln_image_create(r->ctx, &cs, &res, err) < 0)
                         return -1;
-                }
+                /* leave_stopped: the build instance is not started again. */
+                kiln_error_free(res.restart_error);
                 r->m->image_id = res.image_id;
                 r->m->image_name = kiln_xstrdup(t->image_name);
                 record_image(r, kiln_ctx_region(r->ctx), res.image_id);

@@ -422,35 +422,13 @@ int registry_snapshot_used_by(registry *r, const char *snapshot_id, char **ret_i
 int registry_snapshot_users(registry *r, const char *snapshot_id, char ***ret, size_t *ret_n,
                             kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r,
-                "SELECT DISTINCT i.id FROM image_mappings m JOIN images i ON i.id = m.image_id "
-                "WHERE m.snapshot_id = ?1 AND i.state != 'deregistered' ORDER BY i.id",
-                err);
-        char **v = NULL;
-        size_t n = 0;
-        int rc;
+        const char *args[] = {snapshot_id, NULL};
 
-        if (!st || registry_bind_text(r, st, 1, snapshot_id, err) < 0)
-                return -1;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                v = kiln_xrealloc(v, (n + 1) * sizeof(*v));
-                v[n++] = registry_col_text(st, 0);
-        }
-        if (rc != SQLITE_DONE) {
-                registry_strv_free(v, n);
-                return registry_fail(r, err, "list images of a snapshot");
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
-void registry_strv_free(char **v, size_t n)
-{
-        for (size_t i = 0; v && i < n; i++)
-                free(v[i]);
-        free(v);
+        return registry_query_strv(r,
+                                   "SELECT DISTINCT i.id FROM image_mappings m JOIN images i ON "
+                                   "i.id = m.image_id WHERE m.snapshot_id = ?1 AND i.state != "
+                                   "'deregistered' ORDER BY i.id",
+                                   args, ret, ret_n, err);
 }
 
 /* ---- permissions ---- */

@@ -466,29 +466,28 @@ int registry_volume_delete(registry *r, const char *id, kiln_error **err)
 int registry_instance_seeds(registry *r, const char *region, char ***ret, char ***ret_ids,
                             size_t *ret_n, kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r,
-                "SELECT seed_volume, id FROM instances WHERE region = ?1 AND state != "
-                "'terminated' AND seed_volume IS NOT NULL",
-                err);
-        char **v = NULL, **ids = NULL;
-        size_t n = 0;
-        int rc;
+        const char *args[] = {region, NULL};
+        char **seeds = NULL, **ids = NULL;
+        size_t n = 0, n_ids = 0;
 
-        if (!st || registry_bind_text(r, st, 1, region, err) < 0)
+        /* Two columns in the same order, in the caller's transaction. */
+        if (registry_query_strv(r,
+                                "SELECT seed_volume FROM instances WHERE region = ?1 AND state != "
+                                "'terminated' AND seed_volume IS NOT NULL ORDER BY seq",
+                                args, &seeds, &n, err) < 0)
                 return -1;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                v = kiln_xrealloc(v, (n + 1) * sizeof(*v));
-                ids = kiln_xrealloc(ids, (n + 1) * sizeof(*ids));
-                v[n] = registry_col_text(st, 0);
-                ids[n++] = registry_col_text(st, 1);
+        if (registry_query_strv(r,
+                                "SELECT id FROM instances WHERE region = ?1 AND state != "
+                                "'terminated' AND seed_volume IS NOT NULL ORDER BY seq",
+                                args, &ids, &n_ids, err) < 0 ||
+            n_ids != n) {
+                kiln_strv_free(seeds, n);
+                kiln_strv_free(ids, n_ids);
+                return n_ids != n ? kiln_error_set(err, KILN_E_INTERNAL, NULL,
+                                                   "registry: the seeds changed while read")
+                                  : -1;
         }
-        if (rc != SQLITE_DONE) {
-                registry_strv_free(v, n);
-                registry_strv_free(ids, n);
-                return registry_fail(r, err, "list seeds");
-        }
-        *ret = v;
+        *ret = seeds;
         *ret_ids = ids;
         *ret_n = n;
         return 0;

@@ -23,6 +23,9 @@ int registry_step_done(registry *r, sqlite3_stmt *st, kiln_error **err);
 /* Runs one statement with ?1.. bound to the NULL-terminated args (args may be NULL). */
 int registry_exec(registry *r, const char *sql, const char *const *args, kiln_error **err);
 char *registry_col_text(sqlite3_stmt *st, int i);
+/* The first column of every row of one query (args as registry_exec), as a string array. */
+int registry_query_strv(registry *r, const char *sql, const char *const *args, char ***ret,
+                        size_t *ret_n, kiln_error **err);
 int64_t registry_next_seq(registry *r, const char *table);
 
 #endif

@@ -147,6 +147,29 @@ char *registry_col_text(sqlite3_stmt *st, int i)
         return s ? kiln_xstrdup((const char *) s) : NULL;
 }
 
+int registry_query_strv(registry *r, const char *sql, const char *const *args, char ***ret,
+                        size_t *ret_n, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, err);
+        char **v = NULL;
+        size_t n = 0;
+        int rc;
+
+        if (!st || (args && registry_bind_all(r, st, args, err) < 0))
+                return -1;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                v = kiln_xrealloc(v, (n + 1) * sizeof(*v));
+                v[n++] = registry_col_text(st, 0);
+        }
+        if (rc != SQLITE_DONE) {
+                kiln_strv_free(v, n);
+                return registry_fail(r, err, "read a list");
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
 int64_t registry_next_seq(registry *r, const char *table)
 {
         kiln_autofree char *sql = kiln_xasprintf("SELECT COALESCE(MAX(seq), 0) + 1 FROM %s", table);

@@ -54,7 +54,6 @@ int registry_snapshot_used_by(registry *r, const char *snapshot_id, char **ret_i
 /* Every image (not deregistered) whose mapping names this snapshot. */
 int registry_snapshot_users(registry *r, const char *snapshot_id, char ***ret, size_t *ret_n,
                             kiln_error **err);
-void registry_strv_free(char **v, size_t n);
 
 /* Launch permissions (table by resource), also used for createVolumePermission. */
 typedef enum { REGISTRY_PERM_LAUNCH, REGISTRY_PERM_CREATE_VOLUME } registry_perm_table;

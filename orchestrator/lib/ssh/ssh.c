@@ -717,7 +717,7 @@ static int ssh_check_host_key(kiln_ssh *s, const unsigned char *pinned, size_t p
         want = ssh_blob_fingerprint(pinned, pinned_len);
         got = ssh_blob_fingerprint((const unsigned char *) key, len);
         kiln_error_set(err, KILN_E_SSH, NULL, "host key mismatch for %s: expected %s got %s",
-                              s->where, want, got);
+                       s->where, want, got);
         return kiln_error_set_reason(err, KILN_R_HOST_KEY_MISMATCH);
 }
 

@@ -68,8 +68,8 @@ void kiln_fsck_issues_free(kiln_fsck_issue *issues, size_t n)
 static void fsck_state_reset(fsck_state *st)
 {
         registry_volumes_free(st->ivols, st->n_ivols);
-        registry_strv_free(st->seeds, st->n_seeds);
-        registry_strv_free(st->seed_ids, st->n_seeds);
+        kiln_strv_free(st->seeds, st->n_seeds);
+        kiln_strv_free(st->seed_ids, st->n_seeds);
         st->ivols = NULL;
         st->seeds = NULL;
         st->seed_ids = NULL;
@@ -170,7 +170,7 @@ static int roll_bake_forward(registry *r, const registry_snapshot *s, const char
                 rc = registry_snapshot_users(r, s->s.snapshot_id, &users, &n_users, err);
         for (size_t i = 0; rc == 0 && i < n_users; i++)
                 rc = registry_image_set_state(r, users[i], "available", NULL, NULL, err);
-        registry_strv_free(users, n_users);
+        kiln_strv_free(users, n_users);
         return rc;
 }
 
@@ -218,7 +218,7 @@ static int repair_stale_snapshot(registry *r, void *userdata, kiln_error **err)
                                                        "a snapshot was never completed", err);
                         kiln_image_clear(&img);
                 }
-                registry_strv_free(users, n_users);
+                kiln_strv_free(users, n_users);
                 if (rc == 0)
                         rc = registry_snapshot_delete(r, st->target, err);
                 if (rc == 0 && !volume_in_use(st, s.volume))
@@ -257,7 +257,7 @@ static int repair_missing_file(registry *r, void *userdata, kiln_error **err)
         for (size_t i = 0; rc == 0 && i < n_users; i++)
                 rc = registry_image_set_state(r, users[i], "failed", "Server.InternalError", why,
                                               err);
-        registry_strv_free(users, n_users);
+        kiln_strv_free(users, n_users);
         return rc;
 }
 

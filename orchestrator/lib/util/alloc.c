@@ -150,3 +150,10 @@ void kiln_buf_clear(kiln_buf *b)
         b->data = NULL;
         b->len = b->cap = 0;
 }
+
+void kiln_strv_free(char **v, size_t n)
+{
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i]);
+        free(v);
+}

@@ -31,3 +31,16 @@ void kiln_log(kiln_log_level level, const char *fmt, ...)
         va_end(ap);
         log_fn(level, msg, log_userdata);
 }
+
+void kiln_notify(kiln_log_fn fn, void *userdata, kiln_log_level level, const char *fmt, ...)
+{
+        kiln_autofree char *msg = NULL;
+        va_list ap;
+
+        if (!fn)
+                return;
+        va_start(ap, fmt);
+        msg = kiln_xvasprintf(fmt, ap);
+        va_end(ap);
+        fn(level, msg, userdata);
+}

@@ -22,6 +22,9 @@ char *kiln_xstrndup(const char *s, size_t n);
 char *kiln_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *kiln_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
+/* Frees n strings and the array that holds them; NULL-safe. */
+void kiln_strv_free(char **v, size_t n);
+
 /* ---- growable byte buffer, always NUL-terminated ---- */
 typedef struct kiln_buf {
         char *data;
@@ -38,6 +41,10 @@ void kiln_buf_tail(kiln_buf *b, size_t max);
 /* Hands the data to the caller (never NULL) and empties the buffer. */
 char *kiln_buf_steal(kiln_buf *b);
 void kiln_buf_clear(kiln_buf *b);
+
+/* Tells fn (a caller's notify callback; may be NULL) one formatted line. */
+void kiln_notify(kiln_log_fn fn, void *userdata, kiln_log_level level, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 /* ---- files ---- */
 /* Reads a whole file (at most max bytes) into a NUL-terminated string. */

@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include <libvirt/virterror.h>
 
+#include "util/json.h"
 #include "util/util.h"
 #include "virt/virt-storage.h"
 
@@ -46,15 +47,8 @@ static virStreamPtr virt_stream_free(virStreamPtr st)
         return NULL;
 }
 
-static json_t *virt_json_free(json_t *j)
-{
-        json_decref(j);
-        return NULL;
-}
-
 KILN_DEFINE_AUTOPTR(virt_vol, virt_vol_free)
 KILN_DEFINE_AUTOPTR(virt_stream, virt_stream_free)
-KILN_DEFINE_AUTOPTR(json_t, virt_json_free)
 
 virStoragePoolPtr virt_pool_free(virStoragePoolPtr pool)
 {
