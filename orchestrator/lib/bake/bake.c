@@ -26,14 +26,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "guest/guest-private.h"
 #include "image/image-rules.h"
 #include "instance/instance-private.h"
-#include "ssh/ssh.h"
 #include "util/util.h"
 #include "virt/virt-storage.h"
 
-#define GIB                  (1024ULL * 1024 * 1024)
-#define GENERALIZE_TIMEOUT_S 300
+#define GIB (1024ULL * 1024 * 1024)
 
 typedef struct bake_volume {
         kiln_instance_volume *iv;
@@ -54,7 +53,6 @@ typedef struct bake {
         kiln_image img;
         bake_volume *vols;
         size_t n_vols;
-        bool generalize_ran; /* the script reached the guest: its host keys may be gone */
 } bake;
 
 static void bake_clear(bake *b)
@@ -110,109 +108,6 @@ static int check_spec(const kiln_create_image_spec *spec, kiln_error **err)
                                       "it cannot be generalized first: add --no-generalize, or "
                                       "leave out --no-reboot to let kiln shut it down cleanly");
         return 0;
-}
-
-/* The base64 blob of a public key line ("TYPE BLOB [COMMENT]"), or NULL. */
-static char *key_blob(const char *line)
-{
-        const char *p = line ? strchr(line, ' ') : NULL;
-        size_t n;
-
-        if (!p)
-                return NULL;
-        p++;
-        n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=");
-        return n > 16 ? kiln_xstrndup(p, n) : NULL;
-}
-
-static char *file_blob(const char *path)
-{
-        kiln_autofree char *text = NULL;
-        size_t len = 0;
-
-        if (kiln_file_read(path, (size_t) 64 * 1024, &text, &len, NULL) < 0)
-                return NULL;
-        return key_blob(text);
-}
-
-static void collect(const char *data, size_t len, void *userdata)
-{
-        kiln_buf *b = userdata;
-
-        kiln_buf_append_tail(b, data, len, 8192);
-}
-
-/* Newlines to "; ", trailing ones dropped, in place. */
-static const char *one_line(char *s)
-{
-        size_t n = strlen(s);
-
-        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == ' '))
-                s[--n] = '\0';
-        for (char *p = s; *p; p++)
-                if (*p == '\n')
-                        *p = ';';
-        return s;
-}
-
-/* Generalizes the running guest and checks it, as root through sudo, with
- * cloud-init/generalize.sh. A check that finds something left is KILN_E_STATE listing it. */
-static int generalize(bake *b, kiln_error **err)
-{
-        kiln_autofree char *script_path =
-                kiln_xasprintf("%s/cloud-init/generalize.sh", KILN_DATADIR);
-        kiln_autofree char *script = NULL, *report = NULL, *cmd = NULL;
-        kiln_buf out = {0};
-        kiln_autofree char *kiln_pub =
-                instance_file(b->ctx, b->inst.instance_id, "kiln_ed25519.pub");
-        kiln_autofree char *launch_pub =
-                instance_file(b->ctx, b->inst.instance_id, "launch_key.pub");
-        kiln_autofree char *blob1 = file_blob(kiln_pub), *blob2 = file_blob(launch_pub);
-        kiln_autoptr(kiln_ssh) s = NULL;
-        size_t len = 0;
-        int status = -1;
-
-        if (strcmp(b->inst.platform, "windows") == 0)
-                return kiln_error_set(err, KILN_E_UNSUPPORTED, "UnsupportedOperation",
-                                      "kiln cannot generalize a Windows instance (sysprep): "
-                                      "add --no-generalize");
-        if (kiln_file_read(script_path, (size_t) 256 * 1024, &script, &len, err) < 0)
-                return -1;
-        if (!blob1)
-                return kiln_error_set(err, KILN_E_NOT_FOUND, NULL,
-                                      "cannot read kiln's access key of %s from '%s'",
-                                      b->inst.instance_id, kiln_pub);
-        kiln_notify(b->spec->notify, b->spec->userdata, KILN_LOG_INFO,
-                    "generalizing %s: launch keys, host keys, machine-id, "
-                    "cloud-init state, logs, shell histories",
-                    b->inst.instance_id);
-        if (kiln_instance_wait(b->ctx, b->inst.instance_id, KILN_WAIT_READY, 0, err) < 0)
-                return -1;
-        instance_find_address(b->ctx, &b->inst);
-        if (instance_ssh_connect(b->ctx, &b->inst, kiln_now_ms() + 60000, &s, err) < 0)
-                return -1;
-        /* The blobs are base64: safe inside single quotes. */
-        cmd = kiln_xasprintf("sudo -n sh -s generalize '%s'%s%s%s", blob1, blob2 ? " '" : "",
-                             blob2 ? blob2 : "", blob2 ? "'" : "");
-        b->generalize_ran = true;
-        if (ssh_exec(s, cmd, script, len, kiln_now_ms() + GENERALIZE_TIMEOUT_S * 1000ULL, collect,
-                     collect, &out, &status, err) < 0) {
-                kiln_buf_clear(&out);
-                return -1;
-        }
-        kiln_buf_tail(&out, 8192);
-        report = kiln_buf_steal(&out);
-        if (status == 0)
-                return 0;
-        if (status == 3)
-                return kiln_error_set(err, KILN_E_STATE, "GeneralizationFailed",
-                                      "%s still holds what an image must not: %s; no image was "
-                                      "registered",
-                                      b->inst.instance_id, one_line(report));
-        return kiln_error_set(err, KILN_E_STATE, "GeneralizationFailed",
-                              "generalizing %s failed with exit status %d%s%s", b->inst.instance_id,
-                              status, report && *report ? ": " : "",
-                              report ? one_line(report) : "");
 }
 
 /* ---- the bake ---- */
@@ -412,10 +307,10 @@ static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
 int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_bake_result *ret,
                       kiln_error **err)
 {
-        bake b = {ctx, spec, {0}, NULL, NULL, {0}, NULL, 0, false};
+        bake b = {ctx, spec, {0}, NULL, NULL, {0}, NULL, 0};
         kiln_autoptr(kiln_error) restart_err = NULL;
         const char *id = spec->instance_id;
-        bool was_running, running, live = false;
+        bool was_running, running, live = false, ran = false;
         uint64_t ms = 0;
         int rc = -1;
 
@@ -438,10 +333,10 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
                                 goto out;
                         running = true;
                 }
-                rc = generalize(&b, err);
+                rc = guest_generalize(ctx, &b.inst, spec->notify, spec->userdata, &ran, err);
                 /* The guest's host keys are gone (also when the check then failed): its next
                  * boot takes a new one, pinned. */
-                if (b.generalize_ran && instance_rekey(ctx, id, err) < 0)
+                if (ran && instance_rekey(ctx, id, err) < 0)
                         rc = -1;
                 if (rc < 0) {
                         if (!was_running)
