@@ -5,8 +5,7 @@
  * through the internal registry (plant.h); everything else goes through <kiln/kiln.h>, and each
  * refusal is checked for EC2's code and kiln's error class (the CLI's exit status), and where it
  * matters for leaving nothing behind. Copies whose layers are already in the destination pool,
- * which need no upload, run to the end. A check that follows the reference where kiln does not
- * yet is marked TODO and named in the output. */
+ * which need no upload, run to the end. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,15 +82,6 @@ static void succeeds(int rc, kiln_error *const *e, const char *what)
 {
         if (!ok(rc == 0 && !*e, "%s", what))
                 say_error(rc, e);
-}
-
-/* A check of what the reference says where kiln differs today: reported, not counted as a
- * failure (TAP's TODO directive). */
-static void todo(bool cond, const char *why, const char *what)
-{
-        tap_n++;
-        printf("%s %d - %s # TODO %s\n", cond ? "ok" : "not ok", tap_n, what, why);
-        fflush(stdout);
 }
 
 /* ---- the public API, shortened ---- */
@@ -602,10 +592,9 @@ static void t_owner_only(t_env *t)
                 kiln_image_attribute a = {0};
                 int rc = kiln_image_attribute_describe(t->a, id, "blockDeviceMapping", &a, &e);
 
-                todo(rc == -1 && e && e->api_code && strcmp(e->api_code, "AuthFailure") == 0,
-                     "kiln knows launchPermission and description only",
-                     "describe-image-attribute blockDeviceMapping (deprecated): AuthFailure "
-                     "(§6.1, §6.6)");
+                ok(rc == -1 && e && e->api_code && strcmp(e->api_code, "AuthFailure") == 0,
+                   "describe-image-attribute blockDeviceMapping (deprecated): AuthFailure "
+                   "(§6.1, §6.6)");
                 if (e)
                         printf("#   got: %s\n", e->api_code ? e->api_code : e->msg);
                 kiln_image_attribute_clear(&a);
@@ -1129,10 +1118,9 @@ static void t_run(t_env *t)
                 size_t n = 0;
                 int rc = kiln_instances_run(t->a, &s, &out, &n, &e);
 
-                todo(rc == -1 && e && e->api_code &&
-                             strcmp(e->api_code, "InvalidAMIID.Unavailable") == 0,
-                     "kiln answers InvalidAMIID.NotFound",
-                     "launching a deregistered image: InvalidAMIID.Unavailable (§6.1, §6.8)");
+                ok(rc == -1 && e && e->api_code &&
+                           strcmp(e->api_code, "InvalidAMIID.Unavailable") == 0,
+                   "launching a deregistered image: InvalidAMIID.Unavailable (§6.1, §6.8)");
                 if (rc == -1 && e && e->api_code)
                         printf("#   got: %s\n", e->api_code);
                 ok(rc == -1, "  it is refused all the same");
@@ -1249,10 +1237,9 @@ static void t_create(t_env *t)
                         "or 'stopping' or 'stopped'",
                         gone);
 
-                todo(rc == -1 && e && e->api_code &&
-                             strcmp(e->api_code, "InvalidParameterValue") == 0,
-                     "kiln answers IncorrectInstanceState, as its README says",
-                     "baking a terminated instance: InvalidParameterValue (§6.1, §6.2)");
+                ok(rc == -1 && e && e->api_code &&
+                           strcmp(e->api_code, "InvalidParameterValue") == 0,
+                   "baking a terminated instance: InvalidParameterValue (§6.1, §6.2)");
                 if (e)
                         printf("#   got: %s\n", e->api_code ? e->api_code : e->msg);
                 ok(rc == -1 && e && e->code == KILN_E_STATE, "  it is refused as a wrong state");

@@ -318,7 +318,7 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
                 goto out;
         was_running = running = strcmp(b.inst.state, "running") == 0;
         if (!running && strcmp(b.inst.state, "stopped") != 0) {
-                kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
+                kiln_error_set(err, KILN_E_STATE, "InvalidParameterValue",
                                "Invalid value '%s' for instanceId. Instance is not in state "
                                "'running' or 'stopping' or 'stopped'",
                                id);

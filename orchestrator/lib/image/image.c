@@ -659,6 +659,10 @@ static int check_attribute(const char *attribute, bool reset, kiln_error **err)
         if (attribute && (strcmp(attribute, "launchPermission") == 0 ||
                           (!reset && strcmp(attribute, "description") == 0)))
                 return 0;
+        /* EC2 answers the deprecated attribute with AuthFailure (reference §6.6). */
+        if (attribute && !reset && strcmp(attribute, "blockDeviceMapping") == 0)
+                return kiln_error_set(err, KILN_E_PERMISSION, "AuthFailure",
+                                      "Unauthorized attempt to access restricted resource");
         return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                               "Value (%s) for parameter attribute is invalid: expected %s",
                               attribute ? attribute : "",

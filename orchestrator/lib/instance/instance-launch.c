@@ -48,9 +48,9 @@ static int launch_check(registry *r, void *userdata, kiln_error **err)
         l->public_key = NULL;
         if (rules_check_image_id(l->spec->image_id, err) < 0)
                 return -1;
+        /* A deregistered image is found, and refused below as unavailable (EC2's code). */
         if (registry_image_get(r, l->spec->image_id, &img, &e) < 0 ||
-            strcmp(img.region, l->ctx->region->name) != 0 ||
-            strcmp(img.state, "deregistered") == 0) {
+            strcmp(img.region, l->ctx->region->name) != 0) {
                 kiln_image_clear(&img);
                 if (e && e->code != KILN_E_NOT_FOUND) {
                         *err = kiln_steal(&e);
