@@ -41,4 +41,10 @@ KILN_PUBLIC char *kiln_text_sanitize(const char *s, unsigned flags);
 KILN_PUBLIC int kiln_text_check(const char *field, const char *value, size_t max_len,
                                 kiln_error **err);
 
+/* The aws CLI's shorthand syntax for a structured option value ("Key=Name,Value=web",
+ * "DeviceName=/dev/sdf,Ebs={VolumeSize=8}", "Tags=[{Key=a,Value=b}]", "Values=a,b") as JSON
+ * text (an object; every scalar a string) in *ret_json, to free. InvalidParameterValue naming
+ * the position otherwise. */
+KILN_PUBLIC int kiln_shorthand_to_json(const char *text, char **ret_json, kiln_error **err);
+
 #endif
