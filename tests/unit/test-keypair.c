@@ -137,6 +137,7 @@ static void test_fingerprints(void)
         kiln_autofree char *t_hash = path_in("t.hash"), *t_p8 = path_in("t.p8"), *p8 = NULL;
         kiln_autofree char *gen1 = NULL, *gen2 = NULL, *head = NULL;
         kiln_autofree char *fp = NULL, *want_out = NULL, *pub_line = NULL, *want64 = NULL;
+        kiln_autofree char *rsa_pem = NULL, *rsa_line = NULL;
         kiln_autoptr(kiln_error) e = NULL;
 
         gen1 = run("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f", rsa,
@@ -144,12 +145,15 @@ static void test_fingerprints(void)
         gen2 = run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ed, NULL);
         ok(gen1 && gen2, "test keys generated");
         head = read_text(rsa);
+        rsa_line = read_text(rsa_pub);
+        if (kiln_file_read(rsa, 1 << 20, &rsa_pem, NULL, &e) < 0)
+                e = kiln_error_free(e);
         ok(head && strncmp(head, "-----BEGIN RSA PRIVATE KEY-----\n", 32) == 0,
            "ssh-keygen -m PEM writes PKCS#1 (BEGIN RSA PRIVATE KEY)");
 
         /* created RSA: SHA-1 of the DER PKCS#8 key. Here the PKCS#8 form comes from pkey's
          * PEM ("BEGIN PRIVATE KEY"; its DER output would be PKCS#1) and asn1parse's DER. */
-        is_int(keypair_fingerprint_rsa_private(dir, rsa, &fp, &e), 0,
+        is_int(keypair_fingerprint_rsa_private(rsa_pem, &fp, &e), 0,
                "RSA private fingerprint computed");
         free(run("openssl", "pkey", "-in", rsa, "-out", t_p8, NULL));
         p8 = read_text(t_p8);
@@ -162,7 +166,7 @@ static void test_fingerprints(void)
         free(kiln_steal(&want_out));
 
         /* imported RSA: MD5 of the DER public key, as the EC2 user guide computes it */
-        is_int(keypair_fingerprint_rsa_public(dir, rsa_pub, &fp, &e), 0,
+        is_int(keypair_fingerprint_rsa_public(rsa_line, &fp, &e), 0,
                "RSA public fingerprint computed");
         free(run("openssl", "rsa", "-in", rsa, "-pubout", "-outform", "DER", "-out", t_pub, NULL));
         want_out = run("openssl", "md5", "-c", t_pub, NULL);
@@ -172,8 +176,8 @@ static void test_fingerprints(void)
         free(kiln_steal(&want_out));
 
         /* ED25519: base64 SHA-256 of the key blob, with its padding */
-        is_int(keypair_fingerprint_sha256(ed_pub, &fp, &e), 0, "ED25519 fingerprint computed");
         pub_line = read_text(ed_pub);
+        is_int(keypair_fingerprint_sha256(pub_line, &fp, &e), 0, "ED25519 fingerprint computed");
         if (pub_line) {
                 char *sp = strchr(pub_line, ' ');
                 char *end = sp ? strchr(sp + 1, ' ') : NULL;
@@ -197,7 +201,7 @@ static void parse_ok(const char *what, const char *material, const char *want_ty
 {
         keypair_public p = {0};
         kiln_autoptr(kiln_error) e = NULL;
-        int rc = keypair_parse_public(dir, material, &p, &e);
+        int rc = keypair_parse_public(material, &p, &e);
 
         if (!ok(rc == 0, "%s is accepted", what))
                 printf("#   %s: %s\n", code_of(e), e ? e->msg : "");
@@ -213,7 +217,7 @@ static void parse_bad(const char *what, const char *material, const char *want_m
         keypair_public p = {0};
         kiln_autoptr(kiln_error) e = NULL;
 
-        is_int(keypair_parse_public(dir, material, &p, &e), -1, "%s is refused", what);
+        is_int(keypair_parse_public(material, &p, &e), -1, "%s is refused", what);
         is_str(code_of(e), "InvalidKeyPair.Format", "  with InvalidKeyPair.Format");
         like(e ? e->msg : NULL, want_msg, "  saying why");
         ok(p.line == NULL, "  and gives nothing back");
@@ -279,6 +283,25 @@ static void test_import_forms(void)
         g3 = run("ssh-keygen", "-q", "-t", "dsa", "-N", "", "-f", dsa, NULL);
         g4 = run("ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ec, NULL);
         ok(g1 && g4, "more test keys generated");
+        {
+                /* the PKCS#1 DER of a 4096-bit key is 704 base64 characters, whole 64-character
+                 * lines */
+                kiln_autofree char *k4096 = path_in("k4096"), *k4096_pub = path_in("k4096.pub");
+                kiln_autofree char *g5 = run("ssh-keygen", "-q", "-t", "rsa", "-b", "4096", "-N",
+                                             "", "-f", k4096, NULL);
+                kiln_autofree char *p1 =
+                        run("ssh-keygen", "-e", "-m", "PEM", "-f", k4096_pub, NULL);
+                kiln_autofree char *l4096 = line_of(k4096_pub);
+                kiln_buf b = {0};
+
+                for (char *l = p1 ? strchr(p1, '\n') : NULL;
+                     l && strncmp(l + 1, "-----END", 8) != 0; l = strchr(l + 1, '\n'))
+                        kiln_buf_append(&b, l + 1, strcspn(l + 1, "\n"));
+                if (g5)
+                        parse_ok("a base64 DER PKCS#1 RSA key of 4096 bits", b.data, "rsa", 4096,
+                                 l4096);
+                kiln_buf_clear(&b);
+        }
         {
                 kiln_autofree char *l1024 = read_text(k1024_pub);
 
