@@ -1,6 +1,7 @@
 /* Key pairs without the command line: name rules, the three fingerprints against other
- * openssl and ssh-keygen commands run here, the public key forms import understands, the
- * lookup the instance code uses, the 5,000 limit, and create's private key file. */
+ * openssl and ssh-keygen commands run here, the public key forms import understands, the keys
+ * kiln generates (read, and signed with, by ssh-keygen), the lookup the instance code uses, the
+ * 5,000 limit, and create's private key file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -347,6 +348,86 @@ static void test_import_forms(void)
         parse_bad("a private key", private_pem, "OpenSSH public key format");
 }
 
+/* ==== keys kiln generates ==== */
+
+/* The first two fields of a public key line. */
+static char *type_and_key(const char *line)
+{
+        const char *sp = line ? strchr(line, ' ') : NULL;
+
+        return sp ? kiln_xstrndup(line, (size_t) (sp + 1 - line) + strcspn(sp + 1, " ")) : NULL;
+}
+
+/* OpenSSH reads the private key kiln wrote, finds the public key kiln gave, and signs with it
+ * (ssh-keygen -Y): the private half is right, not only the public one. */
+static void check_generated(const char *type, const char *header)
+{
+        kiln_autofree char *key = kiln_xasprintf("%s/gen-%s", dir, type);
+        kiln_autofree char *pub = kiln_xasprintf("%s/gen-%s.pub", dir, type);
+        kiln_autofree char *data = path_in("signed"), *sig = path_in("signed.sig");
+        kiln_autofree char *secret = NULL, *line = NULL, *want = NULL, *derived = NULL;
+        kiln_autofree char *signed_out = NULL, *checked = NULL, *read_back = NULL;
+        kiln_autoptr(kiln_error) e = NULL;
+        kiln_autoclose int fd = -1;
+
+        is_int(keypair_generate(type, "gen me@host", &secret, &line, &e), 0, "a new %s key", type);
+        ok(secret && strncmp(secret, header, strlen(header)) == 0, "  its private key: %.*s",
+           (int) strlen(header) - 1, header);
+        ok(secret && secret[strlen(secret) - 1] == '\n', "  with a final newline");
+        like(line, " gen me@host", "  its public key line carries the comment");
+        fd = open(key, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ok(fd >= 0 && secret && write(fd, secret, strlen(secret)) == (ssize_t) strlen(secret),
+           "  written to a 0600 file");
+        write_text(pub, line ? line : "");
+        want = type_and_key(line);
+        read_back = run("ssh-keygen", "-y", "-f", key, NULL);
+        ok(read_back != NULL, "  ssh-keygen reads the private key");
+        derived = type_and_key(read_back);
+        is_str(derived, want, "  and finds the public key kiln gave");
+        unlink(sig);
+        write_text(data, "what kiln signs\n");
+        signed_out = run("ssh-keygen", "-Y", "sign", "-q", "-f", key, "-n", "kiln", data, NULL);
+        ok(signed_out != NULL, "  ssh-keygen signs with it");
+        checked = run("sh", "-c",
+                      "ssh-keygen -Y check-novalidate -n kiln -f \"$1\" -s \"$2\" < \"$3\"", "sh",
+                      pub, sig, data, NULL);
+        like(checked, "Good", "  a signature made with it checks out against the public key");
+        if (strcmp(type, "rsa") == 0) {
+                kiln_autofree char *bits =
+                        run("openssl", "rsa", "-in", key, "-noout", "-text", NULL);
+                kiln_autofree char *check =
+                        run("openssl", "rsa", "-in", key, "-check", "-noout", NULL);
+
+                like(bits, "Private-Key: (2048 bit, 2 primes)", "  2048 bits, 2 primes");
+                is_str(check, "RSA key ok", "  openssl rsa -check passes");
+        } else {
+                bool short_lines = secret != NULL;
+
+                for (const char *l = secret; l && *l; l += strcspn(l, "\n") + 1)
+                        short_lines = short_lines && strcspn(l, "\n") <= 70;
+                ok(short_lines, "  in lines of 70 characters at most, as ssh-keygen writes");
+        }
+        kiln_keypair_material_free(kiln_steal(&secret));
+        unlink(key);
+        unlink(pub);
+        unlink(sig);
+}
+
+static void test_generated(void)
+{
+        kiln_autofree char *a = NULL, *b = NULL, *la = NULL, *lb = NULL;
+        kiln_autoptr(kiln_error) e = NULL;
+
+        check_generated("ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        check_generated("rsa", "-----BEGIN RSA PRIVATE KEY-----\n");
+        ok(keypair_generate("ed25519", "x", &a, &la, &e) == 0 &&
+                   keypair_generate("ed25519", "x", &b, &lb, &e) == 0 && strcmp(la, lb) != 0 &&
+                   strcmp(a, b) != 0,
+           "two new keys differ");
+        kiln_keypair_material_free(kiln_steal(&a));
+        kiln_keypair_material_free(kiln_steal(&b));
+}
+
 /* ==== the library with a registry ==== */
 
 static int open_ctx(const char *home, const char *account, kiln_ctx **ret)
@@ -579,6 +660,7 @@ int main(void)
         test_names();
         test_fingerprints();
         test_import_forms();
+        test_generated();
         test_library();
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         return done();

@@ -3,8 +3,10 @@
  *   keypair.c              the domain: create, import, describe, delete with EC2's rules;
  *   keypair-format.c       public key material: OpenSSH lines, the aws CLI's blob, RFC 4716,
  *                          PEM and DER, and the SSH wire format;
+ *   keypair-keygen.c       new key pairs and their private key files;
  *   keypair-fingerprint.c  EC2's fingerprints.
- * Public keys and fingerprints are read and computed in this process, on libcrypto. */
+ * All of it runs in this process on libcrypto: no tool is run, and a private key goes to no
+ * file but the one the caller names. */
 #ifndef KILN_KEYPAIR_PRIVATE_H
 #define KILN_KEYPAIR_PRIVATE_H
 
@@ -48,6 +50,15 @@ KILN_DEFINE_AUTOPTR(keypair_bio, keypair_bio_free)
 int keypair_fingerprint_rsa_private(const char *pem, char **ret, kiln_error **err);
 int keypair_fingerprint_rsa_public(const char *line, char **ret, kiln_error **err);
 int keypair_fingerprint_sha256(const char *line, char **ret, kiln_error **err);
+
+/* ==== keypair-keygen.c ==== */
+
+/* A new key pair: "rsa" (2048 bits) or "ed25519". *ret_private is the private key file's text,
+ * RSA as a PKCS#1 PEM ("BEGIN RSA PRIVATE KEY"), ED25519 in OpenSSH's format with comment in it,
+ * each with a final newline, in one allocation for kiln_keypair_material_free; *ret_public is
+ * the public key line "TYPE BASE64 COMMENT". On failure (KILN_E_IO) both are untouched. */
+int keypair_generate(const char *key_type, const char *comment, char **ret_private,
+                     char **ret_public, kiln_error **err);
 
 /* ==== keypair-format.c ==== */
 

@@ -1,17 +1,15 @@
-/* Key pairs: create (ssh-keygen), import, describe with EC2's filters, delete, and the lookup
- * the instance code uses at launch, with EC2's rules (reference/ec2-ami.md §6.10) and the
- * registry. The public key formats are keypair-format.c's, fingerprints keypair-fingerprint.c's.
+/* Key pairs: create, import, describe with EC2's filters, delete, and the lookup the instance
+ * code uses at launch, with EC2's rules (reference/ec2-ami.md §6.10) and the registry. The key
+ * formats are keypair-format.c's, new keys keypair-keygen.c's, fingerprints
+ * keypair-fingerprint.c's; all of it runs in this process.
  *
- * kiln keeps only the public key. A private key exists in three places only: the private
- * directory (0700, outside the kiln home) where ssh-keygen writes it, whose files are
- * overwritten with zeros before they are removed; kiln's memory, zeroed before it is freed;
- * and where the caller wants it (its own buffer, or a new 0600 file that is never written over
- * an existing one). */
+ * kiln keeps only the public key. A private key exists in two places only: kiln's memory,
+ * wiped before it is freed, and where the caller wants it (its own buffer, or a new 0600 file
+ * that is never written over an existing one). It never touches the kiln home or a temporary
+ * file. */
 #include <assert.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,8 +18,6 @@
 #include "keypair/keypair-private.h"
 #include "registry/registry-keypair.h"
 #include "util/util.h"
-
-#define KEY_FILE_MAX 65536 /* private and public key files */
 
 /* ==== records ==== */
 
@@ -121,62 +117,7 @@ static int pass_error(kiln_error **err, kiln_error **e)
         return -1;
 }
 
-static int need_tool(const char *tool, const char *package, kiln_error **err)
-{
-        kiln_autofree char *path = kiln_find_program(tool);
-
-        if (!path)
-                return kiln_error_set(err, KILN_E_IO, NULL,
-                                      "'%s' is not installed (Debian package %s)", tool, package);
-        return 0;
-}
-
 /* ==== files ==== */
-
-/* A private directory (0700) for key files, outside the kiln home: a private key does not land
- * in the home even for a moment, and nothing of it is left for fsck to find. */
-static char *keydir_new(kiln_error **err)
-{
-        const char *tmp = getenv("TMPDIR");
-        kiln_autofree char *tmpl = kiln_xasprintf("%s/kiln-key.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-
-        if (!mkdtemp(tmpl)) {
-                kiln_error_set_errno(err, errno, KILN_E_IO,
-                                     "cannot create a private directory "
-                                     "for key files");
-                return NULL;
-        }
-        return kiln_steal(&tmpl);
-}
-
-static int scrub_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        static const char zeros[4096];
-        kiln_autoclose int fd = -1;
-
-        (void) ftw;
-        if (flag != FTW_F || !S_ISREG(st->st_mode))
-                return 0;
-        fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        for (off_t left = st->st_size; fd >= 0 && left > 0;) {
-                size_t chunk = left < (off_t) sizeof(zeros) ? (size_t) left : sizeof(zeros);
-                ssize_t n = write(fd, zeros, chunk);
-
-                if (n <= 0)
-                        break;
-                left -= n;
-        }
-        return 0;
-}
-
-/* Overwrites every file of the directory with zeros, then removes it. Quiet. */
-static void keydir_remove(const char *dir)
-{
-        if (!dir)
-                return;
-        nftw(dir, scrub_entry, 8, FTW_PHYS);
-        ctx_workdir_remove(dir);
-}
 
 static int write_all(int fd, const char *path, const char *data, size_t len, kiln_error **err)
 {
@@ -192,51 +133,6 @@ static int write_all(int fd, const char *path, const char *data, size_t len, kil
                 len -= (size_t) n;
         }
         return 0;
-}
-
-/* Reads a small secret file into one exact allocation (no growing buffer leaves copies). */
-static int read_secret(const char *path, char **ret, size_t *ret_len, kiln_error **err)
-{
-        kiln_autoclose int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        struct stat st;
-        size_t size, got = 0;
-        char *buf;
-
-        if (fd < 0)
-                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot open '%s'", path);
-        if (fstat(fd, &st) < 0)
-                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot stat '%s'", path);
-        if (st.st_size <= 0 || st.st_size > KEY_FILE_MAX)
-                return kiln_error_set(err, KILN_E_IO, NULL, "'%s' has an unexpected size (%lld)",
-                                      path, (long long) st.st_size);
-        size = (size_t) st.st_size;
-        buf = kiln_xmalloc(size + 1);
-        while (got < size) {
-                ssize_t n = read(fd, buf + got, size - got);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0) {
-                        int e = n < 0 ? errno : EIO;
-
-                        explicit_bzero(buf, size + 1);
-                        free(buf);
-                        return kiln_error_set_errno(err, e, KILN_E_IO, "cannot read '%s'", path);
-                }
-                got += (size_t) n;
-        }
-        buf[got] = '\0';
-        *ret = buf;
-        *ret_len = got;
-        return 0;
-}
-
-static void trim_end(char *s)
-{
-        size_t n = s ? strlen(s) : 0;
-
-        while (n > 0 && isspace((unsigned char) s[n - 1]))
-                s[--n] = '\0';
 }
 
 /* ==== registry transactions ==== */
@@ -326,46 +222,17 @@ static void keygen_clear(keygen *k)
         memset(k, 0, sizeof(*k));
 }
 
-static int keygen_in(const char *dir, const char *name, bool ed25519, keygen *k, kiln_error **err)
-{
-        kiln_autofree char *key = kiln_xasprintf("%s/key", dir);
-        kiln_autofree char *pub = kiln_xasprintf("%s/key.pub", dir);
-        kiln_autoptr(kiln_cmd) gen = NULL;
-        const char *header = ed25519 ? "-----BEGIN OPENSSH PRIVATE KEY-----\n"
-                                     : "-----BEGIN RSA PRIVATE KEY-----\n";
-
-        if (ed25519)
-                gen = kiln_cmd_new("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f",
-                                   key, NULL);
-        else
-                gen = kiln_cmd_new("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N",
-                                   "", "-C", name, "-f", key, NULL);
-        if (kiln_cmd_run(gen, NULL, err) < 0)
-                return -1;
-        if (kiln_file_read(pub, KEY_FILE_MAX, &k->public_key, NULL, err) < 0)
-                return -1;
-        trim_end(k->public_key);
-        if (read_secret(key, &k->secret, &k->secret_len, err) < 0)
-                return -1;
-        if (k->secret_len != strlen(k->secret) || strncmp(k->secret, header, strlen(header)) != 0)
-                return kiln_error_set(err, KILN_E_IO, NULL,
-                                      "ssh-keygen wrote a private key without the header '%.*s'",
-                                      (int) strlen(header) - 1, header);
-        return ed25519 ? keypair_fingerprint_sha256(k->public_key, &k->fingerprint, err)
-                       : keypair_fingerprint_rsa_private(k->secret, &k->fingerprint, err);
-}
-
-/* Generates a key pair in a private directory that is scrubbed and removed afterwards. */
+/* Generates a key pair, in memory only, with EC2's fingerprint for its type. */
 static int keygen_run(const char *name, bool ed25519, keygen *ret, kiln_error **err)
 {
-        kiln_autofree char *dir = keydir_new(err);
         keygen k = {0};
-        int r;
+        int r = keypair_generate(ed25519 ? "ed25519" : "rsa", name, &k.secret, &k.public_key, err);
 
-        if (!dir)
-                return -1;
-        r = keygen_in(dir, name, ed25519, &k, err);
-        keydir_remove(dir);
+        if (r == 0) {
+                k.secret_len = strlen(k.secret);
+                r = ed25519 ? keypair_fingerprint_sha256(k.public_key, &k.fingerprint, err)
+                            : keypair_fingerprint_rsa_private(k.secret, &k.fingerprint, err);
+        }
         if (r < 0) {
                 keygen_clear(&k);
                 return -1;
@@ -451,8 +318,7 @@ int kiln_keypair_create(kiln_ctx *ctx, const char *name, const char *key_type,
         bool ed25519 = key_type && strcmp(key_type, "ed25519") == 0;
         int r;
 
-        if (create_validate(name, key_type, key_format, output_file, ret_private_key, err) < 0 ||
-            need_tool("ssh-keygen", "openssh-client", err) < 0)
+        if (create_validate(name, key_type, key_format, output_file, ret_private_key, err) < 0)
                 return -1;
         /* Refuse a taken name before the work of generating a key; the insert checks again. */
         if (registry_read(ctx->reg, room_txn, &t, err) < 0)
