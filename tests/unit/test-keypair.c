@@ -1,6 +1,7 @@
 /* Key pairs without the command line: name rules, the three fingerprints against other
- * openssl and ssh-keygen commands run here, the public key forms import understands, the
- * lookup the instance code uses, the 5,000 limit, and create's private key file. */
+ * openssl and ssh-keygen commands run here, the public key forms import understands, the keys
+ * kiln generates (read, and signed with, by ssh-keygen), the lookup the instance code uses, the
+ * 5,000 limit, and create's private key file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -137,6 +138,7 @@ static void test_fingerprints(void)
         kiln_autofree char *t_hash = path_in("t.hash"), *t_p8 = path_in("t.p8"), *p8 = NULL;
         kiln_autofree char *gen1 = NULL, *gen2 = NULL, *head = NULL;
         kiln_autofree char *fp = NULL, *want_out = NULL, *pub_line = NULL, *want64 = NULL;
+        kiln_autofree char *rsa_pem = NULL, *rsa_line = NULL;
         kiln_autoptr(kiln_error) e = NULL;
 
         gen1 = run("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "", "-f", rsa,
@@ -144,12 +146,15 @@ static void test_fingerprints(void)
         gen2 = run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ed, NULL);
         ok(gen1 && gen2, "test keys generated");
         head = read_text(rsa);
+        rsa_line = read_text(rsa_pub);
+        if (kiln_file_read(rsa, 1 << 20, &rsa_pem, NULL, &e) < 0)
+                e = kiln_error_free(e);
         ok(head && strncmp(head, "-----BEGIN RSA PRIVATE KEY-----\n", 32) == 0,
            "ssh-keygen -m PEM writes PKCS#1 (BEGIN RSA PRIVATE KEY)");
 
         /* created RSA: SHA-1 of the DER PKCS#8 key. Here the PKCS#8 form comes from pkey's
          * PEM ("BEGIN PRIVATE KEY"; its DER output would be PKCS#1) and asn1parse's DER. */
-        is_int(keypair_fingerprint_rsa_private(dir, rsa, &fp, &e), 0,
+        is_int(keypair_fingerprint_rsa_private(rsa_pem, &fp, &e), 0,
                "RSA private fingerprint computed");
         free(run("openssl", "pkey", "-in", rsa, "-out", t_p8, NULL));
         p8 = read_text(t_p8);
@@ -162,7 +167,7 @@ static void test_fingerprints(void)
         free(kiln_steal(&want_out));
 
         /* imported RSA: MD5 of the DER public key, as the EC2 user guide computes it */
-        is_int(keypair_fingerprint_rsa_public(dir, rsa_pub, &fp, &e), 0,
+        is_int(keypair_fingerprint_rsa_public(rsa_line, &fp, &e), 0,
                "RSA public fingerprint computed");
         free(run("openssl", "rsa", "-in", rsa, "-pubout", "-outform", "DER", "-out", t_pub, NULL));
         want_out = run("openssl", "md5", "-c", t_pub, NULL);
@@ -172,8 +177,8 @@ static void test_fingerprints(void)
         free(kiln_steal(&want_out));
 
         /* ED25519: base64 SHA-256 of the key blob, with its padding */
-        is_int(keypair_fingerprint_sha256(ed_pub, &fp, &e), 0, "ED25519 fingerprint computed");
         pub_line = read_text(ed_pub);
+        is_int(keypair_fingerprint_sha256(pub_line, &fp, &e), 0, "ED25519 fingerprint computed");
         if (pub_line) {
                 char *sp = strchr(pub_line, ' ');
                 char *end = sp ? strchr(sp + 1, ' ') : NULL;
@@ -197,7 +202,7 @@ static void parse_ok(const char *what, const char *material, const char *want_ty
 {
         keypair_public p = {0};
         kiln_autoptr(kiln_error) e = NULL;
-        int rc = keypair_parse_public(dir, material, &p, &e);
+        int rc = keypair_parse_public(material, &p, &e);
 
         if (!ok(rc == 0, "%s is accepted", what))
                 printf("#   %s: %s\n", code_of(e), e ? e->msg : "");
@@ -213,7 +218,7 @@ static void parse_bad(const char *what, const char *material, const char *want_m
         keypair_public p = {0};
         kiln_autoptr(kiln_error) e = NULL;
 
-        is_int(keypair_parse_public(dir, material, &p, &e), -1, "%s is refused", what);
+        is_int(keypair_parse_public(material, &p, &e), -1, "%s is refused", what);
         is_str(code_of(e), "InvalidKeyPair.Format", "  with InvalidKeyPair.Format");
         like(e ? e->msg : NULL, want_msg, "  saying why");
         ok(p.line == NULL, "  and gives nothing back");
@@ -280,6 +285,25 @@ static void test_import_forms(void)
         g4 = run("ssh-keygen", "-q", "-t", "ecdsa", "-N", "", "-f", ec, NULL);
         ok(g1 && g4, "more test keys generated");
         {
+                /* the PKCS#1 DER of a 4096-bit key is 704 base64 characters, whole 64-character
+                 * lines */
+                kiln_autofree char *k4096 = path_in("k4096"), *k4096_pub = path_in("k4096.pub");
+                kiln_autofree char *g5 = run("ssh-keygen", "-q", "-t", "rsa", "-b", "4096", "-N",
+                                             "", "-f", k4096, NULL);
+                kiln_autofree char *p1 =
+                        run("ssh-keygen", "-e", "-m", "PEM", "-f", k4096_pub, NULL);
+                kiln_autofree char *l4096 = line_of(k4096_pub);
+                kiln_buf b = {0};
+
+                for (char *l = p1 ? strchr(p1, '\n') : NULL;
+                     l && strncmp(l + 1, "-----END", 8) != 0; l = strchr(l + 1, '\n'))
+                        kiln_buf_append(&b, l + 1, strcspn(l + 1, "\n"));
+                if (g5)
+                        parse_ok("a base64 DER PKCS#1 RSA key of 4096 bits", b.data, "rsa", 4096,
+                                 l4096);
+                kiln_buf_clear(&b);
+        }
+        {
                 kiln_autofree char *l1024 = read_text(k1024_pub);
 
                 if (g2)
@@ -322,6 +346,86 @@ static void test_import_forms(void)
         parse_bad("an ED25519 key in RFC 4716 form", ed_rfc, "only RSA keys are accepted");
         private_pem = read_text(rsa);
         parse_bad("a private key", private_pem, "OpenSSH public key format");
+}
+
+/* ==== keys kiln generates ==== */
+
+/* The first two fields of a public key line. */
+static char *type_and_key(const char *line)
+{
+        const char *sp = line ? strchr(line, ' ') : NULL;
+
+        return sp ? kiln_xstrndup(line, (size_t) (sp + 1 - line) + strcspn(sp + 1, " ")) : NULL;
+}
+
+/* OpenSSH reads the private key kiln wrote, finds the public key kiln gave, and signs with it
+ * (ssh-keygen -Y): the private half is right, not only the public one. */
+static void check_generated(const char *type, const char *header)
+{
+        kiln_autofree char *key = kiln_xasprintf("%s/gen-%s", dir, type);
+        kiln_autofree char *pub = kiln_xasprintf("%s/gen-%s.pub", dir, type);
+        kiln_autofree char *data = path_in("signed"), *sig = path_in("signed.sig");
+        kiln_autofree char *secret = NULL, *line = NULL, *want = NULL, *derived = NULL;
+        kiln_autofree char *signed_out = NULL, *checked = NULL, *read_back = NULL;
+        kiln_autoptr(kiln_error) e = NULL;
+        kiln_autoclose int fd = -1;
+
+        is_int(keypair_generate(type, "gen me@host", &secret, &line, &e), 0, "a new %s key", type);
+        ok(secret && strncmp(secret, header, strlen(header)) == 0, "  its private key: %.*s",
+           (int) strlen(header) - 1, header);
+        ok(secret && secret[strlen(secret) - 1] == '\n', "  with a final newline");
+        like(line, " gen me@host", "  its public key line carries the comment");
+        fd = open(key, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        ok(fd >= 0 && secret && write(fd, secret, strlen(secret)) == (ssize_t) strlen(secret),
+           "  written to a 0600 file");
+        write_text(pub, line ? line : "");
+        want = type_and_key(line);
+        read_back = run("ssh-keygen", "-y", "-f", key, NULL);
+        ok(read_back != NULL, "  ssh-keygen reads the private key");
+        derived = type_and_key(read_back);
+        is_str(derived, want, "  and finds the public key kiln gave");
+        unlink(sig);
+        write_text(data, "what kiln signs\n");
+        signed_out = run("ssh-keygen", "-Y", "sign", "-q", "-f", key, "-n", "kiln", data, NULL);
+        ok(signed_out != NULL, "  ssh-keygen signs with it");
+        checked = run("sh", "-c",
+                      "ssh-keygen -Y check-novalidate -n kiln -f \"$1\" -s \"$2\" < \"$3\"", "sh",
+                      pub, sig, data, NULL);
+        like(checked, "Good", "  a signature made with it checks out against the public key");
+        if (strcmp(type, "rsa") == 0) {
+                kiln_autofree char *bits =
+                        run("openssl", "rsa", "-in", key, "-noout", "-text", NULL);
+                kiln_autofree char *check =
+                        run("openssl", "rsa", "-in", key, "-check", "-noout", NULL);
+
+                like(bits, "Private-Key: (2048 bit, 2 primes)", "  2048 bits, 2 primes");
+                is_str(check, "RSA key ok", "  openssl rsa -check passes");
+        } else {
+                bool short_lines = secret != NULL;
+
+                for (const char *l = secret; l && *l; l += strcspn(l, "\n") + 1)
+                        short_lines = short_lines && strcspn(l, "\n") <= 70;
+                ok(short_lines, "  in lines of 70 characters at most, as ssh-keygen writes");
+        }
+        kiln_keypair_material_free(kiln_steal(&secret));
+        unlink(key);
+        unlink(pub);
+        unlink(sig);
+}
+
+static void test_generated(void)
+{
+        kiln_autofree char *a = NULL, *b = NULL, *la = NULL, *lb = NULL;
+        kiln_autoptr(kiln_error) e = NULL;
+
+        check_generated("ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\n");
+        check_generated("rsa", "-----BEGIN RSA PRIVATE KEY-----\n");
+        ok(keypair_generate("ed25519", "x", &a, &la, &e) == 0 &&
+                   keypair_generate("ed25519", "x", &b, &lb, &e) == 0 && strcmp(la, lb) != 0 &&
+                   strcmp(a, b) != 0,
+           "two new keys differ");
+        kiln_keypair_material_free(kiln_steal(&a));
+        kiln_keypair_material_free(kiln_steal(&b));
 }
 
 /* ==== the library with a registry ==== */
@@ -556,6 +660,7 @@ int main(void)
         test_names();
         test_fingerprints();
         test_import_forms();
+        test_generated();
         test_library();
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
         return done();

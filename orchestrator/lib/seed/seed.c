@@ -748,34 +748,16 @@ static char *render_cloud_config(const seed_spec *spec)
         return kiln_buf_steal(&b);
 }
 
+/* base64 in lines of 76 characters (RFC 2045), without a final newline. */
 static void base64_append(kiln_buf *b, const unsigned char *s, size_t n)
 {
-        static const char tbl[] =
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        size_t col = 0;
+        kiln_autofree char *text = kiln_base64_encode(s, n, true);
+        size_t len = strlen(text);
 
-        for (size_t i = 0; i < n; i += 3) {
-                uint32_t v = (uint32_t) s[i] << 16;
-                char out[4];
-
-                if (i + 1 < n)
-                        v |= (uint32_t) s[i + 1] << 8;
-                if (i + 2 < n)
-                        v |= s[i + 2];
-                out[0] = tbl[(v >> 18) & 63];
-                out[1] = tbl[(v >> 12) & 63];
-                out[2] = '=';
-                out[3] = '=';
-                if (i + 1 < n)
-                        out[2] = tbl[(v >> 6) & 63];
-                if (i + 2 < n)
-                        out[3] = tbl[v & 63];
-                kiln_buf_append(b, out, 4);
-                col += 4;
-                if (col == 76 && i + 3 < n) {
+        for (size_t off = 0; off < len; off += 76) {
+                if (off > 0)
                         kiln_buf_append(b, "\n", 1);
-                        col = 0;
-                }
+                kiln_buf_append(b, text + off, len - off < 76 ? len - off : 76);
         }
 }
 

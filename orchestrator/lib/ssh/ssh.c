@@ -78,161 +78,7 @@ struct kiln_ssh {
         size_t n_abandoned;
 };
 
-/* ---- SHA-256 (FIPS 180-4), for fingerprints ---- */
-
-static const uint32_t sha256_k[64] = {
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2};
-
-static uint32_t ror32(uint32_t x, unsigned n)
-{
-        return (x >> n) | (x << (32 - n));
-}
-
-static void sha256_block(uint32_t h[8], const unsigned char *p)
-{
-        uint32_t w[64], a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6],
-                        hh = h[7];
-
-        for (size_t i = 0; i < 16; i++)
-                w[i] = (uint32_t) p[4 * i] << 24 | (uint32_t) p[4 * i + 1] << 16 |
-                       (uint32_t) p[4 * i + 2] << 8 | (uint32_t) p[4 * i + 3];
-        for (int i = 16; i < 64; i++) {
-                uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
-                uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
-
-                w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        for (int i = 0; i < 64; i++) {
-                uint32_t t1 = hh + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) +
-                              ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
-                uint32_t t2 =
-                        (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-
-                hh = g;
-                g = f;
-                f = e;
-                e = d + t1;
-                d = c;
-                c = b;
-                b = a;
-                a = t1 + t2;
-        }
-        h[0] += a;
-        h[1] += b;
-        h[2] += c;
-        h[3] += d;
-        h[4] += e;
-        h[5] += f;
-        h[6] += g;
-        h[7] += hh;
-}
-
-static void sha256(const unsigned char *data, size_t len, unsigned char out[32])
-{
-        uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-        unsigned char tail[128] = {0};
-        size_t full = len / 64 * 64, rest = len - full;
-        size_t tail_len = rest + 1 + 8 <= 64 ? 64 : 128;
-        uint64_t bits = (uint64_t) len * 8;
-
-        for (size_t i = 0; i < full; i += 64)
-                sha256_block(h, data + i);
-        if (rest)
-                memcpy(tail, data + full, rest);
-        tail[rest] = 0x80;
-        for (int i = 0; i < 8; i++)
-                tail[tail_len - 1 - (size_t) i] = (unsigned char) (bits >> (8 * i));
-        for (size_t i = 0; i < tail_len; i += 64)
-                sha256_block(h, tail + i);
-        for (size_t i = 0; i < 8; i++) {
-                out[4 * i] = (unsigned char) (h[i] >> 24);
-                out[4 * i + 1] = (unsigned char) (h[i] >> 16);
-                out[4 * i + 2] = (unsigned char) (h[i] >> 8);
-                out[4 * i + 3] = (unsigned char) h[i];
-        }
-}
-
-/* ---- base64 and public key lines ---- */
-
-static const char b64_alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *base64_encode(const unsigned char *p, size_t n, bool pad)
-{
-        kiln_buf b = {0};
-
-        for (size_t i = 0; i < n; i += 3) {
-                uint32_t v = (uint32_t) p[i] << 16;
-                size_t left = n - i;
-                char q[4];
-
-                if (left > 1)
-                        v |= (uint32_t) p[i + 1] << 8;
-                if (left > 2)
-                        v |= p[i + 2];
-                q[0] = b64_alphabet[(v >> 18) & 63];
-                q[1] = b64_alphabet[(v >> 12) & 63];
-                q[2] = '=';
-                q[3] = '=';
-                if (left > 1)
-                        q[2] = b64_alphabet[(v >> 6) & 63];
-                if (left > 2)
-                        q[3] = b64_alphabet[v & 63];
-                kiln_buf_append(&b, q, left > 2 || pad ? 4 : left + 1);
-        }
-        return kiln_buf_steal(&b);
-}
-
-static int base64_value(char c)
-{
-        const char *p = c ? strchr(b64_alphabet, c) : NULL;
-
-        return p ? (int) (p - b64_alphabet) : -1;
-}
-
-/* Strict decoding of s[0..n): the alphabet only, padded with '=' to a multiple of 4, as
- * OpenSSH writes keys. One allocation, never moved: the caller can wipe a secret result. */
-static int base64_decode(const char *s, size_t n, unsigned char **ret, size_t *ret_len)
-{
-        unsigned char *out = NULL;
-        uint32_t acc = 0;
-        size_t data_len = n, len = 0;
-        int bits = 0;
-
-        while (data_len > 0 && n - data_len < 2 && s[data_len - 1] == '=')
-                data_len--;
-        if (data_len == 0 || n % 4 != 0)
-                return -1;
-        out = kiln_xmalloc(n / 4 * 3);
-        for (size_t i = 0; i < data_len; i++) {
-                int v = base64_value(s[i]);
-
-                if (v < 0) {
-                        explicit_bzero(out, n / 4 * 3);
-                        free(out);
-                        return -1;
-                }
-                acc = (acc << 6) | (uint32_t) v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        out[len++] = (unsigned char) (acc >> bits);
-                }
-        }
-        *ret_len = len;
-        *ret = out;
-        return 0;
-}
+/* ---- public key lines ---- */
 
 static bool is_blank(char c)
 {
@@ -267,7 +113,8 @@ static int ssh_pubkey_parse(const char *line, char **ret_type, unsigned char **r
         start = p;
         while (*p && !is_blank(*p) && *p != '\n' && *p != '\r')
                 p++;
-        if (base64_decode(start, (size_t) (p - start), &blob, &len) < 0)
+        blob = kiln_base64_decode(start, (size_t) (p - start), false, &len);
+        if (!blob)
                 return kiln_error_set(err, KILN_E_INVALID, NULL,
                                       "the key of the '%s' public key line is not base64", type);
         if (len >= 4)
@@ -286,13 +133,15 @@ static int ssh_pubkey_parse(const char *line, char **ret_type, unsigned char **r
 }
 
 /* "SHA256:" and the unpadded base64 of the blob's SHA-256, as ssh-keygen -l prints it. */
-static char *ssh_blob_fingerprint(const unsigned char *blob, size_t len)
+static char *ssh_blob_fingerprint(const unsigned char *blob, size_t len, kiln_error **err)
 {
-        unsigned char md[32];
+        unsigned char md[KILN_DIGEST_MAX];
         kiln_autofree char *b64 = NULL;
+        size_t n = 0;
 
-        sha256(blob, len, md);
-        b64 = base64_encode(md, sizeof(md), false);
+        if (kiln_digest(KILN_DIGEST_SHA256, blob, len, md, &n, err) < 0)
+                return NULL;
+        b64 = kiln_base64_encode(md, n, false);
         return kiln_xasprintf("SHA256:%s", b64);
 }
 
@@ -303,7 +152,7 @@ char *ssh_fingerprint_sha256(const char *public_key_line, kiln_error **err)
 
         if (ssh_pubkey_parse(public_key_line, NULL, &blob, &len, err) < 0)
                 return NULL;
-        return ssh_blob_fingerprint(blob, len);
+        return ssh_blob_fingerprint(blob, len, err);
 }
 
 /* The host key algorithms that make a server prove it holds a key of this type. */
@@ -629,7 +478,6 @@ static int ssh_key_openssh_type(const char *body, size_t body_len, const char *p
         __attribute__((cleanup(ssh_secret_clear))) ssh_secret raw = {0};
         const unsigned char *p = NULL, *cipher = NULL, *skip = NULL, *pub = NULL, *type = NULL;
         size_t n = 0, cipher_len = 0, skip_len = 0, pub_len = 0, type_len = 0;
-        unsigned char *decoded = NULL;
         bool ok = false;
 
         b64.len = body_len + 1;
@@ -637,8 +485,7 @@ static int ssh_key_openssh_type(const char *body, size_t body_len, const char *p
         for (size_t i = 0; i < body_len; i++)
                 if (!isspace((unsigned char) body[i]))
                         b64.data[n++] = body[i];
-        if (base64_decode(b64.data, n, &decoded, &raw.len) == 0)
-                raw.data = (char *) decoded;
+        raw.data = (char *) kiln_base64_decode(b64.data, n, false, &raw.len);
         if (raw.data && raw.len >= sizeof(magic) && memcmp(raw.data, magic, sizeof(magic)) == 0) {
                 p = (const unsigned char *) raw.data + sizeof(magic);
                 n = raw.len - sizeof(magic);
@@ -714,8 +561,10 @@ static int ssh_check_host_key(kiln_ssh *s, const unsigned char *pinned, size_t p
                 kiln_log(KILN_LOG_DEBUG, "ssh: %s presented the pinned host key", s->where);
                 return 0;
         }
-        want = ssh_blob_fingerprint(pinned, pinned_len);
-        got = ssh_blob_fingerprint((const unsigned char *) key, len);
+        want = ssh_blob_fingerprint(pinned, pinned_len, err);
+        got = want ? ssh_blob_fingerprint((const unsigned char *) key, len, err) : NULL;
+        if (!got)
+                return -1;
         kiln_error_set(err, KILN_E_SSH, NULL, "host key mismatch for %s: expected %s got %s",
                        s->where, want, got);
         return kiln_error_set_reason(err, KILN_R_HOST_KEY_MISMATCH);

@@ -146,4 +146,30 @@ void kiln_cmd_set_dry_run(kiln_cmd_dry_run_fn fn, void *userdata);
 
 KILN_DEFINE_AUTOPTR(kiln_cmd, kiln_cmd_free)
 
+/* ---- digests and base64 (crypto.c, on libcrypto) ---- */
+typedef enum kiln_digest_alg {
+        KILN_DIGEST_MD5,
+        KILN_DIGEST_SHA1,
+        KILN_DIGEST_SHA256,
+        KILN_DIGEST_COUNT
+} kiln_digest_alg;
+#define KILN_DIGEST_MAX 32 /* bytes of the longest, SHA-256 */
+
+/* The digest of len bytes at data into out; *ret_len (if not NULL) is its size: 16, 20 or 32.
+ * Fails (KILN_E_UNSUPPORTED) only if libcrypto refuses the algorithm, as a FIPS configuration
+ * refuses MD5. */
+int kiln_digest(kiln_digest_alg alg, const void *data, size_t len,
+                unsigned char out[KILN_DIGEST_MAX], size_t *ret_len, kiln_error **err);
+/* Bytes as lowercase hex pairs joined by ':' ("0a:1b:..."), as `openssl dgst -c` prints them. */
+char *kiln_hex_colon(const unsigned char *p, size_t n);
+/* base64 of len bytes, '='-padded if pad, on one line; "" for no bytes. Never NULL. */
+char *kiln_base64_encode(const void *data, size_t len, bool pad);
+/* Strict base64 of s[0..n): the alphabet only (white space skipped if skip_space), padded with
+ * '=' to a multiple of 4 characters, padding only at the end, at least one byte. NULL if s is
+ * not that. The bytes are followed by a NUL that *ret_len does not count, in one allocation
+ * that is never moved (a caller decoding a secret can wipe it). */
+unsigned char *kiln_base64_decode(const char *s, size_t n, bool skip_space, size_t *ret_len);
+/* The reason of libcrypto's latest error, as a new string, and empties its error queue. */
+char *kiln_crypto_error(void);
+
 #endif
