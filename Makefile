@@ -43,7 +43,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong -fno-common -fvisibility=hidden \
                -Iorchestrator/include -Iorchestrator/lib -DKILN_VERSION='"$(VERSION)"' \
-               -DKILN_DATADIR='"$(CURDIR)"' $(PKG_CFLAGS) -MMD -MP
+               $(PKG_CFLAGS) -MMD -MP
+
+# The source tree, for the one file that finds kiln's data (orchestrator/lib/core/data.c: a
+# kiln run in the tree reads the tree's data) and for the unit tests' fixtures.
+SRCDIR_DEF  := -DKILN_SRCDIR='"$(CURDIR)"'
 
 ifeq ($(CONFIG),asan)
 MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -83,6 +87,8 @@ $(BUILD)/libkiln.a: $(OBJ_LIB)
 	@rm -f $@
 	@ar rcs $@ $^
 
+$(BUILD)/orchestrator/lib/core/data.o: CFLAGS_ALL += $(SRCDIR_DEF)
+
 $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
 	@echo '  CC    $<'
@@ -91,7 +97,8 @@ $(BUILD)/%.o: %.c | check-deps
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libkiln.a
 	@mkdir -p $(dir $@)
 	@echo '  TEST  $@'
-	@$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libkiln.a $(PKG_LIBS)
+	@$(CC) $(CFLAGS_ALL) $(SRCDIR_DEF) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libkiln.a \
+	  $(PKG_LIBS)
 
 unit-bins: $(BUILD)/kiln $(UNIT_BIN)
 

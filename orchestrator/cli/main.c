@@ -249,6 +249,31 @@ static kiln_log_level log_level(const cli_global *g)
         return g->quiet ? KILN_LOG_ERR : KILN_LOG_INFO;
 }
 
+/* "kiln X.Y.Z" alone on the first line, for scripts; then where kiln's data comes from. */
+static void print_version(void)
+{
+        static const char *const origins[] = {
+                [KILN_DATA_ENV] = "KILN_DATA_DIR",
+                [KILN_DATA_INSTALLED] = "installed",
+                [KILN_DATA_SOURCE] = "source tree",
+        };
+        static const char *const overrides[][2] = {
+                {"templates", "KILN_TEMPLATES"},
+                {"catalog", "KILN_CATALOG"},
+        };
+        kiln_data_origin origin = KILN_DATA_SOURCE;
+        kiln_autofree char *dir = kiln_data_dir(&origin);
+
+        printf("kiln %s\n", kiln_version());
+        printf("data: %s (%s)\n", dir, origins[origin]);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(overrides); i++) {
+                const char *v = getenv(overrides[i][1]);
+
+                if (v && *v)
+                        printf("%s: %s (%s)\n", overrides[i][0], v, overrides[i][1]);
+        }
+}
+
 static int run(int argc, char **argv, cli_args *a)
 {
         cli_global g = {.output = CLI_OUTPUT_JSON};
@@ -264,7 +289,7 @@ static int run(int argc, char **argv, cli_args *a)
                 return r;
         kiln_log_set_handler(log_to_stderr, log_level(&g), NULL);
         if (version) {
-                printf("kiln %s\n", kiln_version());
+                print_version();
                 return CLI_EXIT_OK;
         }
         if (!verb) {

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/data.h"
 #include "image/image-rules.h"
 #include "instance/instance-private.h"
 #include "ssh/ssh.h"
@@ -176,8 +177,7 @@ static const char *one_line(char *s)
  * cloud-init/generalize.sh. A check that finds something left is KILN_E_STATE listing it. */
 static int generalize(bake *b, kiln_error **err)
 {
-        kiln_autofree char *script_path =
-                kiln_xasprintf("%s/cloud-init/generalize.sh", KILN_DATADIR);
+        kiln_autofree char *script_path = data_file("cloud-init/generalize.sh");
         kiln_autofree char *script = NULL, *report = NULL, *cmd = NULL;
         kiln_buf out = {0};
         kiln_autofree char *kiln_pub =
