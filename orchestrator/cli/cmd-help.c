@@ -11,7 +11,10 @@ static void print_opts(FILE *f, const cli_opt *opts)
 
                 snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
                          o->metavar ? o->metavar : "");
-                fprintf(f, "  %-30s %s\n", left, o->help);
+                if (strlen(left) > 30) /* the help on a line of its own, in its column */
+                        fprintf(f, "  %s\n  %-30s %s\n", left, "", o->help);
+                else
+                        fprintf(f, "  %-30s %s\n", left, o->help);
         }
 }
 

@@ -11,7 +11,7 @@ const cli_opt cli_global_opts[] = {
         {"region", CLI_ARG_ONE, "NAME", "region to work in (default: the configured one)"},
         {"account", CLI_ARG_ONE, "ID", "12-digit account to act as (or KILN_ACCOUNT)"},
         {"home", CLI_ARG_ONE, "DIR", "kiln home holding the registry and pools (or KILN_HOME)"},
-        {"output", CLI_ARG_ONE, "FORMAT", "json (default), table or text"},
+        {"output", CLI_ARG_ONE, "json|table|text", "result format (default json)"},
         {"quiet", CLI_ARG_NONE, NULL, "print results only, no progress or notices"},
         {"verbose", CLI_ARG_NONE, NULL, "log what kiln does to stderr (or KILN_DEBUG=1)"},
         {"no-progress", CLI_ARG_NONE, NULL, "no progress bars or progress lines"},
