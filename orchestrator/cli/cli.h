@@ -188,5 +188,7 @@ int cmd_fsck(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_gc(const cli_verb *verb, const cli_global *g, const cli_args *args);
 void cli_help_verb(FILE *f, const cli_verb *v);
 void cli_help_all(FILE *f);
+/* help-man.c */
+void cli_help_man(FILE *f);
 
 #endif

@@ -1,4 +1,5 @@
-/* `kiln help [VERB]`: the verbs by group, or one verb's usage, options and example. */
+/* `kiln help [VERB]`: the verbs by group, or one verb's usage, options and example; with
+ * --man the manual page (help-man.c), made from the same command table. */
 #include <stdio.h>
 #include <string.h>
 
@@ -45,7 +46,9 @@ void cli_help_all(FILE *f)
         }
         fputs("\nglobal options:\n", f);
         print_opts(f, cli_global_opts);
-        fputs("\n'kiln help VERB' shows a verb's options; 'kiln --version' the version.\n", f);
+        fputs("\n'kiln help VERB' shows a verb's options, 'kiln help --man' the manual page;\n"
+              "'kiln --version' the version and where kiln's data comes from.\n",
+              f);
 }
 
 int cmd_help(const cli_verb *verb, const cli_global *g, const cli_args *args)
@@ -54,6 +57,12 @@ int cmd_help(const cli_verb *verb, const cli_global *g, const cli_args *args)
 
         (void) verb;
         (void) g;
+        if (cli_arg_has(args, "man")) {
+                if (args->n_positional > 0)
+                        return cli_usage_error("'help --man' takes no verb");
+                cli_help_man(stdout);
+                return CLI_EXIT_OK;
+        }
         if (args->n_positional == 0) {
                 cli_help_all(stdout);
                 return CLI_EXIT_OK;

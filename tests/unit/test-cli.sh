@@ -14,6 +14,9 @@ out=$("$k" help); tap_ok $? "help exits 0"
 tap_like "$out" 'doctor' "help lists the verbs"
 out=$("$k" help doctor); tap_like "$out" '--uri URI' "help VERB shows the verb's options"
 out=$("$k" doctor --help); tap_like "$out" '^usage: kiln doctor' "VERB --help is the same"
+out=$("$k" help --man); tap_like "$out" $'\n.TH KILN 1 ' "help --man prints kiln(1) in roff"
+err=$("$k" help --man doctor 2>&1 >/dev/null); rc=$?
+tap_is "$rc" 2 "help --man with a verb exits 2"
 
 err=$("$k" frobnicate 2>&1 >/dev/null); rc=$?
 tap_is "$rc" 2 "an unknown verb exits 2"
