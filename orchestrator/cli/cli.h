@@ -188,7 +188,8 @@ int cmd_fsck(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_gc(const cli_verb *verb, const cli_global *g, const cli_args *args);
 void cli_help_verb(FILE *f, const cli_verb *v);
 void cli_help_all(FILE *f);
-/* help-man.c */
+/* help-man.c, help-completion.c */
 void cli_help_man(FILE *f);
+void cli_help_completion_bash(FILE *f);
 
 #endif

@@ -1,5 +1,6 @@
 /* `kiln help [VERB]`: the verbs by group, or one verb's usage, options and example; with
- * --man the manual page (help-man.c), made from the same command table. */
+ * --man the manual page (help-man.c), with --completion bash the completion script
+ * (help-completion.c), both made from the same command table. */
 #include <stdio.h>
 #include <string.h>
 
@@ -53,14 +54,24 @@ void cli_help_all(FILE *f)
 
 int cmd_help(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
+        const char *shell = cli_arg_get(args, "completion");
+        bool man = cli_arg_has(args, "man");
         const cli_verb *v;
 
         (void) verb;
         (void) g;
-        if (cli_arg_has(args, "man")) {
-                if (args->n_positional > 0)
-                        return cli_usage_error("'help --man' takes no verb");
+        if ((man || shell) && args->n_positional > 0)
+                return cli_usage_error("'help %s' takes no verb", man ? "--man" : "--completion");
+        if (man && shell)
+                return cli_usage_error("'help --man' and 'help --completion': one at a time");
+        if (man) {
                 cli_help_man(stdout);
+                return CLI_EXIT_OK;
+        }
+        if (shell) {
+                if (strcmp(shell, "bash") != 0)
+                        return cli_usage_error("no completion for '%s': only bash", shell);
+                cli_help_completion_bash(stdout);
                 return CLI_EXIT_OK;
         }
         if (args->n_positional == 0) {

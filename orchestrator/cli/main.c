@@ -21,12 +21,14 @@ const cli_opt cli_global_opts[] = {
 
 static const cli_opt help_opts[] = {
         {"man", CLI_ARG_NONE, NULL, "print the manual page, kiln(1), in roff"},
+        {"completion", CLI_ARG_ONE, "bash", "print the completion script for the shell"},
         CLI_END_OPTS,
 };
 
 const cli_verb cli_general_verbs[] = {
-        {"help", "general", "show the verbs or one verb's options; print kiln(1)", "[VERB | --man]",
-         help_opts, 1, cmd_help, "kiln help describe-images"},
+        {"help", "general",
+         "show the verbs or one verb's options; print kiln(1) or the bash completion",
+         "[VERB | --man | --completion bash]", help_opts, 1, cmd_help, "kiln help describe-images"},
 };
 const size_t cli_n_general_verbs = KILN_ARRAY_SIZE(cli_general_verbs);
 

@@ -15,6 +15,11 @@ tap_like "$out" 'doctor' "help lists the verbs"
 out=$("$k" help doctor); tap_like "$out" '--uri URI' "help VERB shows the verb's options"
 out=$("$k" doctor --help); tap_like "$out" '^usage: kiln doctor' "VERB --help is the same"
 out=$("$k" help --man); tap_like "$out" $'\n.TH KILN 1 ' "help --man prints kiln(1) in roff"
+out=$("$k" help --completion bash); tap_like "$out" $'\ncomplete -F _kiln kiln\n?$' \
+        "help --completion bash prints the completion script"
+err=$("$k" help --completion zsh 2>&1 >/dev/null); rc=$?
+tap_is "$rc" 2 "a shell without completion exits 2"
+tap_like "$err" "no completion for 'zsh'" "and is named"
 err=$("$k" help --man doctor 2>&1 >/dev/null); rc=$?
 tap_is "$rc" 2 "help --man with a verb exits 2"
 
