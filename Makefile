@@ -11,6 +11,13 @@
 #   make image        build (or reuse) the cached Debian 12 guest image
 #   make bench        benchmarks, each against its anchor in the same run
 #   make format       rewrite sources with clang-format
+#   make install      kiln, its data, kiln(1) and the bash completion under PREFIX (/usr/local),
+#                     staged under DESTDIR if given     make uninstall   removes them again
+#
+# The binary carries no install path: PREFIX/bin/kiln reads its data from PREFIX/share/kiln,
+# found beside it at run time, and a kiln in this tree reads the tree (KILN_DATA_DIR overrides
+# both; orchestrator/lib/core/data.c). So `make install` copies the binary that was built and
+# tested, and the man page and completion are printed by that binary from its command table.
 
 VERSION   := 0.1.0
 CC        ?= cc
@@ -43,7 +50,11 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong -fno-common -fvisibility=hidden \
                -Iorchestrator/include -Iorchestrator/lib -DKILN_VERSION='"$(VERSION)"' \
-               -DKILN_DATADIR='"$(CURDIR)"' $(PKG_CFLAGS) -MMD -MP
+               $(PKG_CFLAGS) -MMD -MP
+
+# The source tree, for the one file that finds kiln's data (orchestrator/lib/core/data.c: a
+# kiln run in the tree reads the tree's data) and for the unit tests' fixtures.
+SRCDIR_DEF  := -DKILN_SRCDIR='"$(CURDIR)"'
 
 ifeq ($(CONFIG),asan)
 MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -68,7 +79,7 @@ CFLAGS_ALL  := $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL := $(MODE_LDFLAGS) $(LDFLAGS)
 
 .PHONY: all lib deps demo unit test check-e2e check-asan check-valgrind lint format image bench clean \
-        check-deps unit-bins fuzz fuzz-smoke fuzz-bins
+        check-deps unit-bins fuzz fuzz-smoke fuzz-bins install uninstall
 
 all: kiln
 
@@ -83,6 +94,8 @@ $(BUILD)/libkiln.a: $(OBJ_LIB)
 	@rm -f $@
 	@ar rcs $@ $^
 
+$(BUILD)/orchestrator/lib/core/data.o: CFLAGS_ALL += $(SRCDIR_DEF)
+
 $(BUILD)/%.o: %.c | check-deps
 	@mkdir -p $(dir $@)
 	@echo '  CC    $<'
@@ -91,7 +104,8 @@ $(BUILD)/%.o: %.c | check-deps
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/tap.h $(BUILD)/libkiln.a
 	@mkdir -p $(dir $@)
 	@echo '  TEST  $@'
-	@$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libkiln.a $(PKG_LIBS)
+	@$(CC) $(CFLAGS_ALL) $(SRCDIR_DEF) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libkiln.a \
+	  $(PKG_LIBS)
 
 lib: $(BUILD)/libkiln.a
 
@@ -164,6 +178,63 @@ bench: all
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/bake.sh
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/import.sh
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/build.sh
+
+# Installing. The data must stay at PREFIX/share/kiln beside PREFIX/bin, where the binary looks
+# for it; the man page and completion directories may move. INSTALL_BIN installs another
+# binary that is already built (tests/unit/test-install.sh passes the one under test).
+PREFIX          ?= /usr/local
+DESTDIR         ?=
+MANDIR          ?= $(PREFIX)/share/man
+COMPLETIONSDIR  ?= $(PREFIX)/share/bash-completion/completions
+DOCDIR          ?= $(PREFIX)/share/doc/kiln
+INSTALL_BIN     ?= $(BUILD)/kiln
+BINDIR          := $(PREFIX)/bin
+DATADIR         := $(PREFIX)/share/kiln
+
+DATA_FILES := $(sort $(wildcard templates/*.json templates/domain/*.xml cloud-init/*.sh \
+                cloud-init/*.yaml cloud-init/motd/*))
+DOC_FILES  := README.md $(sort $(wildcard examples/pipelines/*.json examples/pipelines/*.md \
+                examples/pipelines/files/*))
+
+# Files keep their mode class: executable scripts (cloud-init/motd/*) 0755, the rest 0644.
+# Directories are made 0755 whatever the umask, so that every user can read the data.
+install: $(INSTALL_BIN)
+	@echo '  INSTALL $(DESTDIR)$(PREFIX)'
+	@install -d -m 0755 '$(DESTDIR)$(BINDIR)' '$(DESTDIR)$(MANDIR)/man1' \
+	  '$(DESTDIR)$(COMPLETIONSDIR)' \
+	  $(foreach d,$(sort $(dir $(DATA_FILES))),'$(DESTDIR)$(DATADIR)/$(d)') \
+	  $(foreach d,$(sort $(dir $(DOC_FILES))),'$(DESTDIR)$(DOCDIR)/$(d)')
+	@install -m 0755 '$(INSTALL_BIN)' '$(DESTDIR)$(BINDIR)/kiln'
+	@for f in $(DATA_FILES); do \
+	  if [ -x "$$f" ]; then m=0755; else m=0644; fi; \
+	  install -m $$m "$$f" '$(DESTDIR)$(DATADIR)/'"$$f" || exit 1; \
+	done
+	@for f in $(DOC_FILES); do install -m 0644 "$$f" '$(DESTDIR)$(DOCDIR)/'"$$f" || exit 1; done
+	@'$(INSTALL_BIN)' help --man >'$(DESTDIR)$(MANDIR)/man1/kiln.1' || \
+	  { rm -f '$(DESTDIR)$(MANDIR)/man1/kiln.1'; exit 1; }
+	@chmod 0644 '$(DESTDIR)$(MANDIR)/man1/kiln.1'
+	@'$(INSTALL_BIN)' help --completion bash >'$(DESTDIR)$(COMPLETIONSDIR)/kiln' || \
+	  { rm -f '$(DESTDIR)$(COMPLETIONSDIR)/kiln'; exit 1; }
+	@chmod 0644 '$(DESTDIR)$(COMPLETIONSDIR)/kiln'
+
+# Removes exactly what install wrote, then the directories install made for kiln if they are
+# empty, deepest first, never above $(1): with PREFIX=~/.local, PREFIX/share/kiln is also a
+# user's default kiln home, which must stay.
+define rmdirs
+	@for d in $(patsubst %/,%,$(dir $(2))); do \
+	  while [ "$$d" != . ]; do echo "$$d"; d=$$(dirname "$$d"); done; \
+	done | sort -ru | while read -r d; do rmdir '$(1)/'"$$d" 2>/dev/null; done; \
+	rmdir '$(1)' 2>/dev/null; true
+endef
+
+uninstall:
+	@echo '  UNINSTALL $(DESTDIR)$(PREFIX)'
+	@rm -f '$(DESTDIR)$(BINDIR)/kiln' '$(DESTDIR)$(MANDIR)/man1/kiln.1' \
+	  '$(DESTDIR)$(COMPLETIONSDIR)/kiln' \
+	  $(foreach f,$(DATA_FILES),'$(DESTDIR)$(DATADIR)/$(f)') \
+	  $(foreach f,$(DOC_FILES),'$(DESTDIR)$(DOCDIR)/$(f)')
+	$(call rmdirs,$(DESTDIR)$(DATADIR),$(DATA_FILES))
+	$(call rmdirs,$(DESTDIR)$(DOCDIR),$(DOC_FILES))
 
 C_FILES := $(shell find orchestrator tests/unit tests/fuzz bench -name '*.[ch]' 2>/dev/null)
 

@@ -10,12 +10,22 @@
 
 #include <kiln/kiln.h>
 
-/* Exit statuses, one per error class (listed in README.md). */
+/* Exit statuses, one per error class: all of them, with their meaning, are in
+ * cli_exit_statuses (output.c). */
 enum {
         CLI_EXIT_OK = 0,
         CLI_EXIT_USAGE = 2,
         CLI_EXIT_INTERRUPTED = 130,
 };
+
+typedef struct cli_exit_status {
+        int status;
+        int kiln_code;       /* the kiln_error_code that exits so, 0 for none */
+        const char *meaning; /* for people: the manual page and README.md */
+} cli_exit_status;
+
+extern const cli_exit_status cli_exit_statuses[];
+extern const size_t cli_n_exit_statuses;
 
 typedef enum { CLI_OUTPUT_JSON, CLI_OUTPUT_TABLE, CLI_OUTPUT_TEXT } cli_output;
 
@@ -178,5 +188,8 @@ int cmd_fsck(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_gc(const cli_verb *verb, const cli_global *g, const cli_args *args);
 void cli_help_verb(FILE *f, const cli_verb *v);
 void cli_help_all(FILE *f);
+/* help-man.c, help-completion.c */
+void cli_help_man(FILE *f);
+void cli_help_completion_bash(FILE *f);
 
 #endif

@@ -1,4 +1,6 @@
-/* `kiln help [VERB]`: the verbs by group, or one verb's usage, options and example. */
+/* `kiln help [VERB]`: the verbs by group, or one verb's usage, options and example; with
+ * --man the manual page (help-man.c), with --completion bash the completion script
+ * (help-completion.c), both made from the same command table. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +13,10 @@ static void print_opts(FILE *f, const cli_opt *opts)
 
                 snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
                          o->metavar ? o->metavar : "");
-                fprintf(f, "  %-30s %s\n", left, o->help);
+                if (strlen(left) > 30) /* the help on a line of its own, in its column */
+                        fprintf(f, "  %s\n  %-30s %s\n", left, "", o->help);
+                else
+                        fprintf(f, "  %-30s %s\n", left, o->help);
         }
 }
 
@@ -42,15 +47,33 @@ void cli_help_all(FILE *f)
         }
         fputs("\nglobal options:\n", f);
         print_opts(f, cli_global_opts);
-        fputs("\n'kiln help VERB' shows a verb's options; 'kiln --version' the version.\n", f);
+        fputs("\n'kiln help VERB' shows a verb's options, 'kiln help --man' the manual page;\n"
+              "'kiln --version' the version and where kiln's data comes from.\n",
+              f);
 }
 
 int cmd_help(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
+        const char *shell = cli_arg_get(args, "completion");
+        bool man = cli_arg_has(args, "man");
         const cli_verb *v;
 
         (void) verb;
         (void) g;
+        if ((man || shell) && args->n_positional > 0)
+                return cli_usage_error("'help %s' takes no verb", man ? "--man" : "--completion");
+        if (man && shell)
+                return cli_usage_error("'help --man' and 'help --completion': one at a time");
+        if (man) {
+                cli_help_man(stdout);
+                return CLI_EXIT_OK;
+        }
+        if (shell) {
+                if (strcmp(shell, "bash") != 0)
+                        return cli_usage_error("no completion for '%s': only bash", shell);
+                cli_help_completion_bash(stdout);
+                return CLI_EXIT_OK;
+        }
         if (args->n_positional == 0) {
                 cli_help_all(stdout);
                 return CLI_EXIT_OK;

@@ -330,8 +330,8 @@ static const cli_opt register_opts[] = {
         {"device-name", CLI_ARG_ONE, "DEV", "root device of the mapping (default /dev/vda)"},
         {"platform", CLI_ARG_ONE, "linux|windows", "guest platform (default linux)"},
         {"default-user", CLI_ARG_ONE, "USER", "login user of the image (admin, ubuntu, ...)"},
-        {"architecture", CLI_ARG_ONE, "ARCH", "x86_64 (default), i386 or arm64"},
-        {"boot-mode", CLI_ARG_ONE, "MODE", "legacy-bios (default) or uefi"},
+        {"architecture", CLI_ARG_ONE, "x86_64|i386|arm64", "CPU architecture (default x86_64)"},
+        {"boot-mode", CLI_ARG_ONE, "legacy-bios|uefi", "firmware (default legacy-bios)"},
         {"description", CLI_ARG_ONE, "TEXT", "up to 255 characters"},
         CLI_END_OPTS,
 };
@@ -344,7 +344,7 @@ static const cli_opt import_image_opts[] = {
         {"name", CLI_ARG_ONE, "NAME", "image name (default: the URL's file name)"},
         {"platform", CLI_ARG_ONE, "linux|windows", "override what is detected from the disk"},
         {"default-user", CLI_ARG_ONE, "USER", "override the detected login user"},
-        {"architecture", CLI_ARG_ONE, "ARCH", "x86_64 (default), i386 or arm64"},
+        {"architecture", CLI_ARG_ONE, "x86_64|i386|arm64", "CPU architecture (default x86_64)"},
         {"description", CLI_ARG_ONE, "TEXT", "up to 255 characters"},
         CLI_END_OPTS,
 };
@@ -386,7 +386,7 @@ static const cli_opt copy_opts[] = {
 
 static const cli_opt image_attr_opts[] = {
         {"image-id", CLI_ARG_ONE, "ID", "the image"},
-        {"attribute", CLI_ARG_ONE, "NAME", "launchPermission or description"},
+        {"attribute", CLI_ARG_ONE, "launchPermission|description", "the attribute"},
         CLI_END_OPTS,
 };
 
@@ -395,7 +395,7 @@ static const cli_opt modify_image_opts[] = {
         {"launch-permission", CLI_ARG_ONE, "SPEC",
          "Add=[{Group=all},{UserId=ID},{OrganizationArn=ARN}],Remove=[...] or JSON"},
         {"description", CLI_ARG_ONE, "TEXT", "new description (or Value=TEXT)"},
-        {"attribute", CLI_ARG_ONE, "NAME", "launchPermission or description (flat form)"},
+        {"attribute", CLI_ARG_ONE, "launchPermission|description", "flat form: the attribute"},
         {"value", CLI_ARG_ONE, "TEXT", "new value of --attribute description"},
         {"operation-type", CLI_ARG_ONE, "add|remove", "flat form: add or remove"},
         {"user-ids", CLI_ARG_LIST, "ID...", "flat form: accounts"},

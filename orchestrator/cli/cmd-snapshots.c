@@ -155,13 +155,13 @@ static const cli_opt snapshot_id_opts[] = {
 
 static const cli_opt snapshot_attr_opts[] = {
         {"snapshot-id", CLI_ARG_ONE, "ID", "the snapshot"},
-        {"attribute", CLI_ARG_ONE, "NAME", "createVolumePermission"},
+        {"attribute", CLI_ARG_ONE, "createVolumePermission", "the attribute"},
         CLI_END_OPTS,
 };
 
 static const cli_opt modify_snapshot_opts[] = {
         {"snapshot-id", CLI_ARG_ONE, "ID", "the snapshot"},
-        {"attribute", CLI_ARG_ONE, "NAME", "createVolumePermission"},
+        {"attribute", CLI_ARG_ONE, "createVolumePermission", "the attribute"},
         {"create-volume-permission", CLI_ARG_ONE, "SPEC",
          "Add=[{UserId=ID},{Group=all}] or Remove=[...] (not both), or JSON"},
         {"operation-type", CLI_ARG_ONE, "add|remove", "flat form: add or remove"},

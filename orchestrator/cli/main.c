@@ -11,7 +11,7 @@ const cli_opt cli_global_opts[] = {
         {"region", CLI_ARG_ONE, "NAME", "region to work in (default: the configured one)"},
         {"account", CLI_ARG_ONE, "ID", "12-digit account to act as (or KILN_ACCOUNT)"},
         {"home", CLI_ARG_ONE, "DIR", "kiln home holding the registry and pools (or KILN_HOME)"},
-        {"output", CLI_ARG_ONE, "FORMAT", "json (default), table or text"},
+        {"output", CLI_ARG_ONE, "json|table|text", "result format (default json)"},
         {"quiet", CLI_ARG_NONE, NULL, "print results only, no progress or notices"},
         {"verbose", CLI_ARG_NONE, NULL, "log what kiln does to stderr (or KILN_DEBUG=1)"},
         {"no-progress", CLI_ARG_NONE, NULL, "no progress bars or progress lines"},
@@ -19,9 +19,16 @@ const cli_opt cli_global_opts[] = {
         {NULL, CLI_ARG_NONE, NULL, NULL},
 };
 
+static const cli_opt help_opts[] = {
+        {"man", CLI_ARG_NONE, NULL, "print the manual page, kiln(1), in roff"},
+        {"completion", CLI_ARG_ONE, "bash", "print the completion script for the shell"},
+        CLI_END_OPTS,
+};
+
 const cli_verb cli_general_verbs[] = {
-        {"help", "general", "show the verbs, or one verb's options", "[VERB]", NULL, 1, cmd_help,
-         "kiln help describe-images"},
+        {"help", "general",
+         "show the verbs or one verb's options; print kiln(1) or the bash completion",
+         "[VERB | --man | --completion bash]", help_opts, 1, cmd_help, "kiln help describe-images"},
 };
 const size_t cli_n_general_verbs = KILN_ARRAY_SIZE(cli_general_verbs);
 
@@ -249,6 +256,31 @@ static kiln_log_level log_level(const cli_global *g)
         return g->quiet ? KILN_LOG_ERR : KILN_LOG_INFO;
 }
 
+/* "kiln X.Y.Z" alone on the first line, for scripts; then where kiln's data comes from. */
+static void print_version(void)
+{
+        static const char *const origins[] = {
+                [KILN_DATA_ENV] = "KILN_DATA_DIR",
+                [KILN_DATA_INSTALLED] = "installed",
+                [KILN_DATA_SOURCE] = "source tree",
+        };
+        static const char *const overrides[][2] = {
+                {"templates", "KILN_TEMPLATES"},
+                {"catalog", "KILN_CATALOG"},
+        };
+        kiln_data_origin origin = KILN_DATA_SOURCE;
+        kiln_autofree char *dir = kiln_data_dir(&origin);
+
+        printf("kiln %s\n", kiln_version());
+        printf("data: %s (%s)\n", dir, origins[origin]);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(overrides); i++) {
+                const char *v = getenv(overrides[i][1]);
+
+                if (v && *v)
+                        printf("%s: %s (%s)\n", overrides[i][0], v, overrides[i][1]);
+        }
+}
+
 static int run(int argc, char **argv, cli_args *a)
 {
         cli_global g = {.output = CLI_OUTPUT_JSON};
@@ -264,7 +296,7 @@ static int run(int argc, char **argv, cli_args *a)
                 return r;
         kiln_log_set_handler(log_to_stderr, log_level(&g), NULL);
         if (version) {
-                printf("kiln %s\n", kiln_version());
+                print_version();
                 return CLI_EXIT_OK;
         }
         if (!verb) {

@@ -39,29 +39,39 @@ int cli_usage_error(const char *fmt, ...)
         return CLI_EXIT_USAGE;
 }
 
+/* The one list of exit statuses: cli_exit_code() maps errors through it, the manual page
+ * prints it (`kiln help --man`), and README.md's table is checked against that
+ * (tests/unit/test-install.sh). `code` marks a term for the page. */
+const cli_exit_status cli_exit_statuses[] = {
+        {CLI_EXIT_OK, 0, "success"},
+        {1, KILN_E_INTERNAL, "internal error"},
+        {CLI_EXIT_USAGE, 0,
+         "bad command line: unknown verb or option, missing value (the message names it)"},
+        {3, KILN_E_INVALID, "invalid parameter value (`InvalidParameterValue` and the like)"},
+        {4, KILN_E_NOT_FOUND, "not found (`InvalidAMIID.NotFound`, ...)"},
+        {5, KILN_E_EXISTS, "already exists (`InvalidAMIName.Duplicate`, ...)"},
+        {6, KILN_E_STATE,
+         "wrong state or in use (`IncorrectInstanceState`, `InvalidSnapshot.InUse`)"},
+        {7, KILN_E_PERMISSION, "not permitted (`AuthFailure`)"},
+        {8, KILN_E_LIMIT, "limit exceeded"},
+        {9, KILN_E_UNSUPPORTED,
+         "unsupported on this host (for example `--accel kvm` without working KVM)"},
+        {10, KILN_E_IO, "I/O: files, external tools, missing tools"},
+        {11, KILN_E_TIMEOUT, "timeout"},
+        {12, KILN_E_LIBVIRT, "hypervisor (libvirt) error, including an unreachable daemon"},
+        {13, KILN_E_SSH, "SSH error"},
+        {14, KILN_E_HTTP, "download error"},
+        {15, KILN_E_JSON, "malformed JSON"},
+        {CLI_EXIT_INTERRUPTED, KILN_E_INTERRUPTED, "interrupted"},
+};
+const size_t cli_n_exit_statuses = KILN_ARRAY_SIZE(cli_exit_statuses);
+
 int cli_exit_code(int kiln_code)
 {
-        static const int codes[KILN_E_COUNT] = {
-                [KILN_E_INTERNAL] = 1,
-                [KILN_E_INVALID] = 3,
-                [KILN_E_NOT_FOUND] = 4,
-                [KILN_E_EXISTS] = 5,
-                [KILN_E_STATE] = 6,
-                [KILN_E_PERMISSION] = 7,
-                [KILN_E_LIMIT] = 8,
-                [KILN_E_UNSUPPORTED] = 9,
-                [KILN_E_IO] = 10,
-                [KILN_E_TIMEOUT] = 11,
-                [KILN_E_LIBVIRT] = 12,
-                [KILN_E_SSH] = 13,
-                [KILN_E_HTTP] = 14,
-                [KILN_E_JSON] = 15,
-                [KILN_E_INTERRUPTED] = CLI_EXIT_INTERRUPTED,
-        };
-
-        if (kiln_code <= 0 || kiln_code >= KILN_E_COUNT || !codes[kiln_code])
-                return 1;
-        return codes[kiln_code];
+        for (size_t i = 0; i < cli_n_exit_statuses; i++)
+                if (kiln_code > 0 && cli_exit_statuses[i].kiln_code == kiln_code)
+                        return cli_exit_statuses[i].status;
+        return 1;
 }
 
 int cli_fail(const kiln_error *e)

@@ -22,6 +22,8 @@ packages=(
         mmdebstrap e2fsprogs fdisk grub-pc-bin grub-common debian-archive-keyring
         # test harness and benchmark helpers
         python3 libxml2-utils procps iproute2 ca-certificates sqlite3 time bc packer
+        # kiln(1) rendered and checked (tests/unit/test-install.sh)
+        man-db groff-base
 )
 
 missing=()

@@ -533,7 +533,7 @@ static void test_schema(void)
         static const char *const keys[] = {"description", "variables", "source", "instance",
                                            "configure",   "image",     "test",   "distribute"};
         json_error_t jerr;
-        json_t *s = json_load_file(KILN_DATADIR "/templates/build.schema.json",
+        json_t *s = json_load_file(KILN_SRCDIR "/templates/build.schema.json",
                                    JSON_REJECT_DUPLICATES, &jerr);
         json_t *props;
 

@@ -1,15 +1,27 @@
 #!/bin/bash
-# The kiln command's shell: version, help, unknown verbs and options (exit 2, named), global
-# options wherever they stand, output formats, and `doctor` against libvirt's test driver.
+# The kiln command's shell: version and data directory, help, unknown verbs and options (exit
+# 2, named), global options wherever they stand, output formats, and `doctor` against libvirt's
+# test driver.
 set -u
 . "$KILN_TOP/tests/harness/tap.sh"
 k=$KILN_BIN
 
-out=$("$k" --version); tap_like "$out" '^kiln [0-9]+\.[0-9]+\.[0-9]+$' "--version prints the version"
+out=$("$k" --version)
+tap_like "$(head -n 1 <<<"$out")" '^kiln [0-9]+\.[0-9]+\.[0-9]+$' "--version prints the version first"
+tap_like "$(sed -n 2p <<<"$out")" '^data: /.* \((source tree|installed|KILN_DATA_DIR)\)$' \
+        "then where kiln's data comes from"
 out=$("$k" help); tap_ok $? "help exits 0"
 tap_like "$out" 'doctor' "help lists the verbs"
 out=$("$k" help doctor); tap_like "$out" '--uri URI' "help VERB shows the verb's options"
 out=$("$k" doctor --help); tap_like "$out" '^usage: kiln doctor' "VERB --help is the same"
+out=$("$k" help --man); tap_like "$out" $'\n.TH KILN 1 ' "help --man prints kiln(1) in roff"
+out=$("$k" help --completion bash); tap_like "$out" $'\ncomplete -F _kiln kiln\n?$' \
+        "help --completion bash prints the completion script"
+err=$("$k" help --completion zsh 2>&1 >/dev/null); rc=$?
+tap_is "$rc" 2 "a shell without completion exits 2"
+tap_like "$err" "no completion for 'zsh'" "and is named"
+err=$("$k" help --man doctor 2>&1 >/dev/null); rc=$?
+tap_is "$rc" 2 "help --man with a verb exits 2"
 
 err=$("$k" frobnicate 2>&1 >/dev/null); rc=$?
 tap_is "$rc" 2 "an unknown verb exits 2"

@@ -11,7 +11,7 @@ static void check_case(const char *name, const virt_domain_spec *spec)
         kiln_autoptr(kiln_error) e = NULL;
         kiln_autofree char *xml = virt_domain_render(spec, &e);
         kiln_autofree char *golden =
-                kiln_xasprintf("%s/tests/data/domain/%s.xml", KILN_DATADIR, name);
+                kiln_xasprintf("%s/tests/data/domain/%s.xml", KILN_SRCDIR, name);
         kiln_autofree char *want = NULL;
         kiln_autofree char *tmp =
                 kiln_xasprintf("/tmp/kiln-unit-domain-%d-%s.xml", (int) getpid(), name);
@@ -49,9 +49,9 @@ static void check_case(const char *name, const virt_domain_spec *spec)
 int main(void)
 {
         kiln_autofree char *linux_skel =
-                kiln_xasprintf("%s/templates/domain/linux.xml", KILN_DATADIR);
+                kiln_xasprintf("%s/templates/domain/linux.xml", KILN_SRCDIR);
         kiln_autofree char *win_skel =
-                kiln_xasprintf("%s/templates/domain/windows.xml", KILN_DATADIR);
+                kiln_xasprintf("%s/templates/domain/windows.xml", KILN_SRCDIR);
         virt_domain_disk disks[] = {
                 {"kiln-pool", "vol-0123456789abcdef0.qcow2", "vda", false, false},
                 {"kiln-pool", "i-0123456789abcdef0-seed.iso", "vdz", true, true},

@@ -202,10 +202,10 @@ static int start_server(const char *file, const char *cert, const char *key, pid
         if (*ret_pid == 0) {
                 dup2(pfd[1], STDOUT_FILENO);
                 if (cert)
-                        execlp("python3", "python3", KILN_DATADIR "/tests/harness/httpd.py", file,
+                        execlp("python3", "python3", KILN_SRCDIR "/tests/harness/httpd.py", file,
                                "--tls", cert, key, (char *) NULL);
                 else
-                        execlp("python3", "python3", KILN_DATADIR "/tests/harness/httpd.py", file,
+                        execlp("python3", "python3", KILN_SRCDIR "/tests/harness/httpd.py", file,
                                (char *) NULL);
                 _exit(127);
         }

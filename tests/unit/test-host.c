@@ -10,7 +10,7 @@
 
 static char *fixture(const char *name)
 {
-        kiln_autofree char *path = kiln_xasprintf("%s/tests/data/host/%s", KILN_DATADIR, name);
+        kiln_autofree char *path = kiln_xasprintf("%s/tests/data/host/%s", KILN_SRCDIR, name);
         kiln_autoptr(kiln_error) err = NULL;
         char *s = NULL;
 

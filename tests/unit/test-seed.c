@@ -277,13 +277,13 @@ static bool yaml_seq_has(const char *text, const char *path, const char *want)
 
 static void golden(const char *name, const char *file, const char *got)
 {
-        kiln_autofree char *dir = kiln_xasprintf("%s/tests/data/seed/%s", KILN_DATADIR, name);
+        kiln_autofree char *dir = kiln_xasprintf("%s/tests/data/seed/%s", KILN_SRCDIR, name);
         kiln_autofree char *path = kiln_xasprintf("%s/%s", dir, file);
         kiln_autofree char *want = NULL;
         kiln_autoptr(kiln_error) e = NULL;
 
         if (getenv("KILN_TEST_REGENERATE")) {
-                kiln_autofree char *parent = kiln_xasprintf("%s/tests/data/seed", KILN_DATADIR);
+                kiln_autofree char *parent = kiln_xasprintf("%s/tests/data/seed", KILN_SRCDIR);
                 FILE *f;
 
                 mkdir(parent, 0755);

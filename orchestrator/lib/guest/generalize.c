@@ -5,6 +5,7 @@
  * checks that none of them is left: an image that still holds one is not registered. */
 #include <string.h>
 
+#include "core/data.h"
 #include "guest/guest-private.h"
 #include "instance/instance-private.h"
 #include "ssh/ssh.h"
@@ -60,8 +61,7 @@ static const char *one_line(char *s)
 int guest_generalize(kiln_ctx *ctx, kiln_instance *inst, kiln_log_fn notify, void *userdata,
                      bool *ret_ran, kiln_error **err)
 {
-        kiln_autofree char *script_path =
-                kiln_xasprintf("%s/cloud-init/generalize.sh", KILN_DATADIR);
+        kiln_autofree char *script_path = data_file("cloud-init/generalize.sh");
         kiln_autofree char *script = NULL, *report = NULL, *cmd = NULL;
         kiln_buf out = {0};
         kiln_autofree char *kiln_pub = instance_file(ctx, inst->instance_id, "kiln_ed25519.pub");

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/data.h"
 #include "disk/detect.h"
 #include "disk/disk.h"
 #include "image/image-private.h"
@@ -136,15 +137,6 @@ typedef struct catalog_entry {
         double hourly_price;
 } catalog_entry;
 
-static char *catalog_path(void)
-{
-        const char *env = getenv("KILN_CATALOG");
-
-        if (env && *env)
-                return kiln_xstrdup(env);
-        return kiln_xasprintf("%s/templates/catalog.json", KILN_DATADIR);
-}
-
 static const char *entry_str(json_t *e, const char *key)
 {
         return json_string_value(json_object_get(e, key));
@@ -152,7 +144,7 @@ static const char *entry_str(json_t *e, const char *key)
 
 static int catalog_find(const char *name, catalog_entry *ret, kiln_error **err)
 {
-        kiln_autofree char *path = catalog_path();
+        kiln_autofree char *path = data_file("templates/catalog.json");
         json_error_t jerr;
         json_t *root = json_load_file(path, 0, &jerr), *list, *e;
         size_t i;

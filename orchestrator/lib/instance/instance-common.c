@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/data.h"
 #include "image/image-rules.h"
 #include "instance/instance-private.h"
 #include "util/util.h"

@@ -8,17 +8,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "core/data.h"
 #include "instance/instance-private.h"
 #include "util/util.h"
-
-char *instance_template_path(const char *name)
-{
-        const char *dir = getenv("KILN_TEMPLATES");
-
-        if (dir && *dir)
-                return kiln_xasprintf("%s/%s", dir, name);
-        return kiln_xasprintf("%s/templates/%s", KILN_DATADIR, name);
-}
 
 virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err)
 {
@@ -63,7 +55,7 @@ int instance_free_port(kiln_error **err)
 int instance_type_lookup(const char *name, char **ret_name, unsigned *ret_vcpus,
                          unsigned *ret_memory_mib, kiln_error **err)
 {
-        kiln_autofree char *path = instance_template_path("instance-types.json");
+        kiln_autofree char *path = data_file("templates/instance-types.json");
         kiln_autofree char *text = NULL;
         json_error_t jerr;
         json_t *root, *types, *t;
@@ -130,9 +122,9 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                 disks[n].raw = true;
                 disks[n].read_only = true;
                 n++;
-                skeleton = instance_template_path(strcmp(inst->platform, "windows") == 0
-                                                          ? "domain/windows.xml"
-                                                          : "domain/linux.xml");
+                skeleton = data_file(strcmp(inst->platform, "windows") == 0
+                                             ? "templates/domain/windows.xml"
+                                             : "templates/domain/linux.xml");
                 console = instance_file(ctx, inst->instance_id, "console.log");
                 spec.skeleton_path = skeleton;
                 spec.name = domain;

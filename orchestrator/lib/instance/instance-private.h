@@ -13,8 +13,6 @@
 
 #define INSTANCE_DEFAULT_WAIT_S 600
 
-/* templates/ (KILN_TEMPLATES overrides the built-in path). */
-char *instance_template_path(const char *name);
 /* HOME/instances/ID, and files in it. */
 char *instance_dir(const kiln_ctx *ctx, const char *id);
 char *instance_file(const kiln_ctx *ctx, const char *id, const char *file);
