@@ -21,7 +21,7 @@ if grep -nE '\b(sprintf|vsprintf|strcpy|strcat|strtok|atoi|atol|system|popen|get
         status=1
 fi
 
-cflags=$(pkg-config --cflags libvirt libcurl jansson libssh2 sqlite3 yaml-0.1 libxml-2.0 libnbd)
+cflags=$(pkg-config --cflags libvirt libcurl jansson libssh2 sqlite3 yaml-0.1 libxml-2.0 libnbd ext2fs com_err)
 srcs=()
 for f in "${files[@]}"; do [[ $f == *.c ]] && srcs+=("$f"); done
 
