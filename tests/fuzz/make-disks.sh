@@ -8,7 +8,8 @@
 #                         os-release through a relative symlink as Debian has it, cloud.cfg and
 #                         cloud.cfg.d (one file a slow symlink); the default user is "admin"
 #   DIR/detect/*.img      small raw disks for fuzz-detect: ext2 and ext4 alone, after an MBR,
-#                         in a logical partition, after a GPT; a btrfs signature
+#                         in a logical partition, after a GPT; ext4 with inline data (files,
+#                         directories and a symlink in their inodes); a btrfs signature
 #   DIR/detect-patch/*    for fuzz-detect-patch: each patches one structure of base.img with its
 #                         own bytes (partition table, superblock, group descriptors, the inodes
 #                         and blocks on the way to os-release and cloud.cfg), so mutations start
@@ -79,6 +80,14 @@ fs "$work/ext2" 64k ext2 -N 32
 fs "$work/ext4" 160k ext4 -N 32 -O ^has_journal,^resize_inode
 cp "$work/ext2" "$dir/detect/ext2.img"
 cp "$work/ext4" "$dir/detect/ext4.img"
+# inline data: small files, directories and a long symlink live in their inodes
+mkdir -p "$work/inline/usr/lib" "$work/inline/etc/cloud/cloud.cfg.d"
+cp "$work/tree/usr/lib/os-release" "$work/inline/usr/lib/os-release"
+ln -s ../usr/lib/./././././././././././././././././././././././os-release "$work/inline/etc/os-release"
+cp "$work/tree/etc/cloud/cloud.cfg.d/90-user.cfg" "$work/inline/etc/cloud/cloud.cfg.d/"
+truncate -s 160k "$dir/detect/inline-ext4.img"
+mke2fs -q -F -t ext4 -b 1024 -m 0 -N 32 -I 256 -O ^has_journal,^resize_inode,inline_data \
+        -d "$work/inline" "$dir/detect/inline-ext4.img" >/dev/null
 disk "$dir/detect/mbr-ext2.img" "$work/ext2" 1 dos 'start=1, size=128, type=83'
 disk "$dir/detect/logical-ext2.img" "$work/ext2" 3 dos 'start=1, size=130, type=5' \
         'start=3, size=128, type=83'

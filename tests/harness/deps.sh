@@ -8,7 +8,7 @@ packages=(
         # build
         make gcc clang pkg-config
         libvirt-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libsqlite3-dev libyaml-dev
-        libssl-dev libxml2-dev
+        libssl-dev libxml2-dev libnbd-dev libext2fs-dev comerr-dev
         # lint and sanitizers
         clang-format clang-tidy cppcheck valgrind libclang-rt-14-dev
         # hypervisor: libvirtd, virtlogd, the QEMU driver, TCG/KVM guests, disk tools

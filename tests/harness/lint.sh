@@ -31,7 +31,7 @@ if ! python3 tests/harness/lint-layers.py ${KILN_LINT_OBJECTS:+--objects "$KILN_
         status=1
 fi
 
-cflags=$(pkg-config --cflags libvirt libcurl jansson libssh2 sqlite3 yaml-0.1 libxml-2.0)
+cflags=$(pkg-config --cflags libvirt libcurl jansson libssh2 sqlite3 yaml-0.1 libxml-2.0 libnbd ext2fs com_err)
 srcs=()
 for f in "${files[@]}"; do [[ $f == *.c ]] && srcs+=("$f"); done
 

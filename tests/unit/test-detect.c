@@ -713,6 +713,49 @@ static void test_damage_targeted(void)
         printf("#   %d of them still gave a distribution\n", recognized);
 }
 
+/* File systems whose metadata libext2fs would believe to its harm, made with debugfs:
+ *   - a superblock that claims 2^32 - 1 groups of 8 blocks: libext2fs allocates the whole
+ *     group descriptor table (256 GiB here) before it reads it, so kiln checks its size first
+ *     (under ASan the allocation alone aborts);
+ *   - an inline-data symlink whose size (60) is shorter than its data (a 71-byte target):
+ *     libext2fs 1.47's ext2fs_namei_follow copies all of the data into a buffer of the size,
+ *     so kiln walks paths itself. The link, cut to 60 bytes, names /usr/lib: os-release is
+ *     then found there. */
+static void test_hostile_ext(void)
+{
+        static const char *const opts[] = {"-t", "ext4", "-b", "4096", "-O", "inline_data", NULL};
+        static const char *const groups =
+                "ssv blocks_per_group 8\nssv clusters_per_group 8\nssv inodes_per_group 1\n"
+                "ssv blocks_count 34359738360\nssv inodes_count 4294967295\n";
+        kiln_autofree char *tree = tpath("t-hostile");
+        kiln_autofree char *fs = tpath("hostile.fs");
+        kiln_autofree char *disk = tpath("hostile.raw");
+        kiln_autofree char *stats = NULL, *stat = NULL;
+
+        put(tree, "usr/lib/os-release", "ID=ubuntu\nVERSION_ID=\"24.04\"\n");
+        put_link(tree, "etc/os-release",
+                 "../usr/lib/./././././././././././././././././././././././././os-release");
+        if (!ok(make_fs(tree, fs, opts) == 0, "hostile: mke2fs -O inline_data -d"))
+                return;
+        stat = debugfs_r(fs, "stat /etc/os-release");
+        like(stat, "Flags: 0x10000000", "hostile: fixture: the symlink is inline data");
+        ok(debugfs_w(fs, "sif /etc/os-release size 60\n") == 0,
+           "hostile: the symlink's size set to 60");
+        free(stat);
+        stat = debugfs_r(fs, "stat /etc/os-release");
+        like(stat, "Size: 60", "hostile: fixture: the symlink says 60 bytes");
+        ok(make_disk(fs, disk, LAYOUT_MBR) == 0, "hostile: MBR disk");
+        check("an inline symlink shorter than its data", disk, "raw", "linux", "ubuntu", "24.04",
+              NULL, "ubuntu");
+
+        ok(debugfs_w(fs, groups) == 0, "hostile: the superblock claims 2^32 - 1 groups");
+        stats = debugfs_r(fs, "stats");
+        ok(strstr(stats, "Inode count") == NULL,
+           "hostile: fixture: debugfs cannot open it (it allocates the whole table first)");
+        ok(make_disk(fs, disk, LAYOUT_GPT) == 0, "hostile: GPT disk");
+        check("a superblock claiming 2^32 - 1 groups", disk, "raw", NULL, NULL, NULL, NULL, NULL);
+}
+
 /* Boot sectors and superblocks of other systems, hand-made. */
 static void test_signatures(void)
 {
@@ -844,6 +887,7 @@ int main(void)
         test_alma_ext2();
         test_damaged();
         test_damage_targeted();
+        test_hostile_ext();
         test_signatures();
         test_errors();
         test_real_image();

@@ -1,25 +1,36 @@
-/* OS detection from a disk image's own bytes, written from the format specifications:
+/* OS detection from a disk image's own bytes:
  *
- *   device      the guest-visible bytes: pread() for raw, qemu-nbd (nbd.c) for everything else,
- *               behind a small cache of 64 KiB chunks, so reading costs a few round trips
- *               whatever the size of the disk;
+ *   device      the guest-visible bytes: pread() for raw, qemu-nbd through libnbd (nbd.c) for
+ *               everything else, behind a small cache of 64 KiB chunks, so reading costs a few
+ *               round trips whatever the size of the disk;
  *   partitions  GPT (primary header, else the backup; CRC-checked), MBR with its chain of
- *               extended boot records, else the whole disk as one volume;
+ *               extended boot records, else the whole disk as one volume (from the format
+ *               specifications: small, and fuzzed with the rest);
  *   probes      NTFS boot sector (Windows), ext2/3/4 (read), XFS, btrfs, LVM and swap
  *               (recognized as Linux, not read);
- *   ext         superblock, group descriptors (32/64-bit, meta_bg), inodes, extent trees and
- *               the old block maps, inline data, directories read linearly (an htree directory
- *               is also a valid linear one), symlinks (fast and slow, relative and absolute);
+ *   ext         libext2fs, read-only, through an io_manager of ours whose reads go to the
+ *               device at the partition's offset: the superblock, group descriptors, inodes,
+ *               directories (linearly, also htree and inline ones), extents and block maps
+ *               are its work; the walk along a path and the symlinks on it are ours (see
+ *               ext_resolve), and so is reading inline data (ext_read_inline);
  *   os          /etc/os-release else /usr/lib/os-release; the default user from cloud-init's
  *               /etc/cloud/cloud.cfg and cloud.cfg.d/\*.cfg, else the distribution's usual one.
  *
- * Everything read from the disk is hostile until checked: each offset, length and count is
- * checked against the volume and the file system before use, every loop has a bound (extent
- * and indirect nodes per file, directory and file sizes, symlinks and steps per lookup,
- * partitions), all reads of files, directories and trees share one budget (EXT_MAX_WORK), and
- * damage means "not recognized", never an error. An error (-1) is only a failure to read. */
+ * Everything read from the disk is hostile until checked. Each offset and length the
+ * partition tables name is checked against the disk. libext2fs checks the file system's
+ * structures, and around it: nothing is ever written (the io_manager refuses writes, and the
+ * file system is opened without EXT2_FLAG_RW, so no journal is replayed either); the group
+ * descriptor table it allocates must fit the volume and the read budget; every read it makes
+ * is charged to one budget for the whole disk (EXT_MAX_WORK), which bounds the blocks it can
+ * go through in a crafted directory or extent tree; files are read only up to EXT_MAX_FILE,
+ * symlinks followed at most EXT_MAX_LINKS times, lookups take at most EXT_MAX_STEPS steps.
+ * Checksums are checked first; only if one fails is the file system read again ignoring them
+ * (a hostile disk can write right checksums anyway, a damaged one may still hold its files).
+ * Damage means "not recognized", never an error: an error (-1) is only a failure to read. */
 #include <errno.h>
+#include <ext2fs/ext2fs.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,11 +49,8 @@
 #define MAX_LOGICAL    64U         /* extended boot records followed */
 #define GPT_MAX_TABLE  (1U << 20)  /* bytes of GPT entries */
 #define PROBE_HEAD     4096U       /* bytes read from the start of each volume */
-#define EXT_MAX_INODE  1024U       /* bytes of an inode kept (larger inodes are cut) */
 #define EXT_MAX_FILE   (1U << 20)  /* os-release, cloud.cfg: larger is not believed */
-#define EXT_MAX_DIR    (4U << 20)  /* bytes of one directory */
-#define EXT_MAX_WORK   (64U << 20) /* bytes of files, directories and trees read in all */
-#define EXT_MAX_DEPTH  5           /* extent tree depth (the kernel's limit) */
+#define EXT_MAX_WORK   (64U << 20) /* bytes libext2fs may read in all */
 #define EXT_MAX_LINKS  8           /* symlinks followed in one lookup */
 #define EXT_MAX_STEPS  64          /* directories searched in one lookup */
 #define EXT_MAX_PATH   4096U
@@ -78,9 +86,10 @@ typedef struct detect_dev {
         uint64_t tag[DEV_SLOTS]; /* chunk number + 1; 0 for an empty slot */
         unsigned next;           /* slot to reuse next (round robin) */
         unsigned fetched;        /* chunks read from the backend */
-        uint64_t work_left;      /* bytes the ext reader may still read (EXT_MAX_WORK): a
-                                  * hostile disk can make lookups go over the same big
-                                  * directory again and again, in many partitions */
+        uint64_t work_left;      /* bytes libext2fs may still read (EXT_MAX_WORK): a hostile
+                                  * disk can make it go over the same blocks again and again,
+                                  * in many partitions */
+        kiln_error *err;         /* a read for libext2fs that failed (it sees only a code) */
 } detect_dev;
 
 static detect_dev *dev_free(detect_dev *d)
@@ -90,6 +99,7 @@ static detect_dev *dev_free(detect_dev *d)
         if (d->fd >= 0)
                 close(d->fd);
         disk_nbd_close(d->nbd);
+        kiln_error_free(d->err);
         free(d->cache);
         free(d);
         return NULL;
@@ -370,590 +380,347 @@ static int part_mbr(detect_dev *d, vol_list *vs, kiln_error **err)
 }
 
 /* ======================================================================================== */
-/* ---- ext2/3/4 ---- */
+/* ---- ext2/3/4: libext2fs on the volume ---- */
 
-#define EXT_MAGIC             0xef53
-#define EXT_ROOT_INO          2
-#define EXT_COMPAT_SPARSE     0x0001U /* ro_compat: sparse_super */
-#define EXT_INCOMPAT_META_BG  0x0010U
-#define EXT_INCOMPAT_64BIT    0x0080U
-#define EXT_INCOMPAT_LARGEDIR 0x4000U
-#define EXT_FL_EXTENTS        0x00080000U
-#define EXT_FL_INLINE_DATA    0x10000000U
-#define EXT_EXTENT_MAGIC      0xf30a
-#define EXT_S_IFMT            0xf000
-#define EXT_S_IFDIR           0x4000
-#define EXT_S_IFREG           0x8000
-#define EXT_S_IFLNK           0xa000
-#define EXT_I_BLOCK           0x28 /* i_block: 60 bytes of block map, extent root or data */
-#define EXT_I_BLOCK_LEN       60
-
-typedef struct ext_fs {
+/* What an io channel reads: the volume of the device. */
+typedef struct ext_io {
         detect_dev *d;
         vol v;
-        uint32_t bs;
-        uint64_t blocks;
-        uint64_t groups;
-        uint32_t first_data_block;
-        uint32_t blocks_per_group;
-        uint32_t inodes_per_group;
-        uint32_t inodes_count;
-        uint32_t inode_size;
-        uint32_t desc_size;
-        uint32_t incompat, ro_compat;
-        uint32_t first_meta_bg;
-        uint64_t nodes_left; /* extent-tree or indirect blocks left for the file being mapped */
+} ext_io;
+
+/* libext2fs opens a channel by name only: ext_open puts the volume here for ext_io_open. */
+static _Thread_local ext_io *ext_io_next;
+
+static struct struct_io_manager ext_io_manager;
+
+static errcode_t ext_io_open(const char *name, int flags, io_channel *ret)
+{
+        io_channel ch;
+
+        if (!ext_io_next)
+                return EXT2_ET_BAD_DEVICE_NAME;
+        if (flags & IO_FLAG_RW)
+                return EXT2_ET_RO_FILSYS;
+        ch = kiln_xcalloc(1, sizeof(*ch));
+        ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+        ch->manager = &ext_io_manager;
+        ch->name = kiln_xstrdup(name);
+        ch->block_size = 1024;
+        ch->refcount = 1;
+        ch->private_data = ext_io_next;
+        *ret = ch;
+        return 0;
+}
+
+static errcode_t ext_io_close(io_channel ch)
+{
+        if (--ch->refcount > 0)
+                return 0;
+        free(ch->name);
+        free(ch);
+        return 0;
+}
+
+static errcode_t ext_io_set_blksize(io_channel ch, int blksize)
+{
+        if (blksize <= 0)
+                return EXT2_ET_INVALID_ARGUMENT;
+        ch->block_size = blksize;
+        return 0;
+}
+
+/* count blocks from block, or -count bytes. Every read is charged to the disk's budget, also
+ * when the cache has it: what it bounds is libext2fs's work. */
+static errcode_t ext_io_read64(io_channel ch, unsigned long long block, int count, void *data)
+{
+        ext_io *io = ch->private_data;
+        const uint64_t bs = (uint64_t) ch->block_size;
+        const uint64_t len = count < 0 ? (uint64_t) - (int64_t) count : (uint64_t) count * bs;
+
+        if (len == 0)
+                return 0;
+        if (io->d->err || block > io->v.size / bs || len > io->d->work_left)
+                return EXT2_ET_SHORT_READ;
+        io->d->work_left -= len;
+        if (vol_read(io->d, &io->v, block * bs, data, (size_t) len, &io->d->err) <= 0)
+                return EXT2_ET_SHORT_READ;
+        return 0;
+}
+
+static errcode_t ext_io_read(io_channel ch, unsigned long block, int count, void *data)
+{
+        return ext_io_read64(ch, block, count, data);
+}
+
+/* Never called: the file system is opened read-only. Those libext2fs checks for are unset
+ * (write_byte, write_blk64 falls back to this one). */
+static errcode_t ext_io_write(io_channel ch, unsigned long block, int count, const void *data)
+{
+        (void) ch, (void) block, (void) count, (void) data;
+        return EXT2_ET_RO_FILSYS;
+}
+
+static errcode_t ext_io_flush(io_channel ch)
+{
+        (void) ch;
+        return 0;
+}
+
+static struct struct_io_manager ext_io_manager = {
+        .magic = EXT2_ET_MAGIC_IO_MANAGER,
+        .name = "kiln detect",
+        .open = ext_io_open,
+        .close = ext_io_close,
+        .set_blksize = ext_io_set_blksize,
+        .read_blk = ext_io_read,
+        .write_blk = ext_io_write,
+        .flush = ext_io_flush,
+        .read_blk64 = ext_io_read64,
+};
+
+typedef struct ext_fs {
+        ext_io io;
+        ext2_filsys fs;  /* NULL if the volume could not be opened */
+        bool csum_error; /* a checksum did not match on the way */
 } ext_fs;
 
-typedef struct ext_inode {
-        uint32_t ino;
-        uint16_t mode;
-        uint32_t flags;
-        uint64_t size;
-        size_t raw_len;
-        uint8_t raw[EXT_MAX_INODE];
-} ext_inode;
-
-/* 1 and *fs filled if the volume holds an ext2/3/4 file system this code can read. */
-static int ext_open(detect_dev *d, const vol *v, ext_fs *fs, kiln_error **err)
+static ext_fs *ext_fs_free(ext_fs *e)
 {
-        uint8_t sb[1024];
-        uint32_t log_bs, rev;
-        int r = vol_read(d, v, 1024, sb, sizeof(sb), err);
-
-        if (r <= 0)
-                return r;
-        if (le16(sb + 0x38) != EXT_MAGIC)
-                return 0;
-        memset(fs, 0, sizeof(*fs));
-        fs->d = d;
-        fs->v = *v;
-        log_bs = le32(sb + 0x18);
-        if (log_bs > 6)
-                return 0;
-        fs->bs = 1024U << log_bs;
-        fs->incompat = le32(sb + 0x60);
-        fs->ro_compat = le32(sb + 0x64);
-        fs->blocks = le32(sb + 0x04);
-        if (fs->incompat & EXT_INCOMPAT_64BIT)
-                fs->blocks |= (uint64_t) le32(sb + 0x150) << 32;
-        fs->first_data_block = le32(sb + 0x14);
-        fs->blocks_per_group = le32(sb + 0x20);
-        fs->inodes_per_group = le32(sb + 0x28);
-        fs->inodes_count = le32(sb + 0x00);
-        fs->first_meta_bg = le32(sb + 0x104);
-        /* at most 2^60 bytes (so that block * size never overflows) and 2^32 groups */
-        if (fs->blocks > (UINT64_C(1) << 60) / fs->bs || fs->first_data_block >= fs->blocks ||
-            fs->blocks_per_group == 0 || fs->inodes_per_group == 0 ||
-            fs->inodes_per_group > fs->bs * 8)
-                return 0;
-        rev = le32(sb + 0x4c);
-        fs->inode_size = rev == 0 ? 128 : le16(sb + 0x58);
-        if (fs->inode_size < 128 || fs->inode_size > fs->bs ||
-            (fs->inode_size & (fs->inode_size - 1)))
-                return 0;
-        fs->desc_size = 32;
-        if (fs->incompat & EXT_INCOMPAT_64BIT) {
-                fs->desc_size = le16(sb + 0xfe);
-                if (fs->desc_size < 64 || fs->desc_size > 1024 ||
-                    (fs->desc_size & (fs->desc_size - 1)))
-                        return 0;
-        }
-        fs->groups = (fs->blocks - fs->first_data_block + fs->blocks_per_group - 1) /
-                     fs->blocks_per_group;
-        if (fs->groups > UINT32_MAX || fs->inodes_count == 0 ||
-            fs->inodes_count > fs->groups * fs->inodes_per_group)
-                return 0;
-        return 1;
-}
-
-/* Takes bytes from the work budget; false once it is spent. */
-static bool ext_charge(ext_fs *fs, uint64_t bytes)
-{
-        if (bytes > fs->d->work_left)
-                return false;
-        fs->d->work_left -= bytes;
-        return true;
-}
-
-static bool ext_power_of(uint64_t g, uint64_t base)
-{
-        uint64_t p = base;
-
-        while (p < g)
-                p *= base;
-        return p == g;
-}
-
-/* Whether group g holds a copy of the superblock (and so of the descriptors). */
-static bool ext_has_super(const ext_fs *fs, uint64_t g)
-{
-        if (g <= 1 || !(fs->ro_compat & EXT_COMPAT_SPARSE))
-                return true;
-        return ext_power_of(g, 3) || ext_power_of(g, 5) || ext_power_of(g, 7);
-}
-
-/* The first block of the inode table of a group. */
-static int ext_inode_table(ext_fs *fs, uint64_t group, uint64_t *ret, kiln_error **err)
-{
-        const uint32_t per_block = fs->bs / fs->desc_size;
-        const uint64_t meta = group / per_block;
-        uint8_t desc[64];
-        uint64_t blk, table;
-        int r;
-
-        if (group >= fs->groups)
-                return 0;
-        if ((fs->incompat & EXT_INCOMPAT_META_BG) && meta >= fs->first_meta_bg) {
-                uint64_t g0 = meta * per_block;
-
-                blk = fs->first_data_block + g0 * fs->blocks_per_group +
-                      (ext_has_super(fs, g0) ? 1 : 0);
-        } else {
-                blk = fs->first_data_block + 1 + meta;
-        }
-        if (blk >= fs->blocks)
-                return 0;
-        r = vol_read(fs->d, &fs->v, blk * fs->bs + (group % per_block) * fs->desc_size, desc,
-                     fs->desc_size < sizeof(desc) ? fs->desc_size : sizeof(desc), err);
-        if (r <= 0)
-                return r;
-        table = le32(desc + 0x08);
-        if (fs->desc_size >= 64)
-                table |= (uint64_t) le32(desc + 0x28) << 32;
-        if (table == 0 || table >= fs->blocks)
-                return 0;
-        *ret = table;
-        return 1;
-}
-
-static int ext_inode_read(ext_fs *fs, uint32_t ino, ext_inode *ret, kiln_error **err)
-{
-        uint64_t table, index, off;
-        int r;
-
-        if (ino == 0 || ino > fs->inodes_count)
-                return 0;
-        r = ext_inode_table(fs, (ino - 1) / fs->inodes_per_group, &table, err);
-        if (r <= 0)
-                return r;
-        index = (ino - 1) % fs->inodes_per_group;
-        off = table * fs->bs + index * fs->inode_size;
-        if (off / fs->bs >= fs->blocks)
-                return 0;
-        ret->ino = ino;
-        ret->raw_len = fs->inode_size < EXT_MAX_INODE ? fs->inode_size : EXT_MAX_INODE;
-        r = vol_read(fs->d, &fs->v, off, ret->raw, ret->raw_len, err);
-        if (r <= 0)
-                return r;
-        if (le16(ret->raw + 0x1a) == 0) /* no links: a deleted inode */
-                return 0;
-        ret->mode = le16(ret->raw);
-        ret->flags = le32(ret->raw + 0x20);
-        ret->size = le32(ret->raw + 0x04);
-        if ((ret->mode & EXT_S_IFMT) == EXT_S_IFREG || (fs->incompat & EXT_INCOMPAT_LARGEDIR))
-                ret->size |= (uint64_t) le32(ret->raw + 0x6c) << 32;
-        return 1;
-}
-
-static bool ext_is(const ext_inode *in, uint16_t type)
-{
-        return (in->mode & EXT_S_IFMT) == type;
-}
-
-/* Fills map[lblk] for the logical blocks below n that one extent-tree node reaches.
- * want_depth is the depth the parent promised, or -1 for the root in the inode. */
-static int ext_extent_node(ext_fs *fs, const uint8_t *node, size_t len, int want_depth,
-                           uint64_t *map, uint64_t n, kiln_error **err)
-{
-        uint16_t entries, max, depth;
-
-        if (len < 12 || le16(node) != EXT_EXTENT_MAGIC)
-                return 0;
-        entries = le16(node + 2);
-        max = le16(node + 4);
-        depth = le16(node + 6);
-        if (entries > max || 12 + (size_t) max * 12 > len)
-                return 0;
-        if (want_depth >= 0 ? depth != want_depth : depth > EXT_MAX_DEPTH)
-                return 0;
-        for (uint16_t i = 0; i < entries; i++) {
-                const uint8_t *e = node + 12 + (size_t) i * 12;
-                uint64_t lblk = le32(e);
-
-                if (lblk >= n)
-                        break; /* entries are sorted */
-                if (depth == 0) {
-                        uint32_t count = le16(e + 4);
-                        uint64_t start = ((uint64_t) le16(e + 6) << 32) | le32(e + 8);
-                        bool unwritten = count > 32768;
-
-                        if (unwritten)
-                                count -= 32768;
-                        if (start >= fs->blocks || count > fs->blocks - start)
-                                return 0;
-                        if (unwritten) /* reads as zeros: leave the hole */
-                                continue;
-                        for (uint64_t j = 0; j < count && lblk + j < n; j++)
-                                map[lblk + j] = start + j;
-                } else {
-                        uint64_t child = ((uint64_t) le16(e + 8) << 32) | le32(e + 4);
-                        kiln_autofree uint8_t *blk = NULL;
-                        int r;
-
-                        if (child == 0 || child >= fs->blocks || fs->nodes_left == 0 ||
-                            !ext_charge(fs, fs->bs))
-                                return 0;
-                        fs->nodes_left--;
-                        blk = kiln_xmalloc(fs->bs);
-                        r = vol_read(fs->d, &fs->v, child * fs->bs, blk, fs->bs, err);
-                        if (r > 0)
-                                r = ext_extent_node(fs, blk, fs->bs, depth - 1, map, n, err);
-                        if (r <= 0)
-                                return r;
-                }
-        }
-        return 1;
-}
-
-/* The old block map: blk holds pointers, to data (level 1) or to blocks of pointers. */
-static int ext_indirect(ext_fs *fs, uint64_t blk, int level, uint64_t base, uint64_t *map,
-                        uint64_t n, kiln_error **err)
-{
-        const uint32_t per = fs->bs / 4;
-        kiln_autofree uint8_t *buf = NULL;
-        uint64_t span = 1;
-        int r;
-
-        if (blk == 0)
-                return 1; /* a hole */
-        if (blk >= fs->blocks || fs->nodes_left == 0 || !ext_charge(fs, fs->bs))
-                return 0;
-        fs->nodes_left--;
-        for (int l = 1; l < level; l++)
-                span *= per;
-        buf = kiln_xmalloc(fs->bs);
-        r = vol_read(fs->d, &fs->v, blk * fs->bs, buf, fs->bs, err);
-        if (r <= 0)
-                return r;
-        for (uint32_t i = 0; i < per && base + i * span < n; i++) {
-                uint32_t p = le32(buf + (size_t) i * 4);
-
-                if (level == 1) {
-                        if (p >= fs->blocks)
-                                return 0;
-                        map[base + i] = p;
-                } else {
-                        r = ext_indirect(fs, p, level - 1, base + i * span, map, n, err);
-                        if (r <= 0)
-                                return r;
-                }
-        }
-        return 1;
-}
-
-/* map[i] = the block holding logical block i of the file, for i < n; 0 for a hole. */
-static int ext_map(ext_fs *fs, const ext_inode *in, uint64_t *map, uint64_t n, kiln_error **err)
-{
-        const uint8_t *ib = in->raw + EXT_I_BLOCK;
-        const uint64_t per = fs->bs / 4;
-        uint64_t base = 12;
-
-        /* Enough for any real file: even with one-block extents a leaf maps 84 blocks (1 KiB
-         * blocks) and an indirect block 256. */
-        fs->nodes_left = 16 + n / 16;
-        if (in->flags & EXT_FL_EXTENTS)
-                return ext_extent_node(fs, ib, EXT_I_BLOCK_LEN, -1, map, n, err);
-        for (uint64_t i = 0; i < 12 && i < n; i++) {
-                map[i] = le32(ib + i * 4);
-                if (map[i] >= fs->blocks)
-                        return 0;
-        }
-        for (int level = 1; level <= 3 && base < n; level++) {
-                uint64_t span = level == 1 ? per : level == 2 ? per * per : per * per * per;
-                int r = ext_indirect(fs, le32(ib + (size_t) (11 + level) * 4), level, base, map, n,
-                                     err);
-
-                if (r <= 0)
-                        return r;
-                base += span;
-        }
-        return 1;
-}
-
-/* The value of the in-inode extended attribute "system.data" (inline data past the first 60
- * bytes), or NULL. */
-static const uint8_t *ext_inline_xattr(const ext_inode *in, size_t *ret_len)
-{
-        const uint8_t *raw = in->raw;
-        size_t first, p;
-        uint32_t extra;
-
-        if (in->raw_len < 0x84)
+        if (!e)
                 return NULL;
-        extra = le16(raw + 0x80);
-        if (extra % 4 || 128 + (size_t) extra + 4 > in->raw_len)
-                return NULL;
-        if (le32(raw + 128 + extra) != 0xea020000U)
-                return NULL;
-        first = 128 + (size_t) extra + 4;
-        for (p = first; p + 16 <= in->raw_len && le32(raw + p) != 0;) {
-                size_t name_len = raw[p], off = le16(raw + p + 2), len = le32(raw + p + 8);
-
-                if (p + 16 + name_len > in->raw_len)
-                        return NULL;
-                if (raw[p + 1] == 7 && name_len == 4 && memcmp(raw + p + 16, "data", 4) == 0 &&
-                    le32(raw + p + 4) == 0) {
-                        if (off > in->raw_len - first || len > in->raw_len - first - off)
-                                return NULL;
-                        *ret_len = len;
-                        return raw + first + off;
-                }
-                p += (16 + name_len + 3) & ~(size_t) 3;
-        }
+        if (e->fs)
+                ext2fs_free(e->fs); /* read-only: nothing to write back */
+        free(e);
         return NULL;
 }
 
-/* The content of a file or directory of at most max bytes (NUL-terminated); 0 if larger. */
-static int ext_read(ext_fs *fs, const ext_inode *in, size_t max, char **ret, size_t *ret_len,
-                    kiln_error **err)
+KILN_DEFINE_AUTOPTR(ext_fs, ext_fs_free)
+
+/* code, after noting whether it is a checksum that failed. */
+static errcode_t ext_check(ext_fs *e, errcode_t code)
 {
-        kiln_autofree char *buf = NULL;
-        kiln_autofree uint64_t *map = NULL;
-        size_t size, n;
-        int r;
-
-        if (in->size > max || !ext_charge(fs, in->size))
-                return 0;
-        size = (size_t) in->size;
-        buf = kiln_xmalloc(size + 1);
-        if (in->flags & EXT_FL_INLINE_DATA) {
-                size_t head = size < EXT_I_BLOCK_LEN ? size : EXT_I_BLOCK_LEN, tail_len = 0;
-                const uint8_t *tail = NULL;
-
-                memcpy(buf, in->raw + EXT_I_BLOCK, head);
-                if (size > head) {
-                        tail = ext_inline_xattr(in, &tail_len);
-                        if (!tail || tail_len < size - head)
-                                return 0;
-                        memcpy(buf + head, tail, size - head);
-                }
-        } else {
-                n = (size + fs->bs - 1) / fs->bs;
-                map = kiln_xcalloc(n ? n : 1, sizeof(*map));
-                r = ext_map(fs, in, map, n, err);
-                if (r <= 0)
-                        return r;
-                for (size_t i = 0; i < n;) {
-                        size_t run = 1, off = i * fs->bs, want;
-
-                        while (map[i] && i + run < n && map[i + run] == map[i] + run)
-                                run++;
-                        want = run * fs->bs < size - off ? run * fs->bs : size - off;
-                        if (map[i] == 0) {
-                                memset(buf + off, 0, want);
-                        } else {
-                                r = vol_read(fs->d, &fs->v, map[i] * fs->bs, buf + off, want, err);
-                                if (r <= 0)
-                                        return r;
-                        }
-                        i += run;
-                }
+        switch (code) {
+        case EXT2_ET_SB_CSUM_INVALID:
+        case EXT2_ET_UNKNOWN_CSUM:
+        case EXT2_ET_INODE_CSUM_INVALID:
+        case EXT2_ET_EXTENT_CSUM_INVALID:
+        case EXT2_ET_DIR_CSUM_INVALID:
+        case EXT2_ET_EXT_ATTR_CSUM_INVALID:
+                e->csum_error = true;
+                break;
+        default:
+                break;
         }
-        buf[size] = '\0';
-        *ret_len = size;
-        *ret = kiln_steal(&buf);
-        return 1;
+        return code;
 }
 
-/* Called for each entry of a directory; returns true to stop. */
-typedef bool (*ext_dirent_fn)(const char *name, size_t len, uint32_t ino, void *userdata);
+static pthread_once_t ext_messages_once = PTHREAD_ONCE_INIT;
 
-static uint32_t ext_rec_len(const ext_fs *fs, uint16_t v)
+static void ext_messages_init(void)
 {
-        if (fs->bs < 65536)
-                return v;
-        if (v == 65535 || v == 0)
-                return fs->bs;
-        return (v & 65532U) | ((uint32_t) (v & 3) << 16);
+        initialize_ext2_error_table();
 }
 
-/* Entries in one block of a directory; a damaged entry ends the block. */
-static bool ext_dir_block(const ext_fs *fs, const uint8_t *p, size_t len, ext_dirent_fn fn,
-                          void *userdata)
+/* The file system on volume v, read-only with flags (EXT2_FLAG_IGNORE_CSUM_ERRORS or 0); its
+ * fs is NULL if libext2fs refused it. A first open reads only the superblock, so that the
+ * group descriptor table, which libext2fs allocates and reads whole, is known to fit the
+ * volume and the budget before it does (a crafted superblock can claim 2^32 groups). */
+static ext_fs *ext_open(detect_dev *d, const vol *v, int flags)
 {
-        size_t pos = 0;
+        ext_fs *e = kiln_xcalloc(1, sizeof(*e));
+        ext2_filsys probe = NULL;
+        errcode_t code;
 
-        while (pos + 8 <= len) {
-                const uint8_t *e = p + pos;
-                uint32_t ino = le32(e), rec = ext_rec_len(fs, le16(e + 4));
-                uint8_t name_len = e[6];
+        flags |= EXT2_FLAG_64BITS;
+        e->io = (ext_io){.d = d, .v = *v};
+        ext_io_next = &e->io;
+        code = ext_check(e, ext2fs_open2("volume", NULL, flags | EXT2_FLAG_SUPER_ONLY, 0, 0,
+                                         &ext_io_manager, &probe));
+        if (code == 0) {
+                uint64_t table = (uint64_t) probe->desc_blocks * probe->blocksize;
 
-                if (rec < 8 || rec % 4 || rec > len - pos || 8U + name_len > rec)
-                        return false;
-                if (ino && name_len && fn((const char *) e + 8, name_len, ino, userdata))
-                        return true;
-                pos += rec;
+                if (table > v->size || table > d->work_left)
+                        code = EXT2_ET_CORRUPT_SUPERBLOCK;
+                ext2fs_free(probe);
         }
-        return false;
+        if (code == 0)
+                code = ext_check(
+                        e, ext2fs_open2("volume", NULL, flags, 0, 0, &ext_io_manager, &e->fs));
+        ext_io_next = NULL;
+        if (code) {
+                e->fs = NULL;
+                pthread_once(&ext_messages_once, ext_messages_init);
+                kiln_log(KILN_LOG_DEBUG, "detect: ext file system at %llu not read: %s",
+                         (unsigned long long) v->off, error_message(code));
+        }
+        return e;
 }
 
-/* Calls fn for each entry of the directory, linearly: an htree directory keeps its index in
- * entries of inode 0 (skipped), and its leaves are ordinary blocks. */
-static int ext_dir_foreach(ext_fs *fs, const ext_inode *dir, ext_dirent_fn fn, void *userdata,
-                           kiln_error **err)
+/* The inode ino if it is in use. */
+static bool ext_inode(ext_fs *e, ext2_ino_t ino, struct ext2_inode *ret)
 {
-        kiln_autofree char *data = NULL;
-        const uint8_t *p;
-        size_t len;
-        int r;
-
-        if (!ext_is(dir, EXT_S_IFDIR))
-                return 0;
-        r = ext_read(fs, dir, EXT_MAX_DIR, &data, &len, err);
-        if (r <= 0)
-                return r;
-        p = (const uint8_t *) data;
-        if (dir->flags & EXT_FL_INLINE_DATA) {
-                /* The parent's inode number, then entries in the rest of i_block and in the
-                 * extended attribute. */
-                size_t head = len < EXT_I_BLOCK_LEN ? len : EXT_I_BLOCK_LEN;
-
-                if (len < 4)
-                        return 0;
-                if (fn("..", 2, le32(p), userdata) ||
-                    ext_dir_block(fs, p + 4, head - 4, fn, userdata))
-                        return 1;
-                ext_dir_block(fs, p + head, len - head, fn, userdata);
-                return 1;
-        }
-        for (size_t off = 0; off < len; off += fs->bs) {
-                size_t n = len - off < fs->bs ? len - off : fs->bs;
-
-                if (ext_dir_block(fs, p + off, n, fn, userdata))
-                        break;
-        }
-        return 1;
+        return ext_check(e, ext2fs_read_inode(e->fs, ino, ret)) == 0 && ret->i_links_count > 0;
 }
 
-struct ext_lookup {
-        const char *name;
-        size_t len;
-        uint32_t ino;
-};
-
-static bool ext_lookup_fn(const char *name, size_t len, uint32_t ino, void *userdata)
+/* Inline data: the first 60 bytes in i_block, the rest in the extended attribute system.data.
+ * Not ext2fs_inline_data_get() nor ext2fs_file_read(): in 1.47 they copy the attribute into
+ * a buffer sized by what the inode claims, or by the block size. */
+static bool ext_read_inline(ext_fs *e, ext2_ino_t ino, const struct ext2_inode *in, char *buf,
+                            size_t size)
 {
-        struct ext_lookup *l = userdata;
+        const size_t head = size < EXT4_MIN_INLINE_DATA_SIZE ? size : EXT4_MIN_INLINE_DATA_SIZE;
+        struct ext2_xattr_handle *h = NULL;
+        void *value = NULL;
+        size_t value_len = 0;
+        bool ok;
 
-        if (len != l->len || memcmp(name, l->name, len) != 0)
+        memcpy(buf, in->i_block, head);
+        if (size == head)
+                return true;
+        if (ext_check(e, ext2fs_xattrs_open(e->fs, ino, &h)))
                 return false;
-        l->ino = ino;
-        return true;
+        ok = ext_check(e, ext2fs_xattrs_read(h)) == 0 &&
+             ext_check(e, ext2fs_xattr_get(h, "system.data", &value, &value_len)) == 0 &&
+             value_len >= size - head;
+        if (ok)
+                memcpy(buf + head, value, size - head);
+        ext2fs_free_mem(&value);
+        ext2fs_xattrs_close(&h);
+        return ok;
 }
 
-/* The target of a symlink (NUL-free, shorter than EXT_MAX_PATH). A fast symlink keeps it in
- * i_block: no extents, no inline data, shorter than 60 bytes and no data blocks. */
-static int ext_link_target(ext_fs *fs, const ext_inode *in, char **ret, kiln_error **err)
+static bool ext_read_blocks(ext_fs *e, ext2_ino_t ino, struct ext2_inode *in, char *buf,
+                            size_t size)
 {
-        uint32_t blocks512 = le32(in->raw + 0x1c), acl = le32(in->raw + 0x68);
-        uint32_t data512 = blocks512 - (acl && blocks512 >= fs->bs / 512 ? fs->bs / 512 : 0);
-        kiln_autofree char *t = NULL;
-        size_t len;
-        int r;
+        ext2_file_t f = NULL;
+        size_t done = 0;
 
-        if (in->size == 0 || in->size >= EXT_MAX_PATH)
-                return 0;
-        if (!(in->flags & (EXT_FL_EXTENTS | EXT_FL_INLINE_DATA)) && in->size < EXT_I_BLOCK_LEN &&
-            data512 == 0) {
-                len = (size_t) in->size;
-                t = kiln_xstrndup((const char *) in->raw + EXT_I_BLOCK, len);
-        } else {
-                r = ext_read(fs, in, EXT_MAX_PATH, &t, &len, err);
-                if (r <= 0)
-                        return r;
+        if (ext_check(e, ext2fs_file_open2(e->fs, ino, in, 0, &f)))
+                return false;
+        while (done < size) {
+                unsigned int got = 0;
+
+                if (ext_check(e, ext2fs_file_read(f, buf + done, (unsigned) (size - done), &got)) ||
+                    got == 0)
+                        break;
+                done += got;
         }
-        if (strlen(t) != len)
-                return 0;
-        *ret = kiln_steal(&t);
-        return 1;
+        ext2fs_file_close(f);
+        return done == size;
 }
 
-/* The inode at path, starting from directory start for a relative path, following symlinks
- * (at most EXT_MAX_LINKS); the final component too. */
-static int ext_resolve(ext_fs *fs, uint32_t start, const char *path, ext_inode *ret,
-                       kiln_error **err)
+/* The content of a file or a slow symlink of at most max bytes (NUL-terminated), or NULL. */
+static char *ext_read(ext_fs *e, ext2_ino_t ino, struct ext2_inode *in, size_t max, size_t *ret_len)
+{
+        const uint64_t size = EXT2_I_SIZE(in);
+        kiln_autofree char *buf = NULL;
+        bool ok;
+
+        if (size > max)
+                return NULL;
+        buf = kiln_xmalloc((size_t) size + 1);
+        if (in->i_flags & EXT4_INLINE_DATA_FL)
+                ok = ext_read_inline(e, ino, in, buf, (size_t) size);
+        else
+                ok = ext_read_blocks(e, ino, in, buf, (size_t) size);
+        if (!ok)
+                return NULL;
+        buf[size] = '\0';
+        *ret_len = (size_t) size;
+        return kiln_steal(&buf);
+}
+
+/* The target of a symlink (NUL-free, shorter than EXT_MAX_PATH), or NULL. A fast symlink
+ * keeps it in i_block: no extents, no inline data, no data blocks, shorter than 60 bytes. */
+static char *ext_link_target(ext_fs *e, ext2_ino_t ino, struct ext2_inode *in)
+{
+        const uint64_t size = EXT2_I_SIZE(in);
+        kiln_autofree char *t = NULL;
+        size_t len = 0;
+
+        if (size == 0 || size >= EXT_MAX_PATH)
+                return NULL;
+        if (!(in->i_flags & (EXT4_EXTENTS_FL | EXT4_INLINE_DATA_FL)) &&
+            size < sizeof(in->i_block) && ext2fs_inode_data_blocks2(e->fs, in) == 0) {
+                len = (size_t) size;
+                t = kiln_xstrndup((const char *) in->i_block, len);
+        } else {
+                t = ext_read(e, ino, in, EXT_MAX_PATH, &len);
+        }
+        if (!t || strlen(t) != len)
+                return NULL;
+        return kiln_steal(&t);
+}
+
+/* The inode at path, from directory start for a relative path, following symlinks (the final
+ * one too; at most EXT_MAX_LINKS). Our own walk rather than ext2fs_namei(), whose following
+ * of links in 1.47 trusts the link's size: it reads past a block for a slow link longer than
+ * one, and writes past its buffer for an inline one. */
+static bool ext_resolve(ext_fs *e, ext2_ino_t start, const char *path, ext2_ino_t *ret_ino,
+                        struct ext2_inode *ret)
 {
         kiln_autofree char *todo = kiln_xstrdup(path);
-        uint32_t cur = path[0] == '/' ? EXT_ROOT_INO : start;
-        int links = 0, steps = 0, r;
+        ext2_ino_t cur = path[0] == '/' ? EXT2_ROOT_INO : start, ino = cur;
+        int links = 0, steps = 0;
         size_t pos = 0;
 
-        r = ext_inode_read(fs, cur, ret, err);
-        if (r <= 0)
-                return r;
+        if (!ext_inode(e, cur, ret))
+                return false;
         for (;;) {
-                struct ext_lookup l = {0};
-                size_t end;
+                kiln_autofree char *target = NULL;
+                const char *name;
+                size_t end, len;
 
                 while (todo[pos] == '/')
                         pos++;
-                if (!todo[pos])
-                        return 1; /* *ret holds cur */
+                if (!todo[pos]) {
+                        *ret_ino = ino; /* *ret holds it */
+                        return true;
+                }
                 for (end = pos; todo[end] && todo[end] != '/'; end++)
                         ;
-                l.name = todo + pos;
-                l.len = end - pos;
+                name = todo + pos;
+                len = end - pos;
                 pos = end;
-                if (l.len == 1 && l.name[0] == '.')
+                if (len == 1 && name[0] == '.')
                         continue;
-                if (!ext_is(ret, EXT_S_IFDIR) || ++steps > EXT_MAX_STEPS)
-                        return 0;
-                r = ext_dir_foreach(fs, ret, ext_lookup_fn, &l, err);
-                if (r <= 0)
-                        return r;
-                if (!l.ino)
-                        return 0;
-                r = ext_inode_read(fs, l.ino, ret, err);
-                if (r <= 0)
-                        return r;
-                if (ext_is(ret, EXT_S_IFLNK)) {
-                        kiln_autofree char *target = NULL;
-                        char *next;
-
-                        if (++links > EXT_MAX_LINKS)
-                                return 0;
-                        r = ext_link_target(fs, ret, &target, err);
-                        if (r <= 0)
-                                return r;
-                        if (strlen(target) + strlen(todo + pos) + 2 > EXT_MAX_PATH)
-                                return 0;
-                        next = kiln_xasprintf("%s/%s", target, todo + pos);
-                        free(todo);
-                        todo = next;
-                        pos = 0;
-                        if (target[0] == '/')
-                                cur = EXT_ROOT_INO;
-                        r = ext_inode_read(fs, cur, ret, err);
-                        if (r <= 0)
-                                return r;
+                if (!LINUX_S_ISDIR(ret->i_mode) || ++steps > EXT_MAX_STEPS || len > EXT2_NAME_LEN ||
+                    ext_check(e, ext2fs_lookup(e->fs, cur, name, (int) len, NULL, &ino)) ||
+                    !ext_inode(e, ino, ret))
+                        return false;
+                if (!LINUX_S_ISLNK(ret->i_mode)) {
+                        cur = ino;
                         continue;
                 }
-                cur = l.ino;
+                if (++links > EXT_MAX_LINKS)
+                        return false;
+                target = ext_link_target(e, ino, ret);
+                if (!target || strlen(target) + strlen(todo + pos) + 2 > EXT_MAX_PATH)
+                        return false;
+                {
+                        char *next = kiln_xasprintf("%s/%s", target, todo + pos);
+
+                        free(todo);
+                        todo = next;
+                }
+                pos = 0;
+                if (target[0] == '/')
+                        cur = EXT2_ROOT_INO;
+                ino = cur;
+                if (!ext_inode(e, cur, ret))
+                        return false;
         }
 }
 
-/* The content of a regular file at path (at most EXT_MAX_FILE bytes). */
-static int ext_read_path(ext_fs *fs, uint32_t start, const char *path, char **ret, size_t *ret_len,
-                         kiln_error **err)
+/* The content of the regular file at path (at most EXT_MAX_FILE bytes), or NULL. */
+static char *ext_read_path(ext_fs *e, ext2_ino_t start, const char *path, size_t *ret_len)
 {
-        ext_inode *in = kiln_xmalloc(sizeof(*in));
-        int r = ext_resolve(fs, start, path, in, err);
+        struct ext2_inode in = {0};
+        ext2_ino_t ino = 0;
 
-        if (r > 0)
-                r = ext_is(in, EXT_S_IFREG) ? ext_read(fs, in, EXT_MAX_FILE, ret, ret_len, err) : 0;
-        free(in);
-        return r;
+        if (!ext_resolve(e, start, path, &ino, &in) || !LINUX_S_ISREG(in.i_mode))
+                return NULL;
+        return ext_read(e, ino, &in, EXT_MAX_FILE, ret_len);
 }
 
 /* ======================================================================================== */
@@ -1146,27 +913,28 @@ static void cloud_cfg_parse(const char *data, size_t len, char **default_name, c
         yaml_parser_delete(&parser);
 }
 
+/* cloud.cfg.d's *.cfg names, at most CLOUD_MAX_CFGS. */
 struct cfg_list {
         char **names;
-        uint32_t *inos;
         size_t n;
 };
 
-static bool cfg_list_fn(const char *name, size_t len, uint32_t ino, void *userdata)
+static int cfg_list_fn(ext2_ino_t dir, int entry, struct ext2_dir_entry *dirent, int offset,
+                       int blocksize, char *buf, void *userdata)
 {
         struct cfg_list *l = userdata;
+        const char *name = dirent->name;
+        size_t len = (size_t) ext2fs_dirent_name_len(dirent);
 
+        (void) dir, (void) entry, (void) offset, (void) blocksize, (void) buf;
         /* cloud-init takes glob("*.cfg"): no hidden files. */
         if (len <= 4 || name[0] == '.' || memcmp(name + len - 4, ".cfg", 4) != 0)
-                return false;
+                return 0;
         if (l->n == CLOUD_MAX_CFGS)
-                return true;
+                return DIRENT_ABORT;
         l->names = kiln_xrealloc(l->names, (l->n + 1) * sizeof(*l->names));
-        l->inos = kiln_xrealloc(l->inos, (l->n + 1) * sizeof(*l->inos));
-        l->names[l->n] = kiln_xstrndup(name, len);
-        l->inos[l->n] = ino;
-        l->n++;
-        return false;
+        l->names[l->n++] = kiln_xstrndup(name, len);
+        return 0;
 }
 
 static void cfg_list_clear(struct cfg_list *l)
@@ -1174,62 +942,41 @@ static void cfg_list_clear(struct cfg_list *l)
         for (size_t i = 0; i < l->n; i++)
                 free(l->names[i]);
         free(l->names);
-        free(l->inos);
         memset(l, 0, sizeof(*l));
 }
 
-/* Sorts names (and their inodes) as glob does in the C locale. */
-static void cfg_list_sort(struct cfg_list *l)
+static int cfg_name_cmp(const void *a, const void *b)
 {
-        for (size_t i = 1; i < l->n; i++)
-                for (size_t j = i; j > 0 && strcmp(l->names[j - 1], l->names[j]) > 0; j--) {
-                        char *s = l->names[j];
-                        uint32_t ino = l->inos[j];
-
-                        l->names[j] = l->names[j - 1];
-                        l->inos[j] = l->inos[j - 1];
-                        l->names[j - 1] = s;
-                        l->inos[j - 1] = ino;
-                }
+        return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* cloud-init's default user: /etc/cloud/cloud.cfg, then cloud.cfg.d/\*.cfg in name order. */
-static int cloud_default_user(ext_fs *fs, char **ret, kiln_error **err)
+/* cloud-init's default user: /etc/cloud/cloud.cfg, then cloud.cfg.d/\*.cfg in name order (as
+ * glob sorts them in the C locale); NULL if none is named. */
+static char *cloud_default_user(ext_fs *e)
 {
         kiln_autofree char *default_name = NULL, *user = NULL, *data = NULL;
-        kiln_autofree ext_inode *dir = kiln_xmalloc(sizeof(*dir));
+        struct ext2_inode dir = {0};
         struct cfg_list l = {0};
-        size_t len;
-        int r;
+        ext2_ino_t dir_ino = 0;
+        size_t len = 0;
 
-        r = ext_read_path(fs, EXT_ROOT_INO, "/etc/cloud/cloud.cfg", &data, &len, err);
-        if (r < 0)
-                return -1;
-        if (r > 0)
+        data = ext_read_path(e, EXT2_ROOT_INO, "/etc/cloud/cloud.cfg", &len);
+        if (data)
                 cloud_cfg_parse(data, len, &default_name, &user);
-        r = ext_resolve(fs, EXT_ROOT_INO, "/etc/cloud/cloud.cfg.d", dir, err);
-        if (r > 0)
-                r = ext_dir_foreach(fs, dir, cfg_list_fn, &l, err);
-        if (r < 0) {
-                cfg_list_clear(&l);
-                return -1;
-        }
-        cfg_list_sort(&l);
+        if (ext_resolve(e, EXT2_ROOT_INO, "/etc/cloud/cloud.cfg.d", &dir_ino, &dir) &&
+            LINUX_S_ISDIR(dir.i_mode))
+                ext_check(e, ext2fs_dir_iterate2(e->fs, dir_ino, 0, NULL, cfg_list_fn, &l));
+        if (l.n)
+                qsort(l.names, l.n, sizeof(*l.names), cfg_name_cmp);
         for (size_t i = 0; i < l.n; i++) {
-                kiln_autofree char *cfg = NULL;
-
                 /* A symlink is resolved from cloud.cfg.d itself. */
-                r = ext_read_path(fs, dir->ino, l.names[i], &cfg, &len, err);
-                if (r < 0) {
-                        cfg_list_clear(&l);
-                        return -1;
-                }
-                if (r > 0)
+                kiln_autofree char *cfg = ext_read_path(e, dir_ino, l.names[i], &len);
+
+                if (cfg)
                         cloud_cfg_parse(cfg, len, &default_name, &user);
         }
         cfg_list_clear(&l);
-        *ret = user ? kiln_steal(&user) : kiln_steal(&default_name);
-        return 0;
+        return user ? kiln_steal(&user) : kiln_steal(&default_name);
 }
 
 /* The user a distribution's published cloud images log in as. */
@@ -1249,48 +996,67 @@ static const char *distro_cloud_user(const char *id)
         return NULL;
 }
 
-/* 1 and os filled if this ext file system holds an os-release. */
-static int ext_detect(ext_fs *fs, disk_os *os, kiln_error **err)
-{
-        static const char *const paths[] = {"/etc/os-release", "/usr/lib/os-release"};
-        disk_os found = {0};
-        int r = 0;
-
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(paths) && r == 0; i++) {
-                kiln_autofree char *data = NULL;
-                size_t len;
-
-                r = ext_read_path(fs, EXT_ROOT_INO, paths[i], &data, &len, err);
-                if (r > 0)
-                        os_release_parse(data, len, &found);
-        }
-        if (r <= 0)
-                return r;
-        if (cloud_default_user(fs, &found.default_user, err) < 0) {
-                disk_os_clear(&found);
-                return -1;
-        }
-        if (!found.default_user && distro_cloud_user(found.distribution))
-                found.default_user = kiln_xstrdup(distro_cloud_user(found.distribution));
-        found.platform = kiln_xstrdup("linux");
-        *os = found;
-        return 1;
-}
-
 /* ======================================================================================== */
 /* ---- the disk ---- */
 
 typedef struct detect_state {
         bool windows;  /* an NTFS volume */
-        bool linux_fs; /* a Linux file system, LVM or swap we do not read further */
+        bool linux_fs; /* a Linux file system, LVM or swap, read or not */
 } detect_state;
+
+/* One reading of the ext file system on v: 1 and *ret filled if it holds an os-release.
+ * *opened is set if libext2fs could open it; *ret_csum tells whether a checksum failed. */
+static int ext_detect_once(detect_dev *d, const vol *v, int flags, bool *opened, disk_os *ret,
+                           bool *ret_csum)
+{
+        static const char *const paths[] = {"/etc/os-release", "/usr/lib/os-release"};
+        kiln_autoptr(ext_fs) e = ext_open(d, v, flags);
+        disk_os found = {0};
+        bool have = false;
+
+        if (e->fs) {
+                *opened = true;
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(paths) && !have; i++) {
+                        size_t len = 0;
+                        kiln_autofree char *data = ext_read_path(e, EXT2_ROOT_INO, paths[i], &len);
+
+                        if (data) {
+                                os_release_parse(data, len, &found);
+                                have = true;
+                        }
+                }
+        }
+        if (have) {
+                found.default_user = cloud_default_user(e);
+                if (!found.default_user && distro_cloud_user(found.distribution))
+                        found.default_user = kiln_xstrdup(distro_cloud_user(found.distribution));
+                found.platform = kiln_xstrdup("linux");
+                *ret = found;
+        }
+        *ret_csum = e->csum_error;
+        return have ? 1 : 0;
+}
+
+/* 1 and os filled if the ext file system on v holds an os-release. Read with checksums
+ * checked, and again without if one failed. */
+static int ext_detect(detect_dev *d, const vol *v, bool *opened, disk_os *os)
+{
+        bool csum = false;
+        int r = ext_detect_once(d, v, 0, opened, os, &csum);
+
+        if (csum && !d->err) {
+                if (r > 0)
+                        disk_os_clear(os);
+                r = ext_detect_once(d, v, EXT2_FLAG_IGNORE_CSUM_ERRORS, opened, os, &csum);
+        }
+        return r;
+}
 
 /* Recognizes one volume; 1 if it gave the OS (os filled). */
 static int detect_volume(detect_dev *d, const vol *v, detect_state *st, disk_os *os,
                          kiln_error **err)
 {
         kiln_autofree uint8_t *head = kiln_xcalloc(1, PROBE_HEAD);
-        kiln_autofree ext_fs *fs = kiln_xmalloc(sizeof(*fs));
         uint8_t magic[8];
         size_t n = v->size < PROBE_HEAD ? (size_t) v->size : PROBE_HEAD;
         int r = vol_read(d, v, 0, head, n, err);
@@ -1301,12 +1067,21 @@ static int detect_volume(detect_dev *d, const vol *v, detect_state *st, disk_os 
                 st->windows = true;
                 return 0;
         }
-        r = ext_open(d, v, fs, err);
-        if (r < 0)
-                return -1;
-        if (r > 0) {
-                st->linux_fs = true;
-                return ext_detect(fs, os, err);
+        if (le16(head + 1024 + 0x38) == EXT2_SUPER_MAGIC) {
+                bool opened = false;
+
+                r = ext_detect(d, v, &opened, os);
+                if (d->err) {
+                        if (r > 0)
+                                disk_os_clear(os);
+                        if (err && !*err)
+                                *err = kiln_steal(&d->err);
+                        return -1;
+                }
+                if (opened) {
+                        st->linux_fs = true;
+                        return r;
+                }
         }
         if (memcmp(head, "XFSB", 4) == 0 || memcmp(head + 512, "LABELONE", 8) == 0 ||
             memcmp(head + 4086, "SWAPSPACE2", 10) == 0) {

@@ -1,8 +1,9 @@
 /* Which operating system a disk image holds, read from the disk itself without root, mounts or a
  * copy: the partition table (MBR, extended partitions, GPT), then each partition's file system.
- * On ext2/3/4 it reads os-release (ID, VERSION_ID, PRETTY_NAME) and cloud-init's default user;
- * an NTFS partition means Windows. Other Linux file systems (XFS, btrfs, LVM) are recognized as
- * Linux but not read. Images other than raw are read through qemu-nbd (see nbd.h). */
+ * On ext2/3/4 (read with libext2fs) it reads os-release (ID, VERSION_ID, PRETTY_NAME) and
+ * cloud-init's default user; an NTFS partition means Windows. Other Linux file systems (XFS,
+ * btrfs, LVM) are recognized as Linux but not read. Images other than raw are read through
+ * qemu-nbd (see nbd.h). */
 #ifndef KILN_DISK_DETECT_H
 #define KILN_DISK_DETECT_H
 

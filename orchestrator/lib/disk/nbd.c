@@ -1,23 +1,31 @@
-/* A minimal NBD client for qemu-nbd, from the NBD protocol specification
- * (https://github.com/NetworkBlockDevice/nbd/blob/master/doc/proto.md): fixed newstyle
- * handshake, NBD_OPT_GO, then NBD_CMD_READ with simple replies, and NBD_CMD_DISC.
+/* The guest-visible bytes of a disk image through qemu-nbd, read with libnbd.
  *
  * qemu-nbd is started by socket activation (LISTEN_FDS=1, LISTEN_PID, the listening socket on
  * fd 3): we bind a unix socket in a private 0700 directory, connect to it ourselves before the
  * server even runs, and remove the directory at once, so no other process can reach the export
- * and there is no socket file to wait for or to clean up. qemu-nbd without --persistent exits
- * when we disconnect; it is our child, reaped in disk_nbd_close(), and it dies with us
- * (PR_SET_PDEATHSIG) if we die first.
+ * and there is no socket file to wait for or to clean up. The connected socket is handed to
+ * libnbd (nbd_connect_socket's asynchronous form), which speaks the protocol: the handshake,
+ * the reads, the disconnect. qemu-nbd without --persistent exits when we disconnect; it is our
+ * child, reaped in disk_nbd_close(), and it dies with us (PR_SET_PDEATHSIG) if we die first.
  *
- * kiln_cmd runs a tool to its end; this server must run alongside us, so it is spawned here
- * with the same rules as kiln_cmd: an argv and no shell, a clean environment (PATH, HOME,
- * LC_ALL=C), stdin and stdout on /dev/null. Its stderr goes to a memfd and ends up in the error
- * if it fails. It parses a file that may come from anywhere, so it runs under limits as qemu-img
- * does (disk.c): 1 GiB of address space (measured: at most 460 MiB while a client read a whole
- * 2 GiB compressed qcow2 16 requests at a time, with MALLOC_ARENA_MAX=2) and 60 s of CPU (that
- * whole read took 27 s; detection reads at most some 70 MiB). */
+ * libnbd can start the server itself (nbd_connect_systemd_socket_activation), but then the
+ * child gets our whole environment and our stderr, and nothing runs between its fork and exec:
+ * no resource limits (a prlimit wrapper would be a second program between us and the one that
+ * parses the file), no death signal, and qemu-nbd's message would go to our stderr instead of
+ * into the error. So we spawn it, as kiln_cmd runs tools: an argv and no shell, a clean
+ * environment (PATH, HOME, LC_ALL=C), stdin and stdout on /dev/null, its stderr in a memfd that
+ * ends up in the error if it fails. It parses a file that may come from anywhere, so it runs
+ * under limits as qemu-img does (disk.c): 1 GiB of address space (measured: at most 460 MiB
+ * while a client read a whole 2 GiB compressed qcow2 16 requests at a time, with
+ * MALLOC_ARENA_MAX=2) and 60 s of CPU (that whole read took 27 s; detection reads at most some
+ * 70 MiB).
+ *
+ * Every wait on the server (its start-up and handshake, each read) has a deadline of
+ * NBD_TIMEOUT_S: libnbd's synchronous calls would wait without end for a server that hangs
+ * without using CPU, so we drive its state machine with nbd_poll() and a timeout. */
 #include <errno.h>
 #include <fcntl.h>
+#include <libnbd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,235 +42,19 @@
 #include "disk/nbd.h"
 #include "util/util.h"
 
-#define NBD_MAGIC          0x4e42444d41474943ULL /* "NBDMAGIC" */
-#define NBD_IHAVEOPT       0x49484156454f5054ULL /* "IHAVEOPT" */
-#define NBD_REP_MAGIC      0x0003e889045565a9ULL
-#define NBD_REQUEST_MAGIC  0x25609513U
-#define NBD_SIMPLE_REPLY   0x67446698U
-#define NBD_FLAG_FIXED     (1U << 0) /* handshake: fixed newstyle */
-#define NBD_FLAG_NO_ZEROES (1U << 1)
-#define NBD_OPT_GO         7U
-#define NBD_REP_ACK        1U
-#define NBD_REP_INFO       3U
-#define NBD_REP_FLAG_ERROR (1U << 31)
-#define NBD_INFO_EXPORT    0U
-#define NBD_INFO_BLOCK     3U
-#define NBD_CMD_READ       0U
-#define NBD_CMD_DISC       2U
-
 #define NBD_EXPORT_NAME "disk"
-#define NBD_TIMEOUT_S   30         /* one reply, or the server's start-up */
-#define NBD_CHUNK       (1U << 20) /* our largest single request */
-#define NBD_MAX_REPLIES 64         /* option replies we accept for one NBD_OPT_GO */
-#define NBD_MAX_OPT_LEN 4096       /* longest option reply we read */
-#define NBD_REAP_MS     2000       /* how long qemu-nbd gets to exit after we hang up */
-#define NBD_FD_FLOOR    10         /* our fds are moved above the child's 0-3 before fork */
+#define NBD_TIMEOUT_S   30   /* the server's start-up and handshake, or one read */
+#define NBD_REAP_MS     2000 /* how long qemu-nbd gets to exit after we hang up */
+#define NBD_FD_FLOOR    10   /* our fds are moved above the child's 0-3 before fork */
 #define NBD_LIMIT_AS    (1ULL << 30)
 #define NBD_LIMIT_CPU_S 60
 
 struct disk_nbd {
-        int sock;
+        struct nbd_handle *h;
         pid_t pid;
-        int err_fd;  /* memfd with qemu-nbd's stderr */
-        bool ready;  /* handshake done: NBD_CMD_DISC on close */
-        bool broken; /* a protocol or socket failure: no further requests */
+        int err_fd; /* memfd with qemu-nbd's stderr */
         uint64_t size;
-        uint32_t min_block; /* power of two, 1 if the server named none */
-        uint32_t max_request;
-        uint64_t cookie;
 };
-
-/* ---- byte order: NBD is big-endian ---- */
-
-static void put_be16(uint8_t *p, uint16_t v)
-{
-        p[0] = (uint8_t) (v >> 8);
-        p[1] = (uint8_t) v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-        put_be16(p, (uint16_t) (v >> 16));
-        put_be16(p + 2, (uint16_t) v);
-}
-
-static void put_be64(uint8_t *p, uint64_t v)
-{
-        put_be32(p, (uint32_t) (v >> 32));
-        put_be32(p + 4, (uint32_t) v);
-}
-
-static uint16_t get_be16(const uint8_t *p)
-{
-        return (uint16_t) ((p[0] << 8) | p[1]);
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-        return ((uint32_t) get_be16(p) << 16) | get_be16(p + 2);
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-        return ((uint64_t) get_be32(p) << 32) | get_be32(p + 4);
-}
-
-/* ---- the socket ---- */
-
-static int nbd_recv(disk_nbd *nbd, void *buf, size_t len, kiln_error **err)
-{
-        uint8_t *p = buf;
-
-        while (len) {
-                ssize_t n = recv(nbd->sock, p, len, 0);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN) { /* SO_RCVTIMEO */
-                        nbd->broken = true;
-                        return kiln_error_set(err, KILN_E_TIMEOUT, NULL,
-                                              "qemu-nbd did not answer within %d s", NBD_TIMEOUT_S);
-                }
-                if (n < 0) {
-                        nbd->broken = true;
-                        return kiln_error_set_errno(err, errno, KILN_E_IO,
-                                                    "cannot read from qemu-nbd");
-                }
-                if (n == 0) {
-                        nbd->broken = true;
-                        return kiln_error_set(err, KILN_E_IO, NULL,
-                                              "qemu-nbd closed the connection");
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
-static int nbd_send(disk_nbd *nbd, const void *buf, size_t len, kiln_error **err)
-{
-        const uint8_t *p = buf;
-
-        while (len) {
-                ssize_t n = send(nbd->sock, p, len, MSG_NOSIGNAL);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        nbd->broken = true;
-                        return kiln_error_set_errno(err, errno, KILN_E_IO,
-                                                    "cannot write to qemu-nbd");
-                }
-                p += n;
-                len -= (size_t) n;
-        }
-        return 0;
-}
-
-/* ---- handshake ---- */
-
-static int nbd_handle_info(disk_nbd *nbd, const uint8_t *data, uint32_t len, bool *have_export,
-                           kiln_error **err)
-{
-        uint16_t type;
-
-        if (len < 2)
-                return kiln_error_set(err, KILN_E_IO, NULL, "qemu-nbd sent a short info reply");
-        type = get_be16(data);
-        if (type == NBD_INFO_EXPORT) {
-                if (len != 12)
-                        return kiln_error_set(err, KILN_E_IO, NULL,
-                                              "qemu-nbd sent a malformed export info");
-                nbd->size = get_be64(data + 2);
-                *have_export = true;
-        } else if (type == NBD_INFO_BLOCK) {
-                uint32_t min, max;
-
-                if (len != 14)
-                        return kiln_error_set(err, KILN_E_IO, NULL,
-                                              "qemu-nbd sent a malformed block size info");
-                min = get_be32(data + 2);
-                max = get_be32(data + 10);
-                if (min == 0 || min > 65536 || (min & (min - 1)) || max < min)
-                        return kiln_error_set(err, KILN_E_IO, NULL,
-                                              "qemu-nbd named unusable block sizes (%u, %u)", min,
-                                              max);
-                nbd->min_block = min;
-                if (max < nbd->max_request)
-                        nbd->max_request = max & ~(min - 1);
-        }
-        return 0;
-}
-
-static int nbd_handshake(disk_nbd *nbd, kiln_error **err)
-{
-        const size_t name_len = strlen(NBD_EXPORT_NAME);
-        uint8_t greet[18], hdr[20], opt[64], cflags[4];
-        kiln_autofree uint8_t *data = NULL;
-        bool have_export = false;
-        uint16_t sflags;
-        size_t n;
-
-        if (nbd_recv(nbd, greet, sizeof(greet), err) < 0)
-                return -1;
-        if (get_be64(greet) != NBD_MAGIC || get_be64(greet + 8) != NBD_IHAVEOPT)
-                return kiln_error_set(err, KILN_E_IO, NULL,
-                                      "qemu-nbd does not speak the newstyle NBD protocol");
-        sflags = get_be16(greet + 16);
-        if (!(sflags & NBD_FLAG_FIXED))
-                return kiln_error_set(err, KILN_E_IO, NULL,
-                                      "qemu-nbd does not offer the fixed newstyle handshake");
-        put_be32(cflags, NBD_FLAG_FIXED | (sflags & NBD_FLAG_NO_ZEROES));
-        if (nbd_send(nbd, cflags, sizeof(cflags), err) < 0)
-                return -1;
-
-        /* NBD_OPT_GO: export name, and one info request (block sizes). */
-        n = 16;
-        put_be64(opt, NBD_IHAVEOPT);
-        put_be32(opt + 8, NBD_OPT_GO);
-        put_be32(opt + 12, (uint32_t) (4 + name_len + 2 + 2));
-        put_be32(opt + n, (uint32_t) name_len);
-        n += 4;
-        memcpy(opt + n, NBD_EXPORT_NAME, name_len);
-        n += name_len;
-        put_be16(opt + n, 1);
-        put_be16(opt + n + 2, NBD_INFO_BLOCK);
-        n += 4;
-        if (nbd_send(nbd, opt, n, err) < 0)
-                return -1;
-
-        data = kiln_xmalloc(NBD_MAX_OPT_LEN);
-        for (int i = 0; i < NBD_MAX_REPLIES; i++) {
-                uint32_t type, len;
-
-                if (nbd_recv(nbd, hdr, sizeof(hdr), err) < 0)
-                        return -1;
-                if (get_be64(hdr) != NBD_REP_MAGIC || get_be32(hdr + 8) != NBD_OPT_GO)
-                        return kiln_error_set(err, KILN_E_IO, NULL,
-                                              "qemu-nbd sent a malformed option reply");
-                type = get_be32(hdr + 12);
-                len = get_be32(hdr + 16);
-                if (len > NBD_MAX_OPT_LEN)
-                        return kiln_error_set(err, KILN_E_IO, NULL,
-                                              "qemu-nbd sent an option reply of %u bytes", len);
-                if (nbd_recv(nbd, data, len, err) < 0)
-                        return -1;
-                if (type & NBD_REP_FLAG_ERROR)
-                        return kiln_error_set(err, KILN_E_IO, NULL,
-                                              "qemu-nbd refused the export (error %#x): %.*s", type,
-                                              (int) len, (const char *) data);
-                if (type == NBD_REP_INFO) {
-                        if (nbd_handle_info(nbd, data, len, &have_export, err) < 0)
-                                return -1;
-                } else if (type == NBD_REP_ACK) {
-                        if (!have_export)
-                                return kiln_error_set(err, KILN_E_IO, NULL,
-                                                      "qemu-nbd did not give the export size");
-                        return 0;
-                }
-        }
-        return kiln_error_set(err, KILN_E_IO, NULL, "qemu-nbd sent too many option replies");
-}
 
 /* ---- the server process ---- */
 
@@ -475,8 +267,6 @@ static char *nbd_stderr(disk_nbd *nbd)
         return kiln_xstrdup(s);
 }
 
-/* ---- the API ---- */
-
 static int fd_steal(int *fd)
 {
         int v = *fd;
@@ -485,14 +275,15 @@ static int fd_steal(int *fd)
         return v;
 }
 
-/* A listening socket only we can reach, with our connection already queued on it: bound in a
- * fresh 0700 directory that is removed again before the server starts. */
-static int nbd_socket(disk_nbd *nbd, int *ret_listen_fd, kiln_error **err)
+/* A listening socket only we can reach, with our connection (*ret_sock) already queued on it:
+ * bound in a fresh 0700 directory that is removed again before the server starts. */
+static int nbd_socket(int *ret_sock, int *ret_listen_fd, kiln_error **err)
 {
         const char *tmp = getenv("TMPDIR");
         kiln_autofree char *dir =
                 kiln_xasprintf("%s/kiln-nbd-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp");
         kiln_autoclose int listen_fd = -1;
+        kiln_autoclose int sock = -1;
         struct sockaddr_un addr = {.sun_family = AF_UNIX};
         int r, e = 0;
 
@@ -506,30 +297,108 @@ static int nbd_socket(disk_nbd *nbd, int *ret_listen_fd, kiln_error **err)
                                       dir);
         }
         listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        nbd->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (listen_fd < 0 || nbd->sock < 0 ||
+        sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (listen_fd < 0 || sock < 0 ||
             bind(listen_fd, (struct sockaddr *) &addr, sizeof(addr)) < 0 ||
-            listen(listen_fd, 1) < 0 ||
-            connect(nbd->sock, (struct sockaddr *) &addr, sizeof(addr)) < 0)
+            listen(listen_fd, 1) < 0 || connect(sock, (struct sockaddr *) &addr, sizeof(addr)) < 0)
                 e = errno;
         unlink(addr.sun_path);
         rmdir(dir);
         if (e)
                 return kiln_error_set_errno(err, e, KILN_E_IO,
                                             "cannot set up a socket for qemu-nbd");
-        *ret_listen_fd = fd_above_floor(fd_steal(&listen_fd));
-        if (*ret_listen_fd < 0)
+        listen_fd = fd_above_floor(fd_steal(&listen_fd));
+        if (listen_fd < 0)
                 return kiln_error_set_errno(err, errno, KILN_E_IO,
                                             "cannot prepare the descriptors of qemu-nbd");
+        *ret_sock = fd_steal(&sock);
+        *ret_listen_fd = fd_steal(&listen_fd);
         return 0;
 }
+
+/* ---- libnbd ---- */
+
+/* libnbd's last error, which is thread-local: copied at once, on the line after the call. */
+static int nbd_fail(kiln_error **err, int code, const char *what)
+{
+        const char *msg = nbd_get_error();
+
+        return kiln_error_set(err, code, NULL, "%s: %s", what, msg ? msg : "unknown error");
+}
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs libnbd's state machine until the handshake is over (cookie 0) or the command with this
+ * cookie has completed, for at most NBD_TIMEOUT_S. */
+static int nbd_wait(disk_nbd *nbd, int64_t cookie, const char *what, kiln_error **err)
+{
+        const long long deadline = now_ms() + NBD_TIMEOUT_S * 1000LL;
+
+        for (;;) {
+                long long left;
+                int r;
+
+                if (cookie == 0) {
+                        if (!nbd_aio_is_connecting(nbd->h))
+                                return nbd_aio_is_ready(nbd->h) ? 0
+                                                                : nbd_fail(err, KILN_E_IO, what);
+                } else {
+                        r = nbd_aio_command_completed(nbd->h, (uint64_t) cookie);
+                        if (r < 0)
+                                return nbd_fail(err, KILN_E_IO, what);
+                        if (r > 0)
+                                return 0;
+                }
+                left = deadline - now_ms();
+                if (left <= 0)
+                        return kiln_error_set(err, KILN_E_TIMEOUT, NULL,
+                                              "%s: qemu-nbd did not answer within %d s", what,
+                                              NBD_TIMEOUT_S);
+                if (nbd_poll(nbd->h, (int) left) < 0)
+                        return nbd_fail(err, KILN_E_IO, what);
+        }
+}
+
+/* The handshake on sock (which libnbd owns from then on, also on failure), and the size. */
+static int nbd_handshake(disk_nbd *nbd, int sock, kiln_error **err)
+{
+        int64_t size;
+
+        nbd->h = nbd_create();
+        if (!nbd->h) {
+                close(sock);
+                return nbd_fail(err, KILN_E_IO, "cannot create an NBD handle");
+        }
+        if (nbd_set_export_name(nbd->h, NBD_EXPORT_NAME) < 0) {
+                close(sock);
+                return nbd_fail(err, KILN_E_IO, "cannot name the NBD export");
+        }
+        /* From here libnbd owns sock: it closes it itself if this fails. */
+        if (nbd_aio_connect_socket(nbd->h, sock) < 0)
+                return nbd_fail(err, KILN_E_IO, "cannot connect to qemu-nbd");
+        if (nbd_wait(nbd, 0, "the NBD handshake with qemu-nbd failed", err) < 0)
+                return -1;
+        size = nbd_get_size(nbd->h);
+        if (size < 0)
+                return nbd_fail(err, KILN_E_IO, "qemu-nbd did not give the export size");
+        nbd->size = (uint64_t) size;
+        return 0;
+}
+
+/* ---- the API ---- */
 
 static int nbd_start(disk_nbd *nbd, const char *path, const char *format, kiln_error **err)
 {
         kiln_autofree char *prog = kiln_find_program("qemu-nbd");
         kiln_autoptr(kiln_error) herr = NULL;
         kiln_autoclose int listen_fd = -1;
-        const struct timeval tmo = {.tv_sec = NBD_TIMEOUT_S};
+        kiln_autoclose int sock = -1;
         kiln_autofree char *msg = NULL;
 
         if (!prog)
@@ -538,20 +407,14 @@ static int nbd_start(disk_nbd *nbd, const char *path, const char *format, kiln_e
         if (access(path, R_OK) < 0)
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot read the disk '%s'",
                                             path);
-        if (nbd_socket(nbd, &listen_fd, err) < 0)
+        if (nbd_socket(&sock, &listen_fd, err) < 0)
                 return -1;
-        if (setsockopt(nbd->sock, SOL_SOCKET, SO_RCVTIMEO, &tmo, sizeof(tmo)) < 0 ||
-            setsockopt(nbd->sock, SOL_SOCKET, SO_SNDTIMEO, &tmo, sizeof(tmo)) < 0)
-                return kiln_error_set_errno(err, errno, KILN_E_IO,
-                                            "cannot set a timeout on qemu-nbd's socket");
         if (nbd_spawn_server(nbd, prog, path, format, listen_fd, err) < 0)
                 return -1;
         close(fd_steal(&listen_fd));
 
-        if (nbd_handshake(nbd, &herr) == 0) {
-                nbd->ready = true;
+        if (nbd_handshake(nbd, fd_steal(&sock), &herr) == 0)
                 return 0;
-        }
         /* Most failures are qemu-nbd's: it could not open the image, said why, and exited. */
         if (nbd_reap(nbd, NBD_REAP_MS))
                 return kiln_error_set(err, KILN_E_LIMIT, NULL,
@@ -565,35 +428,14 @@ static int nbd_start(disk_nbd *nbd, const char *path, const char *format, kiln_e
         return kiln_error_set(err, herr->code, NULL, "%s", herr->msg);
 }
 
-static disk_nbd *nbd_new(void)
-{
-        disk_nbd *nbd = kiln_xcalloc(1, sizeof(*nbd));
-
-        nbd->sock = -1;
-        nbd->pid = -1;
-        nbd->err_fd = -1;
-        nbd->min_block = 1;
-        nbd->max_request = NBD_CHUNK;
-        return nbd;
-}
-
 disk_nbd *disk_nbd_open(const char *path, const char *format, kiln_error **err)
 {
-        kiln_autoptr(disk_nbd) nbd = nbd_new();
+        kiln_autoptr(disk_nbd) nbd = kiln_xcalloc(1, sizeof(*nbd));
 
+        nbd->pid = -1;
+        nbd->err_fd = -1;
         if (nbd_start(nbd, path, format, err) < 0)
                 return NULL;
-        return kiln_steal(&nbd);
-}
-
-disk_nbd *disk_nbd_open_socket(int sock, kiln_error **err)
-{
-        kiln_autoptr(disk_nbd) nbd = nbd_new();
-
-        nbd->sock = sock;
-        if (nbd_handshake(nbd, err) < 0)
-                return NULL;
-        nbd->ready = true;
         return kiln_steal(&nbd);
 }
 
@@ -601,16 +443,12 @@ disk_nbd *disk_nbd_close(disk_nbd *nbd)
 {
         if (!nbd)
                 return NULL;
-        if (nbd->sock >= 0) {
-                if (nbd->ready && !nbd->broken) {
-                        uint8_t req[28] = {0};
-
-                        put_be32(req, NBD_REQUEST_MAGIC);
-                        put_be16(req + 6, NBD_CMD_DISC);
-                        put_be64(req + 8, ++nbd->cookie);
-                        (void) send(nbd->sock, req, sizeof(req), MSG_NOSIGNAL);
-                }
-                close(nbd->sock);
+        if (nbd->h) {
+                /* NBD_CMD_DISC is queued and sent at once if the socket takes it; we do not
+                 * wait for the server, closing the socket ends it too. */
+                if (nbd_aio_is_ready(nbd->h))
+                        (void) nbd_aio_disconnect(nbd->h, 0);
+                nbd_close(nbd->h);
         }
         nbd_reap(nbd, NBD_REAP_MS);
         if (nbd->err_fd >= 0)
@@ -624,72 +462,23 @@ uint64_t disk_nbd_size(const disk_nbd *nbd)
         return nbd->size;
 }
 
-/* One request of at most max_request bytes, aligned as the server asked. */
-static int nbd_read_one(disk_nbd *nbd, uint64_t offset, uint8_t *buf, uint32_t len,
-                        kiln_error **err)
-{
-        uint8_t req[28] = {0}, rep[16];
-        uint64_t cookie = ++nbd->cookie;
-        uint32_t error;
-
-        put_be32(req, NBD_REQUEST_MAGIC);
-        put_be16(req + 6, NBD_CMD_READ);
-        put_be64(req + 8, cookie);
-        put_be64(req + 16, offset);
-        put_be32(req + 24, len);
-        if (nbd_send(nbd, req, sizeof(req), err) < 0 || nbd_recv(nbd, rep, sizeof(rep), err) < 0)
-                return -1;
-        if (get_be32(rep) != NBD_SIMPLE_REPLY || get_be64(rep + 8) != cookie) {
-                nbd->broken = true;
-                return kiln_error_set(err, KILN_E_IO, NULL, "qemu-nbd sent a malformed reply");
-        }
-        error = get_be32(rep + 4);
-        if (error)
-                return kiln_error_set(err, KILN_E_IO, NULL,
-                                      "qemu-nbd cannot read %u bytes at offset %llu (NBD error "
-                                      "%u)",
-                                      len, (unsigned long long) offset, error);
-        return nbd_recv(nbd, buf, len, err);
-}
-
 int disk_nbd_read(disk_nbd *nbd, uint64_t offset, void *buf, size_t len, kiln_error **err)
 {
-        uint8_t *out = buf;
-        const uint64_t mask = nbd->min_block - 1;
+        int64_t cookie;
 
-        if (nbd->broken)
-                return kiln_error_set(err, KILN_E_IO, NULL, "the connection to qemu-nbd failed");
         if (offset > nbd->size || len > nbd->size - offset)
                 return kiln_error_set(err, KILN_E_INVALID, NULL,
                                       "read of %zu bytes at %llu is beyond the disk's end", len,
                                       (unsigned long long) offset);
-        while (len) {
-                uint64_t start = offset & ~mask;
-                uint64_t skip = offset - start;
-                uint64_t want = skip + len;
-                uint32_t n;
-
-                if (want > nbd->max_request)
-                        want = nbd->max_request;
-                want = (want + mask) & ~mask;
-                if (want > nbd->size - start)
-                        want = nbd->size - start;
-                n = (uint32_t) want;
-                if (skip == 0 && n <= len) {
-                        if (nbd_read_one(nbd, start, out, n, err) < 0)
-                                return -1;
-                } else {
-                        kiln_autofree uint8_t *bounce = kiln_xmalloc(n);
-                        size_t take = n - skip < len ? n - skip : len;
-
-                        if (nbd_read_one(nbd, start, bounce, n, err) < 0)
-                                return -1;
-                        memcpy(out, bounce + skip, take);
-                        n = (uint32_t) (skip + take);
-                }
-                out += n - skip;
-                len -= n - skip;
-                offset += n - skip;
+        if (len == 0)
+                return 0;
+        cookie = nbd_aio_pread(nbd->h, buf, len, offset, NBD_NULL_COMPLETION, 0);
+        if (cookie < 0)
+                return nbd_fail(err, KILN_E_IO, "cannot read from qemu-nbd");
+        if (nbd_wait(nbd, cookie, "cannot read from qemu-nbd", err) < 0) {
+                kiln_error_prefix(err, "reading %zu bytes at offset %llu", len,
+                                  (unsigned long long) offset);
+                return -1;
         }
         return 0;
 }
