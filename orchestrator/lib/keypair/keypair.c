@@ -21,35 +21,7 @@
 #include "registry/registry-keypair.h"
 #include "util/util.h"
 
-/* ==== records ==== */
-
-void kiln_keypair_clear(kiln_keypair *kp)
-{
-        if (!kp)
-                return;
-        free(kp->key_pair_id);
-        free(kp->key_name);
-        free(kp->key_type);
-        free(kp->fingerprint);
-        free(kp->public_key);
-        free(kp->create_time);
-        free(kp->private_key_path);
-        free(kp->region);
-        free(kp->owner_id);
-        for (size_t i = 0; i < kp->n_tags; i++) {
-                free(kp->tags[i].key);
-                free(kp->tags[i].value);
-        }
-        free(kp->tags);
-        memset(kp, 0, sizeof(*kp));
-}
-
-void kiln_keypairs_free(kiln_keypair *kps, size_t n)
-{
-        for (size_t i = 0; kps && i < n; i++)
-                kiln_keypair_clear(&kps[i]);
-        free(kps);
-}
+/* ==== records (their destructors are in model/records.c) ==== */
 
 char *kiln_keypair_material_free(char *material)
 {
@@ -400,21 +372,6 @@ int kiln_keypair_import(kiln_ctx *ctx, const char *name, const char *public_key_
 static const char *const keypair_filters[] = {"fingerprint", "key-name", "key-pair-id", "tag-key",
                                               NULL};
 
-static int check_filters(const kiln_filter *f, size_t n, kiln_error **err)
-{
-        for (size_t i = 0; i < n; i++) {
-                bool ok = f[i].name && strncmp(f[i].name, "tag:", 4) == 0 && f[i].name[4];
-
-                for (size_t k = 0; f[i].name && !ok && keypair_filters[k]; k++)
-                        ok = strcmp(f[i].name, keypair_filters[k]) == 0;
-                if (!ok)
-                        return kiln_error_set(err, KILN_E_INVALID, "InvalidFilter",
-                                              "The filter '%s' is invalid",
-                                              f[i].name ? f[i].name : "");
-        }
-        return 0;
-}
-
 static bool filter_match(const kiln_keypair *kp, const kiln_filter *f)
 {
         const char *n = f->name;
@@ -517,7 +474,7 @@ int kiln_keypairs_describe(kiln_ctx *ctx, const kiln_keypair_query *q, kiln_keyp
         for (size_t i = 0; i < q->n_key_pair_ids; i++)
                 if (check_id(q->key_pair_ids[i], err) < 0)
                         return -1;
-        if (check_filters(q->filters, q->n_filters, err) < 0)
+        if (filter_check_names(q->filters, q->n_filters, keypair_filters, err) < 0)
                 return -1;
         if (registry_read(ctx->reg, describe_keypairs_txn, &t, err) < 0) {
                 kiln_keypairs_free(t.out, t.n_out);

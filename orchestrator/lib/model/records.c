@@ -5,6 +5,7 @@
 
 #include <kiln/image.h>
 #include <kiln/instance.h>
+#include <kiln/keypair.h>
 
 void kiln_tags_free(kiln_tag *tags, size_t n)
 {
@@ -155,4 +156,28 @@ void kiln_connection_clear(kiln_connection *c)
         free(c->identity_file);
         free(c->command);
         memset(c, 0, sizeof(*c));
+}
+
+void kiln_keypair_clear(kiln_keypair *kp)
+{
+        if (!kp)
+                return;
+        free(kp->key_pair_id);
+        free(kp->key_name);
+        free(kp->key_type);
+        free(kp->fingerprint);
+        free(kp->public_key);
+        free(kp->create_time);
+        free(kp->private_key_path);
+        free(kp->region);
+        free(kp->owner_id);
+        kiln_tags_free(kp->tags, kp->n_tags);
+        memset(kp, 0, sizeof(*kp));
+}
+
+void kiln_keypairs_free(kiln_keypair *kps, size_t n)
+{
+        for (size_t i = 0; kps && i < n; i++)
+                kiln_keypair_clear(&kps[i]);
+        free(kps);
 }
