@@ -291,8 +291,9 @@ static int copy_layer_data(copy_plan *p, copy_layer *l, virStoragePoolPtr src_po
         kiln_crash_point("copy.after-download");
         if (disk_set_backing(local, parent_path, err) < 0)
                 return -1;
-        if (virt_volume_upload(dst_pool, l->dst_volume, local, true, image_on_transfer, &cp, &path,
-                               err) < 0)
+        if (virt_volume_upload(dst_pool, l->dst_volume, local,
+                               (unsigned long long) l->src.virtual_size, true, image_on_transfer,
+                               &cp, &path, err) < 0)
                 return -1;
         unlink(local);
         kiln_crash_point("copy.after-upload");

@@ -180,8 +180,8 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
                         if (disk_convert_qcow2(spec->disk_path, info.format, info.virtual_size,
                                                qcow, err) == 0) {
                                 kiln_crash_point("register.after-convert");
-                                r = virt_volume_upload(pool, snap.volume, qcow, true,
-                                                       image_on_transfer, &up, &path, err);
+                                r = virt_volume_upload(pool, snap.volume, qcow, info.virtual_size,
+                                                       true, image_on_transfer, &up, &path, err);
                         }
                         ctx_workdir_remove(work);
                 }

@@ -543,44 +543,6 @@ static void vol_rollback(virStorageVolPtr vol, const char *name)
                          virGetLastErrorMessage());
 }
 
-/* The format and virtual size of a local image, from `qemu-img info --output=json`. Anything
- * but qcow2 is KILN_E_INVALID. */
-static int qcow2_virtual_size(const char *path, const char *what, unsigned long long *ret,
-                              kiln_error **err)
-{
-        kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("qemu-img", "info", "--output=json", path, NULL);
-        kiln_autofree char *out = NULL;
-        kiln_autoptr(json_t) root = NULL;
-        json_error_t jerr = {0};
-        const char *format = NULL;
-        json_int_t size = -1;
-        int r = 0;
-
-        if (kiln_cmd_run(cmd, &out, err) < 0) {
-                kiln_error_prefix(err, "%s", what);
-                return -1;
-        }
-        root = json_loads(out, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root)
-                return kiln_error_set(err, KILN_E_JSON, NULL,
-                                      "%s: cannot parse the output of 'qemu-img info': %s", what,
-                                      jerr.text);
-        r = json_unpack_ex(root, &jerr, 0, "{s:s, s:I}", "format", &format, "virtual-size", &size);
-        if (r < 0)
-                return kiln_error_set(err, KILN_E_JSON, NULL,
-                                      "%s: unexpected output of 'qemu-img info': %s", what,
-                                      jerr.text);
-        if (strcmp(format, "qcow2") != 0)
-                return kiln_error_set(err, KILN_E_INVALID, NULL,
-                                      "%s: '%s' is not a qcow2 file (qemu-img finds '%s')", what,
-                                      path, format);
-        if (size < 0)
-                return kiln_error_set(err, KILN_E_JSON, NULL,
-                                      "%s: 'qemu-img info' gives a negative virtual size", what);
-        *ret = (unsigned long long) size;
-        return 0;
-}
-
 /* Sends all of buf on a blocking stream (virStreamSend may take less than it is given). */
 static int stream_send(virStreamPtr st, const char *buf, size_t n, const char *what,
                        kiln_error **err)
@@ -651,8 +613,8 @@ static int upload_stream(virStorageVolPtr vol, int fd, unsigned long long size,
 }
 
 static int volume_upload(virStoragePoolPtr pool, const char *name, const char *local_path, bool raw,
-                         bool read_only, virt_progress_fn progress, void *userdata, char **ret_path,
-                         kiln_error **err)
+                         unsigned long long capacity, bool read_only, virt_progress_fn progress,
+                         void *userdata, char **ret_path, kiln_error **err)
 {
         const char *pname = pool_name(pool);
         kiln_autofree char *what = NULL;
@@ -684,10 +646,7 @@ static int volume_upload(virStoragePoolPtr pool, const char *name, const char *l
         if (!S_ISREG(st.st_mode))
                 return kiln_error_set(err, KILN_E_INVALID, NULL, "%s: it is not a regular file",
                                       what);
-        if (raw)
-                vsize = (unsigned long long) st.st_size;
-        else if (qcow2_virtual_size(local_path, what, &vsize, err) < 0)
-                return -1;
+        vsize = raw ? (unsigned long long) st.st_size : capacity;
 
         ename = kiln_xml_escape(name);
         xml = kiln_xasprintf("<volume>\n"
@@ -728,17 +687,17 @@ static int volume_upload(virStoragePoolPtr pool, const char *name, const char *l
 }
 
 int virt_volume_upload(virStoragePoolPtr pool, const char *name, const char *local_path,
-                       bool read_only, virt_progress_fn progress, void *userdata, char **ret_path,
-                       kiln_error **err)
+                       unsigned long long capacity, bool read_only, virt_progress_fn progress,
+                       void *userdata, char **ret_path, kiln_error **err)
 {
-        return volume_upload(pool, name, local_path, false, read_only, progress, userdata, ret_path,
-                             err);
+        return volume_upload(pool, name, local_path, false, capacity, read_only, progress, userdata,
+                             ret_path, err);
 }
 
 int virt_volume_upload_raw(virStoragePoolPtr pool, const char *name, const char *local_path,
                            bool read_only, char **ret_path, kiln_error **err)
 {
-        return volume_upload(pool, name, local_path, true, read_only, NULL, NULL, ret_path, err);
+        return volume_upload(pool, name, local_path, true, 0, read_only, NULL, NULL, ret_path, err);
 }
 
 /* Writes all of buf to fd. */

@@ -50,10 +50,9 @@ typedef struct virt_volume_info {
 
 void virt_volume_info_clear(virt_volume_info *info);
 
-/* Creates volume NAME (format qcow2, the virtual size that `qemu-img info` reads from
- * LOCAL_PATH) and streams the bytes of LOCAL_PATH, which must already be a qcow2 file
- * (KILN_E_INVALID otherwise; KILN_E_NOT_FOUND if it does not exist), into it with
- * virStorageVolUpload. The volume is made read-only (mode 0400) when read_only is set, 0600
+/* Creates volume NAME (format qcow2, capacity bytes of virtual size) and streams the bytes of
+ * LOCAL_PATH, a qcow2 file of that virtual size, into it with virStorageVolUpload (the caller
+ * knows both from disk/, which owns qemu-img; KILN_E_NOT_FOUND if the file does not exist). The volume is made read-only (mode 0400) when read_only is set, 0600
  * otherwise: kiln's user's alone (with dynamic ownership libvirt hands it to QEMU's user while
  * a domain uses it). An existing volume NAME is KILN_E_EXISTS and is left alone. progress (may be
  * NULL) is called after each chunk. On any failure, including an abort from progress, the
@@ -64,8 +63,8 @@ void virt_volume_info_clear(virt_volume_info *info);
  * clusters smaller than 64 KiB) keeps that file's tail after its end. QEMU ignores it, but a
  * download then returns more bytes than were uploaded. */
 int virt_volume_upload(virStoragePoolPtr pool, const char *name, const char *local_path,
-                       bool read_only, virt_progress_fn progress, void *userdata, char **ret_path,
-                       kiln_error **err);
+                       unsigned long long capacity, bool read_only, virt_progress_fn progress,
+                       void *userdata, char **ret_path, kiln_error **err);
 /* The same for a raw file of any content (a NoCloud seed ISO): a raw volume of the file's
  * size. */
 int virt_volume_upload_raw(virStoragePoolPtr pool, const char *name, const char *local_path,
