@@ -698,9 +698,8 @@ static void t_upload(t_env *t, kiln_ssh *s)
         kiln_autofree char *stat_cmd = kiln_xasprintf("stat -c %%a %s", qpath);
         kiln_autofree char *cat_cmd = kiln_xasprintf("cat %s", qpath);
         /* A run keeps only the tail of a long output, so the whole upload is compared there. */
-        kiln_autofree char *cmp_cmd =
-                kiln_xasprintf("yes '#!/bin/sh' | head -c %d | cmp - %s && wc -c <%s", 300 * 1024,
-                               qpath, qpath);
+        kiln_autofree char *cmp_cmd = kiln_xasprintf(
+                "yes '#!/bin/sh' | head -c %d | cmp - %s && wc -c <%s", 300 * 1024, qpath, qpath);
         kiln_autofree char *ls_cmd = kiln_xasprintf("ls -A %s", qdir);
 
         if (mkdir(dir, 0700) < 0) {

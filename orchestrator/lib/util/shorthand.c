@@ -45,7 +45,7 @@ static void sh_space(sh *p)
 /* A key: up to "=" (no structure characters in it). */
 static char *sh_key(sh *p)
 {
-        size_t start = p->pos;
+        size_t start;
 
         sh_space(p);
         start = p->pos;

@@ -52,11 +52,12 @@ void virt_volume_info_clear(virt_volume_info *info);
 
 /* Creates volume NAME (format qcow2, capacity bytes of virtual size) and streams the bytes of
  * LOCAL_PATH, a qcow2 file of that virtual size, into it with virStorageVolUpload (the caller
- * knows both from disk/, which owns qemu-img; KILN_E_NOT_FOUND if the file does not exist). The volume is made read-only (mode 0400) when read_only is set, 0600
- * otherwise: kiln's user's alone (with dynamic ownership libvirt hands it to QEMU's user while
- * a domain uses it). An existing volume NAME is KILN_E_EXISTS and is left alone. progress (may be
- * NULL) is called after each chunk. On any failure, including an abort from progress, the
- * half-written volume is deleted. Returns the new volume's host path in *ret_path.
+ * knows both from disk/, which owns qemu-img; KILN_E_NOT_FOUND if the file does not exist). The
+ * volume is made read-only (mode 0400) when read_only is set, 0600 otherwise: kiln's user's alone
+ * (with dynamic ownership libvirt hands it to QEMU's user while a domain uses it). An existing
+ * volume NAME is KILN_E_EXISTS and is left alone. progress (may be NULL) is called after each
+ * chunk. On any failure, including an abort from progress, the half-written volume is deleted.
+ * Returns the new volume's host path in *ret_path.
  *
  * libvirt creates the volume with qemu-img first and the upload overwrites it from offset 0
  * without truncating it: a qcow2 file smaller than libvirt's empty one (for example one with
