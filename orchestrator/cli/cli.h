@@ -90,10 +90,10 @@ extern const cli_group cli_groups[];
 extern const size_t cli_n_groups;
 extern const cli_verb cli_general_verbs[], cli_image_verbs[], cli_snapshot_verbs[],
         cli_upkeep_verbs[], cli_doctor_verbs[], cli_instance_verbs[], cli_keypair_verbs[],
-        cli_configure_verbs[], cli_build_verbs[];
+        cli_configure_verbs[], cli_build_verbs[], cli_tag_verbs[];
 extern const size_t cli_n_general_verbs, cli_n_image_verbs, cli_n_snapshot_verbs,
         cli_n_upkeep_verbs, cli_n_doctor_verbs, cli_n_instance_verbs, cli_n_keypair_verbs,
-        cli_n_configure_verbs, cli_n_build_verbs;
+        cli_n_configure_verbs, cli_n_build_verbs, cli_n_tag_verbs;
 
 #define CLI_END_OPTS                                                                               \
         {                                                                                          \
@@ -123,6 +123,25 @@ int cli_parse_flat_permission(const cli_args *args, const char *groups_opt, cli_
                               kiln_error **err);
 void cli_perm_change_free(cli_perm_change *c);
 
+/* args-tags.c */
+/* The tags of every occurrence of option opt (--tags): a missing Value is NULL when
+ * value_optional (delete-tags: any value), else refused. */
+int cli_parse_tags(const cli_args *args, const char *opt, bool value_optional, kiln_tag **ret,
+                   size_t *ret_n, kiln_error **err);
+/* The --tag-specifications row of a verb's options; types names what it may tag. */
+#define CLI_OPT_TAG_SPECS(types)                                                                   \
+        {                                                                                          \
+                "tag-specifications", CLI_ARG_LIST, "ResourceType=TYPE,Tags=[{Key=K,Value=V}]...", \
+                        "tags for the new " types                                                  \
+        }
+/* --tag-specifications, owning its strings. */
+typedef struct cli_tag_specs {
+        kiln_tag_spec *specs;
+        size_t n;
+} cli_tag_specs;
+int cli_parse_tag_specs(const cli_args *args, cli_tag_specs *ret, kiln_error **err);
+void cli_tag_specs_free(cli_tag_specs *s);
+
 /* context.c */
 /* Opens the kiln context from the global options; prints the error and returns NULL. */
 kiln_ctx *cli_ctx_open(const cli_global *g, int *ret_exit);
@@ -150,6 +169,8 @@ void cli_w_json(cli_writer *w, const char *key, json_t *v);
 json_t *cli_json_text(const char *s);
 
 /* output-records.c */
+/* "Tags": [{Key, Value}...], left out when there are none (as the aws CLI prints EC2's). */
+void cli_emit_tags(cli_writer *w, const kiln_tag *tags, size_t n);
 void cli_emit_image(cli_writer *w, const kiln_image *img);
 void cli_emit_snapshot(cli_writer *w, const kiln_snapshot *s);
 json_t *cli_permissions_json(const kiln_permission *p, size_t n);

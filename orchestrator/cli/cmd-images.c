@@ -112,6 +112,7 @@ int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         kiln_bake_result res = {0};
+        cli_tag_specs tags = {0};
         int rc = 0;
 
         (void) verb;
@@ -121,11 +122,16 @@ int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *
                 return cli_usage_error("create-image needs --instance-id");
         if (!spec.name)
                 return cli_usage_error("create-image needs --name");
-        ctx = cli_ctx_open(g, &rc);
-        if (!ctx)
-                return rc;
-        if (kiln_image_create(ctx, &spec, &res, &err) < 0)
+        if (cli_parse_tag_specs(args, &tags, &err) < 0)
                 return cli_fail(err);
+        spec.tag_specs = tags.specs;
+        spec.n_tag_specs = tags.n;
+        ctx = cli_ctx_open(g, &rc);
+        if (ctx)
+                rc = kiln_image_create(ctx, &spec, &res, &err) < 0 ? cli_fail(err) : 0;
+        cli_tag_specs_free(&tags);
+        if (!ctx || rc != 0)
+                return rc;
         print_image_id(g, res.image_id);
         free(res.image_id);
         /* The image is registered; that the instance did not start again is still an error. */
@@ -205,6 +211,7 @@ int cmd_copy_image(const cli_verb *verb, const cli_global *g, const cli_args *ar
                 .source_image_id = cli_arg_get(args, "source-image-id"),
                 .name = cli_arg_get(args, "name"),
                 .description = cli_arg_get(args, "description"),
+                .copy_image_tags = cli_arg_has(args, "copy-image-tags"),
         };
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
@@ -358,6 +365,7 @@ static const cli_opt create_image_opts[] = {
         {"reboot", CLI_ARG_NONE, NULL, "shut a running instance down for the bake (the default)"},
         {"no-generalize", CLI_ARG_NONE, NULL,
          "keep the instance's keys, host keys, machine-id and cloud-init state in the image"},
+        CLI_OPT_TAG_SPECS("image (image) and its snapshots (snapshot)"),
         CLI_END_OPTS,
 };
 
@@ -367,7 +375,7 @@ static const cli_opt describe_images_opts[] = {
         {"executable-users", CLI_ARG_LIST, "WHO...", "self, all or an account ID"},
         {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
          "name, state, platform, is-public, "
-         "owner-id, image-id, tag:KEY, ..."},
+         "owner-id, image-id, tag:KEY, tag-key, tag-value, ..."},
         CLI_END_OPTS,
 };
 
@@ -381,6 +389,7 @@ static const cli_opt copy_opts[] = {
         {"source-image-id", CLI_ARG_ONE, "ID", "the image to copy"},
         {"name", CLI_ARG_ONE, "NAME", "name of the copy in this region"},
         {"description", CLI_ARG_ONE, "TEXT", "description of the copy"},
+        {"copy-image-tags", CLI_ARG_NONE, NULL, "the source image's tags (yours) go on the copy"},
         CLI_END_OPTS,
 };
 

@@ -121,6 +121,7 @@ static void emit_instance(cli_writer *w, kiln_ctx *ctx, const kiln_instance *ins
                 cli_w_str(w, "Message", inst->state_reason_message);
                 cli_w_end_object(w);
         }
+        cli_emit_tags(w, inst->tags, inst->n_tags);
         cli_w_str(w, "VirtualizationType", "hvm");
         cli_w_str(w, "BootMode", inst->boot_mode);
         cli_w_str(w, "PlatformDetails", windows ? "Windows" : "Linux/UNIX");
@@ -173,6 +174,7 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
         kiln_autofree char *user_data = NULL;
         const char *count = cli_arg_get(args, "count");
         const char *accel = cli_arg_get(args, "accel");
+        cli_tag_specs tags = {0};
         kiln_instance *list = NULL;
         size_t n = 0;
         int rc = 0;
@@ -204,11 +206,16 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
                 spec.user_data = user_data;
                 spec.user_data_len = len;
         }
-        ctx = cli_ctx_open(g, &rc);
-        if (!ctx)
-                return rc; /* NOLINT(clang-analyzer-unix.Malloc): user_data is kiln_autofree */
-        if (kiln_instances_run(ctx, &spec, &list, &n, &err) < 0)
+        if (cli_parse_tag_specs(args, &tags, &err) < 0)
                 return cli_fail(err);
+        spec.tag_specs = tags.specs;
+        spec.n_tag_specs = tags.n;
+        ctx = cli_ctx_open(g, &rc);
+        if (ctx)
+                rc = kiln_instances_run(ctx, &spec, &list, &n, &err) < 0 ? cli_fail(err) : 0;
+        cli_tag_specs_free(&tags);
+        if (!ctx || rc != 0)
+                return rc; /* NOLINT(clang-analyzer-unix.Malloc): user_data is kiln_autofree */
         if (cli_arg_has(args, "wait")) {
                 for (size_t i = 0; i < n && !err; i++)
                         kiln_instance_wait(ctx, list[i].instance_id, KILN_WAIT_READY, 0, &err);
@@ -489,13 +496,15 @@ static const cli_opt run_opts[] = {
         {"network", CLI_ARG_ONE, "user|NAME", "user networking with a 127.0.0.1 forward (default)"},
         {"accel", CLI_ARG_ONE, "auto|kvm|tcg", "accelerator (auto: KVM only where it runs guests)"},
         {"wait", CLI_ARG_NONE, NULL, "return when SSH answers and cloud-init has finished"},
+        CLI_OPT_TAG_SPECS("instances (instance) and their volumes (volume)"),
         CLI_END_OPTS,
 };
 
 static const cli_opt describe_opts[] = {
         {"instance-ids", CLI_ARG_LIST, "ID...", "only these instances"},
         {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
-         "instance-state-name, instance-id, image-id, instance-type, key-name"},
+         "instance-state-name, instance-id, image-id, instance-type, key-name, "
+         "reservation-id, platform, tag:KEY, tag-key, tag-value"},
         CLI_END_OPTS,
 };
 

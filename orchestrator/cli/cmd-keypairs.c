@@ -21,6 +21,7 @@ static int cmd_create_key_pair(const cli_verb *verb, const cli_global *g, const 
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         kiln_keypair kp = {0};
+        cli_tag_specs tags = {0};
         char *material = NULL;
         cli_writer *w;
         int rc = 0;
@@ -28,19 +29,23 @@ static int cmd_create_key_pair(const cli_verb *verb, const cli_global *g, const 
         (void) verb;
         if (!name)
                 return cli_usage_error("create-key-pair needs --key-name");
-        ctx = cli_ctx_open(g, &rc);
-        if (!ctx)
-                return rc;
-        if (kiln_keypair_create(ctx, name, cli_arg_get(args, "key-type"),
-                                cli_arg_get(args, "key-format"), output_file, &kp, &material,
-                                &err) < 0)
+        if (cli_parse_tag_specs(args, &tags, &err) < 0)
                 return cli_fail(err);
+        ctx = cli_ctx_open(g, &rc);
+        if (ctx && kiln_keypair_create(ctx, name, cli_arg_get(args, "key-type"),
+                                       cli_arg_get(args, "key-format"), output_file, tags.specs,
+                                       tags.n, &kp, &material, &err) < 0)
+                rc = cli_fail(err);
+        cli_tag_specs_free(&tags);
+        if (!ctx || rc != 0)
+                return rc;
         w = cli_writer_new(g);
         cli_w_object(w, NULL);
         cli_w_str(w, "KeyFingerprint", kp.fingerprint);
         cli_w_str(w, "KeyMaterial", material);
         cli_w_str(w, "KeyName", kp.key_name);
         cli_w_str(w, "KeyPairId", kp.key_pair_id);
+        cli_emit_tags(w, kp.tags, kp.n_tags);
         cli_w_end_object(w);
         cli_writer_finish(w, g);
         kiln_keypair_material_free(material);
@@ -100,6 +105,7 @@ static int cmd_import_key_pair(const cli_verb *verb, const cli_global *g, const 
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         kiln_keypair kp = {0};
+        cli_tag_specs tags = {0};
         char *material;
         cli_writer *w;
         int rc = 0;
@@ -108,13 +114,18 @@ static int cmd_import_key_pair(const cli_verb *verb, const cli_global *g, const 
         if (!name || !arg)
                 return cli_usage_error("import-key-pair needs --key-name and "
                                        "--public-key-material");
-        material = material_load(arg, &err);
-        if (!material)
+        if (cli_parse_tag_specs(args, &tags, &err) < 0)
                 return cli_fail(err);
-        ctx = cli_ctx_open(g, &rc);
+        material = material_load(arg, &err);
+        ctx = material ? cli_ctx_open(g, &rc) : NULL;
         if (ctx)
-                rc = kiln_keypair_import(ctx, name, material, &kp, &err) < 0 ? cli_fail(err) : 0;
+                rc = kiln_keypair_import(ctx, name, material, tags.specs, tags.n, &kp, &err) < 0
+                             ? cli_fail(err)
+                             : 0;
+        else if (!material)
+                rc = cli_fail(err);
         free(material);
+        cli_tag_specs_free(&tags);
         if (!ctx || rc != 0)
                 return rc;
         w = cli_writer_new(g);
@@ -122,6 +133,7 @@ static int cmd_import_key_pair(const cli_verb *verb, const cli_global *g, const 
         cli_w_str(w, "KeyFingerprint", kp.fingerprint);
         cli_w_str(w, "KeyName", kp.key_name);
         cli_w_str(w, "KeyPairId", kp.key_pair_id);
+        cli_emit_tags(w, kp.tags, kp.n_tags);
         cli_w_end_object(w);
         cli_writer_finish(w, g);
         kiln_keypair_clear(&kp);
@@ -138,16 +150,7 @@ static void emit_keypair(cli_writer *w, const kiln_keypair *kp)
         cli_w_str(w, "KeyFingerprint", kp->fingerprint);
         cli_w_str(w, "KeyName", kp->key_name);
         cli_w_str(w, "KeyType", kp->key_type);
-        if (kp->n_tags) {
-                cli_w_array(w, "Tags");
-                for (size_t i = 0; i < kp->n_tags; i++) {
-                        cli_w_object(w, NULL);
-                        cli_w_str(w, "Key", kp->tags[i].key);
-                        cli_w_str(w, "Value", kp->tags[i].value);
-                        cli_w_end_object(w);
-                }
-                cli_w_end_array(w);
-        }
+        cli_emit_tags(w, kp->tags, kp->n_tags);
         cli_w_str(w, "PublicKey", kp->public_key);
         cli_w_str(w, "CreateTime", created);
         cli_w_end_object(w);
@@ -220,6 +223,7 @@ static const cli_opt create_opts[] = {
         {"key-format", CLI_ARG_ONE, "pem", "pem (the default); ppk is not supported"},
         {"output-file", CLI_ARG_ONE, "FILE",
          "write the private key to this new file (mode 0600) instead of printing it"},
+        CLI_OPT_TAG_SPECS("key pair (key-pair)"),
         CLI_END_OPTS,
 };
 
@@ -227,6 +231,7 @@ static const cli_opt import_opts[] = {
         {"key-name", CLI_ARG_ONE, "NAME", "1-255 ASCII characters, unique in the region"},
         {"public-key-material", CLI_ARG_ONE, "KEY|fileb://FILE",
          "an OpenSSH public key line; for RSA also RFC 4716, PEM or base64 DER"},
+        CLI_OPT_TAG_SPECS("key pair (key-pair)"),
         CLI_END_OPTS,
 };
 
@@ -234,7 +239,7 @@ static const cli_opt describe_opts[] = {
         {"key-names", CLI_ARG_LIST, "NAME...", "only these key pairs"},
         {"key-pair-ids", CLI_ARG_LIST, "ID...", "only these key pairs"},
         {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
-         "key-pair-id, fingerprint, key-name, tag-key, tag:KEY"},
+         "key-pair-id, fingerprint, key-name, tag:KEY, tag-key, tag-value"},
         {"include-public-key", CLI_ARG_NONE, NULL, "also print each public key"},
         CLI_END_OPTS,
 };

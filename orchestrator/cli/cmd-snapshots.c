@@ -144,7 +144,7 @@ static const cli_opt describe_snapshots_opts[] = {
         {"restorable-by-user-ids", CLI_ARG_LIST, "WHO...", "self, all or account IDs"},
         {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
          "snapshot-id, owner-id, status, "
-         "description, volume-size, tag:KEY"},
+         "description, volume-size, tag:KEY, tag-key, tag-value"},
         CLI_END_OPTS,
 };
 

@@ -17,7 +17,7 @@ char *cli_timestamp(const char *iso)
         return s;
 }
 
-static void emit_tags(cli_writer *w, const kiln_tag *tags, size_t n)
+void cli_emit_tags(cli_writer *w, const kiln_tag *tags, size_t n)
 {
         if (!n)
                 return;
@@ -81,7 +81,7 @@ void cli_emit_image(cli_writer *w, const kiln_image *img)
                 cli_w_str(w, "Message", img->state_reason_message);
                 cli_w_end_object(w);
         }
-        emit_tags(w, img->tags, img->n_tags);
+        cli_emit_tags(w, img->tags, img->n_tags);
         cli_w_str(w, "VirtualizationType", "hvm");
         cli_w_str(w, "BootMode", img->boot_mode);
         cli_w_str(w, "SourceInstanceId", img->source_instance_id);
@@ -106,7 +106,7 @@ void cli_emit_snapshot(cli_writer *w, const kiln_snapshot *s)
         cli_w_str(w, "State", s->state);
         cli_w_str(w, "VolumeId", s->volume_id ? s->volume_id : "vol-ffffffff");
         cli_w_int(w, "VolumeSize", s->volume_size);
-        emit_tags(w, s->tags, s->n_tags);
+        cli_emit_tags(w, s->tags, s->n_tags);
         cli_w_str(w, "StorageTier", "standard");
         cli_w_str(w, "ParentSnapshotId", s->parent_id);
         cli_w_end_object(w);

@@ -67,12 +67,15 @@ kiln_rc create-image --instance-id i-0123456789abcdef0 --name nobody
 tap_is "$RC" 4 "an unknown instance: exit 4"
 kiln_rc create-image --instance-id "$A"
 tap_is "$RC" 2 "a missing --name: usage error"
+kiln_rc create-image --instance-id "$A" --name tagged --tag-specifications 'ResourceType=volume,Tags=[{Key=a,Value=b}]'
+tap_is "$RC" 3 "TagSpecifications for a volume on create-image: exit 3"
 tap_is "$(image_count)" "$before" "none of them registered anything"
 kiln_rc describe-instances --instance-ids "$A"
 tap_is "$(json 'd["Reservations"][0]["Instances"][0]["State"]["Name"]')" running "nor stopped the instance"
 
 # ---- the bake ----
-kiln_rc create-image --instance-id "$A" --name cow-v1 --description "cowsay MOTD"
+kiln_rc create-image --instance-id "$A" --name cow-v1 --description "cowsay MOTD" \
+        --tag-specifications 'ResourceType=image,Tags=[{Key=motd,Value=cowsay}]' 'ResourceType=snapshot,Tags=[{Key=of,Value=cow-v1}]'
 tap_is "$RC" 0 "create-image of a running instance"
 COW=$(json 'd["ImageId"]')
 tap_like "$ERR" "generalizing $A" "it says it generalizes"
@@ -86,8 +89,10 @@ tap_is "$(json 'd["Images"][0]["SourceInstanceId"]')" "$A" "with SourceInstanceI
 tap_is "$(json 'd["Images"][0]["Description"]')" "cowsay MOTD" "and its description"
 tap_is "$(json 'd["Images"][0]["RootDeviceName"]')" /dev/vda "and the root device"
 SNAP1=$(json 'd["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]')
+tap_is "$(json 'd["Images"][0]["Tags"]')" "[{'Key': 'motd', 'Value': 'cowsay'}]" "with the image tags of --tag-specifications"
 kiln_rc describe-snapshots --snapshot-ids "$SNAP1"
 tap_is "$(json 'd["Snapshots"][0]["Description"]')" "Created by CreateImage($A) for $COW" "the snapshot is described as EC2 does"
+tap_is "$(json 'd["Snapshots"][0]["Tags"]')" "[{'Key': 'of', 'Value': 'cow-v1'}]" "and carries the snapshot tags"
 kiln_rc describe-storage
 tap_is "$(json "[s.get('ParentSnapshotId') for s in d['Snapshots'] if s['SnapshotId']=='$SNAP1'][0]")" "$BASE_SNAP" "its parent is the snapshot the instance grew from"
 kiln_rc describe-instances --instance-ids "$A"

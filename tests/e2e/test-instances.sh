@@ -54,15 +54,23 @@ refused 8 'InvalidUserData\.Malformed' "user data over 16384 bytes" --image-id "
 printf '#cloud-config\nruncmd: [ [ echo, "unterminated ]\n' >"$work/bad-user-data"
 refused 3 'InvalidUserData\.Malformed' "malformed cloud-config user data" --image-id "$AMI" --user-data "file://$work/bad-user-data"
 refused 9 'Unsupported' "an accelerator the host cannot give" --image-id "$AMI" --accel kvm
+refused 3 "InvalidParameterValue: 'image' is not a valid taggable resource type for this operation" \
+        "TagSpecifications for an image" --image-id "$AMI" --tag-specifications 'ResourceType=image,Tags=[{Key=a,Value=b}]'
+refused 3 'InvalidParameterValue: Tag keys starting with .aws:. are reserved' \
+        "a reserved tag key" --image-id "$AMI" --tag-specifications 'ResourceType=instance,Tags=[{Key=aws:x,Value=b}]'
 tap_is "$(count_instances)" "0" "no refused launch left an instance"
 tap_is "$(domains)" "$before_dom" "no refused launch left a domain"
 tap_is "$(pool_files)" "$before_files" "no refused launch left a volume or seed"
 
 # ---- one instance, end to end ----
 start=$(date +%s%N)
-kiln_rc run-instances --image-id "$AMI" --key-name e2e --user-data "file://$work/user-data.sh"
+kiln_rc run-instances --image-id "$AMI" --key-name e2e --user-data "file://$work/user-data.sh" \
+        --tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=web-1},{Key=team,Value=web}]' \
+        'ResourceType=volume,Tags=[{Key=team,Value=web}]'
 took=$(( ($(date +%s%N) - start) / 1000000 ))
 tap_is "$RC" 0 "run-instances"
+tap_is "$(json '[(t["Key"], t["Value"]) for t in d["Instances"][0]["Tags"]]')" "[('Name', 'web-1'), ('team', 'web')]" \
+        "with the instance's tags from --tag-specifications"
 tap_diag "run-instances returned in $took ms"
 ID=$(json 'd["Instances"][0]["InstanceId"]')
 tap_like "$ID" '^i-[0-9a-f]{17}$' "an instance ID"
@@ -82,6 +90,17 @@ tap_is "$(json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["User"]')
 SSHCMD=$(json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["SshCommand"]')
 tap_like "$SSHCMD" 'StrictHostKeyChecking=yes' "the ssh command checks the host key strictly"
 tap_is "$(json 'len(d["Reservations"][0]["Instances"][0]["BlockDeviceMappings"])')" "1" "one volume per mapping"
+tap_is "$(json 'd["Reservations"][0]["Instances"][0]["Tags"][0]["Value"]')" "web-1" "describe-instances shows the tags"
+VOL=$(json 'd["Reservations"][0]["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]')
+kiln_rc describe-tags --filters Name=resource-type,Values=volume Name=resource-id,Values="$VOL"
+tap_is "$(json '[(t["Key"], t["Value"]) for t in d["Tags"]]')" "[('team', 'web')]" "its volume has the volume tags"
+kiln_rc describe-instances --filters Name=tag:Name,Values='web-*'
+tap_is "$(json '[i["InstanceId"] for r in d["Reservations"] for i in r["Instances"]]')" "['$ID']" \
+        "describe-instances --filters Name=tag:Name,Values=web-*"
+kiln_rc create-tags --resources "$ID" "$VOL" --tags Key=stage,Value=e2e
+tap_is "$RC" 0 "create-tags on the instance and its volume"
+kiln_rc describe-tags --filters Name=key,Values=stage
+tap_is "$(json 'sorted(t["ResourceType"] for t in d["Tags"])')" "['instance', 'volume']" "describe-tags shows both"
 out=$(HOME=$work/home $SSHCMD -o BatchMode=yes cat /var/tmp/kiln-user-data 2>&1)
 tap_is "$out" "written by user data on $ID" "the printed ssh command runs and sees the user data's file"
 tap_ok $([ ! -s "$work/home/.ssh/known_hosts" ]; echo $?) "with nothing added to the user's own known_hosts"

@@ -223,6 +223,24 @@ kiln_as $ACCT_A register-image --name web-q --disk "$work/disk.raw"
 tap_is "$RC" 0 "the name of a deregistered image can be used again"
 AMI3=$(json 'd["ImageId"]')
 
+# ---- tags on images and snapshots ----
+kiln_as $ACCT_A create-tags --resources "$AMI1" "$SNAP1" --tags Key=role,Value=web Key=tier,Value=
+tap_is "$RC" 0 "create-tags on an image and its snapshot"
+kiln_as $ACCT_A describe-images --image-ids "$AMI1"
+tap_is "$(json '[(t["Key"], t["Value"]) for t in d["Images"][0]["Tags"]]')" "[('role', 'web'), ('tier', '')]" \
+        "describe-images shows the image's tags"
+kiln_as $ACCT_A describe-snapshots --snapshot-ids "$SNAP1"
+tap_is "$(json 'd["Snapshots"][0]["Tags"][0]["Key"]')" "role" "describe-snapshots shows the snapshot's"
+kiln_as $ACCT_A describe-images --owners self --filters Name=tag:role,Values=w?b
+tap_is "$(json '[i["ImageId"] for i in d["Images"]]')" "['$AMI1']" "describe-images --filters Name=tag:role,Values=w?b"
+kiln_as $ACCT_A describe-snapshots --owner-ids self --filters Name=tag-key,Values=tier
+tap_is "$(json '[s["SnapshotId"] for s in d["Snapshots"]]')" "['$SNAP1']" "describe-snapshots --filters Name=tag-key,Values=tier"
+kiln_as $ACCT_A describe-tags --filters Name=resource-type,Values=image,snapshot
+tap_is "$(json 'sorted((t["ResourceType"], t["Key"]) for t in d["Tags"])')" \
+        "[('image', 'role'), ('image', 'tier'), ('snapshot', 'role'), ('snapshot', 'tier')]" "describe-tags by resource type"
+kiln_as $ACCT_B create-tags --resources "$AMI1" --tags Key=role,Value=mine
+tap_is "$RC" 4 "another account cannot tag an image it cannot see: exit 4"
+
 # ---- copy-image ----
 kiln_rc --region west --account $ACCT_A copy-image --source-region local --source-image-id "$AMI1" --name web-west
 tap_is "$RC" 0 "copy-image into another region"
@@ -246,6 +264,14 @@ tap_is "$(json 'd["Images"][0]["Public"]')" "False" "launch permissions are not 
 tap_is "$(qemu-img info --output=json "$(pool_path west)/$WS2.qcow2" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("backing-filename",""))')" \
         "$(pool_path west)/$WS1.qcow2" "a second copy reuses the layer already there (its snapshot is an overlay on it)"
 tap_ok $([ "$(stat -c %s "$(pool_path west)/$WS2.qcow2")" -lt 1048576 ]; echo $?) "so the second copy sent no data"
+kiln_rc --region west --account $ACCT_A describe-images --image-ids "$W1"
+tap_is "$(json '"Tags" in d["Images"][0]')" "False" "a copy has no tags unless asked"
+kiln_rc --region west --account $ACCT_A copy-image --source-region local --source-image-id "$AMI1" --name web-west-tags \
+        --copy-image-tags
+W3=$(json 'd["ImageId"]')
+kiln_rc --region west --account $ACCT_A describe-images --image-ids "$W3"
+tap_is "$(json '[(t["Key"], t["Value"]) for t in d["Images"][0]["Tags"]]')" "[('role', 'web'), ('tier', '')]" \
+        "copy-image --copy-image-tags carries the image's tags"
 kiln_rc --region west --account $ACCT_A copy-image --source-region local --source-image-id "$AMI1" --name web-west
 tap_is "$RC" 5 "copy to a name in use is refused"
 kiln_rc --region west --account $ACCT_B copy-image --source-region local --source-image-id "$AMI3" --name stolen

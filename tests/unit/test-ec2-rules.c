@@ -891,7 +891,7 @@ static void t_copy(t_env *t)
         west_vols = plant_volume_count(t->aw, NULL);
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"mars", id, "app", NULL};
+                kiln_copy_spec c = {"mars", id, "app", NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->aw, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -899,7 +899,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", "ami-nope", "app", NULL};
+                kiln_copy_spec c = {"local", "ami-nope", "app", NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->aw, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -907,7 +907,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app", NULL};
+                kiln_copy_spec c = {"local", id, "app", NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->bw, &c, NULL, NULL, &out, &e), &e, KILN_E_NOT_FOUND,
@@ -920,7 +920,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "bobs-app", NULL};
+                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->bw, &c, NULL, NULL, &out, &e), &e, KILN_E_PERMISSION,
@@ -942,7 +942,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app-west", NULL};
+                kiln_copy_spec c = {"local", id, "app-west", NULL, false};
                 char *out = NULL;
                 kiln_autofree char *want =
                         kiln_xasprintf("AMI name app-west is already in use by AMI %s", west_img);
@@ -954,7 +954,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "ab", NULL};
+                kiln_copy_spec c = {"local", id, "ab", NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->aw, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -965,7 +965,7 @@ static void t_copy(t_env *t)
         /* With read permission on the snapshot as well, B may copy it. */
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "bobs-app", NULL};
+                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false};
                 kiln_autofree char *out = NULL;
                 kiln_image img = {0};
 
@@ -982,7 +982,7 @@ static void t_copy(t_env *t)
         /* The owner's copy into west, after making the source public. */
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app", NULL};
+                kiln_copy_spec c = {"local", id, "app", NULL, false};
                 kiln_autofree char *out = NULL;
                 kiln_image img = {0};
                 kiln_snapshot *s = NULL;
@@ -1024,7 +1024,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app-copy", NULL};
+                kiln_copy_spec c = {"local", id, "app-copy", NULL, false};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -1036,7 +1036,7 @@ static void t_copy(t_env *t)
                 const char *su[] = {snap_u};
                 plant_image_spec spec = {NULL, "keep-id-src", NULL, NULL, NULL, true, su, 1};
                 kiln_autofree char *src = snap_u ? plant_image(t->a, &spec) : NULL;
-                kiln_copy_spec c = {"local", src, "keep-id-copy", NULL};
+                kiln_copy_spec c = {"local", src, "keep-id-copy", NULL, false};
                 kiln_autofree char *out = NULL;
 
                 succeeds(src ? kiln_image_copy(t->a, &c, NULL, NULL, &out, &e) : -1, &e,
@@ -1072,7 +1072,7 @@ static void t_run(t_env *t)
         vols = plant_volume_count(t->a, NULL);
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {"ami-nope", NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {"ami-nope", NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1081,7 +1081,7 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {UNKNOWN, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {UNKNOWN, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1090,7 +1090,7 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {id, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 kiln_autofree char *want = kiln_xasprintf("Not authorized for images: [%s]", id);
@@ -1101,7 +1101,7 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {pending, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {pending, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 kiln_autofree char *want =
@@ -1113,7 +1113,7 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {gone, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {gone, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 int rc = kiln_instances_run(t->a, &s, &out, &n, &e);
@@ -1127,7 +1127,7 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, "nope", NULL, 0, 1, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {id, NULL, "nope", NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1137,7 +1137,7 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, NULL, NULL, 0, 21, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {id, NULL, NULL, NULL, 0, 21, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1146,7 +1146,7 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, NULL, NULL, 0, -1, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {id, NULL, NULL, NULL, 0, -1, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1156,7 +1156,7 @@ static void t_run(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *big = kiln_xcalloc(16385, 1);
-                kiln_run_spec s = {id, NULL, NULL, NULL, 16385, 1, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {id, NULL, NULL, NULL, 16385, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1167,7 +1167,7 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, "m9.huge", NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {id, "m9.huge", NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1183,7 +1183,7 @@ static void t_run(t_env *t)
          * the seed, which the test driver cannot upload, and is rolled back whole. */
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, NULL, NULL, 0, 2, NULL, KILN_ACCEL_TCG};
+                kiln_run_spec s = {id, NULL, NULL, NULL, 0, 2, NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 int rc;
@@ -1312,7 +1312,7 @@ static void t_names(t_env *t)
                 return;
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "web#1", NULL};
+                kiln_copy_spec c = {"local", id, "web#1", NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -1324,7 +1324,7 @@ static void t_names(t_env *t)
         name[129] = '\0';
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, name, NULL};
+                kiln_copy_spec c = {"local", id, name, NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -1333,7 +1333,7 @@ static void t_names(t_env *t)
         name[128] = '\0';
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, name, NULL};
+                kiln_copy_spec c = {"local", id, name, NULL, false};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -1342,7 +1342,7 @@ static void t_names(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_copy_spec c = {"local", id, "web (v2) [x86_64]/base.img @2024 it's_ok-1",
-                                    NULL};
+                                    NULL, false};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -1360,7 +1360,7 @@ static void t_names(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "names-src", NULL};
+                kiln_copy_spec c = {"local", id, "names-src", NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e, KILN_E_EXISTS,
@@ -1368,12 +1368,12 @@ static void t_names(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "names-src", NULL};
+                kiln_copy_spec c = {"local", id, "names-src", NULL, false};
                 kiln_autofree char *out = NULL;
                 kiln_autofree char *src = NULL;
 
                 /* The name is freed by deregistering: copy the source first to keep one. */
-                kiln_copy_spec keep = {"local", id, "names-keep", NULL};
+                kiln_copy_spec keep = {"local", id, "names-keep", NULL, false};
 
                 succeeds(kiln_image_copy(t->a, &keep, NULL, NULL, &src, &e), &e,
                          "a copy called names-keep");
@@ -1423,7 +1423,7 @@ static void t_names(t_env *t)
                 }
                 {
                         kiln_autoptr(kiln_error) e = NULL;
-                        kiln_copy_spec c = {"local", own, "names-desc-copy", d};
+                        kiln_copy_spec c = {"local", own, "names-desc-copy", d, false};
                         char *out = NULL;
 
                         d[255] = 'x';
@@ -1606,6 +1606,448 @@ static void t_context(t_env *t)
         }
 }
 
+/* ==== tags: CreateTags, DeleteTags, DescribeTags, TagSpecifications, tag filters ==== */
+
+static kiln_tag tag(const char *key, const char *value)
+{
+        kiln_tag x = {(char *) key, (char *) value};
+
+        return x;
+}
+
+/* The value of key on resource id as describe-tags shows it to ctx, or NULL. */
+static char *tag_value(kiln_ctx *ctx, const char *id, const char *key)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+        const char *ids[] = {id}, *keys[] = {key};
+        kiln_filter f[] = {{"resource-id", ids, 1}, {"key", keys, 1}};
+        kiln_tag_description *d = NULL;
+        size_t n = 0;
+        char *v = NULL;
+
+        if (kiln_tags_describe(ctx, f, 2, &d, &n, &e) < 0) {
+                printf("#   describe-tags: %s\n", e->msg);
+                return NULL;
+        }
+        if (n == 1)
+                v = kiln_xstrdup(d[0].value);
+        kiln_tag_descriptions_free(d, n);
+        return v;
+}
+
+static size_t tag_count(kiln_ctx *ctx, const kiln_filter *f, size_t n_f)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+        kiln_tag_description *d = NULL;
+        size_t n = 0;
+
+        if (kiln_tags_describe(ctx, f, n_f, &d, &n, &e) < 0) {
+                printf("#   describe-tags: %s\n", e->msg);
+                return (size_t) -1;
+        }
+        kiln_tag_descriptions_free(d, n);
+        return n;
+}
+
+static void t_tags_limits(t_env *t, const char *img)
+{
+        const char *ids[] = {img};
+        char key128[129], key129[130], val256[257], val257[258];
+
+        memset(key128, 'k', 128);
+        key128[128] = '\0';
+        memset(key129, 'k', 129);
+        key129[129] = '\0';
+        memset(val256, 'v', 256);
+        val256[256] = '\0';
+        memset(val257, 'v', 257);
+        val257[257] = '\0';
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_tag x = tag(key128, val256);
+
+                succeeds(kiln_tags_create(t->a, ids, 1, &x, 1, &e), &e,
+                         "a 128-character key with a 256-character value");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_tag x = tag(key129, "v");
+
+                refused(kiln_tags_create(t->a, ids, 1, &x, 1, &e), &e, KILN_E_INVALID,
+                        "InvalidParameterValue", "a 129-character key");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_tag x = tag("k", val257);
+
+                refused(kiln_tags_create(t->a, ids, 1, &x, 1, &e), &e, KILN_E_INVALID,
+                        "InvalidParameterValue", "a 257-character value");
+        }
+        {
+                const char *reserved[] = {"aws:name", "AWS:x", "kiln:generalized", "Kiln:x", ""};
+
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(reserved); i++) {
+                        kiln_autoptr(kiln_error) e = NULL;
+                        kiln_tag x = tag(reserved[i], "v");
+                        kiln_autofree char *what = kiln_xasprintf("the key '%s'", reserved[i]);
+
+                        refused(kiln_tags_create(t->a, ids, 1, &x, 1, &e), &e, KILN_E_INVALID,
+                                "InvalidParameterValue", what);
+                }
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_tag x = tag("bell", "ring\a");
+
+                refused(kiln_tags_create(t->a, ids, 1, &x, 1, &e), &e, KILN_E_INVALID,
+                        "InvalidParameterValue", "a value with a control character");
+        }
+        {
+                /* 49 more make 50 with the 128-character key: allowed; one more is not. */
+                kiln_tag many[50];
+                char keys[50][8];
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autoptr(kiln_error) e2 = NULL;
+
+                for (size_t i = 0; i < 50; i++) {
+                        snprintf(keys[i], sizeof(keys[i]), "n%02zu", i);
+                        many[i] = tag(keys[i], "x");
+                }
+                succeeds(kiln_tags_create(t->a, ids, 1, many, 49, &e), &e,
+                         "49 more tags: 50 in all");
+                refused(kiln_tags_create(t->a, ids, 1, &many[49], 1, &e2), &e2, KILN_E_LIMIT,
+                        "TagLimitExceeded", "a 51st tag");
+        }
+        {
+                const char *v[] = {"x"};
+                const char *rid[] = {img};
+                kiln_filter f[] = {{"resource-id", rid, 1}, {"value", v, 1}};
+
+                is_int((long) tag_count(t->a, f, 2), 49, "the 51st was not written");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                succeeds(kiln_tags_delete(t->a, ids, 1, NULL, 0, &e), &e,
+                         "delete-tags with no tags removes them all");
+        }
+}
+
+static void t_tags_kinds(t_env *t, const char *img, const char *snap, const char *inst,
+                         const char *key_id)
+{
+        const char *all[] = {img, snap, inst, key_id};
+        kiln_tag x[] = {tag("team", "web"), tag("stage", "")};
+        kiln_autofree char *v = NULL;
+
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                succeeds(kiln_tags_create(t->a, all, 4, x, 2, &e), &e,
+                         "create-tags on an image, a snapshot, an instance and a key pair");
+        }
+        {
+                const char *types[] = {"image", "snapshot", "instance", "key-pair"};
+
+                for (size_t i = 0; i < 4; i++) {
+                        const char *ty[] = {types[i]};
+                        const char *k[] = {"team"};
+                        kiln_filter f[] = {{"resource-type", ty, 1}, {"key", k, 1}};
+
+                        is_int((long) tag_count(t->a, f, 2), 1, "describe-tags finds the %s",
+                               types[i]);
+                }
+        }
+        v = tag_value(t->a, inst, "stage");
+        is_str(v, "", "an empty value is kept as \"\"");
+        {
+                const char *k[] = {"team"};
+                kiln_filter f = {"key", k, 1};
+
+                is_int((long) tag_count(t->b, &f, 1), 0, "another account sees none of them");
+        }
+        {
+                const char *k[] = {"t?am"}, *vv[] = {"w*"};
+                kiln_filter f[] = {{"key", k, 1}, {"value", vv, 1}};
+
+                is_int((long) tag_count(t->a, f, 2), 4, "key and value filters take wildcards");
+        }
+        {
+                const char *vv[] = {"web"};
+                kiln_filter f = {"tag:team", vv, 1};
+
+                is_int((long) tag_count(t->a, &f, 1), 4, "describe-tags takes tag:KEY");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *k[] = {"team"};
+                kiln_filter f = {"owner-id", k, 1};
+                kiln_tag_description *d = NULL;
+                size_t n = 0;
+
+                refused(kiln_tags_describe(t->a, &f, 1, &d, &n, &e), &e, KILN_E_INVALID,
+                        "InvalidFilter", "describe-tags refuses a filter it does not know");
+        }
+        /* delete-tags: with a value only if it matches; without, whatever it is. */
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *one[] = {img};
+                kiln_tag d = tag("team", "db");
+
+                succeeds(kiln_tags_delete(t->a, one, 1, &d, 1, &e), &e,
+                         "delete-tags with another value");
+                free(v);
+                v = tag_value(t->a, img, "team");
+                is_str(v, "web", "leaves the tag");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *one[] = {img};
+                kiln_tag d = tag("team", NULL);
+
+                succeeds(kiln_tags_delete(t->a, one, 1, &d, 1, &e), &e,
+                         "delete-tags with the key only");
+                free(v);
+                v = tag_value(t->a, img, "team");
+                ok(v == NULL, "removes it whatever its value");
+        }
+}
+
+static void t_tags_refusals(t_env *t, const char *img, const char *snap, const char *inst)
+{
+        kiln_tag x = tag("team", "web");
+        struct {
+                const char *id;
+                int code;
+                const char *api;
+                const char *what;
+        } bad[] = {
+                {"ami-0123456789abcdef0", KILN_E_NOT_FOUND, "InvalidAMIID.NotFound",
+                 "an unknown image"},
+                {"snap-0123456789abcdef0", KILN_E_NOT_FOUND, "InvalidSnapshot.NotFound",
+                 "an unknown snapshot"},
+                {"i-0123456789abcdef0", KILN_E_NOT_FOUND, "InvalidInstanceID.NotFound",
+                 "an unknown instance"},
+                {"vol-0123456789abcdef0", KILN_E_NOT_FOUND, "InvalidVolume.NotFound",
+                 "an unknown volume"},
+                {"key-0123456789abcdef0", KILN_E_NOT_FOUND, "InvalidKeyPair.NotFound",
+                 "an unknown key pair"},
+                {"i-xyz", KILN_E_INVALID, "InvalidInstanceID.Malformed", "a malformed instance ID"},
+                {"sg-0123456789abcdef0", KILN_E_INVALID, "InvalidID", "a kind kiln does not tag"},
+        };
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *ids[] = {img, bad[i].id};
+
+                refused(kiln_tags_create(t->a, ids, 2, &x, 1, &e), &e, bad[i].code, bad[i].api,
+                        bad[i].what);
+        }
+        {
+                kiln_autofree char *v = tag_value(t->a, img, "team");
+
+                ok(v == NULL, "a refused create-tags tags none of the resources (all or none)");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *ids[] = {snap, inst};
+
+                refused(kiln_tags_create(t->b, ids, 2, &x, 1, &e), &e, KILN_E_NOT_FOUND,
+                        "InvalidSnapshot.NotFound", "another account's snapshot");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *ids[] = {img};
+
+                launch_perm(t->a, img, true, perm(KILN_PERM_ALL, NULL), false, &e);
+                kiln_error_free(kiln_steal(&e));
+                refused(kiln_tags_create(t->b, ids, 1, &x, 1, &e), &e, KILN_E_PERMISSION,
+                        "AuthFailure", "a public image of another account");
+                kiln_error_free(kiln_steal(&e));
+                launch_perm(t->a, img, false, perm(KILN_PERM_ALL, NULL), false, &e);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                refused(kiln_tags_create(t->a, NULL, 0, &x, 1, &e), &e, KILN_E_INVALID,
+                        "MissingParameter", "no resource");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *ids[] = {img};
+
+                refused(kiln_tags_create(t->a, ids, 1, NULL, 0, &e), &e, KILN_E_INVALID,
+                        "MissingParameter", "create-tags without tags");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *ids[] = {inst};
+                kiln_tag r = tag("aws:x", NULL);
+
+                refused(kiln_tags_delete(t->a, ids, 1, &r, 1, &e), &e, KILN_E_INVALID,
+                        "InvalidParameterValue", "delete-tags of a reserved key");
+        }
+}
+
+/* The tag filters on each describe verb, and TagSpecifications on a key pair. */
+static void t_tags_filters(t_env *t, const char *img, const char *snap, const char *inst)
+{
+        const char *all[] = {img, snap, inst};
+        kiln_tag x = tag("flt-role", "cache");
+        const char *k[] = {"flt-role"}, *vv[] = {"cach?"}, *none[] = {"nothing"};
+        kiln_filter fk = {"tag-key", k, 1}, fv = {"tag-value", vv, 1},
+                    fkv = {"tag:flt-role", vv, 1}, fn = {"tag:flt-role", none, 1};
+        kiln_filter *fs[] = {&fk, &fv, &fkv};
+        const char *names[] = {"tag-key", "tag-value", "tag:KEY"};
+
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                succeeds(kiln_tags_create(t->a, all, 3, &x, 1, &e), &e, "tags for the filters");
+        }
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(fs); i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_image_query iq = {0};
+                kiln_snapshot_query sq = {0};
+                kiln_image *imgs = NULL;
+                kiln_snapshot *snaps = NULL;
+                kiln_instance *insts = NULL;
+                size_t ni = 0, ns = 0, nn = 0;
+
+                iq.filters = sq.filters = fs[i];
+                iq.n_filters = sq.n_filters = 1;
+                kiln_images_describe(t->a, &iq, &imgs, &ni, &e);
+                kiln_snapshots_describe(t->a, &sq, &snaps, &ns, &e);
+                kiln_instances_describe(t->a, NULL, 0, fs[i], 1, &insts, &nn, &e);
+                ok(!e && ni == 1 && strcmp(imgs[0].image_id, img) == 0 && ns == 1 &&
+                           strcmp(snaps[0].snapshot_id, snap) == 0 && nn == 1 &&
+                           strcmp(insts[0].instance_id, inst) == 0,
+                   "%s finds the one image, snapshot and instance", names[i]);
+                if (nn == 1)
+                        ok(insts[0].n_tags == 1 && strcmp(insts[0].tags[0].key, "flt-role") == 0,
+                           "%s: the instance carries its tags", names[i]);
+                kiln_images_free(imgs, ni);
+                kiln_snapshots_free(snaps, ns);
+                kiln_instances_free(insts, nn);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_instance *insts = NULL;
+                size_t nn = 0;
+
+                kiln_instances_describe(t->a, NULL, 0, &fn, 1, &insts, &nn, &e);
+                is_int((long) nn, 0, "a value no tag has finds nothing");
+                kiln_instances_free(insts, nn);
+        }
+}
+
+static void t_tags_keypairs(t_env *t)
+{
+        static const char *const line =
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBwXYWfGuZbiE5JGCnxd3fhl8E0v1sGFWt0dg+I6mNpB";
+        kiln_tag good[] = {tag("owner", "ops"), tag("env", "test")};
+        kiln_tag twice[] = {tag("owner", "a"), tag("owner", "b")};
+        kiln_tag_spec ok_spec = {"key-pair", good, 2};
+        struct {
+                kiln_tag_spec specs[2];
+                size_t n;
+                int code;
+                const char *api;
+                const char *what;
+        } bad[] = {
+                {{{"instance", good, 2}},
+                 1,
+                 KILN_E_INVALID,
+                 "InvalidParameterValue",
+                 "TagSpecifications for an instance on a key pair"},
+                {{{"spaceship", good, 2}},
+                 1,
+                 KILN_E_INVALID,
+                 "InvalidParameterValue",
+                 "an unknown resource type"},
+                {{{"key-pair", good, 2}, {"key-pair", good, 1}},
+                 2,
+                 KILN_E_INVALID,
+                 "InvalidParameterValue",
+                 "the same resource type twice"},
+                {{{"key-pair", twice, 2}},
+                 1,
+                 KILN_E_INVALID,
+                 "InvalidParameterValue",
+                 "the same key twice"},
+        };
+        kiln_keypair kp = {0};
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_keypair none = {0};
+
+                refused(kiln_keypair_import(t->a, "tagged", line, bad[i].specs, bad[i].n, &none,
+                                            &e),
+                        &e, bad[i].code, bad[i].api, bad[i].what);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *k[] = {"owner"};
+                kiln_filter f = {"key", k, 1};
+
+                is_int((long) tag_count(t->a, &f, 1), 0, "refused imports registered nothing");
+                succeeds(kiln_keypair_import(t->a, "tagged", line, &ok_spec, 1, &kp, &e), &e,
+                         "import-key-pair with TagSpecifications");
+        }
+        ok(kp.n_tags == 2 && strcmp(kp.tags[0].key, "env") == 0 &&
+                   strcmp(kp.tags[1].value, "ops") == 0,
+           "the new key pair carries its tags");
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *v[] = {"ops"};
+                kiln_filter f = {"tag:owner", v, 1};
+                kiln_keypair_query q = {0};
+                kiln_keypair *kps = NULL;
+                size_t n = 0;
+
+                q.filters = &f;
+                q.n_filters = 1;
+                kiln_keypairs_describe(t->a, &q, &kps, &n, &e);
+                ok(!e && n == 1 && strcmp(kps[0].key_name, "tagged") == 0,
+                   "describe-key-pairs takes tag:KEY");
+                kiln_keypairs_free(kps, n);
+        }
+        kiln_keypair_clear(&kp);
+}
+
+static void t_tags(t_env *t)
+{
+        kiln_autofree char *snap = NULL;
+        kiln_autofree char *img = image_with_snapshot(t->a, "tagged-image", &snap);
+        kiln_autofree char *img2 = image_with_snapshot(t->a, "tagged-filters", NULL);
+        kiln_autofree char *inst = img ? plant_instance(t->a, img, "stopped") : NULL;
+        kiln_autofree char *snap2 = plant_snapshot(t->a, NULL, NULL, NULL, false);
+        kiln_autofree char *inst2 = img ? plant_instance(t->a, img, "running") : NULL;
+        kiln_keypair kp = {0};
+
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                static const char *const line = "ssh-ed25519 "
+                                                "AAAAC3NzaC1lZDI1NTE5AAAAIHxL0ZXW0cT1zVh6Qy1Wq2K"
+                                                "bJ9nqS3o1Xm8a0f6mE4yB";
+
+                kiln_keypair_import(t->a, "tag-target", line, NULL, 0, &kp, &e);
+                if (e)
+                        printf("# import: %s\n", e->msg);
+        }
+        if (!fixture(img && snap && img2 && inst && snap2 && inst2 && kp.key_pair_id,
+                     "tags: images, snapshots, instances and a key pair of A"))
+                goto out;
+        t_tags_limits(t, img);
+        t_tags_kinds(t, img, snap, inst, kp.key_pair_id);
+        t_tags_refusals(t, img, snap, inst);
+        t_tags_filters(t, img2, snap2, inst2);
+        t_tags_keypairs(t);
+out:
+        kiln_keypair_clear(&kp);
+}
+
 /* ==== set-up ==== */
 
 static int write_config(const t_env *t)
@@ -1702,10 +2144,10 @@ int main(void)
         if (fixture(t.a && t.b && t.c && t.d && t.aw && t.bw,
                     "a kiln home with two regions on the test driver, four accounts, an "
                     "organization")) {
-                void (*sections[])(t_env *) = {t_context,       t_visibility, t_owner_alias,
-                                               t_owner_only,    t_deregister, t_snapshots,
-                                               t_ungeneralized, t_copy,       t_run,
-                                               t_create,        t_names,      t_filters};
+                void (*sections[])(t_env *) = {
+                        t_context,   t_visibility,    t_owner_alias, t_owner_only, t_deregister,
+                        t_snapshots, t_ungeneralized, t_copy,        t_run,        t_create,
+                        t_names,     t_filters,       t_tags};
 
                 for (size_t i = 0; i < KILN_ARRAY_SIZE(sections); i++)
                         sections[i](&t);

@@ -276,6 +276,71 @@ tap_is "$(stat -c %a "$work/filed.pem")" 600 "private key files are the caller's
 kiln_as "$ACCT_A" delete-key-pair --key-name filed
 tap_is "$([ -f "$work/filed.pem" ] && echo kept)" kept "deleting a key pair leaves its key file"
 
+# ---- tags on key pairs: --tag-specifications, create-tags, describe-tags, delete-tags ----
+ssh-keygen -q -t ed25519 -N '' -C tagged -f "$work/tagged" </dev/null
+kiln_as "$ACCT_A" import-key-pair --key-name tagged --public-key-material "$(cat "$work/tagged.pub")" \
+        --tag-specifications 'ResourceType=key-pair,Tags=[{Key=team,Value=web},{Key=stage,Value=}]'
+tap_is "$RC" 0 "import-key-pair with --tag-specifications in shorthand"
+tap_is "$(json '[(t["Key"], t["Value"]) for t in d["Tags"]]')" "[('stage', ''), ('team', 'web')]" \
+        "the result carries the tags, by key"
+tap_is "$(json 'list(d.keys())')" "['KeyFingerprint', 'KeyName', 'KeyPairId', 'Tags']" \
+        "ImportKeyPair's members in the aws CLI order"
+TAGGED=$(json 'd["KeyPairId"]')
+kiln_as "$ACCT_A" create-key-pair --key-name tagged2 --key-type ed25519 \
+        --tag-specifications '[{"ResourceType": "key-pair", "Tags": [{"Key": "team", "Value": "db"}]}]'
+tap_is "$RC" 0 "create-key-pair with --tag-specifications in JSON"
+tap_is "$(json 'd["Tags"]')" "[{'Key': 'team', 'Value': 'db'}]" "and shows them"
+TAGGED2=$(json 'd["KeyPairId"]')
+kiln_as "$ACCT_A" create-key-pair --key-name tagged3 --tag-specifications 'ResourceType=instance,Tags=[{Key=a,Value=b}]'
+tap_is "$RC" 3 "a key pair refuses TagSpecifications for an instance: exit 3"
+tap_like "$ERR" "'instance' is not a valid taggable resource type for this operation" "saying so"
+kiln_as "$ACCT_A" describe-key-pairs --key-names tagged3
+tap_is "$RC" 4 "and registers nothing"
+kiln_as "$ACCT_A" create-key-pair --key-name tagged3 --tag-specifications 'ResourceType=key-pair,Tags=[{Key=a'
+tap_is "$RC" 3 "bad shorthand: exit 3"
+tap_like "$ERR" "tag-specifications" "naming the option"
+
+kiln_as "$ACCT_A" create-tags --resources "$TAGGED" "$TAGGED2" --tags Key=owner,Value=ops '{"Key": "cost", "Value": "7"}'
+tap_is "$RC" 0 "create-tags with a shorthand and a JSON tag"
+tap_is "$OUT" "" "prints nothing"
+kiln_as "$ACCT_A" describe-tags --filters Name=resource-id,Values="$TAGGED"
+tap_is "$(json '[(t["Key"], t["Value"]) for t in d["Tags"]]')" \
+        "[('cost', '7'), ('owner', 'ops'), ('stage', ''), ('team', 'web')]" "describe-tags lists them by key"
+tap_is "$(json 'list(d["Tags"][0].keys())')" "['Key', 'ResourceId', 'ResourceType', 'Value']" \
+        "TagDescription's members in the aws CLI order"
+tap_is "$(json 'd["Tags"][0]["ResourceType"]')" "key-pair" "with the resource type"
+kiln_as "$ACCT_A" describe-key-pairs --filters Name=tag:team,Values=w*
+tap_is "$(json '[k["KeyName"] for k in d["KeyPairs"]]')" "['tagged']" "describe-key-pairs with tag:team=w*"
+kiln_as "$ACCT_A" describe-key-pairs --filters Name=tag-value,Values=db
+tap_is "$(json '[k["KeyName"] for k in d["KeyPairs"]]')" "['tagged2']" "and with tag-value"
+kiln_as "$ACCT_B" describe-tags
+tap_is "$(json 'len(d["Tags"])')" "0" "another account sees no tags"
+kiln_as "$ACCT_B" create-tags --resources "$TAGGED" --tags Key=x,Value=y
+tap_is "$RC" 4 "nor can it tag the key pair: exit 4"
+tap_like "$ERR" "InvalidKeyPair.NotFound" "InvalidKeyPair.NotFound"
+kiln_as "$ACCT_A" create-tags --resources "$TAGGED" --tags Key=aws:x,Value=y
+tap_is "$RC" 3 "an aws: key: exit 3"
+kiln_as "$ACCT_A" create-tags --resources "$TAGGED" i-0123456789abcdef0 --tags Key=late,Value=y
+tap_is "$RC" 4 "an unknown instance among the resources: exit 4"
+kiln_as "$ACCT_A" describe-tags --filters Name=key,Values=late
+tap_is "$(json 'len(d["Tags"])')" "0" "and no resource was tagged"
+kiln_as "$ACCT_A" create-tags --resources "$TAGGED" --tags Key=novalue
+tap_is "$RC" 3 "create-tags needs a Value: exit 3"
+kiln_as "$ACCT_A" create-tags --resources "$TAGGED"
+tap_is "$RC" 2 "create-tags without --tags: usage, exit 2"
+
+kiln_as "$ACCT_A" delete-tags --resources "$TAGGED" --tags Key=owner,Value=nope Key=cost
+tap_is "$RC" 0 "delete-tags"
+kiln_as "$ACCT_A" describe-tags --filters Name=resource-id,Values="$TAGGED"
+tap_is "$(json '[t["Key"] for t in d["Tags"]]')" "['owner', 'stage', 'team']" \
+        "removes a key given alone, keeps one whose value differs"
+kiln_as "$ACCT_A" delete-tags --resources "$TAGGED2"
+kiln_as "$ACCT_A" describe-tags --filters Name=resource-id,Values="$TAGGED2"
+tap_is "$(json 'len(d["Tags"])')" "0" "delete-tags without --tags removes every tag"
+kiln_as "$ACCT_A" delete-key-pair --key-name tagged
+kiln_as "$ACCT_A" describe-tags --filters Name=resource-id,Values="$TAGGED"
+tap_is "$(json 'len(d["Tags"])')" "0" "a deleted key pair's tags are gone"
+
 # ---- nothing left behind ----
 tap_is "$(ls -A "$TMPDIR")" "" "no private key directory is left in TMPDIR"
 for f in "$work"/demo.pem "$work"/ed.pem "$work"/filed.pem; do

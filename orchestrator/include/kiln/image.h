@@ -33,6 +33,14 @@ typedef struct kiln_tag {
 
 KILN_PUBLIC void kiln_tags_free(kiln_tag *tags, size_t n);
 
+/* One item of EC2's TagSpecifications: the tags to put on each new resource of one type
+ * ("image", "snapshot", "instance", "volume", "key-pair") that a call creates. */
+typedef struct kiln_tag_spec {
+        const char *resource_type;
+        const kiln_tag *tags;
+        size_t n_tags;
+} kiln_tag_spec;
+
 typedef struct kiln_block_device_mapping {
         char *device_name; /* /dev/vda */
         char *snapshot_id;
@@ -141,6 +149,9 @@ typedef struct kiln_create_image_spec {
         bool no_reboot;          /* snapshot a running instance live, crash-consistent */
         bool no_generalize;      /* keep the instance's keys, identity and state in the image */
         bool leave_stopped;      /* do not start a running instance again after the bake */
+        /* Tags for the new image ("image") and its snapshots ("snapshot"). */
+        const kiln_tag_spec *tag_specs;
+        size_t n_tag_specs;
         /* Told each step (KILN_LOG_INFO) and each warning (KILN_LOG_WARN); may be NULL. */
         kiln_log_fn notify;
         void *userdata;
@@ -224,6 +235,7 @@ typedef struct kiln_copy_spec {
         const char *source_image_id;
         const char *name;
         const char *description;
+        bool copy_image_tags; /* the source image's tags go on the copy */
 } kiln_copy_spec;
 
 /* Copies into the context's region: new image and snapshot IDs; layers the destination pool

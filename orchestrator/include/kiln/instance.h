@@ -51,6 +51,8 @@ typedef struct kiln_instance {
         char *accel;    /* kvm or tcg */
         kiln_instance_volume *volumes;
         size_t n_volumes;
+        kiln_tag *tags; /* sorted by key */
+        size_t n_tags;
 } kiln_instance;
 
 KILN_PUBLIC void kiln_instance_clear(kiln_instance *inst);
@@ -65,6 +67,9 @@ typedef struct kiln_run_spec {
         int count;           /* 1 by default */
         const char *network; /* NULL or "user": user networking; else a libvirt network */
         kiln_accel accel;
+        /* Tags for each new instance ("instance") and each of its volumes ("volume"). */
+        const kiln_tag_spec *tag_specs;
+        size_t n_tag_specs;
 } kiln_run_spec;
 
 /* Launches count instances (all or none) and returns them running; readiness is

@@ -51,9 +51,12 @@ KILN_PUBLIC char *kiln_keypair_material_free(char *material);
  * without the final newline, as EC2's KeyMaterial. Free it with kiln_keypair_material_free.
  * Errors: InvalidParameterValue (name, type, format), InvalidKeyPair.Duplicate,
  * ResourceLimitExceeded (KILN_KEYPAIR_LIMIT), KILN_E_IO (ssh-keygen, openssl, the file).
+ * tag_specs: TagSpecifications (resource type "key-pair" only); the key pair is registered
+ * with its tags, and *ret carries them.
  * Nothing is registered or left behind on failure. */
 KILN_PUBLIC int kiln_keypair_create(kiln_ctx *ctx, const char *name, const char *key_type,
                                     const char *key_format, const char *output_file,
+                                    const kiln_tag_spec *tag_specs, size_t n_tag_specs,
                                     kiln_keypair *ret, char **ret_private_key, kiln_error **err);
 
 /* Imports a public key under name: an OpenSSH authorized_keys line (ssh-rsa or ssh-ed25519,
@@ -61,8 +64,8 @@ KILN_PUBLIC int kiln_keypair_create(kiln_ctx *ctx, const char *name, const char 
  * block, a PEM public key (PKCS#8 or PKCS#1) or its base64 DER. RSA keys must have 1024, 2048
  * or 4096 bits; DSA and ECDSA keys are refused. Anything else gives InvalidKeyPair.Format. */
 KILN_PUBLIC int kiln_keypair_import(kiln_ctx *ctx, const char *name,
-                                    const char *public_key_material, kiln_keypair *ret,
-                                    kiln_error **err);
+                                    const char *public_key_material, const kiln_tag_spec *tag_specs,
+                                    size_t n_tag_specs, kiln_keypair *ret, kiln_error **err);
 
 typedef struct kiln_keypair_query {
         const char *const *key_names; /* each must exist: InvalidKeyPair.NotFound */

@@ -29,6 +29,7 @@
 #include "guest/guest-private.h"
 #include "image/image-rules.h"
 #include "instance/instance-private.h"
+#include "tag/tag-private.h"
 #include "util/util.h"
 #include "virt/virt-storage.h"
 
@@ -96,11 +97,15 @@ static int reload(bake *b, kiln_error **err)
         return registry_read(b->ctx->reg, load_instance, b, err);
 }
 
+/* What TagSpecifications may name when an image is made. */
+static const char *const bake_tag_types[] = {"image", "snapshot", NULL};
+
 static int check_spec(const kiln_create_image_spec *spec, kiln_error **err)
 {
         if (instance_check_id(spec->instance_id, err) < 0 ||
             kiln_image_name_check(spec->name, err) < 0 ||
-            kiln_image_description_check(spec->description, err) < 0)
+            kiln_image_description_check(spec->description, err) < 0 ||
+            tag_specs_check(spec->tag_specs, spec->n_tag_specs, bake_tag_types, err) < 0)
                 return -1;
         if (spec->no_reboot && !spec->no_generalize)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterCombination",
@@ -134,9 +139,14 @@ static int bake_commit(registry *r, void *userdata, kiln_error **err)
 
                 if (registry_volume_switch(r, v->iv->volume_id, v->fresh, v->snap.s.snapshot_id,
                                            err) < 0 ||
-                    registry_snapshot_set_state(r, v->snap.s.snapshot_id, "completed", err) < 0)
+                    registry_snapshot_set_state(r, v->snap.s.snapshot_id, "completed", err) < 0 ||
+                    tag_specs_apply(r, b->spec->tag_specs, b->spec->n_tag_specs, "snapshot",
+                                    v->snap.s.snapshot_id, err) < 0)
                         return -1;
         }
+        if (tag_specs_apply(r, b->spec->tag_specs, b->spec->n_tag_specs, "image", b->img.image_id,
+                            err) < 0)
+                return -1;
         kiln_crash_point("create-image.commit-between");
         return registry_image_set_state(r, b->img.image_id, "available", NULL, NULL, err);
 }

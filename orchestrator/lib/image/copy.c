@@ -227,6 +227,11 @@ static int copy_commit(registry *r, void *userdata, kiln_error **err)
                 if (!p->layers[i].existing &&
                     registry_snapshot_set_state(r, p->layers[i].dst_id, "completed", err) < 0)
                         return -1;
+        /* The caller's own tags on the source; another account's tags are not the caller's to
+         * see, as in EC2. */
+        if (p->spec->copy_image_tags && strcmp(p->src.owner_id, p->ctx->account) == 0 &&
+            registry_tags_copy(r, p->src.image_id, p->dst.image_id, err) < 0)
+                return -1;
         kiln_crash_point("copy.before-commit");
         return registry_image_set_state(r, p->dst.image_id, "available", NULL, NULL, err);
 }

@@ -228,7 +228,6 @@ static const char *const image_filters[] = {
         "root-device-name",
         "root-device-type",
         "state",
-        "tag-key",
         "virtualization-type",
         NULL,
 };
@@ -282,14 +281,7 @@ static bool image_filter_match(const kiln_image *img, const kiln_filter *f)
                 }
                 return false;
         }
-        for (size_t i = 0; i < img->n_tags; i++) {
-                if (strcmp(n, "tag-key") == 0 && filter_match_any(f, img->tags[i].key))
-                        return true;
-                if (strncmp(n, "tag:", 4) == 0 && strcmp(n + 4, img->tags[i].key) == 0 &&
-                    filter_match_any(f, img->tags[i].value))
-                        return true;
-        }
-        return false;
+        return filter_tag(f) && filter_match_tags(f, img->tags, img->n_tags);
 }
 
 static int check_owner_values(const char *const *v, size_t n, bool allow_all, kiln_error **err)

@@ -53,9 +53,9 @@ int rules_snapshot_restorable(const kiln_ctx *ctx, registry *r, const char *snap
         return rc;
 }
 
-static const char *const snapshot_filters[] = {"description", "owner-id",   "snapshot-id",
-                                               "status",      "volume-id",  "volume-size",
-                                               "tag-key",     "start-time", NULL};
+static const char *const snapshot_filters[] = {"description", "owner-id",  "snapshot-id",
+                                               "status",      "volume-id", "volume-size",
+                                               "start-time",  NULL};
 
 static bool snapshot_filter_match(const kiln_snapshot *s, const kiln_filter *f)
 {
@@ -77,14 +77,7 @@ static bool snapshot_filter_match(const kiln_snapshot *s, const kiln_filter *f)
                 return filter_match_any(f, buf);
         if (strcmp(n, "start-time") == 0)
                 return filter_match_any(f, s->start_time);
-        for (size_t i = 0; i < s->n_tags; i++) {
-                if (strcmp(n, "tag-key") == 0 && filter_match_any(f, s->tags[i].key))
-                        return true;
-                if (strncmp(n, "tag:", 4) == 0 && strcmp(n + 4, s->tags[i].key) == 0 &&
-                    filter_match_any(f, s->tags[i].value))
-                        return true;
-        }
-        return false;
+        return filter_tag(f) && filter_match_tags(f, s->tags, s->n_tags);
 }
 
 typedef struct snap_describe {

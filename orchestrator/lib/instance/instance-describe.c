@@ -97,7 +97,7 @@ static bool instance_filter_match(const kiln_instance *inst, const kiln_filter *
                 return filter_match_any(f, inst->reservation_id);
         if (strcmp(n, "platform") == 0)
                 return strcmp(inst->platform, "windows") == 0 && filter_match_any(f, "windows");
-        return false;
+        return filter_tag(f) && filter_match_tags(f, inst->tags, inst->n_tags);
 }
 
 typedef struct list_txn {

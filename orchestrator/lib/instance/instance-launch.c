@@ -12,6 +12,7 @@
 #include "instance/instance-private.h"
 #include "keypair/keypair-private.h"
 #include "seed/seed.h"
+#include "tag/tag-private.h"
 #include "util/util.h"
 
 #define GIB               (1024ULL * 1024 * 1024)
@@ -106,7 +107,9 @@ typedef struct made {
         char *kiln_public;
         const void *user_data; /* the request's, kept with the instance */
         size_t user_data_len;
-        const char *seed_sha256; /* while the seed is recorded */
+        const char *seed_sha256;        /* while the seed is recorded */
+        const kiln_tag_spec *tag_specs; /* the request's TagSpecifications */
+        size_t n_tag_specs;
 } made;
 
 static int insert_records(registry *r, void *userdata, kiln_error **err)
@@ -118,9 +121,18 @@ static int insert_records(registry *r, void *userdata, kiln_error **err)
                                        strcmp(m->inst.platform, "windows") != 0, err) < 0)
                 return -1;
         for (size_t i = 0; i < m->n_vols; i++)
-                if (registry_volume_insert(r, &m->vols[i], err) < 0)
+                if (registry_volume_insert(r, &m->vols[i], err) < 0 ||
+                    tag_specs_apply(r, m->tag_specs, m->n_tag_specs, "volume", m->vols[i].volume_id,
+                                    err) < 0)
                         return -1;
-        return 0;
+        if (tag_specs_apply(r, m->tag_specs, m->n_tag_specs, "instance", m->inst.instance_id, err) <
+            0)
+                return -1;
+        /* A retried transaction reads them again. */
+        kiln_tags_free(m->inst.tags, m->inst.n_tags);
+        m->inst.tags = NULL;
+        m->inst.n_tags = 0;
+        return registry_tags_get(r, m->inst.instance_id, &m->inst.tags, &m->inst.n_tags, err);
 }
 
 static int forget_records(registry *r, void *userdata, kiln_error **err)
@@ -249,6 +261,8 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         m->inst.instance_id = kiln_id_new("i");
         m->user_data = l->spec->user_data;
         m->user_data_len = l->spec->user_data_len;
+        m->tag_specs = l->spec->tag_specs;
+        m->n_tag_specs = l->spec->n_tag_specs;
         m->inst.reservation_id = kiln_xstrdup(l->reservation_id);
         m->inst.region = kiln_xstrdup(l->ctx->region->name);
         m->inst.owner_id = kiln_xstrdup(l->ctx->account);
@@ -353,6 +367,9 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         return instance_write_known_hosts(l->ctx, &m->inst, err);
 }
 
+/* What TagSpecifications may name at launch. */
+static const char *const launch_tag_types[] = {"instance", "volume", NULL};
+
 static int launch_prepare(launch *l, kiln_error **err)
 {
         kiln_kvm_probe probe;
@@ -364,6 +381,8 @@ static int launch_prepare(launch *l, kiln_error **err)
                                       "The count must be between 1 and 20, not %d", l->spec->count);
         if (l->spec->user_data &&
             seed_check_user_data(l->spec->user_data, l->spec->user_data_len, err) < 0)
+                return -1;
+        if (tag_specs_check(l->spec->tag_specs, l->spec->n_tag_specs, launch_tag_types, err) < 0)
                 return -1;
         if (instance_type_lookup(l->spec->instance_type, &l->type, &vcpus, &mem, err) < 0)
                 return -1;

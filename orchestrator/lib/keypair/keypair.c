@@ -19,6 +19,7 @@
 #include "image/image-rules.h"
 #include "keypair/keypair-private.h"
 #include "registry/registry-keypair.h"
+#include "tag/tag-private.h"
 #include "util/util.h"
 
 /* ==== records (their destructors are in model/records.c) ==== */
@@ -138,7 +139,9 @@ static int check_room(kiln_ctx *ctx, registry *r, const char *name, kiln_error *
 typedef struct keypair_txn {
         kiln_ctx *ctx;
         const char *name;
-        const kiln_keypair *kp;
+        kiln_keypair *kp;
+        const kiln_tag_spec *specs;
+        size_t n_specs;
 } keypair_txn;
 
 static int room_txn(registry *r, void *userdata, kiln_error **err)
@@ -153,9 +156,14 @@ static int insert_txn(registry *r, void *userdata, kiln_error **err)
 {
         keypair_txn *t = userdata;
 
-        if (check_room(t->ctx, r, t->kp->key_name, err) < 0)
+        if (check_room(t->ctx, r, t->kp->key_name, err) < 0 ||
+            registry_keypair_insert(r, t->kp, err) < 0 ||
+            tag_specs_apply(r, t->specs, t->n_specs, "key-pair", t->kp->key_pair_id, err) < 0)
                 return -1;
-        return registry_keypair_insert(r, t->kp, err);
+        kiln_tags_free(t->kp->tags, t->kp->n_tags);
+        t->kp->tags = NULL;
+        t->kp->n_tags = 0;
+        return registry_tags_get(r, t->kp->key_pair_id, &t->kp->tags, &t->kp->n_tags, err);
 }
 
 /* A record of the context's region and account; takes ownership of the strings. */
@@ -175,6 +183,9 @@ static kiln_keypair keypair_record(kiln_ctx *ctx, const char *name, const char *
         kp.owner_id = kiln_xstrdup(ctx->account);
         return kp;
 }
+
+/* The resource type TagSpecifications may name when a key pair is made. */
+static const char *const keypair_tag_types[] = {"key-pair", NULL};
 
 /* ==== create ==== */
 
@@ -281,18 +292,20 @@ static int private_file_write(int fd, const char *path, const keygen *k, kiln_er
 }
 
 int kiln_keypair_create(kiln_ctx *ctx, const char *name, const char *key_type,
-                        const char *key_format, const char *output_file, kiln_keypair *ret,
+                        const char *key_format, const char *output_file,
+                        const kiln_tag_spec *tag_specs, size_t n_tag_specs, kiln_keypair *ret,
                         char **ret_private_key, kiln_error **err)
 {
         kiln_autoclose int fd = -1;
         kiln_autofree char *path = NULL;
-        keypair_txn t = {ctx, name, NULL};
+        keypair_txn t = {ctx, name, NULL, tag_specs, n_tag_specs};
         kiln_keypair kp = {0};
         keygen k = {0};
         bool ed25519 = key_type && strcmp(key_type, "ed25519") == 0;
         int r;
 
-        if (create_validate(name, key_type, key_format, output_file, ret_private_key, err) < 0)
+        if (create_validate(name, key_type, key_format, output_file, ret_private_key, err) < 0 ||
+            tag_specs_check(tag_specs, n_tag_specs, keypair_tag_types, err) < 0)
                 return -1;
         /* Refuse a taken name before the work of generating a key; the insert checks again. */
         if (registry_read(ctx->reg, room_txn, &t, err) < 0)
@@ -333,15 +346,17 @@ int kiln_keypair_create(kiln_ctx *ctx, const char *name, const char *key_type,
 /* ==== import ==== */
 
 int kiln_keypair_import(kiln_ctx *ctx, const char *name, const char *public_key_material,
-                        kiln_keypair *ret, kiln_error **err)
+                        const kiln_tag_spec *tag_specs, size_t n_tag_specs, kiln_keypair *ret,
+                        kiln_error **err)
 {
         kiln_autofree char *fingerprint = NULL;
-        keypair_txn t = {ctx, name, NULL};
+        keypair_txn t = {ctx, name, NULL, tag_specs, n_tag_specs};
         keypair_public p = {0};
         kiln_keypair kp = {0};
         int r;
 
-        if (keypair_check_name(name, err) < 0)
+        if (keypair_check_name(name, err) < 0 ||
+            tag_specs_check(tag_specs, n_tag_specs, keypair_tag_types, err) < 0)
                 return -1;
         if (!public_key_material)
                 return kiln_error_set(err, KILN_E_INVALID, "MissingParameter",
@@ -369,8 +384,7 @@ int kiln_keypair_import(kiln_ctx *ctx, const char *name, const char *public_key_
 
 /* ==== describe ==== */
 
-static const char *const keypair_filters[] = {"fingerprint", "key-name", "key-pair-id", "tag-key",
-                                              NULL};
+static const char *const keypair_filters[] = {"fingerprint", "key-name", "key-pair-id", NULL};
 
 static bool filter_match(const kiln_keypair *kp, const kiln_filter *f)
 {
@@ -382,14 +396,7 @@ static bool filter_match(const kiln_keypair *kp, const kiln_filter *f)
                 return filter_match_any(f, kp->fingerprint);
         if (strcmp(n, "key-name") == 0)
                 return filter_match_any(f, kp->key_name);
-        for (size_t i = 0; i < kp->n_tags; i++) {
-                if (strcmp(n, "tag-key") == 0 && filter_match_any(f, kp->tags[i].key))
-                        return true;
-                if (strncmp(n, "tag:", 4) == 0 && strcmp(n + 4, kp->tags[i].key) == 0 &&
-                    filter_match_any(f, kp->tags[i].value))
-                        return true;
-        }
-        return false;
+        return filter_tag(f) && filter_match_tags(f, kp->tags, kp->n_tags);
 }
 
 static bool in_list(const char *const *v, size_t n, const char *s)

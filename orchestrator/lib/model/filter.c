@@ -10,7 +10,7 @@
 int filter_check_names(const kiln_filter *f, size_t n, const char *const *known, kiln_error **err)
 {
         for (size_t i = 0; i < n; i++) {
-                bool ok = strncmp(f[i].name, "tag:", 4) == 0 && f[i].name[4];
+                bool ok = filter_tag(&f[i]);
 
                 for (size_t k = 0; !ok && known[k]; k++)
                         ok = strcmp(f[i].name, known[k]) == 0;
@@ -119,5 +119,25 @@ bool filter_match_any(const kiln_filter *f, const char *value)
         for (size_t i = 0; i < f->n_values; i++)
                 if (filter_wildcard(f->values[i], value))
                         return true;
+        return false;
+}
+
+bool filter_tag(const kiln_filter *f)
+{
+        return (strncmp(f->name, "tag:", 4) == 0 && f->name[4]) ||
+               strcmp(f->name, "tag-key") == 0 || strcmp(f->name, "tag-value") == 0;
+}
+
+bool filter_match_tags(const kiln_filter *f, const kiln_tag *tags, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (strcmp(f->name, "tag-key") == 0 && filter_match_any(f, tags[i].key))
+                        return true;
+                if (strcmp(f->name, "tag-value") == 0 && filter_match_any(f, tags[i].value))
+                        return true;
+                if (strncmp(f->name, "tag:", 4) == 0 && strcmp(f->name + 4, tags[i].key) == 0 &&
+                    filter_match_any(f, tags[i].value))
+                        return true;
+        }
         return false;
 }

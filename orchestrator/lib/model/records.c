@@ -6,6 +6,7 @@
 #include <kiln/image.h>
 #include <kiln/instance.h>
 #include <kiln/keypair.h>
+#include <kiln/tag.h>
 
 void kiln_tags_free(kiln_tag *tags, size_t n)
 {
@@ -126,6 +127,7 @@ void kiln_instance_clear(kiln_instance *inst)
                 free(inst->volumes[i].file);
         }
         free(inst->volumes);
+        kiln_tags_free(inst->tags, inst->n_tags);
         memset(inst, 0, sizeof(*inst));
 }
 
@@ -180,4 +182,15 @@ void kiln_keypairs_free(kiln_keypair *kps, size_t n)
         for (size_t i = 0; kps && i < n; i++)
                 kiln_keypair_clear(&kps[i]);
         free(kps);
+}
+
+void kiln_tag_descriptions_free(kiln_tag_description *d, size_t n)
+{
+        for (size_t i = 0; d && i < n; i++) {
+                free(d[i].key);
+                free(d[i].resource_id);
+                free(d[i].resource_type);
+                free(d[i].value);
+        }
+        free(d);
 }

@@ -205,13 +205,6 @@ static void remove_image(run *r, const char *region, const char *id)
         kiln_images_free(imgs, n);
 }
 
-static int tag_image(run *r, const char *id, kiln_error **err)
-{
-        return r->t->n_image_tags
-                       ? kiln_tags_create(r->ctx, &id, 1, r->t->image_tags, r->t->n_image_tags, err)
-                       : 0;
-}
-
 /* The root snapshot of an image, for the manifest. */
 static char *root_snapshot(kiln_ctx *ctx, const char *id)
 {
@@ -308,7 +301,7 @@ static int distribute(run *r, kiln_error **err)
                 kiln_ctx_options opts = {kiln_ctx_home(r->ctx), t->regions[i],
                                          kiln_ctx_account(r->ctx)};
                 kiln_copy_spec cs = {kiln_ctx_region(r->ctx), r->m->image_id, r->m->image_name,
-                                     t->image_description};
+                                     t->image_description, true};
                 char *copy = NULL;
 
                 if (check_interrupt(err) < 0 || kiln_ctx_new(&opts, &ctx, err) < 0)
@@ -346,7 +339,7 @@ static int build_steps(run *r, kiln_error **err)
                 r->made.key_file =
                         kiln_xasprintf("%s/%s.pem", kiln_ctx_home(r->ctx), r->made.keypair);
                 if (kiln_keypair_create(r->ctx, r->made.keypair, "ed25519", NULL, r->made.key_file,
-                                        &kp, NULL, err) < 0) {
+                                        NULL, 0, &kp, NULL, err) < 0) {
                         free(r->made.keypair);
                         r->made.keypair = NULL;
                         return -1;
@@ -372,6 +365,7 @@ static int build_steps(run *r, kiln_error **err)
         {
                 kiln_create_image_spec cs = {0};
                 kiln_bake_result res = {0};
+                kiln_tag_spec tags = {"image", t->image_tags, t->n_image_tags};
 
                 cs.instance_id = build_id;
                 cs.name = t->image_name;
@@ -382,6 +376,9 @@ static int build_steps(run *r, kiln_error **err)
                 cs.leave_stopped = r->o->on_error != KILN_ON_ERROR_KEEP;
                 cs.notify = r->o->notify;
                 cs.userdata = r->o->userdata;
+                /* The image is registered with its tags, in one step. */
+                cs.tag_specs = &tags;
+                cs.n_tag_specs = t->n_image_tags ? 1 : 0;
                 say(r, KILN_LOG_INFO, "baking %s as '%s'", build_id, t->image_name);
                 if (kiln_image_create(r->ctx, &cs, &res, err) < 0)
                         return -1;
@@ -391,8 +388,6 @@ static int build_steps(run *r, kiln_error **err)
                 r->m->image_name = kiln_xstrdup(t->image_name);
                 record_image(r, kiln_ctx_region(r->ctx), res.image_id);
         }
-        if (tag_image(r, r->m->image_id, err) < 0)
-                return -1;
         step_done(r, "bake", start);
         /* The build instance is done with (on_error keep leaves it running until the end). */
         if (r->o->on_error != KILN_ON_ERROR_KEEP) {

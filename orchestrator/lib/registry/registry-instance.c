@@ -213,7 +213,8 @@ static void instance_from_row(sqlite3_stmt *st, kiln_instance *inst)
         inst->state_code = registry_instance_state_code(inst->state);
 }
 
-static int instance_volumes(registry *r, kiln_instance *inst, kiln_error **err)
+/* The instance's volumes and tags. */
+static int instance_complete(registry *r, kiln_instance *inst, kiln_error **err)
 {
         registry_volume *v = NULL;
         size_t n = 0;
@@ -233,7 +234,7 @@ static int instance_volumes(registry *r, kiln_instance *inst, kiln_error **err)
                 iv->delete_on_termination = v[i].delete_on_termination;
         }
         registry_volumes_free(v, n);
-        return 0;
+        return registry_tags_get(r, inst->instance_id, &inst->tags, &inst->n_tags, err);
 }
 
 int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_error **err)
@@ -251,7 +252,7 @@ int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_
         if (rc != SQLITE_ROW)
                 return registry_fail(r, err, "read instance");
         instance_from_row(st, &inst);
-        if (instance_volumes(r, &inst, err) < 0) {
+        if (instance_complete(r, &inst, err) < 0) {
                 kiln_instance_clear(&inst);
                 return -1;
         }
@@ -284,7 +285,7 @@ int registry_instance_list(registry *r, const char *region, const char *owner, k
                 return registry_fail(r, err, "list instances");
         }
         for (size_t i = 0; i < n; i++)
-                if (instance_volumes(r, &list[i], err) < 0) {
+                if (instance_complete(r, &list[i], err) < 0) {
                         kiln_instances_free(list, n);
                         return -1;
                 }
@@ -434,7 +435,11 @@ int registry_instance_delete(registry *r, const char *id, kiln_error **err)
 {
         const char *args[] = {id, NULL};
 
-        if (registry_exec(r, "DELETE FROM volumes WHERE instance_id = ?1", args, err) < 0 ||
+        if (registry_exec(r,
+                          "DELETE FROM tags WHERE resource_id IN (SELECT id FROM volumes WHERE "
+                          "instance_id = ?1)",
+                          args, err) < 0 ||
+            registry_exec(r, "DELETE FROM volumes WHERE instance_id = ?1", args, err) < 0 ||
             registry_exec(r, "DELETE FROM tags WHERE resource_id = ?1", args, err) < 0)
                 return -1;
         return registry_exec(r, "DELETE FROM instances WHERE id = ?1", args, err);
@@ -460,6 +465,8 @@ int registry_volume_delete(registry *r, const char *id, kiln_error **err)
 {
         const char *args[] = {id, NULL};
 
+        if (registry_exec(r, "DELETE FROM tags WHERE resource_id = ?1", args, err) < 0)
+                return -1;
         return registry_exec(r, "DELETE FROM volumes WHERE id = ?1", args, err);
 }
 

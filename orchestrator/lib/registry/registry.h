@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <kiln/image.h>
+#include <kiln/tag.h>
 
 typedef struct registry registry;
 
@@ -95,5 +96,20 @@ int registry_snapshot_find_layer(registry *r, const char *region, const char *la
 int registry_tag_set(registry *r, const char *id, const char *key, const char *value,
                      kiln_error **err);
 int registry_tags_get(registry *r, const char *id, kiln_tag **ret, size_t *ret_n, kiln_error **err);
+/* Removes tag key of resource id: with any value if value is NULL, else only with that value. */
+int registry_tag_delete(registry *r, const char *id, const char *key, const char *value,
+                        kiln_error **err);
+/* Copies the tags of one resource onto another. */
+int registry_tags_copy(registry *r, const char *from_id, const char *to_id, kiln_error **err);
+/* Removes every tag of resource id. */
+int registry_tags_clear(registry *r, const char *id, kiln_error **err);
+/* Every tag on the live resources of owner in region (images, snapshots, instances, volumes,
+ * key pairs), by resource ID and key. */
+int registry_tags_owned(registry *r, const char *region, const char *owner,
+                        kiln_tag_description **ret, size_t *ret_n, kiln_error **err);
+/* The region, owner and state of the resource an ID names (ami-, snap-, i-, vol-, key-; a key
+ * pair's state is "available"); KILN_E_NOT_FOUND without an EC2 code if there is none. */
+int registry_resource_locate(registry *r, const char *id, char **ret_region, char **ret_owner,
+                             char **ret_state, kiln_error **err);
 
 #endif
