@@ -90,10 +90,10 @@ extern const cli_group cli_groups[];
 extern const size_t cli_n_groups;
 extern const cli_verb cli_general_verbs[], cli_image_verbs[], cli_snapshot_verbs[],
         cli_upkeep_verbs[], cli_doctor_verbs[], cli_instance_verbs[], cli_keypair_verbs[],
-        cli_configure_verbs[], cli_build_verbs[], cli_tag_verbs[];
+        cli_configure_verbs[], cli_build_verbs[], cli_tag_verbs[], cli_volume_verbs[];
 extern const size_t cli_n_general_verbs, cli_n_image_verbs, cli_n_snapshot_verbs,
         cli_n_upkeep_verbs, cli_n_doctor_verbs, cli_n_instance_verbs, cli_n_keypair_verbs,
-        cli_n_configure_verbs, cli_n_build_verbs, cli_n_tag_verbs;
+        cli_n_configure_verbs, cli_n_build_verbs, cli_n_tag_verbs, cli_n_volume_verbs;
 
 #define CLI_END_OPTS                                                                               \
         {                                                                                          \

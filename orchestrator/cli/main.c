@@ -41,6 +41,7 @@ const cli_group cli_groups[] = {
         {"configure", cli_configure_verbs, &cli_n_configure_verbs},
         {"pipelines", cli_build_verbs, &cli_n_build_verbs},
         {"key pairs", cli_keypair_verbs, &cli_n_keypair_verbs},
+        {"volumes", cli_volume_verbs, &cli_n_volume_verbs},
         {"tags", cli_tag_verbs, &cli_n_tag_verbs},
         {"money and upkeep", cli_upkeep_verbs, &cli_n_upkeep_verbs},
         {"host", cli_doctor_verbs, &cli_n_doctor_verbs},

@@ -7,7 +7,7 @@ The rules (orchestrator/lib/README.md says why):
   adapters (registry/ virt/ seed/ ssh/ net/ disk/ host/)
                           util/, model/, their own folder
   core/                   util/, model/, the adapters, core/
-  domain (image/ instance/ guest/ bake/ keypair/ tag/ upkeep/)
+  domain (image/ instance/ guest/ bake/ keypair/ tag/ volume/ upkeep/)
                           util/, model/, the adapters, core/, the domain folders
   pipeline/               util/ (and the public headers)
   front ends (cli/, ec2/) their own folder (and the public headers)
@@ -26,7 +26,7 @@ import sys
 import tempfile
 
 ADAPTERS = {"registry", "virt", "seed", "ssh", "net", "disk", "host"}
-DOMAIN = {"image", "instance", "guest", "bake", "keypair", "tag", "upkeep"}
+DOMAIN = {"image", "instance", "guest", "bake", "keypair", "tag", "volume", "upkeep"}
 FRONT_ENDS = {"cli", "ec2"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

@@ -1072,7 +1072,8 @@ static void t_run(t_env *t)
         vols = plant_volume_count(t->a, NULL);
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {"ami-nope", NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {"ami-nope", NULL, NULL,           NULL, 0,
+                                   1,          NULL, KILN_ACCEL_TCG, NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1341,8 +1342,8 @@ static void t_names(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "web (v2) [x86_64]/base.img @2024 it's_ok-1",
-                                    NULL, false};
+                kiln_copy_spec c = {"local", id, "web (v2) [x86_64]/base.img @2024 it's_ok-1", NULL,
+                                    false};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -2048,6 +2049,226 @@ out:
         kiln_keypair_clear(&kp);
 }
 
+/* ==== volumes: create, describe, delete, attach and detach (before the domain) ==== */
+
+static kiln_volume_spec volume_spec(int64_t size, const char *snapshot_id)
+{
+        kiln_volume_spec v = {size, snapshot_id, NULL, NULL, NULL, 0};
+
+        return v;
+}
+
+static void t_volumes_create(t_env *t, const char *snap, char **ret_empty, char **ret_from)
+{
+        kiln_tag x = tag("use", "data");
+        kiln_tag_spec ts = {"volume", &x, 1};
+        long before = plant_volume_count(t->a, NULL);
+        struct {
+                kiln_volume_spec spec;
+                int code;
+                const char *api;
+                const char *what;
+        } bad[] = {
+                {volume_spec(0, NULL), KILN_E_INVALID, "MissingParameter", "no size, no snapshot"},
+                {volume_spec(16385, NULL), KILN_E_INVALID, "InvalidParameterValue", "16385 GiB"},
+                {volume_spec(-1, NULL), KILN_E_INVALID, "InvalidParameterValue", "a negative size"},
+                {volume_spec(0, "snap-0123456789abcdef0"), KILN_E_NOT_FOUND,
+                 "InvalidSnapshot.NotFound", "an unknown snapshot"},
+                {volume_spec(0, "snap-nope"), KILN_E_INVALID, "InvalidSnapshotID.Malformed",
+                 "a malformed snapshot ID"},
+        };
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume v = {0};
+
+                refused(kiln_volume_create(t->a, &bad[i].spec, &v, &e), &e, bad[i].code, bad[i].api,
+                        bad[i].what);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume_spec sp = volume_spec(1, NULL);
+                kiln_volume v = {0};
+
+                sp.volume_type = "fast";
+                refused(kiln_volume_create(t->a, &sp, &v, &e), &e, KILN_E_INVALID,
+                        "InvalidParameterValue", "an unknown volume type");
+                sp.volume_type = NULL;
+                sp.availability_zone = "mars1a";
+                kiln_error_free(kiln_steal(&e));
+                refused(kiln_volume_create(t->a, &sp, &v, &e), &e, KILN_E_INVALID,
+                        "InvalidParameterValue", "another availability zone");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume v = {0};
+                kiln_volume_spec sp = volume_spec(0, snap);
+
+                refused(kiln_volume_create(t->b, &sp, &v, &e), &e, KILN_E_NOT_FOUND,
+                        "InvalidSnapshot.NotFound",
+                        "another account's snapshot without createVolumePermission");
+        }
+        is_int(plant_volume_count(t->a, NULL), before, "refused creates left no file");
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume v = {0};
+                kiln_volume_spec sp = volume_spec(2, NULL);
+
+                sp.volume_type = "gp3";
+                sp.availability_zone = "locala";
+                sp.tag_specs = &ts;
+                sp.n_tag_specs = 1;
+                succeeds(kiln_volume_create(t->a, &sp, &v, &e), &e, "an empty 2 GiB gp3 volume");
+                ok(v.state && strcmp(v.state, "available") == 0 && v.size == 2 &&
+                           strcmp(v.volume_type, "gp3") == 0 && !v.snapshot_id && !v.instance_id,
+                   "available, 2 GiB, gp3, from no snapshot, not attached");
+                ok(v.n_tags == 1 && strcmp(v.tags[0].value, "data") == 0,
+                   "with its tags from TagSpecifications");
+                {
+                        kiln_autofree char *file = kiln_xasprintf("%s.qcow2", v.volume_id);
+
+                        ok(plant_volume_exists(t->a, NULL, file), "and its file in the pool");
+                }
+                *ret_empty = kiln_steal(&v.volume_id);
+                kiln_volume_clear(&v);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume v = {0};
+                kiln_volume_spec sp = volume_spec(0, snap);
+
+                succeeds(kiln_volume_create(t->a, &sp, &v, &e), &e, "a volume from a snapshot");
+                ok(v.size == 1 && v.snapshot_id && strcmp(v.snapshot_id, snap) == 0,
+                   "the snapshot's size (1 GiB) and its ID");
+                *ret_from = kiln_steal(&v.volume_id);
+                kiln_volume_clear(&v);
+        }
+}
+
+static size_t volumes_matching(kiln_ctx *ctx, const char *name, const char *value)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+        const char *v[] = {value};
+        kiln_filter f = {name, v, 1};
+        kiln_volume *list = NULL;
+        size_t n = 0;
+
+        if (kiln_volumes_describe(ctx, NULL, 0, &f, 1, &list, &n, &e) < 0) {
+                printf("#   describe-volumes: %s\n", e->msg);
+                return (size_t) -1;
+        }
+        kiln_volumes_free(list, n);
+        return n;
+}
+
+static void t_volumes_attach(t_env *t, const char *empty, const char *inst, const char *pending)
+{
+        struct {
+                const char *vol, *inst, *device;
+                int code;
+                const char *api;
+                const char *what;
+        } bad[] = {
+                {empty, inst, "/dev/sda", KILN_E_INVALID, "InvalidParameterValue",
+                 "the root's letter"},
+                {empty, inst, "/dev/hdf", KILN_E_INVALID, "InvalidParameterValue",
+                 "a device name that is not EBS's"},
+                {empty, inst, "/dev/vda", KILN_E_INVALID, "InvalidParameterValue",
+                 "the root device itself"},
+                {empty, pending, "/dev/sdf", KILN_E_STATE, "IncorrectState",
+                 "an instance that is pending"},
+                {empty, "i-0123456789abcdef0", "/dev/sdf", KILN_E_NOT_FOUND,
+                 "InvalidInstanceID.NotFound", "an unknown instance"},
+                {"vol-0123456789abcdef0", inst, "/dev/sdf", KILN_E_NOT_FOUND,
+                 "InvalidVolume.NotFound", "an unknown volume"},
+                {"vol-x", inst, "/dev/sdf", KILN_E_INVALID, "InvalidVolumeID.Malformed",
+                 "a malformed volume ID"},
+        };
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume v = {0};
+
+                refused(kiln_volume_attach(t->a, bad[i].vol, bad[i].inst, bad[i].device, &v, &e),
+                        &e, bad[i].code, bad[i].api, bad[i].what);
+        }
+        {
+                /* The planted instance has no domain: the attach is undone. */
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume v = {0};
+                int rc = kiln_volume_attach(t->a, empty, inst, "/dev/sdf", &v, &e);
+
+                ok(rc == -1 && e, "an attach whose domain cannot be changed fails");
+                is_int((long) volumes_matching(t->a, "status", "available"), 2,
+                       "and leaves the volume available");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume v = {0};
+
+                refused(kiln_volume_detach(t->a, empty, NULL, NULL, false, &v, &e), &e,
+                        KILN_E_STATE, "IncorrectState", "detaching a volume that is not attached");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume v = {0};
+
+                refused(kiln_volume_attach(t->b, empty, inst, "/dev/sdf", &v, &e), &e,
+                        KILN_E_NOT_FOUND, "InvalidVolume.NotFound", "another account's volume");
+        }
+}
+
+static void t_volumes(t_env *t)
+{
+        kiln_autofree char *snap = NULL;
+        kiln_autofree char *img = image_with_snapshot(t->a, "volume-source", &snap);
+        kiln_autofree char *inst = img ? plant_instance(t->a, img, "stopped") : NULL;
+        kiln_autofree char *pending = img ? plant_instance(t->a, img, "pending") : NULL;
+        kiln_autofree char *empty = NULL, *from = NULL;
+        long files;
+
+        if (!fixture(img && snap && inst && pending, "volumes: a snapshot and instances of A"))
+                return;
+        t_volumes_create(t, snap, &empty, &from);
+        if (!empty || !from)
+                return;
+        is_int((long) volumes_matching(t->a, "volume-id", empty), 1, "describe-volumes volume-id");
+        is_int((long) volumes_matching(t->a, "snapshot-id", snap), 1, "snapshot-id");
+        is_int((long) volumes_matching(t->a, "volume-type", "gp3"), 1, "volume-type");
+        is_int((long) volumes_matching(t->a, "size", "2"), 1, "size");
+        is_int((long) volumes_matching(t->a, "availability-zone", "locala"), 2,
+               "availability-zone");
+        is_int((long) volumes_matching(t->a, "tag:use", "d*"), 1, "tag:use");
+        is_int((long) volumes_matching(t->b, "status", "*"), 0, "another account sees none");
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *ids[] = {"vol-0123456789abcdef0"};
+                kiln_volume *list = NULL;
+                size_t n = 0;
+
+                refused(kiln_volumes_describe(t->a, ids, 1, NULL, 0, &list, &n, &e), &e,
+                        KILN_E_NOT_FOUND, "InvalidVolume.NotFound",
+                        "describe-volumes of an unknown ID");
+        }
+        t_volumes_attach(t, empty, inst, pending);
+        files = plant_volume_count(t->a, NULL);
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                succeeds(kiln_volume_delete(t->a, from, &e), &e, "delete-volume");
+                is_int(plant_volume_count(t->a, NULL), files - 1, "its file goes");
+                is_int((long) volumes_matching(t->a, "volume-id", from), 0, "and its record");
+                kiln_error_free(kiln_steal(&e));
+                refused(kiln_volume_delete(t->a, from, &e), &e, KILN_E_NOT_FOUND,
+                        "InvalidVolume.NotFound", "deleting it again");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                succeeds(kiln_volume_delete(t->a, empty, &e), &e, "delete the empty one");
+        }
+}
+
 /* ==== set-up ==== */
 
 static int write_config(const t_env *t)
@@ -2147,7 +2368,7 @@ int main(void)
                 void (*sections[])(t_env *) = {
                         t_context,   t_visibility,    t_owner_alias, t_owner_only, t_deregister,
                         t_snapshots, t_ungeneralized, t_copy,        t_run,        t_create,
-                        t_names,     t_filters,       t_tags};
+                        t_names,     t_filters,       t_tags,        t_volumes};
 
                 for (size_t i = 0; i < KILN_ARRAY_SIZE(sections); i++)
                         sections[i](&t);

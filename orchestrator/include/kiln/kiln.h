@@ -14,6 +14,7 @@
 #include <kiln/tag.h>
 #include <kiln/text.h>
 #include <kiln/upkeep.h>
+#include <kiln/volume.h>
 
 KILN_PUBLIC const char *kiln_version(void);
 

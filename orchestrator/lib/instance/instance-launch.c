@@ -311,6 +311,9 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
                 v->delete_on_termination = l->img.mappings[i].delete_on_termination;
                 v->state = kiln_xstrdup("creating");
                 v->create_time = kiln_xstrdup(now);
+                v->volume_type = kiln_xstrdup(l->img.mappings[i].volume_type);
+                v->attach_time = kiln_xstrdup(now);
+                v->position = (int) i;
                 iv->volume_id = kiln_xstrdup(v->volume_id);
                 iv->device_name = kiln_xstrdup(v->device_name);
                 iv->snapshot_id = kiln_xstrdup(v->snapshot_id);

@@ -170,8 +170,9 @@ static int terminate_records(registry *r, void *userdata, kiln_error **err)
         for (size_t i = 0; i < t->n_vols; i++) {
                 int rc = t->vols[i].delete_on_termination
                                  ? registry_volume_delete(r, t->vols[i].volume_id, err)
-                                 : registry_volume_set_state(r, t->vols[i].volume_id, "available",
-                                                             err);
+                                 /* It outlives the instance, detached, as EC2 keeps it. */
+                                 : registry_volume_set_attachment(r, t->vols[i].volume_id, NULL,
+                                                                  NULL, 0, NULL, err);
 
                 if (rc < 0)
                         return -1;

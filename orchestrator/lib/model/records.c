@@ -7,6 +7,7 @@
 #include <kiln/instance.h>
 #include <kiln/keypair.h>
 #include <kiln/tag.h>
+#include <kiln/volume.h>
 
 void kiln_tags_free(kiln_tag *tags, size_t n)
 {
@@ -193,4 +194,25 @@ void kiln_tag_descriptions_free(kiln_tag_description *d, size_t n)
                 free(d[i].value);
         }
         free(d);
+}
+
+void kiln_volume_clear(kiln_volume *v)
+{
+        if (!v)
+                return;
+        char **f[] = {&v->volume_id, &v->region,      &v->owner_id,    &v->snapshot_id,
+                      &v->state,     &v->volume_type, &v->create_time, &v->instance_id,
+                      &v->device,    &v->attach_time};
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(f); i++)
+                free(*f[i]);
+        kiln_tags_free(v->tags, v->n_tags);
+        memset(v, 0, sizeof(*v));
+}
+
+void kiln_volumes_free(kiln_volume *list, size_t n)
+{
+        for (size_t i = 0; list && i < n; i++)
+                kiln_volume_clear(&list[i]);
+        free(list);
 }

@@ -90,21 +90,31 @@ int registry_volume_insert(registry *r, const registry_volume *v, kiln_error **e
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
                 r,
                 "INSERT INTO volumes (id, region, owner, instance_id, device_name, snapshot_id, "
-                "volume, state, create_time, size, delete_on_termination, seq) VALUES (?1, ?2, "
-                "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                "volume, state, create_time, volume_type, attach_time, size, "
+                "delete_on_termination, seq, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                "?10, ?11, ?12, ?13, ?14, ?15)",
                 err);
-        const char *texts[] = {v->volume_id,   v->region,      v->owner_id,
-                               v->instance_id, v->device_name, v->snapshot_id,
-                               v->volume,      v->state,       v->create_time};
+        const char *texts[] = {v->volume_id,
+                               v->region,
+                               v->owner_id,
+                               v->instance_id,
+                               v->device_name ? v->device_name : "",
+                               v->snapshot_id,
+                               v->volume,
+                               v->state,
+                               v->create_time,
+                               v->volume_type ? v->volume_type : "standard",
+                               v->attach_time};
 
         if (!st)
                 return -1;
         for (int i = 0; i < (int) KILN_ARRAY_SIZE(texts); i++)
                 if (registry_bind_text(r, st, i + 1, texts[i], err) < 0)
                         return -1;
-        sqlite3_bind_int64(st, 10, v->size);
-        sqlite3_bind_int(st, 11, v->delete_on_termination);
-        sqlite3_bind_int64(st, 12, registry_next_seq(r, "volumes"));
+        sqlite3_bind_int64(st, 12, v->size);
+        sqlite3_bind_int(st, 13, v->delete_on_termination);
+        sqlite3_bind_int64(st, 14, registry_next_seq(r, "volumes"));
+        sqlite3_bind_int(st, 15, v->position);
         if (sqlite3_step(st) != SQLITE_DONE)
                 return registry_fail(r, err, "insert volume");
         return 0;
@@ -123,12 +133,16 @@ static void volume_from_row(sqlite3_stmt *st, registry_volume *v)
         v->create_time = registry_col_text(st, 8);
         v->size = sqlite3_column_int64(st, 9);
         v->delete_on_termination = sqlite3_column_int(st, 10) != 0;
+        v->volume_type = registry_col_text(st, 11);
+        v->attach_time = registry_col_text(st, 12);
+        v->position = sqlite3_column_int(st, 13);
 }
 
 void registry_volume_clear(registry_volume *v)
 {
-        char **f[] = {&v->volume_id,   &v->region, &v->owner_id, &v->instance_id, &v->device_name,
-                      &v->snapshot_id, &v->volume, &v->state,    &v->create_time};
+        char **f[] = {&v->volume_id,   &v->region,      &v->owner_id,   &v->instance_id,
+                      &v->device_name, &v->snapshot_id, &v->volume,     &v->state,
+                      &v->create_time, &v->volume_type, &v->attach_time};
 
         for (size_t i = 0; i < KILN_ARRAY_SIZE(f); i++)
                 free(*f[i]);
@@ -147,7 +161,8 @@ static int volume_query(registry *r, const char *where, const char *arg, registr
 {
         kiln_autofree char *sql = kiln_xasprintf(
                 "SELECT id, region, owner, instance_id, device_name, snapshot_id, volume, state, "
-                "create_time, size, delete_on_termination FROM volumes WHERE %s ORDER BY seq",
+                "create_time, size, delete_on_termination, volume_type, attach_time, position "
+                "FROM volumes WHERE %s ORDER BY position, seq",
                 where);
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, err);
         registry_volume *v = NULL;
@@ -228,7 +243,7 @@ static int instance_complete(registry *r, kiln_instance *inst, kiln_error **err)
                 iv->volume_id = kiln_steal(&v[i].volume_id);
                 iv->device_name = kiln_steal(&v[i].device_name);
                 iv->snapshot_id = kiln_steal(&v[i].snapshot_id);
-                iv->attach_time = kiln_steal(&v[i].create_time);
+                iv->attach_time = kiln_steal(&v[i].attach_time);
                 iv->file = kiln_steal(&v[i].volume);
                 iv->size = v[i].size;
                 iv->delete_on_termination = v[i].delete_on_termination;
@@ -459,6 +474,44 @@ int registry_volume_switch(registry *r, const char *id, const char *volume, cons
 
         return registry_exec(r, "UPDATE volumes SET volume = ?2, snapshot_id = ?3 WHERE id = ?1",
                              args, err);
+}
+
+int registry_volume_get(registry *r, const char *id, registry_volume *ret, kiln_error **err)
+{
+        registry_volume *v = NULL;
+        size_t n = 0;
+
+        if (volume_query(r, "id = ?1", id, &v, &n, err) < 0)
+                return -1;
+        if (n == 0) {
+                free(v);
+                return kiln_error_set(err, KILN_E_NOT_FOUND, NULL, "no volume '%s'", id);
+        }
+        *ret = v[0];
+        free(v);
+        return 0;
+}
+
+int registry_volume_set_attachment(registry *r, const char *id, const char *instance_id,
+                                   const char *device, int position, const char *attach_time,
+                                   kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r,
+                "UPDATE volumes SET instance_id = ?2, device_name = ?3, attach_time = ?4, "
+                "position = ?5, state = CASE WHEN ?2 IS NULL THEN 'available' ELSE 'in-use' END "
+                "WHERE id = ?1",
+                err);
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0 ||
+            registry_bind_text(r, st, 2, instance_id, err) < 0 ||
+            registry_bind_text(r, st, 3, instance_id ? device : "", err) < 0 ||
+            registry_bind_text(r, st, 4, instance_id ? attach_time : NULL, err) < 0)
+                return -1;
+        sqlite3_bind_int(st, 5, position);
+        if (sqlite3_step(st) != SQLITE_DONE)
+                return registry_fail(r, err, "attach volume");
+        return 0;
 }
 
 int registry_volume_delete(registry *r, const char *id, kiln_error **err)

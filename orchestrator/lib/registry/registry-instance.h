@@ -18,6 +18,9 @@ typedef struct registry_volume {
         bool delete_on_termination;
         char *state; /* creating, in-use, available, deleted */
         char *create_time;
+        char *volume_type; /* NULL: standard */
+        char *attach_time; /* NULL while not attached */
+        int position;      /* the order of the instance's disks (vda, vdb, ...) */
 } registry_volume;
 
 void registry_volume_clear(registry_volume *v);
@@ -73,6 +76,13 @@ int registry_volume_set_state(registry *r, const char *id, const char *state, ki
 int registry_volume_switch(registry *r, const char *id, const char *volume, const char *snapshot_id,
                            kiln_error **err);
 int registry_volume_delete(registry *r, const char *id, kiln_error **err);
+/* The volume (any state); KILN_E_NOT_FOUND without an EC2 code if there is none. */
+int registry_volume_get(registry *r, const char *id, registry_volume *ret, kiln_error **err);
+/* Attaches the volume to instance_id as device at position (state in-use, attached now), or
+ * detaches it (instance_id NULL: state available, no device). */
+int registry_volume_set_attachment(registry *r, const char *id, const char *instance_id,
+                                   const char *device, int position, const char *attach_time,
+                                   kiln_error **err);
 void registry_volumes_free(registry_volume *v, size_t n);
 /* Seed volume names of the region's instances that are not terminated, and (parallel) the
  * instances' IDs. */

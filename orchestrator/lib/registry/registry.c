@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  3
+#define REGISTRY_SCHEMA_VERSION  4
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -75,7 +75,9 @@ static const char registry_schema[] =
         " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, instance_id TEXT,"
         " device_name TEXT NOT NULL, snapshot_id TEXT, volume TEXT NOT NULL,"
         " size INTEGER NOT NULL, delete_on_termination INTEGER NOT NULL,"
-        " state TEXT NOT NULL, create_time TEXT NOT NULL, seq INTEGER NOT NULL);"
+        " state TEXT NOT NULL, create_time TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " volume_type TEXT NOT NULL DEFAULT 'standard', attach_time TEXT,"
+        " position INTEGER NOT NULL DEFAULT 0);"
         "CREATE INDEX IF NOT EXISTS volumes_snapshot ON volumes(snapshot_id);";
 
 int registry_fail(registry *r, kiln_error **err, const char *what)
@@ -280,6 +282,36 @@ static int migrate_v3(registry *r, kiln_error **err)
         return 0;
 }
 
+/* Version 4: volumes are first-class (create-volume, attach-volume): their type, when they
+ * were attached, and their place among the instance's disks (launch volumes keep the order of
+ * their mappings). */
+static int migrate_v4(registry *r, kiln_error **err)
+{
+        static const struct {
+                const char *column, *decl;
+        } added[] = {{"volume_type", "TEXT NOT NULL DEFAULT 'standard'"},
+                     {"attach_time", "TEXT"},
+                     {"position", "INTEGER NOT NULL DEFAULT 0"}};
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
+                kiln_autofree char *sql = NULL;
+
+                if (column_exists(r, "volumes", added[i].column))
+                        continue;
+                sql = kiln_xasprintf("ALTER TABLE volumes ADD COLUMN %s %s", added[i].column,
+                                     added[i].decl);
+                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                        return registry_fail(r, err, "add a column");
+        }
+        /* Volumes made at launch were attached when they were made, in mapping order. */
+        if (sqlite3_exec(r->db,
+                         "UPDATE volumes SET attach_time = create_time, position = seq "
+                         "WHERE instance_id IS NOT NULL AND attach_time IS NULL;",
+                         NULL, NULL, NULL) != SQLITE_OK)
+                return registry_fail(r, err, "date the volumes' attachments");
+        return 0;
+}
+
 static int registry_migrate(registry *r, void *userdata, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, "PRAGMA user_version", err);
@@ -301,6 +333,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
         if (sqlite3_exec(r->db, registry_schema, NULL, NULL, NULL) != SQLITE_OK)
                 return registry_fail(r, err, "create schema");
         if (version >= 1 && version < 3 && migrate_v3(r, err) < 0)
+                return -1;
+        if (version >= 1 && version < 4 && migrate_v4(r, err) < 0)
                 return -1;
         if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
                          NULL, NULL, NULL) != SQLITE_OK)

@@ -287,3 +287,90 @@ int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err)
                 return virt_error(err, "cannot undefine domain '%s'", name);
         return 0;
 }
+
+/* ---- disks of a running domain ---- */
+
+static char *disk_xml(const virt_domain_disk *d)
+{
+        virt_domain_spec one = {0};
+
+        one.disks = d;
+        one.n_disks = 1;
+        return render_disks(&one);
+}
+
+char *virt_domain_disk_target(virDomainPtr dom, const char *pool, const char *volume)
+{
+        kiln_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+        kiln_autofree char *xpath = NULL;
+
+        /* Volume names kiln makes have no quote; one that has matches nothing. */
+        if (!xml || strchr(pool, '\'') || strchr(volume, '\''))
+                return NULL;
+        xpath = kiln_xasprintf("string(/domain/devices/disk[source/@pool='%s' and "
+                               "source/@volume='%s']/target/@dev)",
+                               pool, volume);
+        return virt_xml_string(xml, xpath);
+}
+
+char *virt_domain_free_target(virDomainPtr dom, kiln_error **err)
+{
+        kiln_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+
+        if (!xml) {
+                virt_error(err, "cannot read domain '%s'", virDomainGetName(dom));
+                return NULL;
+        }
+        /* vdz is the seed's. */
+        for (char c = 'b'; c < 'z'; c++) {
+                kiln_autofree char *xpath =
+                        kiln_xasprintf("string(/domain/devices/disk/target[@dev='vd%c']/@dev)", c);
+                kiln_autofree char *used = virt_xml_string(xml, xpath);
+
+                if (!used)
+                        return kiln_xasprintf("vd%c", c);
+        }
+        kiln_error_set(err, KILN_E_LIMIT, "AttachmentLimitExceeded",
+                       "domain '%s' has no free disk name left (vdb to vdy)",
+                       virDomainGetName(dom));
+        return NULL;
+}
+
+int virt_domain_attach_disk(virDomainPtr dom, const virt_domain_disk *disk, kiln_error **err)
+{
+        kiln_autofree char *xml = disk_xml(disk);
+
+        kiln_log(KILN_LOG_DEBUG, "libvirt: attaching volume '%s' to domain '%s' as %s",
+                 disk->volume, virDomainGetName(dom), disk->target);
+        if (virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                return virt_error(err, "cannot attach volume '%s' to domain '%s'", disk->volume,
+                                  virDomainGetName(dom));
+        return 0;
+}
+
+int virt_domain_detach_disk(virDomainPtr dom, const virt_domain_disk *disk, unsigned timeout_ms,
+                            kiln_error **err)
+{
+        kiln_autofree char *xml = disk_xml(disk);
+        uint64_t deadline = kiln_now_ms() + timeout_ms;
+
+        kiln_log(KILN_LOG_DEBUG, "libvirt: detaching volume '%s' (%s) from domain '%s'",
+                 disk->volume, disk->target, virDomainGetName(dom));
+        if (virDomainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                return virt_error(err, "cannot detach volume '%s' from domain '%s'", disk->volume,
+                                  virDomainGetName(dom));
+        /* The guest is asked to let go of the disk; it is gone once it has. */
+        for (;;) {
+                kiln_autofree char *target = virt_domain_disk_target(dom, disk->pool, disk->volume);
+
+                if (!target)
+                        return 0;
+                if (kiln_now_ms() >= deadline)
+                        return kiln_error_set(err, KILN_E_STATE, "IncorrectState",
+                                              "the guest of domain '%s' did not release %s "
+                                              "within %u s",
+                                              virDomainGetName(dom), disk->target,
+                                              timeout_ms / 1000);
+                kiln_sleep_ms(200);
+        }
+}

@@ -65,6 +65,17 @@ int virt_domain_snapshot_disks(virDomainPtr dom, const virt_snapshot_disk *disks
                                const char *const *skip, size_t n_skip, kiln_error **err);
 /* True if the domain is running (or paused, or being shut down). */
 bool virt_domain_active(virDomainPtr dom);
+
+/* The target (vdb ...) under which the live domain has volume of pool, or NULL. */
+char *virt_domain_disk_target(virDomainPtr dom, const char *pool, const char *volume);
+/* The first of vdb..vdy the live domain does not use. */
+char *virt_domain_free_target(virDomainPtr dom, kiln_error **err);
+/* Hot-plugs a disk into the running domain (its persistent definition is the caller's). */
+int virt_domain_attach_disk(virDomainPtr dom, const virt_domain_disk *disk, kiln_error **err);
+/* Asks the running domain's guest to release a disk and waits until it has, at most
+ * timeout_ms (KILN_E_STATE after). */
+int virt_domain_detach_disk(virDomainPtr dom, const virt_domain_disk *disk, unsigned timeout_ms,
+                            kiln_error **err);
 /* Why an inactive domain stopped, in words, when the hypervisor stopped it (QEMU failed or the
  * guest crashed); NULL when it shut down normally or the reason cannot be read. */
 const char *virt_domain_failure(virDomainPtr dom);

@@ -809,31 +809,41 @@ int virt_volume_download(virStoragePoolPtr pool, const char *name, const char *l
         return r;
 }
 
-int virt_volume_create_overlay(virStoragePoolPtr pool, const char *name, const char *backing_path,
+/* A qcow2 v3 volume of mode 0600: an overlay on backing_path, or empty if it is NULL. */
+static int volume_create_qcow2(virStoragePoolPtr pool, const char *name, const char *backing_path,
                                unsigned long long capacity, char **ret_path, kiln_error **err)
 {
         const char *pname = pool_name(pool);
         kiln_autofree char *what = NULL;
         kiln_autofree char *ename = NULL;
         kiln_autofree char *ebacking = NULL;
+        kiln_autofree char *epath = NULL;
         kiln_autofree char *cap = NULL;
         kiln_autofree char *xml = NULL;
         kiln_autofree char *path = NULL;
         kiln_autoptr(virt_vol) vol = NULL;
         const char *why = NULL;
 
-        what = kiln_xasprintf("cannot create volume '%s' in pool '%s' over '%s'",
-                              str_or_empty(name), pname, str_or_empty(backing_path));
+        what = backing_path ? kiln_xasprintf("cannot create volume '%s' in pool '%s' over '%s'",
+                                             str_or_empty(name), pname, backing_path)
+                            : kiln_xasprintf("cannot create volume '%s' in pool '%s'",
+                                             str_or_empty(name), pname);
         why = name_problem(name);
         if (why)
                 return kiln_error_set(err, KILN_E_INVALID, NULL, "%s: the volume name %s", what,
                                       why);
-        why = path_problem(backing_path, true);
+        why = backing_path ? path_problem(backing_path, true) : NULL;
         if (why)
                 return kiln_error_set(err, KILN_E_INVALID, NULL, "%s: the backing file %s", what,
                                       why);
         ename = kiln_xml_escape(name);
-        ebacking = kiln_xml_escape(backing_path);
+        epath = backing_path ? kiln_xml_escape(backing_path) : NULL;
+        ebacking = backing_path ? kiln_xasprintf("  <backingStore>\n"
+                                                 "    <path>%s</path>\n"
+                                                 "    <format type='qcow2'/>\n"
+                                                 "  </backingStore>\n",
+                                                 epath)
+                                : kiln_xstrdup("");
         /* Without <capacity>, libvirt gives the overlay its backing file's size. */
         cap = capacity ? kiln_xasprintf("  <capacity unit='bytes'>%llu</capacity>\n", capacity)
                        : kiln_xstrdup("");
@@ -848,14 +858,11 @@ int virt_volume_create_overlay(virStoragePoolPtr pool, const char *name, const c
                              "      <mode>0600</mode>\n"
                              "    </permissions>\n"
                              "  </target>\n"
-                             "  <backingStore>\n"
-                             "    <path>%s</path>\n"
-                             "    <format type='qcow2'/>\n"
-                             "  </backingStore>\n"
+                             "%s"
                              "</volume>\n",
                              ename, cap, ebacking);
         kiln_log(KILN_LOG_DEBUG, "libvirt: creating volume '%s' in pool '%s' over '%s'", name,
-                 pname, backing_path);
+                 pname, backing_path ? backing_path : "nothing");
         vol = vol_create(pool, name, xml, what, err);
         if (!vol)
                 return -1;
@@ -867,6 +874,22 @@ int virt_volume_create_overlay(virStoragePoolPtr pool, const char *name, const c
         }
         *ret_path = kiln_steal(&path);
         return 0;
+}
+
+int virt_volume_create_overlay(virStoragePoolPtr pool, const char *name, const char *backing_path,
+                               unsigned long long capacity, char **ret_path, kiln_error **err)
+{
+        if (!backing_path)
+                return kiln_error_set(err, KILN_E_INVALID, NULL,
+                                      "cannot create volume '%s': no backing file",
+                                      str_or_empty(name));
+        return volume_create_qcow2(pool, name, backing_path, capacity, ret_path, err);
+}
+
+int virt_volume_create_empty(virStoragePoolPtr pool, const char *name, unsigned long long capacity,
+                             char **ret_path, kiln_error **err)
+{
+        return volume_create_qcow2(pool, name, NULL, capacity, ret_path, err);
 }
 
 int virt_volume_delete(virStoragePoolPtr pool, const char *name, kiln_error **err)

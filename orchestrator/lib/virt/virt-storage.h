@@ -82,6 +82,10 @@ int virt_volume_download(virStoragePoolPtr pool, const char *name, const char *l
  * BACKING_PATH cannot be read. An existing volume NAME is KILN_E_EXISTS. */
 int virt_volume_create_overlay(virStoragePoolPtr pool, const char *name, const char *backing_path,
                                unsigned long long capacity, char **ret_path, kiln_error **err);
+/* Creates volume NAME as an empty qcow2 file (v3, mode 0600) of capacity bytes. An existing
+ * volume NAME is KILN_E_EXISTS. */
+int virt_volume_create_empty(virStoragePoolPtr pool, const char *name, unsigned long long capacity,
+                             char **ret_path, kiln_error **err);
 /* Deletes volume NAME. A volume that does not exist is not an error (deletes are retried by
  * fsck after a crash). */
 int virt_volume_delete(virStoragePoolPtr pool, const char *name, kiln_error **err);
