@@ -433,6 +433,13 @@ static int cmd_wait(const cli_verb *verb, const cli_global *g, const cli_args *a
                      {"instance-ready", KILN_WAIT_READY},
                      {"instance-stopped", KILN_WAIT_STOPPED},
                      {"instance-terminated", KILN_WAIT_TERMINATED}};
+        static const struct {
+                const char *name, *ids;
+                kiln_resource_wait_what what;
+        } storage[] = {{"volume-available", "volume-ids", KILN_WAIT_VOLUME_AVAILABLE},
+                       {"volume-in-use", "volume-ids", KILN_WAIT_VOLUME_IN_USE},
+                       {"snapshot-completed", "snapshot-ids", KILN_WAIT_SNAPSHOT_COMPLETED},
+                       {"image-available", "image-ids", KILN_WAIT_IMAGE_AVAILABLE}};
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         const char *what = args->n_positional ? args->positional[0] : NULL;
@@ -445,9 +452,26 @@ static int cmd_wait(const cli_verb *verb, const cli_global *g, const cli_args *a
         for (size_t i = 0; what && i < KILN_ARRAY_SIZE(waits); i++)
                 if (strcmp(what, waits[i].name) == 0)
                         w = (int) i;
+        for (size_t i = 0; what && w < 0 && i < KILN_ARRAY_SIZE(storage); i++) {
+                if (strcmp(what, storage[i].name) != 0)
+                        continue;
+                n_ids = cli_arg_all(args, storage[i].ids, &ids);
+                if (!n_ids) {
+                        free(ids);
+                        return cli_usage_error("wait %s needs --%s", what, storage[i].ids);
+                }
+                ctx = cli_ctx_open(g, &rc);
+                for (size_t k = 0; ctx && k < n_ids && !err; k++)
+                        kiln_resource_wait(ctx, storage[i].what, ids[k], seconds(to), &err);
+                free(ids);
+                if (!ctx)
+                        return rc;
+                return err ? cli_fail(err) : CLI_EXIT_OK;
+        }
         if (w < 0)
                 return cli_usage_error("wait needs one of instance-running, instance-ready, "
-                                       "instance-stopped, instance-terminated%s%s%s",
+                                       "instance-stopped, instance-terminated, volume-available, "
+                                       "volume-in-use, snapshot-completed, image-available%s%s%s",
                                        what ? " (not '" : "", what ? what : "", what ? "')" : "");
         n_ids = cli_arg_all(args, "instance-ids", &ids);
         if (!n_ids) {
@@ -527,6 +551,9 @@ static const cli_opt console_opts[] = {
 
 static const cli_opt wait_opts[] = {
         {"instance-ids", CLI_ARG_LIST, "ID...", "the instances"},
+        {"volume-ids", CLI_ARG_LIST, "ID...", "the volumes (volume-available, volume-in-use)"},
+        {"snapshot-ids", CLI_ARG_LIST, "ID...", "the snapshots (snapshot-completed)"},
+        {"image-ids", CLI_ARG_LIST, "ID...", "the images (image-available)"},
         {"timeout", CLI_ARG_ONE, "SECONDS", "give up after this long (default 600)"},
         CLI_END_OPTS,
 };
@@ -559,9 +586,12 @@ const cli_verb cli_instance_verbs[] = {
         {"get-console-output", "instances", "the last 64 KiB of an instance's serial console",
          "--instance-id ID", console_opts, 0, cmd_get_console_output,
          "kiln get-console-output --instance-id i-... --output text"},
-        {"wait", "instances", "wait until instances are running, ready, stopped or terminated",
-         "instance-running|instance-ready|instance-stopped|instance-terminated --instance-ids "
-         "ID...",
+        {"wait", "instances",
+         "wait until instances are running, ready, stopped or terminated, volumes available or "
+         "in use, snapshots completed, images available",
+         "instance-running|instance-ready|instance-stopped|instance-terminated|volume-available|"
+         "volume-in-use|snapshot-completed|image-available --instance-ids|--volume-ids|"
+         "--snapshot-ids|--image-ids ID...",
          wait_opts, 1, cmd_wait, "kiln wait instance-ready --instance-ids i-..."},
         {"ssh", "instances", "open a shell (or run a command) with the pinned host key",
          "i-... [--identity FILE] [-- COMMAND...]", ssh_opts, 64, cmd_ssh,

@@ -2251,6 +2251,24 @@ static void t_volumes(t_env *t)
                         "describe-volumes of an unknown ID");
         }
         t_volumes_attach(t, empty, inst, pending);
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                succeeds(kiln_resource_wait(t->a, KILN_WAIT_VOLUME_AVAILABLE, empty, 5, &e), &e,
+                         "wait volume-available returns for an available volume");
+                refused(kiln_resource_wait(t->a, KILN_WAIT_VOLUME_IN_USE, empty, 1, &e), &e,
+                        KILN_E_STATE, "IncorrectState", "wait volume-in-use gives up after 1 s");
+                kiln_error_free(kiln_steal(&e));
+                refused(kiln_resource_wait(t->a, KILN_WAIT_VOLUME_AVAILABLE,
+                                           "vol-0123456789abcdef0", 1, &e),
+                        &e, KILN_E_NOT_FOUND, "InvalidVolume.NotFound",
+                        "wait on an unknown volume");
+                kiln_error_free(kiln_steal(&e));
+                succeeds(kiln_resource_wait(t->a, KILN_WAIT_SNAPSHOT_COMPLETED, snap, 5, &e), &e,
+                         "wait snapshot-completed");
+                succeeds(kiln_resource_wait(t->a, KILN_WAIT_IMAGE_AVAILABLE, img, 5, &e), &e,
+                         "wait image-available");
+        }
         files = plant_volume_count(t->a, NULL);
         {
                 kiln_autoptr(kiln_error) e = NULL;

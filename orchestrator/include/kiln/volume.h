@@ -79,4 +79,18 @@ KILN_PUBLIC int kiln_volume_detach(kiln_ctx *ctx, const char *volume_id, const c
                                    const char *device, bool force, kiln_volume *ret,
                                    kiln_error **err);
 
+typedef enum {
+        KILN_WAIT_VOLUME_AVAILABLE,
+        KILN_WAIT_VOLUME_IN_USE,
+        KILN_WAIT_SNAPSHOT_COMPLETED,
+        KILN_WAIT_IMAGE_AVAILABLE,
+} kiln_resource_wait_what;
+
+/* The aws CLI's waiters volume-available, volume-in-use, snapshot-completed and
+ * image-available: returns once the resource is in that state; KILN_E_STATE if it reaches a
+ * state it will not leave for it (a failed image) or after timeout_s (0: 600 s), EC2's NotFound
+ * if it does not exist, KILN_E_INTERRUPTED after kiln_interrupt(). */
+KILN_PUBLIC int kiln_resource_wait(kiln_ctx *ctx, kiln_resource_wait_what what, const char *id,
+                                   unsigned timeout_s, kiln_error **err);
+
 #endif

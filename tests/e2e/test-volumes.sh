@@ -1,0 +1,145 @@
+#!/bin/bash
+# Volumes on a real guest: an empty volume hot-plugged into a running instance, written by the
+# guest, detached (the guest lets go of it), attached to the stopped instance and seen with its
+# data after the start; a volume made from the image's snapshot, bigger than it, with its
+# partitions; the refusals (a size below the snapshot's, a device in use, deleting an attached
+# or root volume) leaving nothing behind; and a volume that outlives its instance.
+set -u
+. "$KILN_TOP/tests/harness/tap.sh"
+. "$KILN_TOP/tests/harness/home.sh"
+
+home_setup_instances
+work=$KILN_HOME/test
+mkdir -p "$work/home"
+chmod 0700 "$work/home"
+
+sshcmd() {
+        kiln_rc describe-instances --instance-ids "$1"
+        json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["SshCommand"]'
+}
+on() {
+        local id=$1
+        shift
+        HOME=$work/home timeout 120 $(sshcmd "$id") -o BatchMode=yes "$@" 2>&1
+}
+# disk_size ID DEV: the size in bytes the guest sees for /dev/DEV, or nothing.
+disk_size() { on "$1" "lsblk -b -d -n -o SIZE /dev/$2 2>/dev/null" | tr -d ' '; }
+# Waits up to 30 s for the guest to see (or, with "gone", no longer see) /dev/DEV.
+wait_disk() {
+        local id=$1 dev=$2 want=${3:-there} i
+        for i in $(seq 30); do
+                if on "$id" "test -b /dev/$dev" >/dev/null; then
+                        [ "$want" = there ] && return 0
+                else
+                        [ "$want" = gone ] && return 0
+                fi
+                sleep 1
+        done
+        return 1
+}
+vol_state() {
+        kiln_rc describe-volumes --volume-ids "$1"
+        json 'd["Volumes"][0]["State"] + " " + ",".join(a["InstanceId"] + ":" + a["Device"] for a in d["Volumes"][0]["Attachments"])'
+}
+
+kiln_rc register-image --name debian-12 --disk "$KILN_TEST_IMAGE" --default-user admin
+BASE=$(json 'd["ImageId"]')
+kiln_rc describe-images --image-ids "$BASE"
+BASE_SNAP=$(json 'd["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]')
+BASE_GIB=$(json 'd["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"]')
+kiln_rc create-key-pair --key-name vols --key-type ed25519 --output-file "$work/vols.pem"
+kiln_rc run-instances --image-id "$BASE" --key-name vols --wait
+tap_is "$RC" 0 "an instance is ready"
+A=$(json 'd["Instances"][0]["InstanceId"]')
+ROOTVOL=$(json 'd["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]')
+
+# ---- an empty volume, hot-plugged ----
+kiln_rc create-volume --size 1 --volume-type gp3 --tag-specifications 'ResourceType=volume,Tags=[{Key=use,Value=data}]'
+tap_is "$RC" 0 "create-volume --size 1"
+V=$(json 'd["VolumeId"]')
+tap_is "$(json 'list(d.keys())')" \
+        "['AvailabilityZone', 'CreateTime', 'Encrypted', 'Size', 'SnapshotId', 'State', 'VolumeId', 'Tags', 'VolumeType', 'MultiAttachEnabled']" \
+        "CreateVolume's members in the aws CLI order"
+tap_is "$(json 'd["State"] + " " + str(d["Size"]) + " " + d["VolumeType"]')" "available 1 gp3" "available, 1 GiB, gp3"
+tap_is "$(stat -c %a "$(pool_path local)/$V.qcow2")" 600 "its file is kiln's user's alone"
+kiln_rc attach-volume --volume-id "$V" --instance-id "$A" --device /dev/sdf
+tap_is "$RC" 0 "attach-volume to the running instance"
+tap_is "$(json 'd["State"] + " " + d["Device"] + " " + d["InstanceId"]')" "attached /dev/sdf $A" "VolumeAttachment: attached, the device asked for"
+kiln_rc wait volume-in-use --volume-ids "$V"
+tap_is "$RC" 0 "wait volume-in-use"
+tap_is "$(vol_state "$V")" "in-use $A:/dev/sdf" "describe-volumes: in-use, with the attachment"
+wait_disk "$A" vdb
+tap_is "$(disk_size "$A" vdb)" 1073741824 "the guest sees a 1 GiB disk at once (hot-plug)"
+kiln_rc describe-instances --instance-ids "$A"
+tap_is "$(json '[m["DeviceName"] for m in d["Reservations"][0]["Instances"][0]["BlockDeviceMappings"]]')" \
+        "['/dev/vda', '/dev/sdf']" "describe-instances maps it under its device name"
+on "$A" 'sudo -n mkfs.ext4 -q -L kilndata /dev/vdb && sudo -n mount /dev/vdb /mnt && echo volume-data | sudo -n tee /mnt/file >/dev/null && sudo -n umount /mnt' >/dev/null
+tap_is "$(on "$A" 'sudo -n blkid -s LABEL -o value /dev/vdb')" kilndata "the guest made a file system on it"
+
+# ---- refusals ----
+kiln_rc create-volume --size 1
+V2=$(json 'd["VolumeId"]')
+kiln_rc attach-volume --volume-id "$V2" --instance-id "$A" --device /dev/sdf
+tap_is "$RC" 3 "a device in use: exit 3"
+tap_like "$ERR" "Attachment point /dev/sdf is already in use" "says so"
+kiln_rc attach-volume --volume-id "$V" --instance-id "$A" --device /dev/sdg
+tap_is "$RC" 6 "a volume in use: exit 6"
+tap_like "$ERR" "VolumeInUse" "VolumeInUse"
+kiln_rc delete-volume --volume-id "$V"
+tap_is "$RC" 6 "delete-volume while attached: exit 6"
+kiln_rc detach-volume --volume-id "$ROOTVOL"
+tap_is "$RC" 7 "the root volume cannot be detached: exit 7"
+tap_like "$ERR" "OperationNotPermitted" "OperationNotPermitted"
+kiln_rc create-volume --snapshot-id "$BASE_SNAP" --size $((BASE_GIB - 1))
+tap_is "$RC" 3 "a volume smaller than its snapshot: exit 3"
+tap_like "$ERR" "is too small; minimum is ${BASE_GIB}GiB" "says the minimum"
+kiln_rc describe-volumes --filters Name=status,Values=available
+tap_is "$(json '[v["VolumeId"] for v in d["Volumes"]]')" "['$V2']" "the refusals made or changed no volume"
+kiln_rc delete-volume --volume-id "$V2"
+
+# ---- detach from the running guest ----
+kiln_rc detach-volume --volume-id "$V" --instance-id "$A"
+tap_is "$RC" 0 "detach-volume"
+tap_is "$(json 'd["State"]')" detached "VolumeAttachment: detached"
+wait_disk "$A" vdb gone
+tap_ok $? "the guest let go of the disk"
+kiln_rc wait volume-available --volume-ids "$V" --timeout 30
+tap_is "$RC" 0 "wait volume-available"
+tap_is "$(vol_state "$V")" "available " "the volume is available again"
+
+# ---- attach to the stopped instance: seen at the next start, with its data ----
+kiln_rc stop-instances --instance-ids "$A"
+kiln_rc wait instance-stopped --instance-ids "$A"
+kiln_rc attach-volume --volume-id "$V" --instance-id "$A" --device /dev/sdg
+tap_is "$RC" 0 "attach-volume to the stopped instance"
+kiln_rc start-instances --instance-ids "$A"
+kiln_rc wait instance-ready --instance-ids "$A"
+tap_is "$RC" 0 "it starts with the volume"
+tap_is "$(on "$A" 'sudo -n mount /dev/vdb /mnt && cat /mnt/file; sudo -n umount /mnt')" volume-data \
+        "and the guest reads what it wrote there"
+
+# ---- a volume from the image's snapshot, bigger ----
+kiln_rc create-volume --snapshot-id "$BASE_SNAP" --size $((BASE_GIB + 1))
+tap_is "$RC" 0 "create-volume from the image's snapshot, 1 GiB bigger"
+S=$(json 'd["VolumeId"]')
+tap_is "$(json 'd["SnapshotId"] + " " + str(d["Size"])')" "$BASE_SNAP $((BASE_GIB + 1))" "with its snapshot and size"
+kiln_rc attach-volume --volume-id "$S" --instance-id "$A" --device /dev/sdh
+wait_disk "$A" vdc
+tap_is "$(disk_size "$A" vdc)" $(( (BASE_GIB + 1) * 1073741824 )) "the guest sees its size"
+tap_like "$(on "$A" 'lsblk -n -o NAME /dev/vdc')" "vdc1" "and the image's partitions on it"
+
+# ---- a volume outlives its instance ----
+kiln_rc terminate-instances --instance-ids "$A"
+kiln_rc wait instance-terminated --instance-ids "$A"
+tap_is "$(vol_state "$V")" "available " "an attached volume outlives its instance (DeleteOnTermination false)"
+tap_ok $([ -f "$(pool_path local)/$V.qcow2" ]; echo $?) "with its file"
+kiln_rc describe-volumes --volume-ids "$ROOTVOL"
+tap_is "$RC" 4 "the root volume went with the instance"
+kiln_rc delete-volume --volume-id "$V"
+tap_is "$RC" 0 "delete-volume"
+tap_ok $([ ! -e "$(pool_path local)/$V.qcow2" ]; echo $?) "its file is gone"
+kiln_rc delete-volume --volume-id "$S"
+kiln_rc fsck
+tap_is "$RC" 0 "fsck finds the home consistent"
+
+tap_done
