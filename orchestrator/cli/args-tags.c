@@ -23,8 +23,7 @@ static char *copy_text(const char *s)
         return d;
 }
 
-/* One option value as JSON: the text itself if it is JSON, else its shorthand read as JSON. */
-static json_t *value_json(const char *opt, const char *raw, kiln_error **err)
+json_t *cli_option_json(const char *opt, const char *raw, kiln_error **err)
 {
         kiln_autofree char *text = NULL;
         json_error_t jerr;
@@ -115,7 +114,7 @@ int cli_parse_tags(const cli_args *args, const char *opt, bool value_optional, k
         int rc = 0;
 
         for (size_t i = 0; rc == 0 && i < n; i++) {
-                json_t *j = value_json(opt, raw[i], err);
+                json_t *j = cli_option_json(opt, raw[i], err);
 
                 rc = j ? tags_from_json(opt, j, value_optional, &tags, &nt, err) : -1;
                 json_decref(j);
@@ -189,7 +188,7 @@ int cli_parse_tag_specs(const cli_args *args, cli_tag_specs *ret, kiln_error **e
         int rc = 0;
 
         for (size_t i = 0; rc == 0 && i < n; i++) {
-                json_t *j = value_json("tag-specifications", raw[i], err);
+                json_t *j = cli_option_json("tag-specifications", raw[i], err);
 
                 rc = j ? specs_from_json(j, &s, err) : -1;
                 json_decref(j);

@@ -124,6 +124,9 @@ int cli_parse_flat_permission(const cli_args *args, const char *groups_opt, cli_
 void cli_perm_change_free(cli_perm_change *c);
 
 /* args-tags.c */
+/* One value of a structured option as JSON: the text itself if it is JSON, else its aws CLI
+ * shorthand read as JSON (every scalar then a string). NULL with *err set. */
+json_t *cli_option_json(const char *opt, const char *raw, kiln_error **err);
 /* The tags of every occurrence of option opt (--tags): a missing Value is NULL when
  * value_optional (delete-tags: any value), else refused. */
 int cli_parse_tags(const cli_args *args, const char *opt, bool value_optional, kiln_tag **ret,
@@ -141,6 +144,14 @@ typedef struct cli_tag_specs {
 } cli_tag_specs;
 int cli_parse_tag_specs(const cli_args *args, cli_tag_specs *ret, kiln_error **err);
 void cli_tag_specs_free(cli_tag_specs *s);
+
+/* args-mappings.c: --block-device-mappings, owning its strings. */
+typedef struct cli_mappings {
+        kiln_mapping_spec *specs;
+        size_t n;
+} cli_mappings;
+int cli_parse_mappings(const cli_args *args, cli_mappings *ret, kiln_error **err);
+void cli_mappings_free(cli_mappings *m);
 
 /* context.c */
 /* Opens the kiln context from the global options; prints the error and returns NULL. */

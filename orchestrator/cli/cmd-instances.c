@@ -175,6 +175,7 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
         const char *count = cli_arg_get(args, "count");
         const char *accel = cli_arg_get(args, "accel");
         cli_tag_specs tags = {0};
+        cli_mappings maps = {0};
         kiln_instance *list = NULL;
         size_t n = 0;
         int rc = 0;
@@ -208,12 +209,19 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
         }
         if (cli_parse_tag_specs(args, &tags, &err) < 0)
                 return cli_fail(err);
+        if (cli_parse_mappings(args, &maps, &err) < 0) {
+                cli_tag_specs_free(&tags);
+                return cli_fail(err);
+        }
         spec.tag_specs = tags.specs;
         spec.n_tag_specs = tags.n;
+        spec.mappings = maps.specs;
+        spec.n_mappings = maps.n;
         ctx = cli_ctx_open(g, &rc);
         if (ctx)
                 rc = kiln_instances_run(ctx, &spec, &list, &n, &err) < 0 ? cli_fail(err) : 0;
         cli_tag_specs_free(&tags);
+        cli_mappings_free(&maps);
         if (!ctx || rc != 0)
                 return rc; /* NOLINT(clang-analyzer-unix.Malloc): user_data is kiln_autofree */
         if (cli_arg_has(args, "wait")) {
@@ -521,6 +529,9 @@ static const cli_opt run_opts[] = {
         {"accel", CLI_ARG_ONE, "auto|kvm|tcg", "accelerator (auto: KVM only where it runs guests)"},
         {"wait", CLI_ARG_NONE, NULL, "return when SSH answers and cloud-init has finished"},
         CLI_OPT_TAG_SPECS("instances (instance) and their volumes (volume)"),
+        {"block-device-mappings", CLI_ARG_LIST, "DeviceName=D,Ebs={VolumeSize=N,...}...",
+         "grow a volume of the image, add volumes (empty or from SnapshotId), leave one out "
+         "(NoDevice=)"},
         CLI_END_OPTS,
 };
 

@@ -1,9 +1,12 @@
 #!/bin/bash
-# Volumes on a real guest: an empty volume hot-plugged into a running instance, written by the
-# guest, detached (the guest lets go of it), attached to the stopped instance and seen with its
-# data after the start; a volume made from the image's snapshot, bigger than it, with its
-# partitions; the refusals (a size below the snapshot's, a device in use, deleting an attached
-# or root volume) leaving nothing behind; and a volume that outlives its instance.
+# Block device mappings and volumes on real guests: a launch with a bigger root (cloud-init
+# grows the partition and file system) and an added empty volume, both written by the guest
+# and baked into an image of two snapshots, whose launch has both files on the same devices;
+# an empty volume hot-plugged into a running instance, written by the guest, detached (the
+# guest lets go of it), attached to the stopped instance and seen with its data after the
+# start; a volume made from the image's snapshot, bigger than it, with its partitions; the
+# refusals (a size below the snapshot's, a device in use, deleting an attached or root volume)
+# leaving nothing behind; and a volume that outlives its instance.
 set -u
 . "$KILN_TOP/tests/harness/tap.sh"
 . "$KILN_TOP/tests/harness/home.sh"
@@ -48,10 +51,37 @@ kiln_rc describe-images --image-ids "$BASE"
 BASE_SNAP=$(json 'd["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]')
 BASE_GIB=$(json 'd["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeSize"]')
 kiln_rc create-key-pair --key-name vols --key-type ed25519 --output-file "$work/vols.pem"
-kiln_rc run-instances --image-id "$BASE" --key-name vols --wait
-tap_is "$RC" 0 "an instance is ready"
+ROOT_GIB=$((BASE_GIB + 3))
+kiln_rc run-instances --image-id "$BASE" --key-name vols --wait --block-device-mappings \
+        "DeviceName=/dev/vda,Ebs={VolumeSize=$ROOT_GIB}" \
+        '[{"DeviceName": "/dev/vdb", "Ebs": {"VolumeSize": 1, "VolumeType": "gp3"}}]'
+tap_is "$RC" 0 "run-instances with a bigger root and an added empty volume (shorthand and JSON)"
 A=$(json 'd["Instances"][0]["InstanceId"]')
 ROOTVOL=$(json 'd["Instances"][0]["BlockDeviceMappings"][0]["Ebs"]["VolumeId"]')
+tap_is "$(json '[m["DeviceName"] for m in d["Instances"][0]["BlockDeviceMappings"]]')" "['/dev/vda', '/dev/vdb']" \
+        "the instance maps both devices"
+
+# ---- the mapping's volumes in the guest, baked and launched again ----
+tap_is "$(disk_size "$A" vda)" $((ROOT_GIB * 1073741824)) "the guest's root disk has the size asked for"
+root_fs=$(on "$A" "df -B1 --output=size / | tail -1" | tr -d ' ')
+tap_ok $([ "${root_fs:-0}" -gt $(( (BASE_GIB + 2) * 1073741824 )) ]; echo $?) \
+        "cloud-init grew the root file system ($root_fs bytes)"
+tap_is "$(disk_size "$A" vdb)" 1073741824 "the added volume is a 1 GiB disk"
+on "$A" 'echo root-data | sudo -n tee /root-file >/dev/null && sudo -n mkfs.ext4 -q /dev/vdb && sudo -n mount /dev/vdb /mnt && echo vdb-data | sudo -n tee /mnt/file >/dev/null && sudo -n umount /mnt && sync' >/dev/null
+kiln_rc create-image --instance-id "$A" --name two-volumes
+tap_is "$RC" 0 "create-image of the instance"
+TWO=$(json 'd["ImageId"]')
+kiln_rc describe-images --image-ids "$TWO"
+tap_is "$(json '[(m["DeviceName"], m["Ebs"]["VolumeSize"]) for m in d["Images"][0]["BlockDeviceMappings"]]')" \
+        "[('/dev/vda', $ROOT_GIB), ('/dev/vdb', 1)]" "the image maps two snapshots under their device names and sizes"
+kiln_rc run-instances --image-id "$TWO" --key-name vols --wait
+tap_is "$RC" 0 "the image of two volumes launches"
+B=$(json 'd["Instances"][0]["InstanceId"]')
+tap_is "$(on "$B" 'cat /root-file; sudo -n mount /dev/vdb /mnt && cat /mnt/file; sudo -n umount /mnt')" \
+        "root-data
+vdb-data" "both files are there, on the same devices"
+kiln_rc terminate-instances --instance-ids "$B"
+kiln_rc wait instance-ready --instance-ids "$A"
 
 # ---- an empty volume, hot-plugged ----
 kiln_rc create-volume --size 1 --volume-type gp3 --tag-specifications 'ResourceType=volume,Tags=[{Key=use,Value=data}]'
@@ -68,13 +98,13 @@ tap_is "$(json 'd["State"] + " " + d["Device"] + " " + d["InstanceId"]')" "attac
 kiln_rc wait volume-in-use --volume-ids "$V"
 tap_is "$RC" 0 "wait volume-in-use"
 tap_is "$(vol_state "$V")" "in-use $A:/dev/sdf" "describe-volumes: in-use, with the attachment"
-wait_disk "$A" vdb
-tap_is "$(disk_size "$A" vdb)" 1073741824 "the guest sees a 1 GiB disk at once (hot-plug)"
+wait_disk "$A" vdc
+tap_is "$(disk_size "$A" vdc)" 1073741824 "the guest sees a 1 GiB disk at once (hot-plug)"
 kiln_rc describe-instances --instance-ids "$A"
 tap_is "$(json '[m["DeviceName"] for m in d["Reservations"][0]["Instances"][0]["BlockDeviceMappings"]]')" \
-        "['/dev/vda', '/dev/sdf']" "describe-instances maps it under its device name"
-on "$A" 'sudo -n mkfs.ext4 -q -L kilndata /dev/vdb && sudo -n mount /dev/vdb /mnt && echo volume-data | sudo -n tee /mnt/file >/dev/null && sudo -n umount /mnt' >/dev/null
-tap_is "$(on "$A" 'sudo -n blkid -s LABEL -o value /dev/vdb')" kilndata "the guest made a file system on it"
+        "['/dev/vda', '/dev/vdb', '/dev/sdf']" "describe-instances maps it under its device name"
+on "$A" 'sudo -n mkfs.ext4 -q -L kilndata /dev/vdc && sudo -n mount /dev/vdc /mnt && echo volume-data | sudo -n tee /mnt/file >/dev/null && sudo -n umount /mnt' >/dev/null
+tap_is "$(on "$A" 'sudo -n blkid -s LABEL -o value /dev/vdc')" kilndata "the guest made a file system on it"
 
 # ---- refusals ----
 kiln_rc create-volume --size 1
@@ -101,7 +131,7 @@ kiln_rc delete-volume --volume-id "$V2"
 kiln_rc detach-volume --volume-id "$V" --instance-id "$A"
 tap_is "$RC" 0 "detach-volume"
 tap_is "$(json 'd["State"]')" detached "VolumeAttachment: detached"
-wait_disk "$A" vdb gone
+wait_disk "$A" vdc gone
 tap_ok $? "the guest let go of the disk"
 kiln_rc wait volume-available --volume-ids "$V" --timeout 30
 tap_is "$RC" 0 "wait volume-available"
@@ -115,7 +145,7 @@ tap_is "$RC" 0 "attach-volume to the stopped instance"
 kiln_rc start-instances --instance-ids "$A"
 kiln_rc wait instance-ready --instance-ids "$A"
 tap_is "$RC" 0 "it starts with the volume"
-tap_is "$(on "$A" 'sudo -n mount /dev/vdb /mnt && cat /mnt/file; sudo -n umount /mnt')" volume-data \
+tap_is "$(on "$A" 'sudo -n mount /dev/vdc /mnt && cat /mnt/file; sudo -n umount /mnt')" volume-data \
         "and the guest reads what it wrote there"
 
 # ---- a volume from the image's snapshot, bigger ----
@@ -124,9 +154,9 @@ tap_is "$RC" 0 "create-volume from the image's snapshot, 1 GiB bigger"
 S=$(json 'd["VolumeId"]')
 tap_is "$(json 'd["SnapshotId"] + " " + str(d["Size"])')" "$BASE_SNAP $((BASE_GIB + 1))" "with its snapshot and size"
 kiln_rc attach-volume --volume-id "$S" --instance-id "$A" --device /dev/sdh
-wait_disk "$A" vdc
-tap_is "$(disk_size "$A" vdc)" $(( (BASE_GIB + 1) * 1073741824 )) "the guest sees its size"
-tap_like "$(on "$A" 'lsblk -n -o NAME /dev/vdc')" "vdc1" "and the image's partitions on it"
+wait_disk "$A" vdd
+tap_is "$(disk_size "$A" vdd)" $(( (BASE_GIB + 1) * 1073741824 )) "the guest sees its size"
+tap_like "$(on "$A" 'lsblk -n -o NAME /dev/vdd')" "vdd1" "and the image's partitions on it"
 
 # ---- a volume outlives its instance ----
 kiln_rc terminate-instances --instance-ids "$A"
@@ -135,11 +165,39 @@ tap_is "$(vol_state "$V")" "available " "an attached volume outlives its instanc
 tap_ok $([ -f "$(pool_path local)/$V.qcow2" ]; echo $?) "with its file"
 kiln_rc describe-volumes --volume-ids "$ROOTVOL"
 tap_is "$RC" 4 "the root volume went with the instance"
+kiln_rc describe-volumes --filters Name=attachment.instance-id,Values="$A"
+tap_is "$(json 'len(d["Volumes"])')" 0 "and so did the mapping's added volume (DeleteOnTermination)"
 kiln_rc delete-volume --volume-id "$V"
 tap_is "$RC" 0 "delete-volume"
 tap_ok $([ ! -e "$(pool_path local)/$V.qcow2" ]; echo $?) "its file is gone"
 kiln_rc delete-volume --volume-id "$S"
 kiln_rc fsck
 tap_is "$RC" 0 "fsck finds the home consistent"
+
+# ---- crashes: fsck finishes or undoes what a killed create-volume or delete-volume left ----
+for p in create-volume.after-reserve:stale-creating-volume:0 \
+        create-volume.after-file:stale-creating-volume:1 delete-volume.after-record:orphan-file:0; do
+        point=${p%%:*} rest=${p#*:}
+        kind=${rest%%:*} want=${rest#*:}
+        case $point in
+        delete-*)
+                kiln_rc create-volume --size 1
+                D=$(json 'd["VolumeId"]')
+                KILN_CRASH_AT=$point "$KILN_BIN" --no-progress delete-volume --volume-id "$D" >/dev/null 2>&1
+                ;;
+        *) KILN_CRASH_AT=$point "$KILN_BIN" --no-progress create-volume --size 1 >/dev/null 2>&1 ;;
+        esac
+        kiln_rc fsck
+        tap_ok $([ "$RC" = 6 ] && printf '%s' "$OUT" | grep -q "$kind"; echo $?) "[$point] killed: fsck reports $kind"
+        kiln_rc fsck --repair
+        kiln_rc fsck
+        tap_is "$RC" 0 "[$point] repaired"
+        kiln_rc describe-volumes
+        tap_is "$(json 'len(d["Volumes"])')" "$want" "[$point] $want volume afterwards"
+        kiln_rc describe-volumes
+        for v in $(json '" ".join(v["VolumeId"] for v in d["Volumes"])'); do
+                kiln_rc delete-volume --volume-id "$v"
+        done
+done
 
 tap_done

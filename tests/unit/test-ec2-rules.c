@@ -1072,8 +1072,8 @@ static void t_run(t_env *t)
         vols = plant_volume_count(t->a, NULL);
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {"ami-nope", NULL, NULL,           NULL, 0,
-                                   1,          NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {"ami-nope", NULL,           NULL, NULL, 0,    1,
+                                   NULL,       KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1082,7 +1082,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {UNKNOWN, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {UNKNOWN, NULL,           NULL, NULL, 0,    1,
+                                   NULL,    KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1091,7 +1092,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {id,   NULL,           NULL, NULL, 0,    1,
+                                   NULL, KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 kiln_autofree char *want = kiln_xasprintf("Not authorized for images: [%s]", id);
@@ -1102,7 +1104,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {pending, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {pending, NULL,           NULL, NULL, 0,    1,
+                                   NULL,    KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 kiln_autofree char *want =
@@ -1114,7 +1117,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {gone, NULL, NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {gone, NULL,           NULL, NULL, 0,    1,
+                                   NULL, KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 int rc = kiln_instances_run(t->a, &s, &out, &n, &e);
@@ -1128,7 +1132,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, "nope", NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {id,   NULL,           "nope", NULL, 0,    1,
+                                   NULL, KILN_ACCEL_TCG, NULL,   0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1138,7 +1143,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, NULL, NULL, 0, 21, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {id,   NULL,           NULL, NULL, 0,    21,
+                                   NULL, KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1147,7 +1153,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, NULL, NULL, 0, -1, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {id,   NULL,           NULL, NULL, 0,    -1,
+                                   NULL, KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1157,7 +1164,8 @@ static void t_run(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *big = kiln_xcalloc(16385, 1);
-                kiln_run_spec s = {id, NULL, NULL, NULL, 16385, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {id,   NULL,           NULL, NULL, 16385, 1,
+                                   NULL, KILN_ACCEL_TCG, NULL, 0,    NULL,  0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1168,7 +1176,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, "m9.huge", NULL, NULL, 0, 1, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {id,   "m9.huge",      NULL, NULL, 0,    1,
+                                   NULL, KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1184,7 +1193,8 @@ static void t_run(t_env *t)
          * the seed, which the test driver cannot upload, and is rolled back whole. */
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id, NULL, NULL, NULL, 0, 2, NULL, KILN_ACCEL_TCG, NULL, 0};
+                kiln_run_spec s = {id,   NULL,           NULL, NULL, 0,    2,
+                                   NULL, KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 int rc;
@@ -1214,6 +1224,91 @@ static void t_run(t_env *t)
         is_int(instance_count(t->c), 0, "  all or none: no instance record is left");
         is_int(plant_volume_count(t->a, NULL), vols, "  no volume (overlay or seed)");
         is_int(instance_dirs(t), 0, "  no instance directory");
+}
+
+/* ==== run-instances' BlockDeviceMappings: the refusals, made before anything ==== */
+
+static kiln_mapping_spec mapping(const char *device, const char *snapshot, int64_t size,
+                                 bool no_device)
+{
+        kiln_mapping_spec m = {device, snapshot, size, -1, NULL, no_device};
+
+        return m;
+}
+
+static void t_mappings(t_env *t)
+{
+        kiln_autofree char *snap = NULL;
+        kiln_autofree char *img = image_with_snapshot(t->a, "mapped", &snap);
+        kiln_autofree char *other = plant_snapshot(t->b, NULL, NULL, NULL, false);
+        long vols, insts;
+        struct {
+                kiln_mapping_spec m[2];
+                size_t n;
+                int code;
+                const char *api;
+                const char *what;
+        } bad[] = {
+                {{mapping("/dev/hda", NULL, 1, false)},
+                 1,
+                 KILN_E_INVALID,
+                 "InvalidBlockDeviceMapping",
+                 "a device name that is not EBS's"},
+                {{mapping("/dev/sdf", NULL, 1, false), mapping("/dev/sdf", NULL, 2, false)},
+                 2,
+                 KILN_E_INVALID,
+                 "InvalidBlockDeviceMapping",
+                 "the same device twice"},
+                {{mapping("/dev/sdf", NULL, 0, false)},
+                 1,
+                 KILN_E_INVALID,
+                 "InvalidBlockDeviceMapping",
+                 "an added volume with no size and no snapshot"},
+                {{mapping("/dev/sdf", NULL, 16385, false)},
+                 1,
+                 KILN_E_INVALID,
+                 "InvalidBlockDeviceMapping",
+                 "16385 GiB"},
+                {{mapping("/dev/vda", NULL, 0, true)},
+                 1,
+                 KILN_E_INVALID,
+                 "InvalidBlockDeviceMapping",
+                 "NoDevice on the root device"},
+                {{mapping("/dev/sdf", "snap-0123456789abcdef0", 0, false)},
+                 1,
+                 KILN_E_NOT_FOUND,
+                 "InvalidSnapshot.NotFound",
+                 "an unknown snapshot"},
+                {{mapping("/dev/sdf", other, 0, false)},
+                 1,
+                 KILN_E_NOT_FOUND,
+                 "InvalidSnapshot.NotFound",
+                 "another account's snapshot without createVolumePermission"},
+                {{mapping("/dev/vda", other, 0, false)},
+                 1,
+                 KILN_E_INVALID,
+                 "InvalidBlockDeviceMapping",
+                 "another snapshot for the image's device"},
+        };
+
+        if (!fixture(img && snap && other, "mappings: an image of A and a snapshot of B"))
+                return;
+        vols = plant_volume_count(t->a, NULL);
+        insts = instance_count(t->a);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_run_spec s = {img,  NULL,           NULL, NULL, 0,    1,
+                                   NULL, KILN_ACCEL_TCG, NULL, 0,    NULL, 0};
+                kiln_instance *out = NULL;
+                size_t n = 0;
+
+                s.mappings = bad[i].m;
+                s.n_mappings = bad[i].n;
+                refused(kiln_instances_run(t->a, &s, &out, &n, &e), &e, bad[i].code, bad[i].api,
+                        bad[i].what);
+        }
+        is_int(instance_count(t->a), insts, "  the refused launches left no instance");
+        is_int(plant_volume_count(t->a, NULL), vols, "  nor a volume");
 }
 
 /* ==== create-image: §6.2, the checks made before the instance is touched ==== */
@@ -2386,7 +2481,7 @@ int main(void)
                 void (*sections[])(t_env *) = {
                         t_context,   t_visibility,    t_owner_alias, t_owner_only, t_deregister,
                         t_snapshots, t_ungeneralized, t_copy,        t_run,        t_create,
-                        t_names,     t_filters,       t_tags,        t_volumes};
+                        t_names,     t_filters,       t_tags,        t_volumes,    t_mappings};
 
                 for (size_t i = 0; i < KILN_ARRAY_SIZE(sections); i++)
                         sections[i](&t);

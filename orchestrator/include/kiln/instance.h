@@ -58,6 +58,17 @@ typedef struct kiln_instance {
 KILN_PUBLIC void kiln_instance_clear(kiln_instance *inst);
 KILN_PUBLIC void kiln_instances_free(kiln_instance *list, size_t n);
 
+/* One item of RunInstances' BlockDeviceMappings: changes a mapping of the image (its device
+ * name), leaves it out (no_device), or adds a volume, empty or from a snapshot. */
+typedef struct kiln_mapping_spec {
+        const char *device_name;
+        const char *snapshot_id;   /* NULL: the image's for that device, else an empty volume */
+        int64_t volume_size;       /* GiB; 0: the snapshot's */
+        int delete_on_termination; /* -1: the image's (true for an added volume), 0, 1 */
+        const char *volume_type;   /* NULL: the image's, or standard */
+        bool no_device;            /* NoDevice: the image's mapping is left out */
+} kiln_mapping_spec;
+
 typedef struct kiln_run_spec {
         const char *image_id;
         const char *instance_type; /* NULL: the default from templates/instance-types.json */
@@ -70,6 +81,9 @@ typedef struct kiln_run_spec {
         /* Tags for each new instance ("instance") and each of its volumes ("volume"). */
         const kiln_tag_spec *tag_specs;
         size_t n_tag_specs;
+        /* BlockDeviceMappings: a bigger root, added volumes, mappings left out. */
+        const kiln_mapping_spec *mappings;
+        size_t n_mappings;
 } kiln_run_spec;
 
 /* Launches count instances (all or none) and returns them running; readiness is

@@ -72,6 +72,9 @@ static int launch_check(registry *r, void *userdata, kiln_error **err)
                 return rc;
         }
         l->img = img;
+        if (instance_mappings_apply(l->ctx, r, &l->img, l->spec->mappings, l->spec->n_mappings,
+                                    err) < 0)
+                return -1;
         if (l->spec->key_name) {
                 kiln_keypair kp = {0};
 
@@ -305,7 +308,9 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
                 v->owner_id = kiln_xstrdup(l->ctx->account);
                 v->instance_id = kiln_xstrdup(m->inst.instance_id);
                 v->device_name = kiln_xstrdup(l->img.mappings[i].device_name);
-                v->snapshot_id = kiln_xstrdup(l->img.mappings[i].snapshot_id);
+                v->snapshot_id = l->img.mappings[i].snapshot_id
+                                         ? kiln_xstrdup(l->img.mappings[i].snapshot_id)
+                                         : NULL;
                 v->volume = kiln_xasprintf("%s.qcow2", v->volume_id);
                 v->size = l->img.mappings[i].volume_size;
                 v->delete_on_termination = l->img.mappings[i].delete_on_termination;
@@ -316,7 +321,7 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
                 v->position = (int) i;
                 iv->volume_id = kiln_xstrdup(v->volume_id);
                 iv->device_name = kiln_xstrdup(v->device_name);
-                iv->snapshot_id = kiln_xstrdup(v->snapshot_id);
+                iv->snapshot_id = v->snapshot_id ? kiln_xstrdup(v->snapshot_id) : NULL;
                 iv->size = v->size;
                 iv->delete_on_termination = v->delete_on_termination;
                 iv->attach_time = kiln_xstrdup(now);
@@ -344,8 +349,18 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
                 virt_volume_info info = {0};
                 kiln_autofree char *path = NULL;
                 unsigned long long want;
-                int rc = registry_snapshot_get(l->ctx->reg, m->vols[i].snapshot_id, &snap, err);
+                int rc;
 
+                if (!m->vols[i].snapshot_id) {
+                        /* An added volume without a snapshot: empty. */
+                        if (virt_volume_create_empty(pool, m->vols[i].volume,
+                                                     (unsigned long long) m->vols[i].size * GIB,
+                                                     &path, err) < 0)
+                                return -1;
+                        m->n_vol_files++;
+                        continue;
+                }
+                rc = registry_snapshot_get(l->ctx->reg, m->vols[i].snapshot_id, &snap, err);
                 if (rc == 0)
                         rc = virt_volume_get_info(pool, snap.volume, &info, err);
                 want = (unsigned long long) m->vols[i].size * GIB;

@@ -35,6 +35,7 @@ typedef struct fsck_state {
         size_t n_vols;
         /* for a repair transaction */
         const char *target;
+        const char *target_file; /* its volume in the pool, where that matters */
         char **purge;
         size_t n_purge;
 } fsck_state;
@@ -325,6 +326,39 @@ static void check_images(fsck_state *st)
         }
 }
 
+static int repair_creating_volume(registry *r, void *userdata, kiln_error **err)
+{
+        fsck_state *st = userdata;
+
+        if (volume_present(st, st->target_file))
+                return registry_volume_set_state(r, st->target, "available", err);
+        return registry_volume_delete(r, st->target, err);
+}
+
+/* A create-volume that a crash cut short leaves its record "creating": with its file the
+ * volume is finished (available), without it the record goes. */
+static void check_volumes(fsck_state *st)
+{
+        for (size_t i = 0; i < st->n_ivols; i++) {
+                registry_volume *v = &st->ivols[i];
+                kiln_fsck_issue *is;
+
+                if (v->instance_id || strcmp(v->state, "creating") != 0)
+                        continue;
+                is = issue_add(st, "stale-creating-volume", v->volume_id,
+                               volume_present(st, v->volume)
+                                       ? "left creating by a process that is gone; its file is "
+                                         "whole"
+                                       : "left creating by a process that is gone, without its "
+                                         "file");
+                st->target = v->volume_id;
+                st->target_file = v->volume;
+                if (st->repair &&
+                    registry_write(st->ctx->reg, repair_creating_volume, st, NULL) == 0)
+                        is->repaired = true;
+        }
+}
+
 static void check_orphans(fsck_state *st, virStoragePoolPtr pool)
 {
         for (size_t i = 0; i < st->n_vols; i++) {
@@ -404,6 +438,7 @@ static void fsck_region(fsck_state *st)
         }
         check_snapshots(st, pool);
         check_images(st);
+        check_volumes(st);
         check_seeds(st);
         check_modes(st, pool);
         /* Orphans last, against a fresh read: repairs above removed records. */
