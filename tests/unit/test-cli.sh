@@ -74,4 +74,26 @@ tap_like "$err" "Invalid accelerator 'warp'" "naming the value"
 "$k" doctor --uri test:///default --accel tcg >/dev/null; rc=$?
 tap_is "$rc" 0 "--accel tcg is always possible"
 
+# Structured options are read before anything else (no kiln home is needed to refuse them).
+export KILN_HOME=/nonexistent/kiln-cli-home
+cli_refuses() {
+        local want=$1 what=$2; shift 2
+        err=$("$k" "$@" 2>&1 >/dev/null); rc=$?
+        tap_is "$rc" 3 "$what: exit 3"
+        tap_like "$err" "$want" "$what: says why"
+}
+cli_refuses "block-device-mappings: kiln does not take Ebs member Iops" "an Ebs member kiln has no use for" \
+        run-instances --image-id ami-0123456789abcdef0 --block-device-mappings 'DeviceName=/dev/sdf,Ebs={VolumeSize=1,Iops=3000}'
+cli_refuses "expected a whole number for Ebs.VolumeSize" "a size that is not a number" \
+        run-instances --image-id ami-0123456789abcdef0 --block-device-mappings 'DeviceName=/dev/sdf,Ebs={VolumeSize=big}'
+cli_refuses "each mapping needs a DeviceName" "a mapping without a device" \
+        run-instances --image-id ami-0123456789abcdef0 --block-device-mappings '[{"Ebs": {"VolumeSize": 1}}]'
+cli_refuses "block-device-mappings" "shorthand that does not parse" \
+        run-instances --image-id ami-0123456789abcdef0 --block-device-mappings 'DeviceName=/dev/sdf,Ebs={'
+cli_refuses "tag-specifications: unknown member 'Tagz'" "a misspelt TagSpecifications member" \
+        run-instances --image-id ami-0123456789abcdef0 --tag-specifications 'ResourceType=instance,Tagz=[{Key=a,Value=b}]'
+cli_refuses "tags: each tag needs a Value" "create-tags with a key alone" \
+        create-tags --resources ami-0123456789abcdef0 --tags Key=a
+unset KILN_HOME
+
 tap_done
