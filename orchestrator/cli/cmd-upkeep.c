@@ -48,7 +48,7 @@ int cmd_describe_storage(const cli_verb *verb, const cli_global *g, const cli_ar
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         kiln_autoptr(kiln_storage_report) rep = NULL;
-        json_t *snaps, *imgs, *accts, *o;
+        json_t *snaps, *imgs, *vols, *accts, *o;
         int rc = 0;
 
         (void) verb;
@@ -87,16 +87,28 @@ int cmd_describe_storage(const cli_verb *verb, const cli_global *g, const cli_ar
                                                       cost(im->bytes, rep->price_per_gib_month),
                                                       "HourlyPrice", im->hourly_price));
         }
+        vols = json_array();
+        for (size_t i = 0; i < rep->n_volumes; i++) {
+                const kiln_storage_volume *v = &rep->volumes[i];
+
+                json_array_append_new(vols, json_pack("{s:s, s:s, s:I, s:I, s:f}", "VolumeId",
+                                                      v->volume_id, "State", v->state, "Size",
+                                                      (json_int_t) v->size_gib, "BytesUsed",
+                                                      (json_int_t) v->bytes, "MonthlyCost",
+                                                      v->monthly_cost));
+        }
         accts = json_array();
         for (size_t i = 0; i < rep->n_accounts; i++)
                 json_array_append_new(accts,
-                                      json_pack("{s:s, s:I, s:f}", "AccountId",
+                                      json_pack("{s:s, s:I, s:I, s:f}", "AccountId",
                                                 rep->accounts[i].account_id, "BytesUsed",
-                                                (json_int_t) rep->accounts[i].bytes, "MonthlyCost",
-                                                rep->accounts[i].monthly_cost));
-        o = json_pack("{s:s, s:f, s:s, s:o, s:o, s:o}", "Region", rep->region, "PricePerGiBMonth",
-                      rep->price_per_gib_month, "Currency", "USD", "Snapshots", snaps, "Images",
-                      imgs, "Accounts", accts);
+                                                (json_int_t) rep->accounts[i].bytes, "VolumeGiB",
+                                                (json_int_t) rep->accounts[i].volume_gib,
+                                                "MonthlyCost", rep->accounts[i].monthly_cost));
+        o = json_pack("{s:s, s:f, s:f, s:s, s:o, s:o, s:o, s:o}", "Region", rep->region,
+                      "PricePerGiBMonth", rep->price_per_gib_month, "VolumePricePerGiBMonth",
+                      rep->volume_price_per_gib_month, "Currency", "USD", "Snapshots", snaps,
+                      "Images", imgs, "Volumes", vols, "Accounts", accts);
         cli_print(g, o);
         json_decref(o);
         return CLI_EXIT_OK;

@@ -258,7 +258,8 @@ const cli_verb cli_volume_verbs[] = {
         {"attach-volume", "volumes",
          "attach a volume to an instance: at once if it runs, at its next start if stopped",
          "--volume-id ID --instance-id ID --device NAME", attach_opts, 0, cmd_attach_volume,
-         "kiln attach-volume --volume-id vol-… --instance-id i-… --device /dev/sdf"},
+         "kiln attach-volume --volume-id vol-0123456789abcdef0 --instance-id i-0123456789abcdef0 "
+         "--device /dev/sdf"},
         {"detach-volume", "volumes", "detach a volume from its instance",
          "--volume-id ID [--instance-id ID] [--device NAME] [--force]", detach_opts, 0,
          cmd_detach_volume, "kiln detach-volume --volume-id vol-0123456789abcdef0"},

@@ -100,7 +100,7 @@ static void print_value_arms(FILE *f, const cli_opt *opts, const char *indent)
 /* The case arm completing a verb's arguments, if the first word of its usage says how. */
 static void print_argument_arm(FILE *f, const cli_verb *v)
 {
-        char first[128];
+        char first[512];
         size_t n;
         const char *s = v->usage ? v->usage : "";
 

@@ -2348,6 +2348,22 @@ static void t_volumes(t_env *t)
         t_volumes_attach(t, empty, inst, pending);
         {
                 kiln_autoptr(kiln_error) e = NULL;
+                kiln_autoptr(kiln_storage_report) rep = NULL;
+                double cost = -1;
+                int64_t gib = -1;
+
+                succeeds(kiln_storage_describe(t->a, &rep, &e), &e, "describe-storage");
+                for (size_t i = 0; rep && i < rep->n_volumes; i++)
+                        if (strcmp(rep->volumes[i].volume_id, empty) == 0)
+                                cost = rep->volumes[i].monthly_cost;
+                for (size_t i = 0; rep && i < rep->n_accounts; i++)
+                        if (strcmp(rep->accounts[i].account_id, ACCT_A) == 0)
+                                gib = rep->accounts[i].volume_gib;
+                ok(cost > 0.159 && cost < 0.161, "bills the 2 GiB volume by its size at 0.08");
+                is_int((long) gib, 3, "the account's volumes: 2 + 1 GiB provisioned");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
 
                 succeeds(kiln_resource_wait(t->a, KILN_WAIT_VOLUME_AVAILABLE, empty, 5, &e), &e,
                          "wait volume-available returns for an available volume");

@@ -29,19 +29,33 @@ typedef struct kiln_storage_image {
         double hourly_price; /* marketplace images */
 } kiln_storage_image;
 
+/* A volume, billed as EBS bills it: by its provisioned size, whatever it holds. */
+typedef struct kiln_storage_volume {
+        char *volume_id;
+        char *owner_id;
+        char *state;
+        int64_t size_gib;
+        uint64_t bytes; /* allocated on the host by its own file (its snapshot's are not) */
+        double monthly_cost;
+} kiln_storage_volume;
+
 typedef struct kiln_storage_account {
         char *account_id;
-        uint64_t bytes;
-        double monthly_cost;
+        uint64_t bytes;      /* snapshot bytes used */
+        int64_t volume_gib;  /* provisioned */
+        double monthly_cost; /* snapshots and volumes */
 } kiln_storage_account;
 
 typedef struct kiln_storage_report {
         char *region;
-        double price_per_gib_month;
-        kiln_storage_snapshot *snapshots; /* the caller's, including kept layers */
+        double price_per_gib_month;        /* snapshots, by bytes used */
+        double volume_price_per_gib_month; /* volumes, by provisioned size */
+        kiln_storage_snapshot *snapshots;  /* the caller's, including kept layers */
         size_t n_snapshots;
         kiln_storage_image *images; /* the caller's registered images */
         size_t n_images;
+        kiln_storage_volume *volumes; /* the caller's */
+        size_t n_volumes;
         kiln_storage_account *accounts; /* every account with storage in the region */
         size_t n_accounts;
 } kiln_storage_report;

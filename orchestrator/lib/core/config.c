@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/random.h>
 #include <stdint.h>
@@ -82,10 +83,11 @@ static json_t *config_default_json(const char *home)
         kiln_autofree char *pool_path = kiln_xasprintf("%s/pools/local", home);
         kiln_autofree char *pool = pool_name(home, "local");
 
-        return json_pack("{s:i, s:s, s:s, s:{s:f, s:s}, s:[{s:s, s:s, s:s, s:s}],"
+        return json_pack("{s:i, s:s, s:s, s:{s:f, s:f, s:s}, s:[{s:s, s:s, s:s, s:s}],"
                          " s:[{s:s, s:s}], s:[]}",
                          "Version", 1, "DefaultRegion", "local", "DefaultAccount", account,
-                         "StoragePrice", "PerGiBMonth", 0.05, "Currency", "USD", "Regions", "Name",
+                         "StoragePrice", "PerGiBMonth", 0.05, "VolumePerGiBMonth", 0.08,
+                         "Currency", "USD", "Regions", "Name",
                          "local", "Uri", "qemu:///system", "Pool", pool, "PoolPath", pool_path,
                          "Accounts", "AccountId", account, "Alias", "default", "Organizations");
 }
@@ -288,19 +290,31 @@ static int config_parse(config *c, json_t *root, kiln_error **err)
             parse_orgs(c, json_object_get(root, "Organizations"), err) < 0)
                 return -1;
         c->price_per_gib_month = 0.05;
+        c->volume_price_per_gib_month = 0.08;
         price = json_object_get(root, "StoragePrice");
         if (price) {
-                static const char *const pkeys[] = {"PerGiBMonth", "Currency", NULL};
-                json_t *v;
+                static const char *const pkeys[] = {"PerGiBMonth", "VolumePerGiBMonth", "Currency",
+                                                    NULL};
+                static const struct {
+                        const char *key, *where;
+                        size_t off;
+                } prices[] = {
+                        {"PerGiBMonth", "$.StoragePrice.PerGiBMonth",
+                         offsetof(config, price_per_gib_month)},
+                        {"VolumePerGiBMonth", "$.StoragePrice.VolumePerGiBMonth",
+                         offsetof(config, volume_price_per_gib_month)},
+                };
 
                 if (check_keys(price, pkeys, c->path, "$.StoragePrice", err) < 0)
                         return -1;
-                v = json_object_get(price, "PerGiBMonth");
-                if (v && (!json_is_number(v) || json_number_value(v) < 0))
-                        return bad(err, c->path, "$.StoragePrice.PerGiBMonth",
-                                   "must be a number >= 0");
-                if (v)
-                        c->price_per_gib_month = json_number_value(v);
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(prices); i++) {
+                        json_t *v = json_object_get(price, prices[i].key);
+
+                        if (v && (!json_is_number(v) || json_number_value(v) < 0))
+                                return bad(err, c->path, prices[i].where, "must be a number >= 0");
+                        if (v)
+                                *(double *) ((char *) c + prices[i].off) = json_number_value(v);
+                }
         }
         if (!config_region(c, c->default_region))
                 return bad(err, c->path, "$.DefaultRegion", "names no region in $.Regions");

@@ -18,7 +18,8 @@ typedef struct config {
         char *path;
         char *default_region;
         char *default_account;
-        double price_per_gib_month;
+        double price_per_gib_month;        /* snapshots: bytes used */
+        double volume_price_per_gib_month; /* volumes: provisioned size (gp3's 0.08) */
         kiln_region_info *regions;
         size_t n_regions;
         char **accounts;

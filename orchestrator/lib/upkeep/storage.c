@@ -8,6 +8,7 @@
 #include <kiln/upkeep.h>
 
 #include "image/image-rules.h"
+#include "registry/registry-instance.h"
 #include "util/util.h"
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
@@ -25,6 +26,8 @@ typedef struct storage_txn {
         size_t n_snaps;
         kiln_image *imgs;
         size_t n_imgs;
+        registry_volume *vols;
+        size_t n_vols;
 } storage_txn;
 
 static int storage_load(registry *r, void *userdata, kiln_error **err)
@@ -33,10 +36,13 @@ static int storage_load(registry *r, void *userdata, kiln_error **err)
 
         registry_snapshots_free(t->snaps, t->n_snaps);
         kiln_images_free(t->imgs, t->n_imgs);
+        registry_volumes_free(t->vols, t->n_vols);
         t->snaps = NULL;
         t->imgs = NULL;
-        t->n_snaps = t->n_imgs = 0;
-        if (registry_snapshot_list(r, t->ctx->region->name, &t->snaps, &t->n_snaps, err) < 0)
+        t->vols = NULL;
+        t->n_snaps = t->n_imgs = t->n_vols = 0;
+        if (registry_snapshot_list(r, t->ctx->region->name, &t->snaps, &t->n_snaps, err) < 0 ||
+            registry_volume_list(r, t->ctx->region->name, &t->vols, &t->n_vols, err) < 0)
                 return -1;
         return registry_image_list(r, t->ctx->region->name, NULL, &t->imgs, &t->n_imgs, err);
 }
@@ -75,19 +81,23 @@ static const char *layer_payer(storage_txn *t, layer *layers, size_t n, layer *l
         return l->s->s.owner_id;
 }
 
-static void account_add(kiln_storage_report *rep, const char *account, uint64_t bytes)
+static void account_add(kiln_storage_report *rep, const char *account, uint64_t bytes,
+                        int64_t volume_gib)
 {
-        for (size_t i = 0; i < rep->n_accounts; i++)
-                if (strcmp(rep->accounts[i].account_id, account) == 0) {
-                        rep->accounts[i].bytes += bytes;
-                        return;
-                }
-        rep->accounts =
-                kiln_xrealloc(rep->accounts, (rep->n_accounts + 1) * sizeof(*rep->accounts));
-        rep->accounts[rep->n_accounts].account_id = kiln_xstrdup(account);
-        rep->accounts[rep->n_accounts].bytes = bytes;
-        rep->accounts[rep->n_accounts].monthly_cost = 0;
-        rep->n_accounts++;
+        kiln_storage_account *a = NULL;
+
+        for (size_t i = 0; !a && i < rep->n_accounts; i++)
+                if (strcmp(rep->accounts[i].account_id, account) == 0)
+                        a = &rep->accounts[i];
+        if (!a) {
+                rep->accounts = kiln_xrealloc(rep->accounts,
+                                              (rep->n_accounts + 1) * sizeof(*rep->accounts));
+                a = &rep->accounts[rep->n_accounts++];
+                memset(a, 0, sizeof(*a));
+                a->account_id = kiln_xstrdup(account);
+        }
+        a->bytes += bytes;
+        a->volume_gib += volume_gib;
 }
 
 /* Layers of one image, leaf first, each once. */
@@ -156,7 +166,7 @@ static void storage_build(storage_txn *t, layer *layers, size_t n, kiln_storage_
 
                 if (!l->stored)
                         continue;
-                account_add(rep, layer_payer(t, layers, n, l, 0), l->bytes);
+                account_add(rep, layer_payer(t, layers, n, l, 0), l->bytes, 0);
                 if (strcmp(l->s->s.owner_id, me) != 0)
                         continue;
                 rep->snapshots = kiln_xrealloc(rep->snapshots,
@@ -169,9 +179,40 @@ static void storage_build(storage_txn *t, layer *layers, size_t n, kiln_storage_
                 out->bytes = l->bytes;
                 out->virtual_size = (uint64_t) l->s->virtual_size;
         }
+}
+
+/* Volumes: EBS bills the size provisioned, not the bytes written. */
+static void storage_volumes(storage_txn *t, virStoragePoolPtr pool, kiln_storage_report *rep)
+{
+        const char *me = t->ctx->account;
+
+        for (size_t i = 0; i < t->n_vols; i++) {
+                registry_volume *v = &t->vols[i];
+                virt_volume_info info = {0};
+                kiln_storage_volume *out;
+
+                if (strcmp(v->state, "deleted") == 0)
+                        continue;
+                account_add(rep, v->owner_id, 0, v->size);
+                if (strcmp(v->owner_id, me) != 0)
+                        continue;
+                rep->volumes =
+                        kiln_xrealloc(rep->volumes, (rep->n_volumes + 1) * sizeof(*rep->volumes));
+                out = &rep->volumes[rep->n_volumes++];
+                memset(out, 0, sizeof(*out));
+                out->volume_id = kiln_xstrdup(v->volume_id);
+                out->owner_id = kiln_xstrdup(v->owner_id);
+                out->state = kiln_xstrdup(v->state);
+                out->size_gib = v->size;
+                if (virt_volume_get_info(pool, v->volume, &info, NULL) == 0)
+                        out->bytes = info.allocation;
+                virt_volume_info_clear(&info);
+                out->monthly_cost = (double) v->size * rep->volume_price_per_gib_month;
+        }
         for (size_t i = 0; i < rep->n_accounts; i++)
                 rep->accounts[i].monthly_cost =
-                        (double) rep->accounts[i].bytes / GIB * rep->price_per_gib_month;
+                        (double) rep->accounts[i].bytes / GIB * rep->price_per_gib_month +
+                        (double) rep->accounts[i].volume_gib * rep->volume_price_per_gib_month;
 }
 
 static kiln_storage_report *storage_report(kiln_ctx *ctx, virStoragePoolPtr pool, storage_txn *t)
@@ -181,6 +222,7 @@ static kiln_storage_report *storage_report(kiln_ctx *ctx, virStoragePoolPtr pool
 
         rep->region = kiln_xstrdup(ctx->region->name);
         rep->price_per_gib_month = ctx->cfg->price_per_gib_month;
+        rep->volume_price_per_gib_month = ctx->cfg->volume_price_per_gib_month;
         for (size_t i = 0; i < t->n_snaps; i++) {
                 virt_volume_info info = {0};
 
@@ -194,13 +236,14 @@ static kiln_storage_report *storage_report(kiln_ctx *ctx, virStoragePoolPtr pool
         }
         qsort(layers, t->n_snaps, sizeof(*layers), layer_cmp);
         storage_build(t, layers, t->n_snaps, rep);
+        storage_volumes(t, pool, rep);
         free(layers);
         return rep;
 }
 
 int kiln_storage_describe(kiln_ctx *ctx, kiln_storage_report **ret, kiln_error **err)
 {
-        storage_txn t = {ctx, NULL, 0, NULL, 0};
+        storage_txn t = {ctx, NULL, 0, NULL, 0, NULL, 0};
         virStoragePoolPtr pool = ctx_pool(ctx, ctx->region->name, err);
         int rc = -1;
 
@@ -210,6 +253,7 @@ int kiln_storage_describe(kiln_ctx *ctx, kiln_storage_report **ret, kiln_error *
         }
         registry_snapshots_free(t.snaps, t.n_snaps);
         kiln_images_free(t.imgs, t.n_imgs);
+        registry_volumes_free(t.vols, t.n_vols);
         return rc;
 }
 
@@ -233,6 +277,12 @@ kiln_storage_report *kiln_storage_report_free(kiln_storage_report *r)
                 free(r->images[i].chain);
         }
         free(r->images);
+        for (size_t i = 0; i < r->n_volumes; i++) {
+                free(r->volumes[i].volume_id);
+                free(r->volumes[i].owner_id);
+                free(r->volumes[i].state);
+        }
+        free(r->volumes);
         for (size_t i = 0; i < r->n_accounts; i++)
                 free(r->accounts[i].account_id);
         free(r->accounts);
