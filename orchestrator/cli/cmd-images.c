@@ -113,6 +113,7 @@ int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *
         kiln_autoptr(kiln_error) err = NULL;
         kiln_bake_result res = {0};
         cli_tag_specs tags = {0};
+        cli_mappings maps = {0};
         int rc = 0;
 
         (void) verb;
@@ -124,12 +125,19 @@ int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *
                 return cli_usage_error("create-image needs --name");
         if (cli_parse_tag_specs(args, &tags, &err) < 0)
                 return cli_fail(err);
+        if (cli_parse_mappings(args, &maps, &err) < 0) {
+                cli_tag_specs_free(&tags);
+                return cli_fail(err);
+        }
         spec.tag_specs = tags.specs;
         spec.n_tag_specs = tags.n;
+        spec.mappings = maps.specs;
+        spec.n_mappings = maps.n;
         ctx = cli_ctx_open(g, &rc);
         if (ctx)
                 rc = kiln_image_create(ctx, &spec, &res, &err) < 0 ? cli_fail(err) : 0;
         cli_tag_specs_free(&tags);
+        cli_mappings_free(&maps);
         if (!ctx || rc != 0)
                 return rc;
         print_image_id(g, res.image_id);
@@ -366,6 +374,8 @@ static const cli_opt create_image_opts[] = {
         {"no-generalize", CLI_ARG_NONE, NULL,
          "keep the instance's keys, host keys, machine-id and cloud-init state in the image"},
         CLI_OPT_TAG_SPECS("image (image) and its snapshots (snapshot)"),
+        {"block-device-mappings", CLI_ARG_LIST, "DeviceName=D,NoDevice=|Ebs={VolumeSize=N}...",
+         "leave a volume of the instance out of the image, or record a larger size for it"},
         CLI_END_OPTS,
 };
 

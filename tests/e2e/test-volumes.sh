@@ -106,6 +106,20 @@ tap_is "$(json '[m["DeviceName"] for m in d["Reservations"][0]["Instances"][0]["
 on "$A" 'sudo -n mkfs.ext4 -q -L kilndata /dev/vdc && sudo -n mount /dev/vdc /mnt && echo volume-data | sudo -n tee /mnt/file >/dev/null && sudo -n umount /mnt' >/dev/null
 tap_is "$(on "$A" 'sudo -n blkid -s LABEL -o value /dev/vdc')" kilndata "the guest made a file system on it"
 
+# ---- create-image's mappings: a hot-plugged volume left out, the root recorded bigger ----
+kiln_rc create-image --instance-id "$A" --name no-root --no-reboot --no-generalize \
+        --block-device-mappings DeviceName=/dev/vda,NoDevice=
+tap_is "$RC" 3 "create-image cannot leave the root out: exit 3"
+kiln_rc create-image --instance-id "$A" --name no-sdf --no-reboot --no-generalize \
+        --block-device-mappings DeviceName=/dev/sdf,NoDevice= "DeviceName=/dev/vda,Ebs={VolumeSize=$((ROOT_GIB + 1))}"
+tap_is "$RC" 0 "create-image leaving the hot-plugged volume out (a live bake)"
+NOSDF=$(json 'd["ImageId"]')
+kiln_rc describe-images --image-ids "$NOSDF"
+tap_is "$(json '[(m["DeviceName"], m["Ebs"]["VolumeSize"]) for m in d["Images"][0]["BlockDeviceMappings"]]')" \
+        "[('/dev/vda', $((ROOT_GIB + 1))), ('/dev/vdb', 1)]" "the image maps the root, bigger, and vdb, not sdf"
+tap_is "$(vol_state "$V")" "in-use $A:/dev/sdf" "the volume left out is untouched"
+tap_is "$(on "$A" 'sudo -n blkid -s LABEL -o value /dev/vdc')" kilndata "and still the guest's"
+
 # ---- refusals ----
 kiln_rc create-volume --size 1
 V2=$(json 'd["VolumeId"]')

@@ -152,6 +152,10 @@ typedef struct kiln_create_image_spec {
         /* Tags for the new image ("image") and its snapshots ("snapshot"). */
         const kiln_tag_spec *tag_specs;
         size_t n_tag_specs;
+        /* BlockDeviceMappings for the instance's volumes (kiln_mapping_spec, see instance.h):
+         * NoDevice leaves one out of the image, VolumeSize records a larger size for it. */
+        const struct kiln_mapping_spec *mappings;
+        size_t n_mappings;
         /* Told each step (KILN_LOG_INFO) and each warning (KILN_LOG_WARN); may be NULL. */
         kiln_log_fn notify;
         void *userdata;

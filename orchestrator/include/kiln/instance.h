@@ -60,14 +60,15 @@ KILN_PUBLIC void kiln_instances_free(kiln_instance *list, size_t n);
 
 /* One item of RunInstances' BlockDeviceMappings: changes a mapping of the image (its device
  * name), leaves it out (no_device), or adds a volume, empty or from a snapshot. */
-typedef struct kiln_mapping_spec {
+struct kiln_mapping_spec {
         const char *device_name;
         const char *snapshot_id;   /* NULL: the image's for that device, else an empty volume */
         int64_t volume_size;       /* GiB; 0: the snapshot's */
         int delete_on_termination; /* -1: the image's (true for an added volume), 0, 1 */
         const char *volume_type;   /* NULL: the image's, or standard */
         bool no_device;            /* NoDevice: the image's mapping is left out */
-} kiln_mapping_spec;
+};
+typedef struct kiln_mapping_spec kiln_mapping_spec;
 
 typedef struct kiln_run_spec {
         const char *image_id;

@@ -163,6 +163,58 @@ static int bake_forget(registry *r, void *userdata, kiln_error **err)
         return 0;
 }
 
+/* The create-image mapping for device, or NULL. */
+static const struct kiln_mapping_spec *bake_mapping(const kiln_create_image_spec *spec,
+                                                    const char *device)
+{
+        for (size_t i = 0; i < spec->n_mappings; i++)
+                if (strcmp(spec->mappings[i].device_name, device) == 0)
+                        return &spec->mappings[i];
+        return NULL;
+}
+
+/* create-image's BlockDeviceMappings name the instance's volumes: NoDevice leaves one out (not
+ * the root), VolumeSize may only grow one; a snapshot or a device the instance does not have
+ * is refused. */
+static int bake_mappings_check(const bake *b, kiln_error **err)
+{
+        const kiln_create_image_spec *spec = b->spec;
+
+        for (size_t i = 0; i < spec->n_mappings; i++) {
+                const struct kiln_mapping_spec *q = &spec->mappings[i];
+                const kiln_instance_volume *iv = NULL;
+
+                for (size_t k = 0; k < b->inst.n_volumes; k++)
+                        if (q->device_name &&
+                            strcmp(b->inst.volumes[k].device_name, q->device_name) == 0)
+                                iv = &b->inst.volumes[k];
+                for (size_t k = 0; k < i; k++)
+                        if (q->device_name &&
+                            strcmp(spec->mappings[k].device_name, q->device_name) == 0)
+                                iv = NULL;
+                if (!iv)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidBlockDeviceMapping",
+                                              "%s is not a device of %s (or is named twice): "
+                                              "create-image maps the instance's volumes",
+                                              q->device_name ? q->device_name : "",
+                                              b->inst.instance_id);
+                if (q->snapshot_id)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidBlockDeviceMapping",
+                                              "%s: create-image takes no SnapshotId, it makes one",
+                                              q->device_name);
+                if (q->no_device && strcmp(q->device_name, b->inst.root_device_name) == 0)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidBlockDeviceMapping",
+                                              "The root device %s cannot be left out",
+                                              q->device_name);
+                if (q->volume_size && q->volume_size < iv->size)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidBlockDeviceMapping",
+                                              "Volume of size %" PRId64 "GB for %s is smaller "
+                                              "than the volume's %" PRId64 "GB",
+                                              q->volume_size, q->device_name, iv->size);
+        }
+        return 0;
+}
+
 /* The records of the new image and its snapshots, and the paths of the files. */
 static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
 {
@@ -188,10 +240,15 @@ static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
         b->vols = kiln_xcalloc(inst->n_volumes + 1, sizeof(*b->vols));
         b->img.mappings = kiln_xcalloc(inst->n_volumes + 1, sizeof(*b->img.mappings));
         for (size_t i = 0; i < inst->n_volumes; i++) {
-                bake_volume *v = &b->vols[b->n_vols++];
+                const struct kiln_mapping_spec *q =
+                        bake_mapping(b->spec, inst->volumes[i].device_name);
+                bake_volume *v;
                 virt_volume_info info = {0};
                 kiln_autofree char *dir = NULL;
 
+                if (q && q->no_device)
+                        continue;
+                v = &b->vols[b->n_vols++];
                 v->iv = &inst->volumes[i];
                 if (virt_volume_get_info(pool, v->iv->file, &info, err) < 0)
                         return -1;
@@ -217,8 +274,13 @@ static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
                 v->snap.ungeneralized = b->spec->no_generalize;
                 v->map.device_name = v->iv->device_name;
                 v->map.snapshot_id = v->snap.s.snapshot_id;
-                v->map.volume_size = v->snap.s.volume_size;
-                v->map.delete_on_termination = v->iv->delete_on_termination;
+                v->map.volume_size = q && q->volume_size > v->snap.s.volume_size
+                                             ? q->volume_size
+                                             : v->snap.s.volume_size;
+                if (q && q->delete_on_termination >= 0)
+                        v->map.delete_on_termination = q->delete_on_termination != 0;
+                if (!q || q->delete_on_termination < 0)
+                        v->map.delete_on_termination = v->iv->delete_on_termination;
                 v->map.volume_type = (char *) "standard";
                 b->img.mappings[b->img.n_mappings++] = v->map;
                 virt_volume_info_clear(&info);
@@ -240,28 +302,49 @@ static int fresh_overlays(bake *b, virStoragePoolPtr pool, kiln_error **err)
         return 0;
 }
 
-/* Live: one atomic disk-only snapshot switches every volume. */
+/* Live: one atomic disk-only snapshot switches every volume baked; the instance's other disks
+ * (the seed, volumes left out of the image) are left alone. Targets are the live domain's:
+ * hot-plugged volumes need not follow the order of the definition. */
 static int live_snapshot(bake *b, virStoragePoolPtr pool, kiln_error **err)
 {
         virConnectPtr conn = instance_conn(b->ctx, err);
+        const char *pname = b->ctx->region->pool;
         kiln_autoptr(virt_dom) dom = NULL;
         virt_snapshot_disk *disks = NULL;
-        const char *skip[] = {"vdz"};
-        static const char *const targets[] = {"vda", "vdb", "vdc", "vdd", "vde",
-                                              "vdf", "vdg", "vdh", "vdi", "vdj",
-                                              "vdk", "vdl", "vdm", "vdn", "vdo"};
-        int rc;
+        char **targets = NULL, **skip = NULL;
+        size_t n_skip = 0;
+        int rc = 0;
 
         if (!conn || !(dom = virt_domain_lookup(conn, b->domain, err)))
                 return -1;
-        if (b->n_vols > KILN_ARRAY_SIZE(targets))
-                return kiln_error_set(err, KILN_E_LIMIT, NULL, "too many volumes to snapshot");
         disks = kiln_xcalloc(b->n_vols + 1, sizeof(*disks));
-        for (size_t i = 0; i < b->n_vols; i++) {
+        targets = kiln_xcalloc(b->n_vols + 1, sizeof(*targets));
+        skip = kiln_xcalloc(b->inst.n_volumes + 2, sizeof(*skip));
+        skip[n_skip++] = kiln_xstrdup("vdz");
+        for (size_t i = 0; rc == 0 && i < b->n_vols; i++) {
+                targets[i] = virt_domain_disk_target(dom, pname, b->vols[i].iv->file);
                 disks[i].target = targets[i];
                 disks[i].new_path = b->vols[i].fresh_path;
+                if (!targets[i])
+                        rc = kiln_error_set(err, KILN_E_STATE, NULL,
+                                            "volume %s is not a disk of the running domain '%s'",
+                                            b->vols[i].iv->volume_id, b->domain);
         }
-        rc = virt_domain_snapshot_disks(dom, disks, b->n_vols, skip, 1, err);
+        for (size_t i = 0; rc == 0 && i < b->inst.n_volumes; i++) {
+                bool baked = false;
+
+                for (size_t k = 0; k < b->n_vols; k++)
+                        baked = baked || b->vols[k].iv == &b->inst.volumes[i];
+                if (!baked)
+                        skip[n_skip] = virt_domain_disk_target(dom, pname, b->inst.volumes[i].file);
+                if (!baked && skip[n_skip])
+                        n_skip++;
+        }
+        if (rc == 0)
+                rc = virt_domain_snapshot_disks(dom, disks, b->n_vols, (const char *const *) skip,
+                                                n_skip, err);
+        kiln_strv_free(targets, b->n_vols);
+        kiln_strv_free(skip, n_skip);
         free(disks);
         if (rc == 0) {
                 kiln_crash_point("create-image.after-overlay");
@@ -324,7 +407,7 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
         uint64_t ms = 0;
         int rc = -1;
 
-        if (check_spec(spec, err) < 0 || reload(&b, err) < 0)
+        if (check_spec(spec, err) < 0 || reload(&b, err) < 0 || bake_mappings_check(&b, err) < 0)
                 goto out;
         was_running = running = strcmp(b.inst.state, "running") == 0;
         if (!running && strcmp(b.inst.state, "stopped") != 0) {
