@@ -27,7 +27,12 @@ on() {
 }
 # disk_size ID DEV: the size in bytes the guest sees for /dev/DEV, or nothing.
 disk_size() { on "$1" "lsblk -b -d -n -o SIZE /dev/$2 2>/dev/null" | tr -d ' '; }
-# Waits up to 30 s for the guest to see (or, with "gone", no longer see) /dev/DEV.
+# by_id VOL: the guest's name for the volume's disk, from the serial kiln gives it (the volume
+# ID without its dash, as EC2's disks show it): Linux numbers virtio disks as it finds them.
+by_id() { echo "disk/by-id/virtio-vol${1#vol-}"; }
+# dev_of ID VOL: the kernel's name (vdX) of the volume's disk in the guest.
+dev_of() { on "$1" "basename \$(readlink -f /dev/$(by_id "$2"))"; }
+# Waits up to 30 s for the guest to see (or, with "gone", no longer see) /dev/PATH.
 wait_disk() {
         local id=$1 dev=$2 want=${3:-there} i
         for i in $(seq 30); do
@@ -98,13 +103,14 @@ tap_is "$(json 'd["State"] + " " + d["Device"] + " " + d["InstanceId"]')" "attac
 kiln_rc wait volume-in-use --volume-ids "$V"
 tap_is "$RC" 0 "wait volume-in-use"
 tap_is "$(vol_state "$V")" "in-use $A:/dev/sdf" "describe-volumes: in-use, with the attachment"
-wait_disk "$A" vdc
-tap_is "$(disk_size "$A" vdc)" 1073741824 "the guest sees a 1 GiB disk at once (hot-plug)"
+wait_disk "$A" "$(by_id "$V")"
+VDEV=$(dev_of "$A" "$V")
+tap_is "$(disk_size "$A" "$VDEV")" 1073741824 "the guest sees a 1 GiB disk at once (hot-plug), serial ${V/-/}"
 kiln_rc describe-instances --instance-ids "$A"
 tap_is "$(json '[m["DeviceName"] for m in d["Reservations"][0]["Instances"][0]["BlockDeviceMappings"]]')" \
         "['/dev/vda', '/dev/vdb', '/dev/sdf']" "describe-instances maps it under its device name"
-on "$A" 'sudo -n mkfs.ext4 -q -L kilndata /dev/vdc && sudo -n mount /dev/vdc /mnt && echo volume-data | sudo -n tee /mnt/file >/dev/null && sudo -n umount /mnt' >/dev/null
-tap_is "$(on "$A" 'sudo -n blkid -s LABEL -o value /dev/vdc')" kilndata "the guest made a file system on it"
+on "$A" "sudo -n mkfs.ext4 -q -L kilndata /dev/$VDEV && sudo -n mount /dev/$VDEV /mnt && echo volume-data | sudo -n tee /mnt/file >/dev/null && sudo -n umount /mnt" >/dev/null
+tap_is "$(on "$A" "sudo -n blkid -s LABEL -o value /dev/$VDEV")" kilndata "the guest made a file system on it"
 
 # ---- create-image's mappings: a hot-plugged volume left out, the root recorded bigger ----
 kiln_rc create-image --instance-id "$A" --name no-root --no-reboot --no-generalize \
@@ -118,7 +124,7 @@ kiln_rc describe-images --image-ids "$NOSDF"
 tap_is "$(json '[(m["DeviceName"], m["Ebs"]["VolumeSize"]) for m in d["Images"][0]["BlockDeviceMappings"]]')" \
         "[('/dev/vda', $((ROOT_GIB + 1))), ('/dev/vdb', 1)]" "the image maps the root, bigger, and vdb, not sdf"
 tap_is "$(vol_state "$V")" "in-use $A:/dev/sdf" "the volume left out is untouched"
-tap_is "$(on "$A" 'sudo -n blkid -s LABEL -o value /dev/vdc')" kilndata "and still the guest's"
+tap_is "$(on "$A" "sudo -n blkid -s LABEL -o value /dev/$VDEV")" kilndata "and still the guest's"
 
 # ---- refusals ----
 kiln_rc create-volume --size 1
@@ -145,7 +151,7 @@ kiln_rc delete-volume --volume-id "$V2"
 kiln_rc detach-volume --volume-id "$V" --instance-id "$A"
 tap_is "$RC" 0 "detach-volume"
 tap_is "$(json 'd["State"]')" detached "VolumeAttachment: detached"
-wait_disk "$A" vdc gone
+wait_disk "$A" "$(by_id "$V")" gone
 tap_ok $? "the guest let go of the disk"
 kiln_rc wait volume-available --volume-ids "$V" --timeout 30
 tap_is "$RC" 0 "wait volume-available"
@@ -159,7 +165,7 @@ tap_is "$RC" 0 "attach-volume to the stopped instance"
 kiln_rc start-instances --instance-ids "$A"
 kiln_rc wait instance-ready --instance-ids "$A"
 tap_is "$RC" 0 "it starts with the volume"
-tap_is "$(on "$A" 'sudo -n mount /dev/vdc /mnt && cat /mnt/file; sudo -n umount /mnt')" volume-data \
+tap_is "$(on "$A" "sudo -n mount /dev/$(by_id "$V") /mnt && cat /mnt/file; sudo -n umount /mnt")" volume-data \
         "and the guest reads what it wrote there"
 
 # ---- a volume from the image's snapshot, bigger ----
@@ -168,9 +174,10 @@ tap_is "$RC" 0 "create-volume from the image's snapshot, 1 GiB bigger"
 S=$(json 'd["VolumeId"]')
 tap_is "$(json 'd["SnapshotId"] + " " + str(d["Size"])')" "$BASE_SNAP $((BASE_GIB + 1))" "with its snapshot and size"
 kiln_rc attach-volume --volume-id "$S" --instance-id "$A" --device /dev/sdh
-wait_disk "$A" vdd
-tap_is "$(disk_size "$A" vdd)" $(( (BASE_GIB + 1) * 1073741824 )) "the guest sees its size"
-tap_like "$(on "$A" 'lsblk -n -o NAME /dev/vdd')" "vdd1" "and the image's partitions on it"
+wait_disk "$A" "$(by_id "$S")"
+SDEV=$(dev_of "$A" "$S")
+tap_is "$(disk_size "$A" "$SDEV")" $(( (BASE_GIB + 1) * 1073741824 )) "the guest sees its size"
+tap_like "$(on "$A" "lsblk -n -o NAME /dev/$SDEV")" "${SDEV}1" "and the image's partitions on it"
 
 # ---- a volume outlives its instance ----
 kiln_rc terminate-instances --instance-ids "$A"

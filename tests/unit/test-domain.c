@@ -53,8 +53,9 @@ int main(void)
         kiln_autofree char *win_skel =
                 kiln_xasprintf("%s/templates/domain/windows.xml", KILN_SRCDIR);
         virt_domain_disk disks[] = {
-                {"kiln-pool", "vol-0123456789abcdef0.qcow2", "vda", false, false},
-                {"kiln-pool", "i-0123456789abcdef0-seed.iso", "vdz", true, true},
+                {"kiln-pool", "vol-0123456789abcdef0.qcow2", "vda", false, false,
+                 "vol0123456789abcdef0"},
+                {"kiln-pool", "i-0123456789abcdef0-seed.iso", "vdz", true, true, NULL},
         };
         virt_domain_spec spec = {
                 .skeleton_path = linux_skel,
@@ -92,7 +93,7 @@ int main(void)
                    "and on no TCP port");
         }
         {
-                virt_domain_disk odd[] = {{"pool<&>'\"", "v'ol.qcow2", "vda", false, false}};
+                virt_domain_disk odd[] = {{"pool<&>'\"", "v'ol.qcow2", "vda", false, false, "s<&>"}};
                 virt_domain_spec s2 = spec;
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *xml = NULL;

@@ -93,7 +93,8 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                     const char *seed_volume, kiln_error **err)
 {
         kiln_autofree char *skeleton = NULL, *console = NULL, *xml = NULL, *type = NULL;
-        virt_domain_disk disks[16];
+        virt_domain_disk disks[16] = {{0}};
+        char *serials[16] = {0};
         virt_domain_spec spec = {0};
         virConnectPtr conn = instance_conn(ctx, err);
         size_t n = 0;
@@ -109,6 +110,8 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                                                       "vdk", "vdl", "vdm", "vdn", "vdo"};
 
                 for (size_t i = 0; i < inst->n_volumes && n < KILN_ARRAY_SIZE(targets); i++) {
+                        serials[n] = instance_volume_serial(inst->volumes[i].volume_id);
+                        disks[n].serial = serials[n];
                         disks[n].pool = ctx->region->pool;
                         disks[n].volume = inst->volumes[i].file;
                         disks[n].target = targets[n];
@@ -151,6 +154,8 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                         xml = virt_domain_render(&spec, err);
                 }
         }
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(serials); i++)
+                free(serials[i]);
         if (!xml)
                 return -1;
         {
@@ -158,6 +163,12 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
 
                 return dom ? 0 : -1;
         }
+}
+
+char *instance_volume_serial(const char *volume_id)
+{
+        return kiln_xasprintf("vol%s",
+                              strncmp(volume_id, "vol-", 4) == 0 ? volume_id + 4 : volume_id);
 }
 
 int instance_check_network(kiln_ctx *ctx, const char *network, kiln_error **err)

@@ -31,6 +31,10 @@ virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err);
 /* A TCP port on 127.0.0.1 that nothing listens on now. */
 int instance_free_port(kiln_error **err);
 bool instance_port_free(int port);
+/* The serial number a volume's disk shows the guest: its ID without the dash
+ * ("vol0123456789abcdef0", 20 characters, as EC2's NVMe disks show it), so that
+ * /dev/disk/by-id/virtio-vol... names it whatever name Linux gives the disk. */
+char *instance_volume_serial(const char *volume_id);
 /* Renders and (re)defines the instance's domain with its current port. */
 int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain,
                     const char *seed_volume, kiln_error **err);

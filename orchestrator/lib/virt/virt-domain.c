@@ -15,15 +15,20 @@ static char *render_disks(const virt_domain_spec *spec)
                 kiln_autofree char *pool = kiln_xml_escape(d->pool);
                 kiln_autofree char *vol = kiln_xml_escape(d->volume);
                 kiln_autofree char *target = kiln_xml_escape(d->target);
+                kiln_autofree char *serial =
+                        d->serial ? kiln_xml_escape(d->serial) : kiln_xstrdup("");
 
                 kiln_buf_appendf(&b,
                                  "    <disk type='volume' device='disk'>\n"
                                  "      <driver name='qemu' type='%s'/>\n"
                                  "      <source pool='%s' volume='%s'/>\n"
                                  "      <target dev='%s' bus='virtio'/>\n"
+                                 "%s%s%s"
                                  "%s"
                                  "    </disk>",
                                  d->raw ? "raw" : "qcow2", pool, vol, target,
+                                 *serial ? "      <serial>" : "", serial,
+                                 *serial ? "</serial>\n" : "",
                                  d->read_only ? "      <readonly/>\n" : "");
                 if (i + 1 < spec->n_disks)
                         kiln_buf_append(&b, "\n", 1);
@@ -307,9 +312,11 @@ char *virt_domain_disk_target(virDomainPtr dom, const char *pool, const char *vo
         /* Volume names kiln makes have no quote; one that has matches nothing. */
         if (!xml || strchr(pool, '\'') || strchr(volume, '\''))
                 return NULL;
-        xpath = kiln_xasprintf("string(/domain/devices/disk[source/@pool='%s' and "
-                               "source/@volume='%s']/target/@dev)",
-                               pool, volume);
+        /* After a live snapshot the disk is a file (its new overlay) rather than a volume. */
+        xpath = kiln_xasprintf("string(/domain/devices/disk[(source/@pool='%s' and "
+                               "source/@volume='%s') or substring(source/@file, "
+                               "string-length(source/@file) - %zu) = '/%s']/target/@dev)",
+                               pool, volume, strlen(volume), volume);
         return virt_xml_string(xml, xpath);
 }
 

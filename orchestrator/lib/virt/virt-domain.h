@@ -13,6 +13,7 @@ typedef struct virt_domain_disk {
         const char *target; /* vda, vdb, ... */
         bool raw;           /* raw (the seed) rather than qcow2 */
         bool read_only;
+        const char *serial; /* what the guest reads as the disk's serial, or NULL */
 } virt_domain_disk;
 
 typedef struct virt_domain_spec {

@@ -596,7 +596,8 @@ static int attach_undo(registry *r, void *userdata, kiln_error **err)
 /* The live change on a running domain: hot-plug, or ask the guest to release the disk. */
 static int attach_live(attach_txn *t, virDomainPtr dom, bool force, kiln_error **err)
 {
-        virt_domain_disk disk = {t->ctx->region->pool, t->v.volume, NULL, false, false};
+        kiln_autofree char *serial = instance_volume_serial(t->volume_id);
+        virt_domain_disk disk = {t->ctx->region->pool, t->v.volume, NULL, false, false, serial};
         kiln_autofree char *target = NULL;
 
         if (!t->detach) {
