@@ -101,6 +101,7 @@ kiln_rc create-tags --resources "$ID" "$VOL" --tags Key=stage,Value=e2e
 tap_is "$RC" 0 "create-tags on the instance and its volume"
 kiln_rc describe-tags --filters Name=key,Values=stage
 tap_is "$(json 'sorted(t["ResourceType"] for t in d["Tags"])')" "['instance', 'volume']" "describe-tags shows both"
+kiln_rc describe-instances --instance-ids "$ID" # what follows reads this answer
 out=$(HOME=$work/home $SSHCMD -o BatchMode=yes cat /var/tmp/kiln-user-data 2>&1)
 tap_is "$out" "written by user data on $ID" "the printed ssh command runs and sees the user data's file"
 tap_ok $([ ! -s "$work/home/.ssh/known_hosts" ]; echo $?) "with nothing added to the user's own known_hosts"
