@@ -15,17 +15,6 @@ work=$KILN_HOME/test
 mkdir -p "$work/home"
 chmod 0700 "$work/home"
 
-# on ID COMMAND: runs COMMAND on the instance with the ssh command describe-instances prints
-# (the system's OpenSSH, strict host key checking, kiln's known_hosts for it).
-sshcmd() {
-        kiln_rc describe-instances --instance-ids "$1"
-        json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["SshCommand"]'
-}
-on() {
-        local id=$1
-        shift
-        HOME=$work/home timeout 120 $(sshcmd "$id") -o BatchMode=yes "$@" 2>&1
-}
 image_count() {
         kiln_rc describe-images --owners self
         json 'len(d["Images"])'

@@ -16,15 +16,6 @@ work=$KILN_HOME/test
 mkdir -p "$work/home"
 chmod 0700 "$work/home"
 
-sshcmd() {
-        kiln_rc describe-instances --instance-ids "$1"
-        json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["SshCommand"]'
-}
-on() {
-        local id=$1
-        shift
-        HOME=$work/home timeout 120 $(sshcmd "$id") -o BatchMode=yes "$@" 2>&1
-}
 # disk_size ID DEV: the size in bytes the guest sees for /dev/DEV, or nothing.
 disk_size() { on "$1" "lsblk -b -d -n -o SIZE /dev/$2 2>/dev/null" | tr -d ' '; }
 # by_id VOL: the guest's name for the volume's disk, from the serial kiln gives it (the volume

@@ -98,3 +98,16 @@ json() {
 }
 
 pool_path() { echo "$KILN_HOME/pools/$1"; }
+
+# on ID COMMAND: runs COMMAND on the instance with the ssh command describe-instances prints
+# (the system's OpenSSH, strict host key checking, kiln's known_hosts for it), with HOME at
+# $work/home (the caller's; made 0700) so that nothing of the user's own ssh set-up is used.
+sshcmd() {
+        kiln_rc describe-instances --instance-ids "$1"
+        json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["SshCommand"]'
+}
+on() {
+        local id=$1
+        shift
+        HOME=$work/home timeout 120 $(sshcmd "$id") -o BatchMode=yes "$@" 2>&1
+}
