@@ -74,11 +74,13 @@ static int ebs_of(json_t *ebs, kiln_mapping_spec *m, kiln_error **err)
                         rc = int_of(v, "Ebs.VolumeSize", &m->volume_size, err);
                 else if (strcmp(key, "DeleteOnTermination") == 0)
                         rc = bool_of(v, "Ebs.DeleteOnTermination", &m->delete_on_termination, err);
-                else if (strcmp(key, "SnapshotId") == 0 && json_is_string(v))
+                else if (strcmp(key, "SnapshotId") == 0 && json_is_string(v)) {
+                        free((char *) m->snapshot_id);
                         m->snapshot_id = text_of(v);
-                else if (strcmp(key, "VolumeType") == 0 && json_is_string(v))
+                } else if (strcmp(key, "VolumeType") == 0 && json_is_string(v)) {
+                        free((char *) m->volume_type);
                         m->volume_type = text_of(v);
-                else
+                } else
                         rc = bad("kiln does not take Ebs member", key, err);
                 if (rc < 0)
                         return -1;

@@ -93,7 +93,8 @@ int main(void)
                    "and on no TCP port");
         }
         {
-                virt_domain_disk odd[] = {{"pool<&>'\"", "v'ol.qcow2", "vda", false, false, "s<&>"}};
+                virt_domain_disk odd[] = {
+                        {"pool<&>'\"", "v'ol.qcow2", "vda", false, false, "s<&>"}};
                 virt_domain_spec s2 = spec;
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *xml = NULL;

@@ -525,8 +525,9 @@ static void test_library(void)
         {
                 kiln_autoptr(kiln_error) e = NULL;
 
-                is_int(kiln_keypair_create(a, "lib-rsa", NULL, NULL, NULL, NULL, 0, &kp, &material, &e), 0,
-                       "create with the defaults");
+                is_int(kiln_keypair_create(a, "lib-rsa", NULL, NULL, NULL, NULL, 0, &kp, &material,
+                                           &e),
+                       0, "create with the defaults");
                 is_str(kp.key_type, "rsa", "  an RSA key");
                 ok(kiln_id_valid("key", kp.key_pair_id) && strlen(kp.key_pair_id) == 21,
                    "  ID key- and 17 hex digits");
@@ -561,7 +562,8 @@ static void test_library(void)
         {
                 kiln_autoptr(kiln_error) e = NULL;
 
-                is_int(kiln_keypair_create(a, "lib-ed", "ed25519", "pem", out, NULL, 0, &kp, &material, &e),
+                is_int(kiln_keypair_create(a, "lib-ed", "ed25519", "pem", out, NULL, 0, &kp,
+                                           &material, &e),
                        0, "create ED25519 into a file");
                 ok(material == NULL, "  the private key is not handed back");
                 ok(stat(out, &st) == 0 && (st.st_mode & 07777) == 0600, "  the file has mode 0600");
@@ -574,7 +576,8 @@ static void test_library(void)
                 kiln_autoptr(kiln_error) e = NULL;
                 size_t before = count(a);
 
-                is_int(kiln_keypair_create(a, "lib-ed2", "ed25519", NULL, out, NULL, 0, &kp, &material, &e),
+                is_int(kiln_keypair_create(a, "lib-ed2", "ed25519", NULL, out, NULL, 0, &kp,
+                                           &material, &e),
                        -1, "an existing output file is refused");
                 is_int(e ? e->code : 0, KILN_E_EXISTS, "  as already existing");
                 like(e ? e->msg : NULL, "out.pem", "  naming the file");
@@ -583,12 +586,14 @@ static void test_library(void)
         {
                 kiln_autoptr(kiln_error) e = NULL;
 
-                is_int(kiln_keypair_create(a, "lib-ppk", NULL, "ppk", NULL, NULL, 0, &kp, &material, &e), -1,
-                       "ppk is refused");
+                is_int(kiln_keypair_create(a, "lib-ppk", NULL, "ppk", NULL, NULL, 0, &kp, &material,
+                                           &e),
+                       -1, "ppk is refused");
                 is_int(e ? e->code : 0, KILN_E_UNSUPPORTED, "  as unsupported");
                 e = kiln_error_free(e);
-                is_int(kiln_keypair_create(a, "lib-rsa", NULL, NULL, NULL, NULL, 0, &kp, &material, &e), -1,
-                       "a duplicate name is refused");
+                is_int(kiln_keypair_create(a, "lib-rsa", NULL, NULL, NULL, NULL, 0, &kp, &material,
+                                           &e),
+                       -1, "a duplicate name is refused");
                 is_str(code_of(e), "InvalidKeyPair.Duplicate", "  InvalidKeyPair.Duplicate");
                 is_str(e ? e->msg : NULL, "The keypair 'lib-rsa' already exists.",
                        "  EC2's wording");

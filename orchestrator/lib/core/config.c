@@ -86,10 +86,10 @@ static json_t *config_default_json(const char *home)
         return json_pack("{s:i, s:s, s:s, s:{s:f, s:f, s:s}, s:[{s:s, s:s, s:s, s:s}],"
                          " s:[{s:s, s:s}], s:[]}",
                          "Version", 1, "DefaultRegion", "local", "DefaultAccount", account,
-                         "StoragePrice", "PerGiBMonth", 0.05, "VolumePerGiBMonth", 0.08,
-                         "Currency", "USD", "Regions", "Name",
-                         "local", "Uri", "qemu:///system", "Pool", pool, "PoolPath", pool_path,
-                         "Accounts", "AccountId", account, "Alias", "default", "Organizations");
+                         "StoragePrice", "PerGiBMonth", 0.05, "VolumePerGiBMonth", 0.08, "Currency",
+                         "USD", "Regions", "Name", "local", "Uri", "qemu:///system", "Pool", pool,
+                         "PoolPath", pool_path, "Accounts", "AccountId", account, "Alias",
+                         "default", "Organizations");
 }
 
 /* Writes the default file unless one exists: link() of a complete temp file is atomic and
@@ -295,14 +295,13 @@ static int config_parse(config *c, json_t *root, kiln_error **err)
         if (price) {
                 static const char *const pkeys[] = {"PerGiBMonth", "VolumePerGiBMonth", "Currency",
                                                     NULL};
-                static const struct {
+                const struct {
                         const char *key, *where;
-                        size_t off;
+                        double *dst;
                 } prices[] = {
-                        {"PerGiBMonth", "$.StoragePrice.PerGiBMonth",
-                         offsetof(config, price_per_gib_month)},
+                        {"PerGiBMonth", "$.StoragePrice.PerGiBMonth", &c->price_per_gib_month},
                         {"VolumePerGiBMonth", "$.StoragePrice.VolumePerGiBMonth",
-                         offsetof(config, volume_price_per_gib_month)},
+                         &c->volume_price_per_gib_month},
                 };
 
                 if (check_keys(price, pkeys, c->path, "$.StoragePrice", err) < 0)
@@ -313,7 +312,7 @@ static int config_parse(config *c, json_t *root, kiln_error **err)
                         if (v && (!json_is_number(v) || json_number_value(v) < 0))
                                 return bad(err, c->path, prices[i].where, "must be a number >= 0");
                         if (v)
-                                *(double *) ((char *) c + prices[i].off) = json_number_value(v);
+                                *prices[i].dst = json_number_value(v);
                 }
         }
         if (!config_region(c, c->default_region))

@@ -85,7 +85,7 @@ static int size_check(const kiln_mapping_spec *q, int64_t min, const char *snap,
 static int change_mapping(const kiln_image *img, kiln_block_device_mapping *m,
                           const kiln_mapping_spec *q, kiln_error **err)
 {
-        if (q->snapshot_id && strcmp(q->snapshot_id, m->snapshot_id) != 0)
+        if (q->snapshot_id && (!m->snapshot_id || strcmp(q->snapshot_id, m->snapshot_id) != 0))
                 return bad_mapping(err,
                                    "%s of the image maps %s: a launch may change its size, type "
                                    "and DeleteOnTermination, not its snapshot",
@@ -165,12 +165,12 @@ int instance_mappings_apply(kiln_ctx *ctx, registry *r, kiln_image *img,
                 if (q->no_device && strcmp(q->device_name, img->root_device_name) == 0)
                         return bad_mapping(err, "The root device %s cannot be left out",
                                            q->device_name);
-                if (q->no_device)
+                if (q->no_device) {
                         drop_mapping(img, at);
-                else if (at < img->n_mappings &&
-                         change_mapping(img, &img->mappings[at], q, err) < 0)
-                        return -1;
-                else if (at == img->n_mappings && add_mapping(ctx, r, img, q, err) < 0)
+                        continue;
+                }
+                if ((at < img->n_mappings ? change_mapping(img, &img->mappings[at], q, err)
+                                          : add_mapping(ctx, r, img, q, err)) < 0)
                         return -1;
         }
         return 0;

@@ -292,7 +292,7 @@ int tag_specs_check(const kiln_tag_spec *specs, size_t n, const char *const *all
                                               "'%s' is not a valid taggable resource type%s", type,
                                               type_known(type) ? " for this operation" : "");
                 for (size_t k = 0; k < i; k++)
-                        if (strcmp(specs[k].resource_type, type) == 0)
+                        if (specs[k].resource_type && strcmp(specs[k].resource_type, type) == 0)
                                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                                       "The same resource type may not be "
                                                       "specified more than once in tag "

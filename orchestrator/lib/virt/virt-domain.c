@@ -329,7 +329,7 @@ char *virt_domain_free_target(virDomainPtr dom, kiln_error **err)
                 return NULL;
         }
         /* vdz is the seed's. */
-        for (char c = 'b'; c < 'z'; c++) {
+        for (int c = 'b'; c < 'z'; c++) {
                 kiln_autofree char *xpath =
                         kiln_xasprintf("string(/domain/devices/disk/target[@dev='vd%c']/@dev)", c);
                 kiln_autofree char *used = virt_xml_string(xml, xpath);
