@@ -166,3 +166,15 @@ int cli_parse_mappings(const cli_args *args, cli_mappings *ret, kiln_error **err
         *ret = out;
         return 0;
 }
+
+int cli_parse_creation(const cli_args *args, cli_tag_specs *tags, cli_mappings *maps,
+                       kiln_error **err)
+{
+        if (cli_parse_tag_specs(args, tags, err) < 0)
+                return -1;
+        if (cli_parse_mappings(args, maps, err) < 0) {
+                cli_tag_specs_free(tags);
+                return -1;
+        }
+        return 0;
+}

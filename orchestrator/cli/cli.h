@@ -152,6 +152,10 @@ typedef struct cli_mappings {
 } cli_mappings;
 int cli_parse_mappings(const cli_args *args, cli_mappings *ret, kiln_error **err);
 void cli_mappings_free(cli_mappings *m);
+/* --tag-specifications and --block-device-mappings of a verb that creates resources: both, or
+ * neither (nothing to free) with *err set. */
+int cli_parse_creation(const cli_args *args, cli_tag_specs *tags, cli_mappings *maps,
+                       kiln_error **err);
 
 /* context.c */
 /* Opens the kiln context from the global options; prints the error and returns NULL. */

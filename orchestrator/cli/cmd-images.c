@@ -123,12 +123,8 @@ int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *
                 return cli_usage_error("create-image needs --instance-id");
         if (!spec.name)
                 return cli_usage_error("create-image needs --name");
-        if (cli_parse_tag_specs(args, &tags, &err) < 0)
+        if (cli_parse_creation(args, &tags, &maps, &err) < 0)
                 return cli_fail(err);
-        if (cli_parse_mappings(args, &maps, &err) < 0) {
-                cli_tag_specs_free(&tags);
-                return cli_fail(err);
-        }
         spec.tag_specs = tags.specs;
         spec.n_tag_specs = tags.n;
         spec.mappings = maps.specs;

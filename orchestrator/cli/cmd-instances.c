@@ -208,12 +208,8 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
                 spec.user_data_len = len;
         }
         /* NOLINTBEGIN(clang-analyzer-unix.Malloc): user_data is kiln_autofree */
-        if (cli_parse_tag_specs(args, &tags, &err) < 0)
+        if (cli_parse_creation(args, &tags, &maps, &err) < 0)
                 return cli_fail(err);
-        if (cli_parse_mappings(args, &maps, &err) < 0) {
-                cli_tag_specs_free(&tags);
-                return cli_fail(err);
-        }
         /* NOLINTEND(clang-analyzer-unix.Malloc) */
         spec.tag_specs = tags.specs;
         spec.n_tag_specs = tags.n;
