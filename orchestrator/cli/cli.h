@@ -157,6 +157,12 @@ void cli_mappings_free(cli_mappings *m);
 int cli_parse_creation(const cli_args *args, cli_tag_specs *tags, cli_mappings *maps,
                        kiln_error **err);
 
+void cli_register_disks_free(kiln_register_disk *d, size_t n);
+
+/* Steps of long work on stderr ("kiln: ..."), unless --quiet; warnings always. userdata is
+ * the cli_global. */
+void cli_notify_steps(kiln_log_level level, const char *msg, void *userdata);
+
 /* context.c */
 /* Opens the kiln context from the global options; prints the error and returns NULL. */
 kiln_ctx *cli_ctx_open(const cli_global *g, int *ret_exit);
@@ -214,6 +220,7 @@ int cmd_describe_image_attribute(const cli_verb *verb, const cli_global *g, cons
 int cmd_modify_image_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_reset_image_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_describe_snapshots(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_create_snapshot(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_delete_snapshot(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_describe_snapshot_attribute(const cli_verb *verb, const cli_global *g,
                                     const cli_args *args);

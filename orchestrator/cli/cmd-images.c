@@ -19,12 +19,53 @@ static int finish(kiln_error *err)
         return err ? cli_fail(err) : CLI_EXIT_OK;
 }
 
+/* --disk values: FILE (the root's) or DEVICE=FILE, one per device. */
+static int parse_disks(const cli_args *args, kiln_register_spec *spec, kiln_register_disk **ret)
+{
+        const char **v = NULL;
+        size_t n = cli_arg_all(args, "disk", &v);
+        kiln_register_disk *disks = calloc(n + 1, sizeof(*disks));
+
+        if (!disks)
+                abort();
+        for (size_t i = 0; i < n; i++) {
+                const char *eq = strchr(v[i], '=');
+
+                if (strncmp(v[i], "/dev/", 5) == 0 && eq) {
+                        kiln_register_disk *d = &disks[spec->n_disks++];
+
+                        d->device_name = strndup(v[i], (size_t) (eq - v[i]));
+                        if (!d->device_name)
+                                abort();
+                        d->path = eq + 1;
+                } else if (spec->disk_path) {
+                        free(v);
+                        cli_register_disks_free(disks, spec->n_disks);
+                        return cli_usage_error("--disk: one FILE for the root; give the others "
+                                               "as DEVICE=FILE (/dev/vdb=data.qcow2)");
+                } else {
+                        spec->disk_path = v[i];
+                }
+        }
+        free(v);
+        spec->disks = disks;
+        *ret = disks;
+        return 0;
+}
+
+void cli_register_disks_free(kiln_register_disk *d, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free((char *) d[i].device_name);
+        free(d);
+}
+
 int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         kiln_register_spec spec = {
                 .name = cli_arg_get(args, "name"),
-                .disk_path = cli_arg_get(args, "disk"),
                 .device_name = cli_arg_get(args, "device-name"),
+                .root_device_name = cli_arg_get(args, "root-device-name"),
                 .platform = cli_arg_get(args, "platform"),
                 .default_user = cli_arg_get(args, "default-user"),
                 .architecture = cli_arg_get(args, "architecture"),
@@ -34,27 +75,40 @@ int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         kiln_autofree char *id = NULL;
+        kiln_register_disk *disks = NULL;
+        cli_mappings maps = {0};
         int rc = 0;
 
         (void) verb;
         if (!spec.name)
                 return cli_usage_error("register-image needs --name");
-        if (!spec.disk_path)
-                return cli_usage_error("register-image needs --disk FILE");
-        ctx = cli_ctx_open(g, &rc);
-        if (!ctx)
+        rc = parse_disks(args, &spec, &disks);
+        if (rc != 0)
                 return rc;
-        cli_progress_setup(g);
-        rc = kiln_image_register(ctx, &spec, cli_progress, NULL, &id, &err);
-        cli_progress_end(g);
-        if (rc < 0)
+        if (cli_parse_mappings(args, &maps, &err) < 0) {
+                cli_register_disks_free(disks, spec.n_disks);
                 return cli_fail(err);
-        print_image_id(g, id);
-        return CLI_EXIT_OK;
+        }
+        spec.mappings = maps.specs;
+        spec.n_mappings = maps.n;
+        if (!spec.disk_path && spec.n_disks == 0 && maps.n == 0)
+                rc = cli_usage_error("register-image needs --disk FILE, or "
+                                     "--block-device-mappings with snapshots");
+        if (rc == 0)
+                ctx = cli_ctx_open(g, &rc);
+        if (ctx) {
+                cli_progress_setup(g);
+                if (kiln_image_register(ctx, &spec, cli_progress, NULL, &id, &err) == 0)
+                        print_image_id(g, id);
+                cli_progress_end(g);
+        }
+        cli_register_disks_free(disks, spec.n_disks);
+        cli_mappings_free(&maps);
+        return err ? cli_fail(err) : rc;
 }
 
 /* Steps of a bake on stderr ("kiln: ..."), unless --quiet; warnings always. */
-static void bake_notify(kiln_log_level level, const char *msg, void *userdata)
+void cli_notify_steps(kiln_log_level level, const char *msg, void *userdata)
 {
         const cli_global *g = userdata;
 
@@ -75,7 +129,7 @@ int cmd_import_image(const cli_verb *verb, const cli_global *g, const cli_args *
                 .default_user = cli_arg_get(args, "default-user"),
                 .architecture = cli_arg_get(args, "architecture"),
                 .description = cli_arg_get(args, "description"),
-                .notify = bake_notify,
+                .notify = cli_notify_steps,
                 .userdata = (void *) g,
         };
         kiln_autoptr(kiln_ctx) ctx = NULL;
@@ -106,7 +160,7 @@ int cmd_create_image(const cli_verb *verb, const cli_global *g, const cli_args *
                 .description = cli_arg_get(args, "description"),
                 .no_reboot = cli_arg_has(args, "no-reboot"),
                 .no_generalize = cli_arg_has(args, "no-generalize"),
-                .notify = bake_notify,
+                .notify = cli_notify_steps,
                 .userdata = (void *) g,
         };
         kiln_autoptr(kiln_ctx) ctx = NULL;
@@ -337,8 +391,12 @@ int cmd_reset_image_attribute(const cli_verb *verb, const cli_global *g, const c
 
 static const cli_opt register_opts[] = {
         {"name", CLI_ARG_ONE, "NAME", "image name: 3-128 characters, unique in the region"},
-        {"disk", CLI_ARG_ONE, "FILE", "raw or qcow2 disk file with no backing file"},
-        {"device-name", CLI_ARG_ONE, "DEV", "root device of the mapping (default /dev/vda)"},
+        {"disk", CLI_ARG_LIST, "FILE|DEVICE=FILE...",
+         "raw or qcow2 disk files with no backing file: the root's, and one per other device"},
+        {"root-device-name", CLI_ARG_ONE, "DEV", "the root device (default /dev/vda)"},
+        {"device-name", CLI_ARG_ONE, "DEV", "the same as --root-device-name"},
+        {"block-device-mappings", CLI_ARG_LIST, "DeviceName=DEV,Ebs={SnapshotId=ID}...",
+         "devices from snapshots (or empty, with VolumeSize), as EC2's RegisterImage"},
         {"platform", CLI_ARG_ONE, "linux|windows", "guest platform (default linux)"},
         {"default-user", CLI_ARG_ONE, "USER", "login user of the image (admin, ubuntu, ...)"},
         {"architecture", CLI_ARG_ONE, "x86_64|i386|arm64", "CPU architecture (default x86_64)"},
@@ -423,8 +481,10 @@ static const cli_opt modify_image_opts[] = {
 
 const cli_verb cli_image_verbs[] = {
         {"register-image", "images", "store a disk file as a snapshot and register an image on it",
-         "--name NAME --disk FILE [OPTIONS]", register_opts, 0, cmd_register_image,
-         "kiln register-image --name web-base --disk debian.qcow2 --default-user admin"},
+         "--name NAME (--disk FILE [DEVICE=FILE...] | --block-device-mappings ...) [OPTIONS]",
+         register_opts, 0, cmd_register_image,
+         "kiln register-image --name web-base --disk debian.qcow2 /dev/vdb=data.qcow2 "
+         "--default-user admin"},
         {"import-image", "images",
          "download a published disk image (resumable, checksummed) and register it",
          "(--url URL [--checksum sha256:HEX] | --catalog NAME) [--name NAME] [OPTIONS]",

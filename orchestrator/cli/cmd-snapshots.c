@@ -49,6 +49,39 @@ int cmd_describe_snapshots(const cli_verb *verb, const cli_global *g, const cli_
         return err ? cli_fail(err) : CLI_EXIT_OK;
 }
 
+int cmd_create_snapshot(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_snapshot_spec spec = {
+                .volume_id = cli_arg_get(args, "volume-id"),
+                .description = cli_arg_get(args, "description"),
+                .notify = cli_notify_steps,
+                .userdata = (void *) g,
+        };
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        cli_tag_specs tags = {0};
+        kiln_snapshot s = {0};
+        int rc = 0;
+
+        (void) verb;
+        if (!spec.volume_id)
+                return cli_usage_error("create-snapshot needs --volume-id");
+        if (cli_parse_tag_specs(args, &tags, &err) < 0)
+                return cli_fail(err);
+        spec.tag_specs = tags.specs;
+        spec.n_tag_specs = tags.n;
+        ctx = cli_ctx_open(g, &rc);
+        if (ctx && kiln_snapshot_create(ctx, &spec, &s, &err) == 0) {
+                cli_writer *w = cli_writer_new(g);
+
+                cli_emit_snapshot(w, &s);
+                cli_writer_finish(w, g);
+                kiln_snapshot_clear(&s);
+        }
+        cli_tag_specs_free(&tags);
+        return err ? cli_fail(err) : rc;
+}
+
 int cmd_delete_snapshot(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         const char *id = cli_arg_get(args, "snapshot-id");
@@ -148,6 +181,13 @@ static const cli_opt describe_snapshots_opts[] = {
         CLI_END_OPTS,
 };
 
+static const cli_opt create_snapshot_opts[] = {
+        {"volume-id", CLI_ARG_ONE, "ID", "the volume: available, or attached (live if running)"},
+        {"description", CLI_ARG_ONE, "TEXT", "the snapshot's description"},
+        CLI_OPT_TAG_SPECS("snapshot"),
+        CLI_END_OPTS,
+};
+
 static const cli_opt snapshot_id_opts[] = {
         {"snapshot-id", CLI_ARG_ONE, "ID", "the snapshot"},
         CLI_END_OPTS,
@@ -174,6 +214,11 @@ const cli_verb cli_snapshot_verbs[] = {
         {"describe-snapshots", "snapshots", "list the snapshots the caller owns or may restore",
          "[--snapshot-ids ID...] [--owner-ids ...] [--filters ...]", describe_snapshots_opts, 0,
          cmd_describe_snapshots, "kiln describe-snapshots --owner-ids self"},
+        {"create-snapshot", "snapshots",
+         "snapshot a volume: only the blocks written since its last snapshot are new",
+         "--volume-id ID [--description TEXT] [--tag-specifications ...]", create_snapshot_opts, 0,
+         cmd_create_snapshot,
+         "kiln create-snapshot --volume-id vol-0123456789abcdef0 --description \"before upgrade\""},
         {"delete-snapshot", "snapshots", "delete a snapshot no registered image uses",
          "--snapshot-id ID", snapshot_id_opts, 0, cmd_delete_snapshot,
          "kiln delete-snapshot --snapshot-id snap-0123456789abcdef0"},

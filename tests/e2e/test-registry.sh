@@ -316,6 +316,70 @@ tap_is "$(json '[i["UniqueBytes"] + i["SharedBytes"] == i["BytesUsed"] and len(i
 tap_is "$(json '[i["SharedBytes"] for i in d["Images"] if i["ImageId"]=="'$W2'"][0] > 0')" \
         "True" "the layer shared with another account's copy counts as shared"
 
+# ---- images of several devices: disk files, snapshots, empty volumes ----
+qemu-img create -q -f qcow2 "$work/data.qcow2" 2G
+before_files=$(pool_files)
+before_n=$(count_images $ACCT_A)
+bad 3 'InvalidBlockDeviceMapping' "a root device with no disk and no snapshot" \
+        register-image --name multi-x --disk /dev/vdb="$work/data.qcow2"
+bad 3 'InvalidBlockDeviceMapping' "an empty root volume" \
+        register-image --name multi-x --block-device-mappings 'DeviceName=/dev/vda,Ebs={VolumeSize=2}'
+bad 3 'InvalidBlockDeviceMapping' "a device with a disk and a mapping" \
+        register-image --name multi-x --disk "$work/disk.raw" /dev/vdb="$work/data.qcow2" \
+        --block-device-mappings "DeviceName=/dev/vdb,Ebs={SnapshotId=$SNAP1}"
+bad 3 'InvalidBlockDeviceMapping' "a device with two disks" \
+        register-image --name multi-x --disk "$work/disk.raw" /dev/vdb="$work/data.qcow2" /dev/vdb="$work/disk.raw"
+bad 3 'InvalidBlockDeviceMapping' "NoDevice" \
+        register-image --name multi-x --disk "$work/disk.raw" --block-device-mappings DeviceName=/dev/vdc,NoDevice=
+bad 4 'InvalidSnapshot\.NotFound' "an unknown snapshot" \
+        register-image --name multi-x --block-device-mappings 'DeviceName=/dev/vda,Ebs={SnapshotId=snap-0123456789abcdef0}'
+bad 3 'InvalidBlockDeviceMapping' "a volume over 16384 GiB" \
+        register-image --name multi-x --root-device-name /dev/xvda \
+        --block-device-mappings "DeviceName=/dev/xvda,Ebs={SnapshotId=$SNAP1}" "DeviceName=/dev/xvdc,Ebs={VolumeSize=20000}"
+bad 3 'InvalidParameterValue' "a data disk with a backing file" \
+        register-image --name multi-x --disk "$work/disk.raw" /dev/vdb="$work/overlay.qcow2"
+kiln_as $ACCT_A register-image --name multi-x --disk "$work/disk.raw" "$work/disk.qcow2"
+tap_is "$RC" 2 "two root files: a usage error"
+tap_is "$(count_images $ACCT_A)" "$before_n" "no refused register left an image"
+tap_is "$(pool_files)" "$before_files" "nor a file in the pool"
+
+kiln_as $ACCT_A register-image --name multi-disk --disk /dev/vdb="$work/data.qcow2" "$work/disk.raw" --default-user admin
+tap_is "$RC" 0 "register-image of a root file and a data file"
+MULTI=$(json 'd["ImageId"]')
+kiln_as $ACCT_A describe-images --image-ids "$MULTI"
+tap_is "$(json '[(m["DeviceName"], m["Ebs"]["VolumeSize"]) for m in d["Images"][0]["BlockDeviceMappings"]]')" \
+        "[('/dev/vda', 1), ('/dev/vdb', 2)]" "maps both devices, the root first, with their sizes"
+MSNAP2=$(json 'd["Images"][0]["BlockDeviceMappings"][1]["Ebs"]["SnapshotId"]')
+qemu-img compare -q -f qcow2 -F qcow2 "$work/data.qcow2" "$(pool_path local)/$MSNAP2.qcow2"
+tap_ok $? "the data device's snapshot holds the data file's bytes"
+
+bad 3 'InvalidBlockDeviceMapping' "a volume smaller than its snapshot" \
+        register-image --name multi-x --root-device-name /dev/xvda \
+        --block-device-mappings "DeviceName=/dev/xvda,Ebs={SnapshotId=$SNAP1}" "DeviceName=/dev/xvdb,Ebs={SnapshotId=$MSNAP2,VolumeSize=1}"
+kiln_as $ACCT_A register-image --name from-snaps --root-device-name /dev/xvda --block-device-mappings \
+        "DeviceName=/dev/xvda,Ebs={SnapshotId=$SNAP1,VolumeSize=3}" \
+        "DeviceName=/dev/xvdb,Ebs={SnapshotId=$MSNAP2,DeleteOnTermination=false}" 'DeviceName=/dev/xvdc,Ebs={VolumeSize=4}'
+tap_is "$RC" 0 "register-image from snapshots, as RegisterImage"
+FROMS=$(json 'd["ImageId"]')
+kiln_as $ACCT_A describe-images --image-ids "$FROMS"
+tap_is "$(json 'd["Images"][0]["RootDeviceName"] + " " + d["Images"][0]["DefaultUser"]')" "/dev/xvda admin" \
+        "its root device, and the login user of the image booting from that snapshot"
+tap_is "$(json '[(m["DeviceName"], m["Ebs"].get("SnapshotId"), m["Ebs"]["VolumeSize"], m["Ebs"]["DeleteOnTermination"]) for m in d["Images"][0]["BlockDeviceMappings"]]')" \
+        "[('/dev/xvda', '$SNAP1', 3, True), ('/dev/xvdb', '$MSNAP2', 2, False), ('/dev/xvdc', None, 4, True)]" \
+        "maps the snapshots themselves (no copy) and an empty volume"
+tap_is "$(pool_files | wc -l)" "$(( $(printf '%s\n' "$before_files" | wc -l) + 2 ))" "only the two uploaded disks added files"
+
+kiln_rc --region west --account $ACCT_A copy-image --source-region local --source-image-id "$MULTI" --name multi-west
+tap_is "$RC" 0 "copy-image of an image of two devices"
+WM=$(json 'd["ImageId"]')
+kiln_rc --region west --account $ACCT_A describe-images --image-ids "$WM"
+tap_is "$(json '[(m["DeviceName"], m["Ebs"]["VolumeSize"]) for m in d["Images"][0]["BlockDeviceMappings"]]')" \
+        "[('/dev/vda', 1), ('/dev/vdb', 2)]" "the copy maps both devices"
+WMS2=$(json 'd["Images"][0]["BlockDeviceMappings"][1]["Ebs"]["SnapshotId"]')
+tap_ok $([ "$WMS2" != "$MSNAP2" ] && [ -n "$WMS2" ]; echo $?) "with snapshots of its own"
+qemu-img compare -q "$(pool_path local)/$MSNAP2.qcow2" "$(pool_path west)/$WMS2.qcow2"
+tap_ok $? "the data device's snapshot came across with its bytes"
+
 # ---- fsck and gc ----
 kiln_rc fsck
 tap_is "$RC" 0 "fsck on a consistent home"

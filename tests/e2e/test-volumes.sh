@@ -71,13 +71,30 @@ TWO=$(json 'd["ImageId"]')
 kiln_rc describe-images --image-ids "$TWO"
 tap_is "$(json '[(m["DeviceName"], m["Ebs"]["VolumeSize"]) for m in d["Images"][0]["BlockDeviceMappings"]]')" \
         "[('/dev/vda', $ROOT_GIB), ('/dev/vdb', 1)]" "the image maps two snapshots under their device names and sizes"
-kiln_rc run-instances --image-id "$TWO" --key-name vols --wait
+TWO_ROOT=$(json 'd["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]')
+TWO_DATA=$(json 'd["Images"][0]["BlockDeviceMappings"][1]["Ebs"]["SnapshotId"]')
+kiln_rc run-instances --image-id "$TWO" --key-name vols
 tap_is "$RC" 0 "the image of two volumes launches"
 B=$(json 'd["Instances"][0]["InstanceId"]')
+# The same snapshots registered as RegisterImage does, with an empty third volume; both guests
+# boot at once.
+kiln_rc register-image --name from-snapshots --root-device-name /dev/vda --block-device-mappings \
+        "DeviceName=/dev/vda,Ebs={SnapshotId=$TWO_ROOT}" "DeviceName=/dev/vdb,Ebs={SnapshotId=$TWO_DATA}" \
+        'DeviceName=/dev/vdc,Ebs={VolumeSize=2}'
+tap_is "$RC" 0 "register-image from the snapshots and an empty volume"
+REG=$(json 'd["ImageId"]')
+kiln_rc run-instances --image-id "$REG" --key-name vols
+C=$(json 'd["Instances"][0]["InstanceId"]')
+kiln_rc wait instance-ready --instance-ids "$B" "$C"
+tap_is "$RC" 0 "both instances are ready"
 tap_is "$(on "$B" 'cat /root-file; sudo -n mount /dev/vdb /mnt && cat /mnt/file; sudo -n umount /mnt')" \
         "root-data
 vdb-data" "both files are there, on the same devices"
-kiln_rc terminate-instances --instance-ids "$B"
+tap_is "$(on "$C" 'cat /root-file; sudo -n mount /dev/vdb /mnt && cat /mnt/file; sudo -n umount /mnt')" \
+        "root-data
+vdb-data" "the image registered from the snapshots has them too"
+tap_is "$(disk_size "$C" vdc)" 2147483648 "and an empty 2 GiB disk at /dev/vdc"
+kiln_rc terminate-instances --instance-ids "$B" "$C"
 
 # ---- an empty volume, hot-plugged ----
 kiln_rc create-volume --size 1 --volume-type gp3 --tag-specifications 'ResourceType=volume,Tags=[{Key=use,Value=data}]'
@@ -159,6 +176,41 @@ tap_is "$RC" 0 "it starts with the volume"
 tap_is "$(on "$A" "sudo -n mount /dev/$(by_id "$V") /mnt && cat /mnt/file; sudo -n umount /mnt")" volume-data \
         "and the guest reads what it wrote there"
 
+# ---- create-snapshot of the attached volume, live, and incremental ----
+kiln_rc create-snapshot --volume-id "$V" --description "first" \
+        --tag-specifications 'ResourceType=snapshot,Tags=[{Key=when,Value=first}]'
+tap_is "$RC" 0 "create-snapshot of a volume in use by a running instance"
+tap_like "$ERR" "only crash-consistent" "warns that a live snapshot is only crash-consistent"
+SN1=$(json 'd["SnapshotId"]')
+tap_is "$(json 'd["State"] + " " + d["VolumeId"] + " " + str(d["VolumeSize"]) + " " + d["Description"] + " " + d["Tags"][0]["Value"]')" \
+        "completed $V 1 first first" "completed, of the volume, its size, description and tags"
+on "$A" "sudo -n mount /dev/$(by_id "$V") /mnt && echo second | sudo -n tee /mnt/file2 >/dev/null && sudo -n umount /mnt" >/dev/null
+kiln_rc create-snapshot --volume-id "$V"
+SN2=$(json 'd["SnapshotId"]')
+tap_is "$(json 'd.get("ParentSnapshotId")')" "$SN1" "the second snapshot is incremental: its parent is the first"
+# The second snapshot froze the overlay the first one started (VOLUME.SNAPSHOT.qcow2).
+tap_ok $([ "$(stat -c %s "$(pool_path local)/$V.$SN1.qcow2")" -lt 33554432 ]; echo $?) \
+        "and holds only what was written since (under 32 MiB)"
+kiln_rc create-snapshot --volume-id vol-0123456789abcdef0
+tap_is "$RC" 4 "create-snapshot of an unknown volume: exit 4"
+tap_like "$ERR" "InvalidVolume.NotFound" "InvalidVolume.NotFound"
+kiln_rc create-snapshot --volume-id "$V" --tag-specifications 'ResourceType=image,Tags=[{Key=a,Value=b}]'
+tap_is "$RC" 3 "tags for an image on create-snapshot: exit 3"
+kiln_rc describe-snapshots --filters Name=volume-id,Values="$V"
+tap_is "$(json 'sorted(s["SnapshotId"] for s in d["Snapshots"])')" "$(python3 -c "print(sorted(['$SN1', '$SN2']))")" \
+        "the refusals made no snapshot"
+kiln_rc create-volume --snapshot-id "$SN2"
+SV=$(json 'd["VolumeId"]')
+kiln_rc attach-volume --volume-id "$SV" --instance-id "$A" --device /dev/sdi
+wait_disk "$A" "$(by_id "$SV")"
+tap_is "$(on "$A" "sudo -n mount -o ro /dev/$(by_id "$SV") /mnt && cat /mnt/file /mnt/file2; sudo -n umount /mnt")" \
+        "volume-data
+second" "a volume from the second snapshot has both files"
+kiln_rc detach-volume --volume-id "$SV"
+kiln_rc wait volume-available --volume-ids "$SV" --timeout 30
+kiln_rc delete-volume --volume-id "$SV"
+tap_is "$RC" 0 "and is detached and deleted"
+
 # ---- a volume from the image's snapshot, bigger ----
 kiln_rc create-volume --snapshot-id "$BASE_SNAP" --size $((BASE_GIB + 1))
 tap_is "$RC" 0 "create-volume from the image's snapshot, 1 GiB bigger"
@@ -181,14 +233,17 @@ kiln_rc describe-volumes --filters Name=attachment.instance-id,Values="$A"
 tap_is "$(json 'len(d["Volumes"])')" 0 "and so did the mapping's added volume (DeleteOnTermination)"
 kiln_rc delete-volume --volume-id "$V"
 tap_is "$RC" 0 "delete-volume"
-tap_ok $([ ! -e "$(pool_path local)/$V.qcow2" ]; echo $?) "its file is gone"
+tap_ok $([ ! -e "$(pool_path local)/$V.$SN2.qcow2" ]; echo $?) "its file (the overlay on its last snapshot) is gone"
+tap_ok $([ -e "$(pool_path local)/$V.qcow2" ]; echo $?) "its snapshots' files stay with the snapshots"
 kiln_rc delete-volume --volume-id "$S"
 kiln_rc fsck
 tap_is "$RC" 0 "fsck finds the home consistent"
 
 # ---- crashes: fsck finishes or undoes what a killed create-volume or delete-volume left ----
 for p in create-volume.after-reserve:stale-creating-volume:0 \
-        create-volume.after-file:stale-creating-volume:1 delete-volume.after-record:orphan-file:0; do
+        create-volume.after-file:stale-creating-volume:1 delete-volume.after-record:orphan-file:0 \
+        create-snapshot.after-reserve:stale-pending-snapshot:0 \
+        create-snapshot.after-overlay:stale-pending-snapshot:1; do
         point=${p%%:*} rest=${p#*:}
         kind=${rest%%:*} want=${rest#*:}
         case $point in
@@ -197,6 +252,11 @@ for p in create-volume.after-reserve:stale-creating-volume:0 \
                 D=$(json 'd["VolumeId"]')
                 KILN_CRASH_AT=$point "$KILN_BIN" --no-progress delete-volume --volume-id "$D" >/dev/null 2>&1
                 ;;
+        create-snapshot.*)
+                kiln_rc create-volume --size 1
+                D=$(json 'd["VolumeId"]')
+                KILN_CRASH_AT=$point "$KILN_BIN" --no-progress create-snapshot --volume-id "$D" >/dev/null 2>&1
+                ;;
         *) KILN_CRASH_AT=$point "$KILN_BIN" --no-progress create-volume --size 1 >/dev/null 2>&1 ;;
         esac
         kiln_rc fsck
@@ -204,8 +264,23 @@ for p in create-volume.after-reserve:stale-creating-volume:0 \
         kiln_rc fsck --repair
         kiln_rc fsck
         tap_is "$RC" 0 "[$point] repaired"
-        kiln_rc describe-volumes
-        tap_is "$(json 'len(d["Volumes"])')" "$want" "[$point] $want volume afterwards"
+        case $point in
+        create-snapshot.*)
+                kiln_rc describe-snapshots --filters Name=volume-id,Values="$D"
+                tap_is "$(json '" ".join(s["State"] for s in d["Snapshots"])')" \
+                        "$([ "$want" = 1 ] && echo completed)" "[$point] rolled $([ "$want" = 1 ] && echo forward || echo back)"
+                kiln_rc describe-volumes --volume-ids "$D"
+                tap_is "$(json 'd["Volumes"][0]["State"]')" available "[$point] the volume is available"
+                kiln_rc describe-snapshots --filters Name=volume-id,Values="$D"
+                for sn in $(json '" ".join(s["SnapshotId"] for s in d["Snapshots"])'); do
+                        kiln_rc delete-snapshot --snapshot-id "$sn"
+                done
+                ;;
+        *)
+                kiln_rc describe-volumes
+                tap_is "$(json 'len(d["Volumes"])')" "$want" "[$point] $want volume afterwards"
+                ;;
+        esac
         kiln_rc describe-volumes
         for v in $(json '" ".join(v["VolumeId"] for v in d["Volumes"])'); do
                 kiln_rc delete-volume --volume-id "$v"

@@ -2313,6 +2313,117 @@ static void t_volumes_attach(t_env *t, const char *empty, const char *inst, cons
         }
 }
 
+/* create-snapshot of a detached volume: the overlay is frozen, the volume continues on a fresh
+ * one, and the next snapshot's parent is the first. */
+static size_t own_snapshots(kiln_ctx *ctx)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+        const char *self[] = {"self"};
+        kiln_snapshot_query q = {NULL, 0, self, 1, NULL, 0, NULL, 0};
+        kiln_snapshot *s = NULL;
+        size_t n = 0;
+
+        if (kiln_snapshots_describe(ctx, &q, &s, &n, &e) < 0)
+                return (size_t) -1;
+        kiln_snapshots_free(s, n);
+        return n;
+}
+
+static void t_volumes_snapshot(t_env *t, const char *empty)
+{
+        kiln_tag x = tag("when", "nightly");
+        kiln_tag_spec ts = {"snapshot", &x, 1}, wrong = {"image", &x, 1};
+        kiln_autofree char *long_text = kiln_xcalloc(257, 1);
+        size_t before = own_snapshots(t->a);
+        long files = plant_volume_count(t->a, NULL);
+        kiln_snapshot first = {0}, second = {0};
+        struct {
+                kiln_snapshot_spec spec;
+                int code;
+                const char *api;
+                const char *what;
+        } bad[] = {
+                {{.volume_id = "vol-x"},
+                 KILN_E_INVALID,
+                 "InvalidVolumeID.Malformed",
+                 "a malformed volume ID"},
+                {{.volume_id = NULL}, KILN_E_INVALID, "InvalidVolumeID.Malformed", "no volume"},
+                {{.volume_id = "vol-0123456789abcdef0"},
+                 KILN_E_NOT_FOUND,
+                 "InvalidVolume.NotFound",
+                 "an unknown volume"},
+                {{.volume_id = empty, .tag_specs = &wrong, .n_tag_specs = 1},
+                 KILN_E_INVALID,
+                 "InvalidParameterValue",
+                 "tags for an image"},
+                {{.volume_id = empty, .description = long_text},
+                 KILN_E_INVALID,
+                 "InvalidParameterValue",
+                 "a description of 256 characters and more"},
+        };
+
+        memset(long_text, 'd', 256);
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_snapshot s = {0};
+
+                refused(kiln_snapshot_create(t->a, &bad[i].spec, &s, &e), &e, bad[i].code,
+                        bad[i].api, bad[i].what);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_snapshot_spec sp = {.volume_id = empty};
+                kiln_snapshot s = {0};
+
+                refused(kiln_snapshot_create(t->b, &sp, &s, &e), &e, KILN_E_NOT_FOUND,
+                        "InvalidVolume.NotFound", "another account's volume");
+        }
+        is_int((long) own_snapshots(t->a), (long) before, "refused snapshots recorded nothing");
+        is_int(plant_volume_count(t->a, NULL), files, "and made no file");
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_snapshot_spec sp = {.volume_id = empty,
+                                         .description = "first",
+                                         .tag_specs = &ts,
+                                         .n_tag_specs = 1};
+
+                succeeds(kiln_snapshot_create(t->a, &sp, &first, &e), &e,
+                         "create-snapshot of an available volume");
+        }
+        ok(first.snapshot_id && strcmp(first.state, "completed") == 0 &&
+                   strcmp(first.volume_id, empty) == 0 && first.volume_size == 2 &&
+                   strcmp(first.description, "first") == 0 && !first.parent_id,
+           "completed, of the volume, its 2 GiB, its description, no parent (an empty volume)");
+        ok(first.n_tags == 1 && strcmp(first.tags[0].key, "when") == 0, "with its tags");
+        is_int(plant_volume_count(t->a, NULL), files + 1,
+               "the volume continues on one new file, the old one is the snapshot");
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_snapshot_spec sp = {.volume_id = empty};
+
+                succeeds(kiln_snapshot_create(t->a, &sp, &second, &e), &e, "a second snapshot");
+        }
+        ok(second.parent_id && first.snapshot_id &&
+                   strcmp(second.parent_id, first.snapshot_id) == 0,
+           "incremental: its parent is the first");
+        is_int((long) volumes_matching(t->a, "status", "available"), 2,
+               "the volume is still available");
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_volume v = {0};
+                kiln_volume_spec sp = volume_spec(0, second.snapshot_id);
+
+                succeeds(kiln_volume_create(t->a, &sp, &v, &e), &e,
+                         "a volume from the volume's snapshot");
+                ok(v.size == 2, "with the snapshot's size");
+                if (v.volume_id)
+                        kiln_volume_delete(t->a, v.volume_id, NULL);
+                kiln_volume_clear(&v);
+        }
+        kiln_snapshot_clear(&first);
+        kiln_snapshot_clear(&second);
+}
+
 static void t_volumes(t_env *t)
 {
         kiln_autofree char *snap = NULL;
@@ -2346,6 +2457,7 @@ static void t_volumes(t_env *t)
                         "describe-volumes of an unknown ID");
         }
         t_volumes_attach(t, empty, inst, pending);
+        t_volumes_snapshot(t, empty);
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autoptr(kiln_storage_report) rep = NULL;

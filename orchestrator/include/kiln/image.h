@@ -93,11 +93,26 @@ KILN_PUBLIC int kiln_image_name_check(const char *name, kiln_error **err);
 KILN_PUBLIC int kiln_image_description_check(const char *description, kiln_error **err);
 
 /* ---- register ---- */
+/* A disk file for one device of a new image (register-image --disk DEVICE=FILE). */
+typedef struct kiln_register_disk {
+        const char *device_name;
+        const char *path; /* raw or qcow2 file with no backing file */
+} kiln_register_disk;
+
 typedef struct kiln_register_spec {
         const char *name;
-        const char *disk_path;   /* raw or qcow2 file with no backing file */
-        const char *device_name; /* NULL: /dev/vda */
-        const char *platform;    /* NULL: linux */
+        const char *disk_path;   /* the root's file (raw or qcow2, no backing file), or NULL */
+        const char *device_name; /* the root device: NULL is root_device_name, or /dev/vda */
+        const char *root_device_name;
+        /* Disk files of further devices (the root's may be one of them instead of disk_path). */
+        const kiln_register_disk *disks;
+        size_t n_disks;
+        /* RegisterImage's BlockDeviceMapping (struct kiln_mapping_spec, see instance.h):
+         * devices from snapshots the caller may read (SnapshotId, VolumeSize at least its
+         * size), or empty (VolumeSize alone); the root device may be one of them. */
+        const struct kiln_mapping_spec *mappings;
+        size_t n_mappings;
+        const char *platform; /* NULL: linux */
         const char *default_user;
         const char *architecture; /* NULL: x86_64 */
         const char *description;
@@ -111,6 +126,11 @@ typedef struct kiln_register_spec {
 /* Progress of a long operation (a transfer): bytes done and total (0 if unknown). */
 typedef void (*kiln_progress_fn)(const char *what, uint64_t done, uint64_t total, void *userdata);
 
+/* RegisterImage: uploads each disk file as a new snapshot and maps it, with the snapshots and
+ * empty volumes of the mappings, under its device; the root device (root_device_name,
+ * device_name or /dev/vda) must be one of them, from a file or a snapshot, and comes first.
+ * Platform and login user are read from a root disk file when not given. Nothing is registered
+ * or left in the pool on failure. */
 KILN_PUBLIC int kiln_image_register(kiln_ctx *ctx, const kiln_register_spec *spec,
                                     kiln_progress_fn progress, void *userdata, char **ret_image_id,
                                     kiln_error **err);
@@ -279,6 +299,24 @@ typedef struct kiln_snapshot_query {
 
 KILN_PUBLIC int kiln_snapshots_describe(kiln_ctx *ctx, const kiln_snapshot_query *q,
                                         kiln_snapshot **ret, size_t *ret_n, kiln_error **err);
+typedef struct kiln_snapshot_spec {
+        const char *volume_id;
+        const char *description;        /* NULL: "" */
+        const kiln_tag_spec *tag_specs; /* "snapshot" only */
+        size_t n_tag_specs;
+        /* Told each warning (KILN_LOG_WARN); may be NULL. */
+        kiln_log_fn notify;
+        void *userdata;
+} kiln_snapshot_spec;
+
+/* CreateSnapshot: freezes the volume's overlay as a new snapshot (its parent is the snapshot
+ * below, so only the blocks written since are new) and continues the volume on a fresh overlay,
+ * as a bake does. The volume may be available or attached to a running instance (the snapshot
+ * is then taken live and only crash-consistent: a warning says so) or to a stopped one.
+ * InvalidVolume.NotFound, IncorrectState for a volume or instance in between states. *ret is
+ * the completed snapshot. */
+KILN_PUBLIC int kiln_snapshot_create(kiln_ctx *ctx, const kiln_snapshot_spec *spec,
+                                     kiln_snapshot *ret, kiln_error **err);
 KILN_PUBLIC int kiln_snapshot_delete(kiln_ctx *ctx, const char *snapshot_id, kiln_error **err);
 /* createVolumePermission: KILN_PERM_ALL and KILN_PERM_USER only. */
 KILN_PUBLIC int kiln_snapshot_permissions_describe(kiln_ctx *ctx, const char *snapshot_id,

@@ -47,8 +47,14 @@ typedef struct bake_volume {
 
 typedef struct bake {
         kiln_ctx *ctx;
-        const kiln_create_image_spec *spec;
-        kiln_instance inst;
+        const kiln_create_image_spec *spec; /* NULL: create-snapshot, no image */
+        const kiln_tag_spec *tag_specs;
+        size_t n_tag_specs;
+        bool ungeneralized;
+        char *now;
+        const char *snap_volume; /* create-snapshot: the volume and the description */
+        const char *snap_description;
+        kiln_instance inst; /* create-snapshot of a detached volume: its one volume only */
         char *domain;
         char *seed;
         kiln_image img;
@@ -71,11 +77,20 @@ static void bake_clear(bake *b)
         }
         free(b->vols);
         free(b->img.image_id);
-        free(b->img.creation_date);
+        free(b->now);
         free(b->img.mappings);
         kiln_instance_clear(&b->inst);
         free(b->domain);
         free(b->seed);
+}
+
+/* The crash points of create-image and create-snapshot have the verb's name. */
+static void bake_crash(const bake *b, const char *point)
+{
+        kiln_autofree char *name =
+                kiln_xasprintf("%s.%s", b->spec ? "create-image" : "create-snapshot", point);
+
+        kiln_crash_point(name);
 }
 
 static int load_instance(registry *r, void *userdata, kiln_error **err)
@@ -126,8 +141,8 @@ static int bake_reserve(registry *r, void *userdata, kiln_error **err)
         for (size_t i = 0; i < b->n_vols; i++)
                 if (registry_snapshot_insert(r, &b->vols[i].snap, err) < 0)
                         return -1;
-        kiln_crash_point("create-image.reserve-between");
-        return registry_image_insert(r, &b->img, err);
+        bake_crash(b, "reserve-between");
+        return b->img.image_id ? registry_image_insert(r, &b->img, err) : 0;
 }
 
 static int bake_commit(registry *r, void *userdata, kiln_error **err)
@@ -140,14 +155,15 @@ static int bake_commit(registry *r, void *userdata, kiln_error **err)
                 if (registry_volume_switch(r, v->iv->volume_id, v->fresh, v->snap.s.snapshot_id,
                                            err) < 0 ||
                     registry_snapshot_set_state(r, v->snap.s.snapshot_id, "completed", err) < 0 ||
-                    tag_specs_apply(r, b->spec->tag_specs, b->spec->n_tag_specs, "snapshot",
+                    tag_specs_apply(r, b->tag_specs, b->n_tag_specs, "snapshot",
                                     v->snap.s.snapshot_id, err) < 0)
                         return -1;
         }
-        if (tag_specs_apply(r, b->spec->tag_specs, b->spec->n_tag_specs, "image", b->img.image_id,
-                            err) < 0)
+        if (!b->img.image_id)
+                return 0;
+        if (tag_specs_apply(r, b->tag_specs, b->n_tag_specs, "image", b->img.image_id, err) < 0)
                 return -1;
-        kiln_crash_point("create-image.commit-between");
+        bake_crash(b, "commit-between");
         return registry_image_set_state(r, b->img.image_id, "available", NULL, NULL, err);
 }
 
@@ -155,7 +171,7 @@ static int bake_forget(registry *r, void *userdata, kiln_error **err)
 {
         bake *b = userdata;
 
-        if (registry_image_delete(r, b->img.image_id, err) < 0)
+        if (b->img.image_id && registry_image_delete(r, b->img.image_id, err) < 0)
                 return -1;
         for (size_t i = 0; i < b->n_vols; i++)
                 if (registry_snapshot_delete(r, b->vols[i].snap.s.snapshot_id, err) < 0)
@@ -215,12 +231,47 @@ static int bake_mappings_check(const bake *b, kiln_error **err)
         return 0;
 }
 
+/* The pending snapshot that freezes iv (its description is taken), and the paths of the
+ * files. */
+static int plan_volume(bake *b, virStoragePoolPtr pool, kiln_instance_volume *iv, char *description,
+                       char *now, kiln_error **err)
+{
+        bake_volume *v = &b->vols[b->n_vols++];
+        virt_volume_info info = {0};
+        kiln_autofree char *dir = NULL;
+
+        v->iv = iv;
+        v->snap.s.description = description;
+        if (virt_volume_get_info(pool, iv->file, &info, err) < 0)
+                return -1;
+        v->frozen = kiln_xstrdup(iv->file);
+        v->frozen_path = kiln_xstrdup(info.path);
+        v->snap.s.snapshot_id = kiln_id_new("snap");
+        v->fresh = kiln_xasprintf("%s.%s.qcow2", iv->volume_id, v->snap.s.snapshot_id);
+        dir = kiln_xstrdup(info.path);
+        v->fresh_path = kiln_xasprintf("%s/%s", dirname(dir), v->fresh);
+        v->snap.s.region = (char *) b->ctx->region->name;
+        v->snap.s.owner_id = b->ctx->account;
+        v->snap.s.parent_id = iv->snapshot_id && iv->snapshot_id[0] ? iv->snapshot_id : NULL;
+        v->snap.s.state = (char *) "pending";
+        v->snap.s.start_time = now;
+        v->snap.s.volume_id = iv->volume_id;
+        v->snap.s.volume_size = (int64_t) ((info.capacity + GIB - 1) / GIB);
+        v->snap.volume = v->frozen;
+        v->snap.layer_id = kiln_id_new("layer");
+        v->snap.virtual_size = (int64_t) info.capacity;
+        v->snap.worker_pid = getpid();
+        v->snap.ungeneralized = b->ungeneralized;
+        virt_volume_info_clear(&info);
+        return 0;
+}
+
 /* The records of the new image and its snapshots, and the paths of the files. */
 static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
 {
         const kiln_instance *inst = &b->inst;
-        char *now = kiln_time_now_iso();
 
+        b->now = kiln_time_now_iso();
         b->img.image_id = kiln_id_new("ami");
         b->img.region = (char *) b->ctx->region->name;
         b->img.owner_id = b->ctx->account;
@@ -232,46 +283,26 @@ static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
         b->img.default_user = inst->default_user;
         b->img.boot_mode = inst->boot_mode;
         b->img.root_device_name = inst->root_device_name;
-        b->img.creation_date = now;
+        b->img.creation_date = b->now;
         b->img.source_instance_id = inst->instance_id;
         /* An image that was not generalized may hold the instance's keys: it and its
          * snapshots are marked, and never made public. */
-        b->img.ungeneralized = b->spec->no_generalize;
+        b->img.ungeneralized = b->ungeneralized = b->spec->no_generalize;
         b->vols = kiln_xcalloc(inst->n_volumes + 1, sizeof(*b->vols));
         b->img.mappings = kiln_xcalloc(inst->n_volumes + 1, sizeof(*b->img.mappings));
         for (size_t i = 0; i < inst->n_volumes; i++) {
                 const struct kiln_mapping_spec *q =
                         bake_mapping(b->spec, inst->volumes[i].device_name);
                 bake_volume *v;
-                virt_volume_info info = {0};
-                kiln_autofree char *dir = NULL;
 
                 if (q && q->no_device)
                         continue;
-                v = &b->vols[b->n_vols++];
-                v->iv = &inst->volumes[i];
-                if (virt_volume_get_info(pool, v->iv->file, &info, err) < 0)
+                if (plan_volume(b, pool, &inst->volumes[i],
+                                kiln_xasprintf("Created by CreateImage(%s) for %s",
+                                               inst->instance_id, b->img.image_id),
+                                b->now, err) < 0)
                         return -1;
-                v->frozen = kiln_xstrdup(v->iv->file);
-                v->frozen_path = kiln_xstrdup(info.path);
-                v->snap.s.snapshot_id = kiln_id_new("snap");
-                v->fresh = kiln_xasprintf("%s.%s.qcow2", v->iv->volume_id, v->snap.s.snapshot_id);
-                dir = kiln_xstrdup(info.path);
-                v->fresh_path = kiln_xasprintf("%s/%s", dirname(dir), v->fresh);
-                v->snap.s.region = (char *) b->ctx->region->name;
-                v->snap.s.owner_id = b->ctx->account;
-                v->snap.s.parent_id = v->iv->snapshot_id;
-                v->snap.s.description = kiln_xasprintf("Created by CreateImage(%s) for %s",
-                                                       inst->instance_id, b->img.image_id);
-                v->snap.s.state = (char *) "pending";
-                v->snap.s.start_time = now;
-                v->snap.s.volume_id = v->iv->volume_id;
-                v->snap.s.volume_size = (int64_t) ((info.capacity + GIB - 1) / GIB);
-                v->snap.volume = v->frozen;
-                v->snap.layer_id = kiln_id_new("layer");
-                v->snap.virtual_size = (int64_t) info.capacity;
-                v->snap.worker_pid = getpid();
-                v->snap.ungeneralized = b->spec->no_generalize;
+                v = &b->vols[b->n_vols - 1];
                 v->map.device_name = v->iv->device_name;
                 v->map.snapshot_id = v->snap.s.snapshot_id;
                 v->map.volume_size = q && q->volume_size > v->snap.s.volume_size
@@ -283,9 +314,21 @@ static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
                         v->map.delete_on_termination = v->iv->delete_on_termination;
                 v->map.volume_type = (char *) "standard";
                 b->img.mappings[b->img.n_mappings++] = v->map;
-                virt_volume_info_clear(&info);
         }
         return 0;
+}
+
+/* create-snapshot: the one volume, described as the caller asked. */
+static int snapshot_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
+{
+        kiln_instance_volume *iv = b->inst.volumes;
+
+        for (size_t i = 0; i < b->inst.n_volumes; i++)
+                if (strcmp(b->inst.volumes[i].volume_id, b->snap_volume) == 0)
+                        iv = &b->inst.volumes[i];
+        b->now = kiln_time_now_iso();
+        b->vols = kiln_xcalloc(1, sizeof(*b->vols));
+        return plan_volume(b, pool, iv, kiln_xstrdup(b->snap_description), b->now, err);
 }
 
 /* Offline: a fresh overlay per volume through the storage API. */
@@ -295,9 +338,11 @@ static int fresh_overlays(bake *b, virStoragePoolPtr pool, kiln_error **err)
                 bake_volume *v = &b->vols[i];
                 kiln_autofree char *path = NULL;
 
-                if (virt_volume_create_overlay(pool, v->fresh, v->frozen_path, 0, &path, err) < 0)
+                if (virt_volume_create_overlay(pool, v->fresh, v->frozen_path,
+                                               (unsigned long long) v->snap.virtual_size, &path,
+                                               err) < 0)
                         return -1;
-                kiln_crash_point("create-image.after-overlay");
+                bake_crash(b, "after-overlay");
         }
         return 0;
 }
@@ -347,7 +392,7 @@ static int live_snapshot(bake *b, virStoragePoolPtr pool, kiln_error **err)
         kiln_strv_free(skip, n_skip);
         free(disks);
         if (rc == 0) {
-                kiln_crash_point("create-image.after-overlay");
+                bake_crash(b, "after-overlay");
                 rc = virt_pool_refresh(pool, err);
         }
         return rc;
@@ -369,11 +414,11 @@ static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
         uint64_t t0 = kiln_now_ms();
         int rc;
 
-        if (!pool || bake_plan(b, pool, err) < 0)
+        if (!pool || (b->spec ? bake_plan(b, pool, err) : snapshot_plan(b, pool, err)) < 0)
                 return -1;
         if (registry_write(b->ctx->reg, bake_reserve, b, err) < 0)
                 return -1;
-        kiln_crash_point("create-image.after-reserve");
+        bake_crash(b, "after-reserve");
         rc = live ? live_snapshot(b, pool, err) : fresh_overlays(b, pool, err);
         if (rc == 0)
                 rc = registry_write(b->ctx->reg, bake_commit, b, err);
@@ -385,13 +430,13 @@ static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
                 registry_write(b->ctx->reg, bake_forget, b, NULL);
                 return -1;
         }
-        kiln_crash_point("create-image.after-commit");
+        bake_crash(b, "after-commit");
         for (size_t i = 0; i < b->n_vols; i++) {
                 free(b->vols[i].iv->file);
                 b->vols[i].iv->file = kiln_xstrdup(b->vols[i].fresh);
         }
         freeze_files(b);
-        if (!live && instance_define(b->ctx, &b->inst, b->domain, b->seed, err) < 0)
+        if (!live && b->domain && instance_define(b->ctx, &b->inst, b->domain, b->seed, err) < 0)
                 return -1;
         *ret_ms = kiln_now_ms() - t0;
         return 0;
@@ -400,13 +445,15 @@ static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
 int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_bake_result *ret,
                       kiln_error **err)
 {
-        bake b = {ctx, spec, {0}, NULL, NULL, {0}, NULL, 0};
+        bake b = {.ctx = ctx, .spec = spec};
         kiln_autoptr(kiln_error) restart_err = NULL;
         const char *id = spec->instance_id;
         bool was_running, running, live = false, ran = false;
         uint64_t ms = 0;
         int rc = -1;
 
+        b.tag_specs = spec->tag_specs;
+        b.n_tag_specs = spec->n_tag_specs;
         if (check_spec(spec, err) < 0 || reload(&b, err) < 0 || bake_mappings_check(&b, err) < 0)
                 goto out;
         was_running = running = strcmp(b.inst.state, "running") == 0;
@@ -468,6 +515,122 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
         ret->image_id = kiln_steal(&b.img.image_id);
         ret->bake_ms = ms;
         ret->restart_error = kiln_steal(&restart_err);
+out:
+        bake_clear(&b);
+        return rc;
+}
+
+/* ---- create-snapshot ---- */
+
+/* What TagSpecifications may name when a snapshot is made. */
+static const char *const snapshot_tag_types[] = {"snapshot", NULL};
+
+/* The volume (the caller's, in the region, available or in use) and, when it is attached,
+ * its instance with its domain. A detached volume is the one volume of an empty instance. */
+static int load_volume(registry *r, void *userdata, kiln_error **err)
+{
+        bake *b = userdata;
+        registry_volume v = {0};
+        kiln_error *e = NULL;
+        int rc = 0;
+
+        kiln_instance_clear(&b->inst);
+        free(b->domain);
+        free(b->seed);
+        b->domain = b->seed = NULL;
+        if (registry_volume_get(r, b->snap_volume, &v, &e) < 0) {
+                if (e->code != KILN_E_NOT_FOUND) {
+                        *err = e;
+                        return -1;
+                }
+                kiln_error_free(e);
+                v.state = NULL;
+        }
+        if (!v.state || strcmp(v.region, b->ctx->region->name) != 0 ||
+            strcmp(v.owner_id, b->ctx->account) != 0 || strcmp(v.state, "deleted") == 0)
+                rc = kiln_error_set(err, KILN_E_NOT_FOUND, "InvalidVolume.NotFound",
+                                    "The volume '%s' does not exist.", b->snap_volume);
+        else if (strcmp(v.state, "available") != 0 && strcmp(v.state, "in-use") != 0)
+                rc = kiln_error_set(err, KILN_E_STATE, "IncorrectState",
+                                    "The volume '%s' is '%s'; a snapshot is taken of an "
+                                    "available or in-use volume",
+                                    b->snap_volume, v.state);
+        else if (v.instance_id)
+                rc = instance_load(b->ctx, r, v.instance_id, &b->inst, err) < 0 ||
+                                     registry_instance_private(r, v.instance_id, &b->domain,
+                                                               &b->seed, NULL, err) < 0
+                             ? -1
+                             : 0;
+        else {
+                kiln_instance_volume *iv = kiln_xcalloc(1, sizeof(*iv));
+
+                iv->volume_id = kiln_steal(&v.volume_id);
+                iv->snapshot_id = kiln_steal(&v.snapshot_id);
+                iv->file = kiln_steal(&v.volume);
+                iv->size = v.size;
+                b->inst.volumes = iv;
+                b->inst.n_volumes = 1;
+        }
+        /* A root volume holds the instance's keys and identity: its snapshots are never made
+         * public, as an image that was not generalized. */
+        b->ungeneralized = rc == 0 && v.instance_id && b->inst.root_device_name && v.device_name &&
+                           strcmp(v.device_name, b->inst.root_device_name) == 0;
+        registry_volume_clear(&v);
+        return rc;
+}
+
+int kiln_snapshot_create(kiln_ctx *ctx, const kiln_snapshot_spec *spec, kiln_snapshot *ret,
+                         kiln_error **err)
+{
+        bake b = {.ctx = ctx, .tag_specs = spec->tag_specs, .n_tag_specs = spec->n_tag_specs};
+        kiln_snapshot_query q = {0};
+        kiln_snapshot *found = NULL;
+        size_t n_found = 0;
+        const char *id;
+        bool live = false;
+        uint64_t ms = 0;
+        int rc = -1;
+
+        b.snap_volume = spec->volume_id;
+        b.snap_description = spec->description ? spec->description : "";
+        if (!kiln_id_valid("vol", spec->volume_id))
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidVolumeID.Malformed",
+                                      "Invalid id: \"%s\" (expecting \"vol-...\")",
+                                      spec->volume_id ? spec->volume_id : "");
+        if (kiln_image_description_check(spec->description, err) < 0 ||
+            tag_specs_check(spec->tag_specs, spec->n_tag_specs, snapshot_tag_types, err) < 0 ||
+            registry_read(ctx->reg, load_volume, &b, err) < 0)
+                goto out;
+        if (b.domain) {
+                live = strcmp(b.inst.state, "running") == 0;
+                if (!live && strcmp(b.inst.state, "stopped") != 0) {
+                        kiln_error_set(err, KILN_E_STATE, "IncorrectState",
+                                       "The volume '%s' is attached to %s, which is '%s': take "
+                                       "the snapshot when it is running or stopped",
+                                       spec->volume_id, b.inst.instance_id, b.inst.state);
+                        goto out;
+                }
+        }
+        if (live)
+                kiln_notify(spec->notify, spec->userdata, KILN_LOG_WARN,
+                            "%s is in use by running %s: the snapshot is only crash-consistent "
+                            "(what the guest has not flushed is not in it)",
+                            spec->volume_id, b.inst.instance_id);
+        if (do_bake(&b, live, &ms, err) < 0)
+                goto out;
+        id = b.vols[0].snap.s.snapshot_id;
+        q.snapshot_ids = &id;
+        q.n_snapshot_ids = 1;
+        if (kiln_snapshots_describe(ctx, &q, &found, &n_found, err) < 0)
+                goto out;
+        if (n_found == 1) {
+                *ret = found[0];
+                memset(&found[0], 0, sizeof(found[0]));
+                rc = 0;
+        } else {
+                kiln_error_set(err, KILN_E_INTERNAL, NULL, "snapshot %s vanished", id);
+        }
+        kiln_snapshots_free(found, n_found);
 out:
         bake_clear(&b);
         return rc;

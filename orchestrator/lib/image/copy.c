@@ -134,6 +134,8 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
                 for (size_t i = 0; i < p->src.n_mappings; i++) {
                         bool readable = false;
 
+                        if (!p->src.mappings[i].snapshot_id)
+                                continue; /* an empty volume */
                         /* As EC2: an image shared with the caller is copied only with read
                          * permission (createVolumePermission) on its snapshots too. */
                         if (rules_snapshot_restorable(p->ctx, r, p->src.mappings[i].snapshot_id,
@@ -152,12 +154,13 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
                 return -1;
         p->dst.mappings = kiln_xcalloc(p->src.n_mappings, sizeof(*p->dst.mappings));
         for (size_t i = 0; i < p->src.n_mappings; i++) {
-                const char *id = plan_chain(p, r, p->src.mappings[i].snapshot_id, true, err);
+                const char *src = p->src.mappings[i].snapshot_id;
+                const char *id = src ? plan_chain(p, r, src, true, err) : NULL;
 
-                if (!id)
+                if (src && !id)
                         return -1;
                 p->dst.mappings[i] = p->src.mappings[i];
-                p->dst.mappings[i].snapshot_id = kiln_xstrdup(id);
+                p->dst.mappings[i].snapshot_id = id ? kiln_xstrdup(id) : NULL;
                 p->dst.n_mappings++;
         }
         /* The new image, pending, holds its name while the layers travel. */

@@ -35,4 +35,10 @@ int rules_not_authorized(kiln_error **err, const char *id);
 int rules_snapshot_restorable(const kiln_ctx *ctx, registry *r, const char *snapshot_id, bool *ret,
                               kiln_error **err);
 
+/* Applies BlockDeviceMappings (struct kiln_mapping_spec, see <kiln/instance.h>) to img's, in
+ * the caller's registry transaction (image-mappings.c): InvalidBlockDeviceMapping,
+ * InvalidSnapshot.NotFound. */
+int image_mappings_apply(kiln_ctx *ctx, registry *r, kiln_image *img,
+                         const struct kiln_mapping_spec *req, size_t n, kiln_error **err);
+
 #endif

@@ -1,212 +1,12 @@
-/* Images: register from a disk, describe with EC2's owner/executable-by/filter rules,
- * deregister, and the description and launchPermission attributes. */
+/* Images: describe with EC2's owner/executable-by/filter rules, deregister, and the description
+ * and launchPermission attributes (registering is register.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "disk/detect.h"
-#include "disk/disk.h"
 #include "image/image-private.h"
 #include "image/image-rules.h"
-#include "seed/seed.h"
 #include "util/util.h"
-
-#define GIB (1024ULL * 1024 * 1024)
-
-/* ==== register ==== */
-
-typedef struct register_txn {
-        kiln_ctx *ctx;
-        const kiln_register_spec *spec;
-        registry_snapshot *snap;
-        kiln_image *img;
-} register_txn;
-
-static int register_reserve(registry *r, void *userdata, kiln_error **err)
-{
-        register_txn *t = userdata;
-
-        if (rules_check_name_free(r, t->img->region, t->img->owner_id, t->img->name, err) < 0)
-                return -1;
-        return registry_snapshot_insert(r, t->snap, err);
-}
-
-static int register_commit(registry *r, void *userdata, kiln_error **err)
-{
-        register_txn *t = userdata;
-
-        if (rules_check_name_free(r, t->img->region, t->img->owner_id, t->img->name, err) < 0)
-                return -1;
-        if (registry_snapshot_set_state(r, t->snap->s.snapshot_id, "completed", err) < 0)
-                return -1;
-        kiln_crash_point("register.commit-between");
-        return registry_image_insert(r, t->img, err);
-}
-
-static int forget_snapshot(registry *r, void *userdata, kiln_error **err)
-{
-        return registry_snapshot_delete(r, userdata, err);
-}
-
-int image_on_transfer(unsigned long long done, unsigned long long total, void *userdata)
-{
-        image_progress *p = userdata;
-
-        if (p->fn)
-                p->fn(p->what, done, total, p->userdata);
-        return 0;
-}
-
-int image_register_validate(const kiln_register_spec *spec, kiln_error **err)
-{
-        if (kiln_image_name_check(spec->name, err) < 0 ||
-            kiln_image_description_check(spec->description, err) < 0)
-                return -1;
-        if (!spec->disk_path || !*spec->disk_path)
-                return kiln_error_set(err, KILN_E_INVALID, "MissingParameter",
-                                      "The request must contain the parameter disk");
-        if (spec->platform && strcmp(spec->platform, "linux") != 0 &&
-            strcmp(spec->platform, "windows") != 0)
-                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                      "Invalid platform '%s': expected linux or windows",
-                                      spec->platform);
-        if (spec->architecture && strcmp(spec->architecture, "x86_64") != 0 &&
-            strcmp(spec->architecture, "i386") != 0 && strcmp(spec->architecture, "arm64") != 0)
-                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                      "Invalid architecture '%s': expected x86_64, i386 or arm64",
-                                      spec->architecture);
-        if (spec->boot_mode && strcmp(spec->boot_mode, "legacy-bios") != 0 &&
-            strcmp(spec->boot_mode, "uefi") != 0)
-                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                      "Invalid boot mode '%s': expected legacy-bios or uefi",
-                                      spec->boot_mode);
-        if (spec->default_user && seed_check_user_name(spec->default_user, err) < 0)
-                return -1;
-        if (spec->device_name && strncmp(spec->device_name, "/dev/", 5) != 0)
-                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                      "Invalid device name '%s': expected /dev/NAME",
-                                      spec->device_name);
-        return 0;
-}
-
-int kiln_image_register(kiln_ctx *ctx, const kiln_register_spec *spec, kiln_progress_fn progress,
-                        void *userdata, char **ret_image_id, kiln_error **err)
-{
-        return image_register_disk(ctx, spec, false, progress, userdata, ret_image_id, err);
-}
-
-int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool imported,
-                        kiln_progress_fn progress, void *userdata, char **ret_image_id,
-                        kiln_error **err)
-{
-        kiln_autofree char *work = NULL, *qcow = NULL, *path = NULL, *now = NULL;
-        kiln_autofree char *desc = NULL;
-        registry_snapshot snap = {0};
-        kiln_block_device_mapping map = {0};
-        kiln_image img = {0};
-        disk_info info = {0};
-        register_txn t = {ctx, spec, &snap, &img};
-        image_progress up = {progress, userdata, "upload"};
-        virStoragePoolPtr pool;
-        disk_os os = {0};
-        const char *platform = spec->platform, *user = spec->default_user;
-        bool windows;
-        int r = -1;
-
-        if (image_register_validate(spec, err) < 0)
-                return -1;
-        if (disk_inspect(spec->disk_path, &info, err) < 0)
-                return -1;
-        if ((imported ? disk_check_importable(spec->disk_path, &info, err)
-                      : disk_check_standalone(spec->disk_path, &info, err)) < 0) {
-                disk_info_clear(&info);
-                return -1;
-        }
-        /* What the caller did not say is read from the disk: the platform and login user. */
-        if ((!platform || !user) && disk_detect_os(spec->disk_path, info.format, &os, NULL) == 0 &&
-            os.platform) {
-                if (!platform)
-                        platform = os.platform;
-                /* A disk is untrusted: a user name it gives that is not one is not used. */
-                if (!user && strcmp(platform, os.platform) == 0 && os.default_user &&
-                    seed_check_user_name(os.default_user, NULL) == 0)
-                        user = os.default_user;
-        }
-        windows = platform && strcmp(platform, "windows") == 0;
-        now = kiln_time_now_iso();
-        snap.s.snapshot_id = kiln_id_new("snap");
-        img.image_id = kiln_id_new("ami");
-        desc = kiln_xasprintf("%s for %s from %s", imported ? "Imported" : "Registered",
-                              img.image_id, spec->source ? spec->source : spec->disk_path);
-        snap.s.region = (char *) ctx->region->name;
-        snap.s.owner_id = ctx->account;
-        snap.s.description = desc;
-        snap.s.state = (char *) "pending";
-        snap.s.start_time = now;
-        snap.s.volume_size = (int64_t) ((info.virtual_size + GIB - 1) / GIB);
-        snap.volume = kiln_xasprintf("%s.qcow2", snap.s.snapshot_id);
-        snap.layer_id = kiln_id_new("layer");
-        snap.virtual_size = (int64_t) info.virtual_size;
-        snap.worker_pid = getpid();
-
-        map.device_name = (char *) (spec->device_name ? spec->device_name : "/dev/vda");
-        map.snapshot_id = snap.s.snapshot_id;
-        map.volume_size = snap.s.volume_size;
-        map.delete_on_termination = true;
-        map.volume_type = (char *) "standard";
-        img.region = (char *) ctx->region->name;
-        img.owner_id = ctx->account;
-        img.name = (char *) spec->name;
-        img.description = (char *) (spec->description ? spec->description : "");
-        img.state = (char *) "available";
-        img.architecture = (char *) (spec->architecture ? spec->architecture : "x86_64");
-        img.platform = (char *) (windows ? "windows" : "linux");
-        img.default_user = (char *) (user ? user : windows ? "Administrator" : "");
-        img.boot_mode = (char *) (spec->boot_mode ? spec->boot_mode : "legacy-bios");
-        img.root_device_name = map.device_name;
-        img.creation_date = now;
-        img.owner_alias = (char *) spec->owner_alias;
-        img.hourly_price = spec->hourly_price;
-        img.mappings = &map;
-        img.n_mappings = 1;
-
-        kiln_crash_point("register.after-validate");
-        pool = ctx_pool(ctx, ctx->region->name, err);
-        if (pool && registry_write(ctx->reg, register_reserve, &t, err) == 0) {
-                kiln_crash_point("register.after-reserve");
-                work = ctx_workdir(ctx, err);
-                if (work) {
-                        qcow = kiln_xasprintf("%s/disk.qcow2", work);
-                        if (disk_convert_qcow2(spec->disk_path, info.format, info.virtual_size,
-                                               qcow, err) == 0) {
-                                kiln_crash_point("register.after-convert");
-                                r = virt_volume_upload(pool, snap.volume, qcow, info.virtual_size,
-                                                       true, image_on_transfer, &up, &path, err);
-                        }
-                        ctx_workdir_remove(work);
-                }
-                if (r == 0) {
-                        kiln_crash_point("register.after-upload");
-                        r = registry_write(ctx->reg, register_commit, &t, err);
-                        if (r == 0)
-                                kiln_crash_point("register.after-commit");
-                }
-                if (r < 0) {
-                        /* Rollback: quiet, and the first error stays. */
-                        virt_volume_delete(pool, snap.volume, NULL);
-                        registry_write(ctx->reg, forget_snapshot, snap.s.snapshot_id, NULL);
-                }
-        }
-        if (r == 0)
-                *ret_image_id = kiln_steal(&img.image_id);
-        free(img.image_id);
-        free(snap.s.snapshot_id);
-        free(snap.volume);
-        free(snap.layer_id);
-        disk_info_clear(&info);
-        disk_os_clear(&os);
-        return r;
-}
 
 /* ==== describe ==== */
 
@@ -560,8 +360,9 @@ static int snapshot_perm_apply(registry *r, const kiln_image *img, const kiln_pe
                 return 0; /* createVolumePermission knows accounts and "all" only */
         for (size_t i = 0; i < img->n_mappings; i++) {
                 const char *snap = img->mappings[i].snapshot_id;
-                int rc = add ? registry_perm_add(r, REGISTRY_PERM_CREATE_VOLUME, snap, p, err)
-                             : registry_perm_remove(r, REGISTRY_PERM_CREATE_VOLUME, snap, p, err);
+                int rc = !snap ? 0
+                         : add ? registry_perm_add(r, REGISTRY_PERM_CREATE_VOLUME, snap, p, err)
+                               : registry_perm_remove(r, REGISTRY_PERM_CREATE_VOLUME, snap, p, err);
 
                 if (rc < 0)
                         return -1;

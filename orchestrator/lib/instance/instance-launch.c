@@ -72,8 +72,8 @@ static int launch_check(registry *r, void *userdata, kiln_error **err)
                 return rc;
         }
         l->img = img;
-        if (instance_mappings_apply(l->ctx, r, &l->img, l->spec->mappings, l->spec->n_mappings,
-                                    err) < 0)
+        if (image_mappings_apply(l->ctx, r, &l->img, l->spec->mappings, l->spec->n_mappings, err) <
+            0)
                 return -1;
         if (l->spec->key_name) {
                 kiln_keypair kp = {0};

@@ -22,10 +22,6 @@ char *instance_read_line(const char *path, kiln_error **err);
  * .NotFound otherwise. */
 int instance_load(kiln_ctx *ctx, registry *r, const char *id, kiln_instance *ret, kiln_error **err);
 int instance_check_id(const char *id, kiln_error **err);
-/* Applies RunInstances' BlockDeviceMappings to img's (instance-mappings.c), in the caller's
- * registry transaction. */
-int instance_mappings_apply(kiln_ctx *ctx, registry *r, kiln_image *img,
-                            const kiln_mapping_spec *req, size_t n, kiln_error **err);
 /* The region's connection (after ctx_pool). */
 virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err);
 /* A TCP port on 127.0.0.1 that nothing listens on now. */

@@ -201,7 +201,8 @@ static void remove_image(run *r, const char *region, const char *id)
                 say(r, KILN_LOG_WARN, "cannot deregister %s: %s", id, e->msg);
         for (size_t i = 0; i < n; i++)
                 for (size_t k = 0; k < imgs[i].n_mappings; k++)
-                        kiln_snapshot_delete(ctx, imgs[i].mappings[k].snapshot_id, NULL);
+                        if (imgs[i].mappings[k].snapshot_id)
+                                kiln_snapshot_delete(ctx, imgs[i].mappings[k].snapshot_id, NULL);
         kiln_images_free(imgs, n);
 }
 

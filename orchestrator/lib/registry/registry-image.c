@@ -10,6 +10,16 @@
         "source_region, source_instance_id, state_reason_code, state_reason_message, "             \
         "hourly_price, ungeneralized"
 
+/* A mapping's snapshot column: "" (an empty volume) is NULL. */
+static char *mapping_snapshot(char *id)
+{
+        if (id && !*id) {
+                free(id);
+                return NULL;
+        }
+        return id;
+}
+
 int registry_image_insert(registry *r, const kiln_image *img, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
@@ -57,7 +67,8 @@ int registry_image_insert(registry *r, const kiln_image *img, kiln_error **err)
 
                 if (!ms || registry_bind_text(r, ms, 1, img->image_id, err) < 0 ||
                     registry_bind_text(r, ms, 3, m->device_name, err) < 0 ||
-                    registry_bind_text(r, ms, 4, m->snapshot_id, err) < 0 ||
+                    /* An empty volume of the mapping has no snapshot: stored as "". */
+                    registry_bind_text(r, ms, 4, m->snapshot_id ? m->snapshot_id : "", err) < 0 ||
                     registry_bind_text(r, ms, 7, m->volume_type ? m->volume_type : "standard",
                                        err) < 0)
                         return -1;
@@ -106,7 +117,7 @@ static int image_load_mappings(registry *r, kiln_image *img, kiln_error **err)
                                               (img->n_mappings + 1) * sizeof(*img->mappings));
                 m = &img->mappings[img->n_mappings++];
                 m->device_name = registry_col_text(st, 0);
-                m->snapshot_id = registry_col_text(st, 1);
+                m->snapshot_id = mapping_snapshot(registry_col_text(st, 1));
                 m->volume_size = sqlite3_column_int64(st, 2);
                 m->delete_on_termination = sqlite3_column_int(st, 3) != 0;
                 m->volume_type = registry_col_text(st, 4);
@@ -212,7 +223,7 @@ static int images_complete_all(registry *r, const char *region, const char *owne
                                 img->mappings, (img->n_mappings + 1) * sizeof(*img->mappings));
                         m = &img->mappings[img->n_mappings++];
                         m->device_name = registry_col_text(st, 1);
-                        m->snapshot_id = registry_col_text(st, 2);
+                        m->snapshot_id = mapping_snapshot(registry_col_text(st, 2));
                         m->volume_size = sqlite3_column_int64(st, 3);
                         m->delete_on_termination = sqlite3_column_int(st, 4) != 0;
                         m->volume_type = registry_col_text(st, 5);

@@ -309,6 +309,9 @@ static void check_images(fsck_state *st)
                 for (size_t m = 0; m < img->n_mappings; m++) {
                         registry_snapshot *s = snap_find(st, img->mappings[m].snapshot_id);
 
+                        if (!img->mappings[m].snapshot_id)
+                                continue; /* an empty volume */
+
                         if (s && strcmp(s->s.state, "pending") == 0 &&
                             rules_worker_alive(s->worker_pid))
                                 live_worker = true;

@@ -1,13 +1,15 @@
-/* RunInstances' BlockDeviceMappings on the image's: a device of the image may grow, change its
+/* BlockDeviceMappings on an image's: a device of the image may grow, change its
  * DeleteOnTermination or type, or be left out (NoDevice); other devices are added, empty or
- * from a snapshot the caller may read. The result replaces the image record's mappings for
- * the launch, in order: the image's first, then the added ones as asked. */
+ * from a snapshot the caller may read. RunInstances applies them to the image it launches (the
+ * result replaces the image record's mappings for the launch, in order: the image's first,
+ * then the added ones as asked); RegisterImage to an image that has only its disks so far. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <string.h>
 
+#include <kiln/instance.h>
+
 #include "image/image-rules.h"
-#include "instance/instance-private.h"
 #include "util/util.h"
 
 #define MAX_DEVICES 15 /* vda to vdo: the seed is vdz */
@@ -139,8 +141,8 @@ static void drop_mapping(kiln_image *img, size_t i)
         img->n_mappings--;
 }
 
-int instance_mappings_apply(kiln_ctx *ctx, registry *r, kiln_image *img,
-                            const kiln_mapping_spec *req, size_t n, kiln_error **err)
+int image_mappings_apply(kiln_ctx *ctx, registry *r, kiln_image *img, const kiln_mapping_spec *req,
+                         size_t n, kiln_error **err)
 {
         for (size_t i = 0; i < n; i++) {
                 const kiln_mapping_spec *q = &req[i];
