@@ -21,13 +21,14 @@
 
 VERSION   := 0.1.0
 CC        ?= cc
-PKGS      := libvirt libcurl jansson libssh2 sqlite3 yaml-0.1 libcrypto libxml-2.0 libnbd ext2fs com_err
+PKGS      := libvirt libcurl jansson libssh2 sqlite3 yaml-0.1 libcrypto libxml-2.0 libnbd ext2fs com_err \
+             libmicrohttpd
 CONFIG    ?= release
 IS_CLANG  := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
 BUILD     := build/$(CONFIG)$(if $(IS_CLANG),-clang)
 
 SRC_LIB   := $(sort $(wildcard orchestrator/lib/*.c orchestrator/lib/*/*.c))
-SRC_CLI   := $(sort $(wildcard orchestrator/cli/*.c))
+SRC_CLI   := $(sort $(wildcard orchestrator/cli/*.c orchestrator/ec2/*.c))
 UNIT_SRC  := $(sort $(wildcard tests/unit/test-*.c))
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz-*.c))
 
@@ -49,7 +50,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 BASE_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -fstack-protector-strong -fno-common -fvisibility=hidden \
-               -Iorchestrator/include -Iorchestrator/lib -DKILN_VERSION='"$(VERSION)"' \
+               -Iorchestrator/include -Iorchestrator/lib -Iorchestrator -DKILN_VERSION='"$(VERSION)"' \
                $(PKG_CFLAGS) -MMD -MP
 
 # The source tree, for the one file that finds kiln's data (orchestrator/lib/core/data.c: a

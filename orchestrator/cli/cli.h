@@ -90,10 +90,12 @@ extern const cli_group cli_groups[];
 extern const size_t cli_n_groups;
 extern const cli_verb cli_general_verbs[], cli_image_verbs[], cli_snapshot_verbs[],
         cli_upkeep_verbs[], cli_doctor_verbs[], cli_instance_verbs[], cli_keypair_verbs[],
-        cli_configure_verbs[], cli_build_verbs[], cli_tag_verbs[], cli_volume_verbs[];
+        cli_configure_verbs[], cli_build_verbs[], cli_tag_verbs[], cli_volume_verbs[],
+        cli_access_verbs[], cli_serve_verbs[];
 extern const size_t cli_n_general_verbs, cli_n_image_verbs, cli_n_snapshot_verbs,
         cli_n_upkeep_verbs, cli_n_doctor_verbs, cli_n_instance_verbs, cli_n_keypair_verbs,
-        cli_n_configure_verbs, cli_n_build_verbs, cli_n_tag_verbs, cli_n_volume_verbs;
+        cli_n_configure_verbs, cli_n_build_verbs, cli_n_tag_verbs, cli_n_volume_verbs,
+        cli_n_access_verbs, cli_n_serve_verbs;
 
 #define CLI_END_OPTS                                                                               \
         {                                                                                          \
@@ -194,6 +196,11 @@ json_t *cli_json_text(const char *s);
 void cli_emit_tags(cli_writer *w, const kiln_tag *tags, size_t n);
 void cli_emit_image(cli_writer *w, const kiln_image *img);
 void cli_emit_snapshot(cli_writer *w, const kiln_snapshot *s);
+void cli_emit_volume(cli_writer *w, const kiln_volume *v, bool attachments);
+void cli_emit_volume_attachment(cli_writer *w, const kiln_volume *v, const char *state);
+void cli_emit_keypair(cli_writer *w, const kiln_keypair *kp);
+void cli_emit_region(cli_writer *w, const kiln_region_info *r);
+void cli_emit_list_begin(cli_writer *w, kiln_list_kind kind);
 json_t *cli_permissions_json(const kiln_permission *p, size_t n);
 char *cli_timestamp(const char *iso);
 

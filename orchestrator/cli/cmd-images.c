@@ -230,7 +230,7 @@ int cmd_describe_images(const cli_verb *verb, const cli_global *g, const cli_arg
                 cli_writer *w = cli_writer_new(g);
 
                 cli_w_object(w, NULL);
-                cli_w_array(w, "Images");
+                cli_emit_list_begin(w, KILN_LIST_IMAGES);
                 for (size_t i = 0; i < n; i++)
                         cli_emit_image(w, &imgs[i]);
                 cli_w_end_array(w);

@@ -140,22 +140,6 @@ static int cmd_import_key_pair(const cli_verb *verb, const cli_global *g, const 
         return CLI_EXIT_OK;
 }
 
-/* KeyPairInfo in the 2.9.19 order. */
-static void emit_keypair(cli_writer *w, const kiln_keypair *kp)
-{
-        kiln_autofree char *created = cli_timestamp(kp->create_time);
-
-        cli_w_object(w, NULL);
-        cli_w_str(w, "KeyPairId", kp->key_pair_id);
-        cli_w_str(w, "KeyFingerprint", kp->fingerprint);
-        cli_w_str(w, "KeyName", kp->key_name);
-        cli_w_str(w, "KeyType", kp->key_type);
-        cli_emit_tags(w, kp->tags, kp->n_tags);
-        cli_w_str(w, "PublicKey", kp->public_key);
-        cli_w_str(w, "CreateTime", created);
-        cli_w_end_object(w);
-}
-
 static int cmd_describe_key_pairs(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         kiln_keypair_query q = {0};
@@ -183,9 +167,9 @@ static int cmd_describe_key_pairs(const cli_verb *verb, const cli_global *g, con
                 cli_writer *w = cli_writer_new(g);
 
                 cli_w_object(w, NULL);
-                cli_w_array(w, "KeyPairs");
+                cli_emit_list_begin(w, KILN_LIST_KEY_PAIRS);
                 for (size_t i = 0; i < n; i++)
-                        emit_keypair(w, &kps[i]);
+                        cli_emit_keypair(w, &kps[i]);
                 cli_w_end_array(w);
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);

@@ -32,7 +32,7 @@ int cmd_describe_snapshots(const cli_verb *verb, const cli_global *g, const cli_
                 cli_writer *w = cli_writer_new(g);
 
                 cli_w_object(w, NULL);
-                cli_w_array(w, "Snapshots");
+                cli_emit_list_begin(w, KILN_LIST_SNAPSHOTS);
                 for (size_t i = 0; i < n; i++)
                         cli_emit_snapshot(w, &snaps[i]);
                 cli_w_end_array(w);

@@ -10,7 +10,7 @@ int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_ar
         kiln_autoptr(kiln_error) err = NULL;
         kiln_region_info *r = NULL;
         size_t n = 0;
-        json_t *arr, *o;
+        cli_writer *w;
         int rc = 0;
 
         (void) verb;
@@ -20,20 +20,14 @@ int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_ar
                 return rc;
         if (kiln_regions_describe(ctx, &r, &n, &err) < 0)
                 return cli_fail(err);
-        arr = json_array();
-        for (size_t i = 0; i < n; i++) {
-                json_t *item =
-                        json_pack("{s:s, s:s, s:s, s:s, s:s}", "Endpoint", r[i].uri, "RegionName",
-                                  r[i].name, "OptInStatus", "opt-in-not-required", "Pool",
-                                  r[i].pool, "PoolPath", r[i].pool_path);
-
-                if (r[i].network)
-                        json_object_set_new(item, "Network", json_string(r[i].network));
-                json_array_append_new(arr, item);
-        }
-        o = json_pack("{s:o}", "Regions", arr);
-        cli_print(g, o);
-        json_decref(o);
+        w = cli_writer_new(g);
+        cli_w_object(w, NULL);
+        cli_emit_list_begin(w, KILN_LIST_REGIONS);
+        for (size_t i = 0; i < n; i++)
+                cli_emit_region(w, &r[i]);
+        cli_w_end_array(w);
+        cli_w_end_object(w);
+        cli_writer_finish(w, g);
         kiln_region_infos_free(r, n);
         return CLI_EXIT_OK;
 }

@@ -7,50 +7,6 @@
 
 #include "cli.h"
 
-static void emit_attachment(cli_writer *w, const kiln_volume *v, const char *state)
-{
-        kiln_autofree char *when = cli_timestamp(v->attach_time);
-
-        cli_w_object(w, NULL);
-        cli_w_str(w, "AttachTime", when);
-        cli_w_str(w, "Device", v->device);
-        cli_w_str(w, "InstanceId", v->instance_id);
-        cli_w_str(w, "State", state);
-        cli_w_str(w, "VolumeId", v->volume_id);
-        cli_w_bool(w, "DeleteOnTermination", v->delete_on_termination);
-        cli_w_end_object(w);
-}
-
-/* Volume in the 2.9.19 order; CreateVolume's answer has no Attachments. */
-static void emit_volume(cli_writer *w, const kiln_volume *v, bool attachments)
-{
-        kiln_autofree char *created = cli_timestamp(v->create_time);
-        kiln_autofree char *zone = NULL;
-
-        if (asprintf(&zone, "%sa", v->region) < 0)
-                abort();
-        cli_w_object(w, NULL);
-        if (attachments) {
-                cli_w_array(w, "Attachments");
-                if (v->instance_id) {
-                        /* the array holds objects: emit_attachment opens its own */
-                        emit_attachment(w, v, "attached");
-                }
-                cli_w_end_array(w);
-        }
-        cli_w_str(w, "AvailabilityZone", zone);
-        cli_w_str(w, "CreateTime", created);
-        cli_w_bool(w, "Encrypted", false);
-        cli_w_int(w, "Size", v->size);
-        cli_w_str(w, "SnapshotId", v->snapshot_id ? v->snapshot_id : "");
-        cli_w_str(w, "State", v->state);
-        cli_w_str(w, "VolumeId", v->volume_id);
-        cli_emit_tags(w, v->tags, v->n_tags);
-        cli_w_str(w, "VolumeType", v->volume_type);
-        cli_w_bool(w, "MultiAttachEnabled", false);
-        cli_w_end_object(w);
-}
-
 static int parse_size(const char *s, int64_t *ret)
 {
         char *end = NULL;
@@ -93,7 +49,7 @@ static int cmd_create_volume(const cli_verb *verb, const cli_global *g, const cl
         if (ctx && kiln_volume_create(ctx, &spec, &v, &err) == 0) {
                 cli_writer *w = cli_writer_new(g);
 
-                emit_volume(w, &v, false);
+                cli_emit_volume(w, &v, false);
                 cli_writer_finish(w, g);
                 kiln_volume_clear(&v);
         }
@@ -121,9 +77,9 @@ static int cmd_describe_volumes(const cli_verb *verb, const cli_global *g, const
                 cli_writer *w = cli_writer_new(g);
 
                 cli_w_object(w, NULL);
-                cli_w_array(w, "Volumes");
+                cli_emit_list_begin(w, KILN_LIST_VOLUMES);
                 for (size_t i = 0; i < n; i++)
-                        emit_volume(w, &list[i], true);
+                        cli_emit_volume(w, &list[i], true);
                 cli_w_end_array(w);
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);
@@ -186,7 +142,8 @@ static int change_attachment(const cli_global *g, const cli_args *args, bool att
                                          &after, &err)) == 0) {
                 cli_writer *w = cli_writer_new(g);
 
-                emit_attachment(w, attach ? &after : &before, attach ? "attached" : "detached");
+                cli_emit_volume_attachment(w, attach ? &after : &before,
+                                           attach ? "attached" : "detached");
                 cli_writer_finish(w, g);
         }
         kiln_volume_clear(&before);

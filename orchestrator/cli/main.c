@@ -43,6 +43,8 @@ const cli_group cli_groups[] = {
         {"key pairs", cli_keypair_verbs, &cli_n_keypair_verbs},
         {"volumes", cli_volume_verbs, &cli_n_volume_verbs},
         {"tags", cli_tag_verbs, &cli_n_tag_verbs},
+        {"access keys", cli_access_verbs, &cli_n_access_verbs},
+        {"endpoint", cli_serve_verbs, &cli_n_serve_verbs},
         {"money and upkeep", cli_upkeep_verbs, &cli_n_upkeep_verbs},
         {"host", cli_doctor_verbs, &cli_n_doctor_verbs},
 };

@@ -1,5 +1,5 @@
-/* JSON of kiln's records in the shapes and member order of the aws CLI 2.9.19
- * (reference/ec2-ami.md §4); members EC2 lacks come after the known ones. */
+/* JSON of kiln's records: the shapes of <kiln/shape.h> (the aws CLI 2.9.19's members and order,
+ * shared with the EC2 endpoint's XML) written through a cli_writer. */
 #include <stdio.h>
 #include <string.h>
 
@@ -17,100 +17,126 @@ char *cli_timestamp(const char *iso)
         return s;
 }
 
+/* The writer as a sink of <kiln/shape.h>: JSON names, timestamps as the aws CLI prints them. */
+typedef struct writer_sink {
+        kiln_sink base;
+        cli_writer *w;
+} writer_sink;
+
+#define W(s) (((writer_sink *) (s))->w)
+
+static void ws_object(kiln_sink *s, const char *json, const char *xml)
+{
+        (void) xml;
+        cli_w_object(W(s), json);
+}
+
+static void ws_end_object(kiln_sink *s)
+{
+        cli_w_end_object(W(s));
+}
+
+static void ws_array(kiln_sink *s, const char *json, const char *xml)
+{
+        (void) xml;
+        cli_w_array(W(s), json);
+}
+
+static void ws_end_array(kiln_sink *s)
+{
+        cli_w_end_array(W(s));
+}
+
+static void ws_str(kiln_sink *s, const char *json, const char *xml, const char *v)
+{
+        (void) xml;
+        cli_w_str(W(s), json, v);
+}
+
+static void ws_int(kiln_sink *s, const char *json, const char *xml, long long v)
+{
+        (void) xml;
+        cli_w_int(W(s), json, v);
+}
+
+static void ws_bool(kiln_sink *s, const char *json, const char *xml, bool v)
+{
+        (void) xml;
+        cli_w_bool(W(s), json, v);
+}
+
+static void ws_time(kiln_sink *s, const char *json, const char *xml, const char *iso)
+{
+        char *t = cli_timestamp(iso);
+
+        (void) xml;
+        cli_w_str(W(s), json, t);
+        free(t);
+}
+
+static writer_sink sink_of(cli_writer *w)
+{
+        writer_sink ws = {{ws_object, ws_end_object, ws_array, ws_end_array, ws_str, ws_int,
+                           ws_bool, ws_time},
+                          w};
+
+        return ws;
+}
+
 void cli_emit_tags(cli_writer *w, const kiln_tag *tags, size_t n)
 {
-        if (!n)
-                return;
-        cli_w_array(w, "Tags");
-        for (size_t i = 0; i < n; i++) {
-                cli_w_object(w, NULL);
-                cli_w_str(w, "Key", tags[i].key);
-                cli_w_str(w, "Value", tags[i].value);
-                cli_w_end_object(w);
-        }
-        cli_w_end_array(w);
+        writer_sink ws = sink_of(w);
+
+        kiln_shape_tags(&ws.base, tags, n);
 }
 
 void cli_emit_image(cli_writer *w, const kiln_image *img)
 {
-        bool windows = strcmp(img->platform, "windows") == 0;
-        char location[512];
+        writer_sink ws = sink_of(w);
 
-        snprintf(location, sizeof(location), "%s/%s", img->owner_id, img->name);
-        cli_w_object(w, NULL);
-        cli_w_str(w, "Architecture", img->architecture);
-        cli_w_str(w, "CreationDate", img->creation_date);
-        cli_w_str(w, "ImageId", img->image_id);
-        cli_w_str(w, "ImageLocation", location);
-        cli_w_str(w, "ImageType", "machine");
-        cli_w_bool(w, "Public", img->is_public);
-        cli_w_str(w, "OwnerId", img->owner_id);
-        if (windows)
-                cli_w_str(w, "Platform", "windows");
-        cli_w_str(w, "PlatformDetails", windows ? "Windows" : "Linux/UNIX");
-        cli_w_str(w, "UsageOperation", windows ? "RunInstances:0002" : "RunInstances");
-        cli_w_array(w, "ProductCodes");
-        cli_w_end_array(w);
-        cli_w_str(w, "State", img->state);
-        cli_w_array(w, "BlockDeviceMappings");
-        for (size_t i = 0; i < img->n_mappings; i++) {
-                const kiln_block_device_mapping *m = &img->mappings[i];
-
-                cli_w_object(w, NULL);
-                cli_w_str(w, "DeviceName", m->device_name);
-                cli_w_object(w, "Ebs");
-                cli_w_bool(w, "DeleteOnTermination", m->delete_on_termination);
-                cli_w_str(w, "SnapshotId", m->snapshot_id);
-                cli_w_int(w, "VolumeSize", m->volume_size);
-                cli_w_str(w, "VolumeType", m->volume_type);
-                cli_w_bool(w, "Encrypted", false);
-                cli_w_end_object(w);
-                cli_w_end_object(w);
-        }
-        cli_w_end_array(w);
-        cli_w_str(w, "Description", img->description);
-        cli_w_bool(w, "EnaSupport", true);
-        cli_w_str(w, "Hypervisor", "xen");
-        cli_w_str(w, "ImageOwnerAlias", img->owner_alias);
-        cli_w_str(w, "Name", img->name);
-        cli_w_str(w, "RootDeviceName", img->root_device_name);
-        cli_w_str(w, "RootDeviceType", "ebs");
-        if (img->state_reason_code) {
-                cli_w_object(w, "StateReason");
-                cli_w_str(w, "Code", img->state_reason_code);
-                cli_w_str(w, "Message", img->state_reason_message);
-                cli_w_end_object(w);
-        }
-        cli_emit_tags(w, img->tags, img->n_tags);
-        cli_w_str(w, "VirtualizationType", "hvm");
-        cli_w_str(w, "BootMode", img->boot_mode);
-        cli_w_str(w, "SourceInstanceId", img->source_instance_id);
-        cli_w_str(w, "SourceImageId", img->source_image_id);
-        cli_w_str(w, "SourceImageRegion", img->source_region);
-        if (img->default_user && *img->default_user)
-                cli_w_str(w, "DefaultUser", img->default_user);
-        cli_w_end_object(w);
+        kiln_shape_image(&ws.base, img);
 }
 
 void cli_emit_snapshot(cli_writer *w, const kiln_snapshot *s)
 {
-        char *start = cli_timestamp(s->start_time);
+        writer_sink ws = sink_of(w);
 
-        cli_w_object(w, NULL);
-        cli_w_str(w, "Description", s->description);
-        cli_w_bool(w, "Encrypted", false);
-        cli_w_str(w, "OwnerId", s->owner_id);
-        cli_w_str(w, "Progress", strcmp(s->state, "completed") == 0 ? "100%" : "0%");
-        cli_w_str(w, "SnapshotId", s->snapshot_id);
-        cli_w_str(w, "StartTime", start);
-        cli_w_str(w, "State", s->state);
-        cli_w_str(w, "VolumeId", s->volume_id ? s->volume_id : "vol-ffffffff");
-        cli_w_int(w, "VolumeSize", s->volume_size);
-        cli_emit_tags(w, s->tags, s->n_tags);
-        cli_w_str(w, "StorageTier", "standard");
-        cli_w_str(w, "ParentSnapshotId", s->parent_id);
-        cli_w_end_object(w);
-        free(start);
+        kiln_shape_snapshot(&ws.base, s);
+}
+
+void cli_emit_volume(cli_writer *w, const kiln_volume *v, bool attachments)
+{
+        writer_sink ws = sink_of(w);
+
+        kiln_shape_volume(&ws.base, v, attachments);
+}
+
+void cli_emit_volume_attachment(cli_writer *w, const kiln_volume *v, const char *state)
+{
+        writer_sink ws = sink_of(w);
+
+        kiln_shape_volume_attachment(&ws.base, v, state);
+}
+
+void cli_emit_keypair(cli_writer *w, const kiln_keypair *kp)
+{
+        writer_sink ws = sink_of(w);
+
+        kiln_shape_keypair(&ws.base, kp);
+}
+
+void cli_emit_region(cli_writer *w, const kiln_region_info *r)
+{
+        writer_sink ws = sink_of(w);
+
+        kiln_shape_region(&ws.base, r);
+}
+
+void cli_emit_list_begin(cli_writer *w, kiln_list_kind kind)
+{
+        writer_sink ws = sink_of(w);
+
+        kiln_shape_list_begin(&ws.base, kind);
 }
 
 json_t *cli_permissions_json(const kiln_permission *p, size_t n)

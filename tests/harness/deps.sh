@@ -8,7 +8,7 @@ packages=(
         # build
         make gcc clang pkg-config
         libvirt-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libsqlite3-dev libyaml-dev
-        libssl-dev libxml2-dev libnbd-dev libext2fs-dev comerr-dev
+        libssl-dev libxml2-dev libnbd-dev libext2fs-dev comerr-dev libmicrohttpd-dev
         # lint and sanitizers
         clang-format clang-tidy cppcheck valgrind libclang-rt-14-dev
         # hypervisor: libvirtd, virtlogd, the QEMU driver, TCG/KVM guests, disk tools
@@ -22,6 +22,8 @@ packages=(
         mmdebstrap e2fsprogs fdisk grub-pc-bin grub-common debian-archive-keyring
         # test harness and benchmark helpers
         python3 libxml2-utils procps iproute2 ca-certificates sqlite3 time bc packer
+        # EC2 clients that drive kiln serve in the tests: the aws CLI and boto3 (botocore)
+        awscli python3-boto3
         # kiln(1) rendered and checked (tests/unit/test-install.sh)
         man-db groff-base
 )

@@ -7,10 +7,11 @@ The rules (orchestrator/lib/README.md says why):
   adapters (registry/ virt/ seed/ ssh/ net/ disk/ host/)
                           util/, model/, their own folder
   core/                   util/, model/, the adapters, core/
-  domain (image/ instance/ guest/ bake/ keypair/ tag/ volume/ upkeep/)
+  domain (image/ instance/ guest/ bake/ keypair/ tag/ volume/ upkeep/ access/)
                           util/, model/, the adapters, core/, the domain folders
   pipeline/               util/ (and the public headers)
-  front ends (cli/, ec2/) their own folder (and the public headers)
+  front ends (cli/, ec2/) their own folder (and the public headers); cli/ may also include
+                          ec2/ec2.h, to start the endpoint (kiln serve)
 Public headers (<kiln/...>) may be included by anyone.
 
 Cycles: among the domain folders by their includes, and among the library's object files by
@@ -26,7 +27,7 @@ import sys
 import tempfile
 
 ADAPTERS = {"registry", "virt", "seed", "ssh", "net", "disk", "host"}
-DOMAIN = {"image", "instance", "guest", "bake", "keypair", "tag", "volume", "upkeep"}
+DOMAIN = {"image", "instance", "guest", "bake", "keypair", "tag", "volume", "upkeep", "access"}
 FRONT_ENDS = {"cli", "ec2"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
@@ -82,6 +83,9 @@ def check_includes(top):
             text = f.read()
         for inc in INCLUDE.findall(text):
             if layer in FRONT_ENDS:
+                # The CLI starts the endpoint (kiln serve) through its one entry header.
+                if layer == "cli" and inc == "ec2/ec2.h":
+                    continue
                 if "/" in inc:
                     problems.append(f"{rel}: includes \"{inc}\": a front end includes only "
                                     f"<kiln/...> and its own headers")

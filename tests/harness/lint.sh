@@ -38,7 +38,7 @@ for f in "${files[@]}"; do [[ $f == *.c ]] && srcs+=("$f"); done
 echo "lint: cppcheck"
 cppcheck --quiet --enable=warning,portability,performance --error-exitcode=1 \
         --inline-suppr --suppress=missingIncludeSystem --suppress=varFuncNullUB -D_GNU_SOURCE -DKILN_VERSION='"lint"' \
-        -DKILN_SRCDIR='"."' -Iorchestrator/include -Iorchestrator/lib -Itests/unit \
+        -DKILN_SRCDIR='"."' -Iorchestrator/include -Iorchestrator/lib -Iorchestrator -Itests/unit \
         "${srcs[@]}" || status=1
 
 echo "lint: clang-tidy"
@@ -48,7 +48,7 @@ checks+=',-bugprone-assignment-in-if-condition'
 checks+=',-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling'
 # shellcheck disable=SC2086
 tidy_out=$(clang-tidy --quiet --checks="$checks" "${srcs[@]}" -- -std=gnu11 -D_GNU_SOURCE \
-        -DKILN_VERSION='"lint"' -DKILN_SRCDIR='"."' -Iorchestrator/include -Iorchestrator/lib \
+        -DKILN_VERSION='"lint"' -DKILN_SRCDIR='"."' -Iorchestrator/include -Iorchestrator/lib -Iorchestrator \
         -Itests/unit $cflags 2>/dev/null)
 if printf '%s\n' "$tidy_out" | grep -q ' \(warning\|error\):'; then
         printf '%s\n' "$tidy_out" | grep ' \(warning\|error\):'

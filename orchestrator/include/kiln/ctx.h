@@ -27,6 +27,11 @@ KILN_PUBLIC const char *kiln_ctx_account(const kiln_ctx *ctx);
 
 KILN_DEFINE_AUTOPTR(kiln_ctx, kiln_ctx_free)
 
+/* Makes the context act in another configured region for another configured account (an
+ * endpoint's request, once its signature says whose it is); its connections stay open. */
+KILN_PUBLIC int kiln_ctx_act_as(kiln_ctx *ctx, const char *region, const char *account,
+                                kiln_error **err);
+
 /* A configured region. */
 typedef struct kiln_region_info {
         char *name;

@@ -2,6 +2,7 @@
 #ifndef KILN_KILN_H
 #define KILN_KILN_H
 
+#include <kiln/access.h>
 #include <kiln/common.h>
 #include <kiln/configure.h>
 #include <kiln/ctx.h>
@@ -11,6 +12,7 @@
 #include <kiln/keypair.h>
 #include <kiln/instance.h>
 #include <kiln/log.h>
+#include <kiln/shape.h>
 #include <kiln/tag.h>
 #include <kiln/text.h>
 #include <kiln/upkeep.h>

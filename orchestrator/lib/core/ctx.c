@@ -128,6 +128,24 @@ int kiln_ctx_new(const kiln_ctx_options *opts, kiln_ctx **ret, kiln_error **err)
         return 0;
 }
 
+int kiln_ctx_act_as(kiln_ctx *ctx, const char *region, const char *account, kiln_error **err)
+{
+        const kiln_region_info *r = config_region(ctx->cfg, region ? region : "");
+
+        if (!r)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidRegion",
+                                      "The region '%s' does not exist in %s", region ? region : "",
+                                      ctx->cfg->path);
+        if (!account || !config_has_account(ctx->cfg, account))
+                return kiln_error_set(err, KILN_E_PERMISSION, "AuthFailure",
+                                      "The account '%s' is not configured in %s",
+                                      account ? account : "", ctx->cfg->path);
+        ctx->region = r;
+        free(ctx->account);
+        ctx->account = kiln_xstrdup(account);
+        return 0;
+}
+
 void ctx_registry_close(kiln_ctx *ctx)
 {
         ctx->reg = registry_close(ctx->reg);

@@ -3,6 +3,7 @@
 
 #include "util/util.h"
 
+#include <kiln/access.h>
 #include <kiln/image.h>
 #include <kiln/instance.h>
 #include <kiln/keypair.h>
@@ -159,6 +160,37 @@ void kiln_connection_clear(kiln_connection *c)
         free(c->identity_file);
         free(c->command);
         memset(c, 0, sizeof(*c));
+}
+
+void kiln_access_key_clear(kiln_access_key *k)
+{
+        if (!k)
+                return;
+        free(k->access_key_id);
+        free(k->account_id);
+        free(k->status);
+        free(k->create_date);
+        if (k->secret)
+                explicit_bzero(k->secret, strlen(k->secret));
+        free(k->secret);
+        memset(k, 0, sizeof(*k));
+}
+
+void kiln_access_keys_free(kiln_access_key *k, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                kiln_access_key_clear(&k[i]);
+        free(k);
+}
+
+void kiln_sigv4_identity_clear(kiln_sigv4_identity *id)
+{
+        if (!id)
+                return;
+        free(id->access_key_id);
+        free(id->account_id);
+        free(id->region);
+        memset(id, 0, sizeof(*id));
 }
 
 void kiln_keypair_clear(kiln_keypair *kp)

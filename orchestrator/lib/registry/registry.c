@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  4
+#define REGISTRY_SCHEMA_VERSION  5
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -58,6 +58,9 @@ static const char registry_schema[] =
         " key_type TEXT NOT NULL, fingerprint TEXT NOT NULL, public_key TEXT NOT NULL,"
         " private_key_path TEXT, create_time TEXT NOT NULL, seq INTEGER NOT NULL,"
         " UNIQUE (region, owner, name));"
+        "CREATE TABLE IF NOT EXISTS access_keys ("
+        " id TEXT PRIMARY KEY, account TEXT NOT NULL, secret TEXT NOT NULL,"
+        " status TEXT NOT NULL, create_date TEXT NOT NULL, seq INTEGER NOT NULL);"
         "CREATE TABLE IF NOT EXISTS instances ("
         " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL,"
         " reservation_id TEXT NOT NULL, image_id TEXT NOT NULL, instance_type TEXT NOT NULL,"
@@ -281,6 +284,8 @@ static int migrate_v3(registry *r, kiln_error **err)
                 return registry_fail(r, err, "move the generalized mark to its column");
         return 0;
 }
+
+/* Version 5 adds the access_keys table (CREATE TABLE IF NOT EXISTS above): nothing to move. */
 
 /* Version 4: volumes are first-class (create-volume, attach-volume): their type, when they
  * were attached, and their place among the instance's disks (launch volumes keep the order of

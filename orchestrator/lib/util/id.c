@@ -8,14 +8,13 @@
 
 #include "util/util.h"
 
-char *kiln_id_new(const char *prefix)
+void kiln_random_bytes(void *buf, size_t len)
 {
-        unsigned char rnd[9];
-        char hex[19];
+        unsigned char *p = buf;
         size_t got = 0;
 
-        while (got < sizeof(rnd)) {
-                ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
+        while (got < len) {
+                ssize_t n = getrandom(p + got, len - got, 0);
 
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -23,6 +22,14 @@ char *kiln_id_new(const char *prefix)
                         abort(); /* the kernel's CSPRNG does not fail after boot */
                 got += (size_t) n;
         }
+}
+
+char *kiln_id_new(const char *prefix)
+{
+        unsigned char rnd[9];
+        char hex[19];
+
+        kiln_random_bytes(rnd, sizeof(rnd));
         for (size_t i = 0; i < sizeof(rnd); i++) {
                 static const char digits[] = "0123456789abcdef";
 

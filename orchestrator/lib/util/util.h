@@ -70,6 +70,8 @@ char *kiln_fs_first_unsearchable(const char *path, const kiln_fs_user *user, uns
                                  unsigned *ret_owner);
 
 /* ---- IDs and time ---- */
+/* len bytes from the kernel's CSPRNG. */
+void kiln_random_bytes(void *buf, size_t len);
 /* PREFIX-xxxxxxxxxxxxxxxxx: the prefix, a hyphen and 17 random lowercase hex digits. */
 char *kiln_id_new(const char *prefix);
 /* True if s is PREFIX- followed by exactly 8 or 17 lowercase hex digits. */

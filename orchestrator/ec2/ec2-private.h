@@ -1,0 +1,63 @@
+/* What the endpoint's files share: a request's parameters, the XML answer, the actions. */
+#ifndef KILN_EC2_PRIVATE_H
+#define KILN_EC2_PRIVATE_H
+
+#include <libxml/xmlwriter.h>
+#include <stdbool.h>
+
+#include "ec2.h"
+
+/* ---- params.c: the Query API's flattened parameters (Name, List.1, Filter.1.Value.2) ---- */
+typedef struct ec2_params {
+        kiln_http_header *p;
+        size_t n;
+        bool *used; /* parallel to p: asked for by the action */
+} ec2_params;
+
+void ec2_params_free(ec2_params *ps);
+/* Adds the pairs of an application/x-www-form-urlencoded text ('+' is a space, %XX a byte). */
+int ec2_params_parse_form(ec2_params *ps, const char *text, size_t len, kiln_error **err);
+void ec2_params_add(ec2_params *ps, const char *name, const char *value);
+/* The value of name (and marks it used), or NULL. */
+const char *ec2_param(ec2_params *ps, const char *name);
+/* PREFIX.1, PREFIX.2, ... in order (a gap ends the list); *ret is the caller's to free (the
+ * strings are the params'). */
+size_t ec2_param_list(ec2_params *ps, const char *prefix, const char ***ret);
+/* Filter.N.Name and Filter.N.Value.M; free with ec2_filters_free. MissingParameter for a
+ * filter without a name. */
+int ec2_param_filters(ec2_params *ps, kiln_filter **ret, size_t *ret_n, kiln_error **err);
+void ec2_filters_free(kiln_filter *f, size_t n);
+/* A Boolean parameter: true/false (InvalidParameterValue otherwise); absent is def. */
+int ec2_param_bool(ec2_params *ps, const char *name, bool def, bool *ret, kiln_error **err);
+/* UnknownParameter for the first parameter no one asked for. */
+int ec2_params_check_used(ec2_params *ps, kiln_error **err);
+
+/* ---- xml.c: the answer ---- */
+typedef struct ec2_xml {
+        kiln_sink sink; /* XML names; <item> for array items */
+        xmlBufferPtr buf;
+        xmlTextWriterPtr w;
+} ec2_xml;
+
+/* <ACTIONResponse xmlns=...><requestId>ID</requestId> */
+void ec2_xml_begin(ec2_xml *x, const char *action, const char *request_id);
+/* Closes the document; returns its text (the caller's) and frees the writer. */
+char *ec2_xml_end(ec2_xml *x, size_t *ret_len);
+/* EC2's error document: <Response><Errors><Error><Code/><Message/></Error></Errors>
+ * <RequestID/></Response>, and its HTTP status. */
+char *ec2_xml_error(const char *code, const char *message, const char *request_id, size_t *ret_len);
+unsigned ec2_error_status(const kiln_error *e, const char **ret_code);
+
+/* ---- actions.c ---- */
+typedef struct ec2_call {
+        kiln_ctx *ctx;
+        ec2_params *params;
+        ec2_xml *out;
+        bool dry_run;
+} ec2_call;
+
+typedef int (*ec2_action_fn)(ec2_call *c, kiln_error **err);
+/* The action's function, or NULL (InvalidAction). */
+ec2_action_fn ec2_action_find(const char *name);
+
+#endif

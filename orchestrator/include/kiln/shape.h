@@ -1,0 +1,59 @@
+/* Output shapes: each record kiln shows, described once, member by member, with the member's
+ * name in the aws CLI's JSON (ImageId, BlockDeviceMappings) and in EC2's XML (imageId,
+ * blockDeviceMapping), in the aws CLI 2.9.19's order. A front end hands a sink that writes one
+ * of the two: the CLI's JSON and the endpoint's XML come from the same description and cannot
+ * drift apart. Members EC2 lacks (kiln's own, such as DefaultUser) come after EC2's; clients
+ * that do not know them ignore them. */
+#ifndef KILN_SHAPE_H
+#define KILN_SHAPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <kiln/common.h>
+#include <kiln/ctx.h>
+#include <kiln/image.h>
+#include <kiln/keypair.h>
+#include <kiln/tag.h>
+#include <kiln/volume.h>
+
+/* A member's two names. An array's items have no name (json and xml NULL): JSON writes the
+ * value alone, XML an <item>. */
+typedef struct kiln_sink kiln_sink;
+struct kiln_sink {
+        void (*object)(kiln_sink *s, const char *json, const char *xml);
+        void (*end_object)(kiln_sink *s);
+        void (*array)(kiln_sink *s, const char *json, const char *xml);
+        void (*end_array)(kiln_sink *s);
+        /* v NULL: the member is left out */
+        void (*str)(kiln_sink *s, const char *json, const char *xml, const char *v);
+        void (*integer)(kiln_sink *s, const char *json, const char *xml, long long v);
+        void (*boolean)(kiln_sink *s, const char *json, const char *xml, bool v);
+        /* iso: kiln's 2024-01-02T03:04:05.678Z (NULL: left out); each sink writes its form */
+        void (*time)(kiln_sink *s, const char *json, const char *xml, const char *iso);
+};
+
+/* Image, Snapshot, Volume (attachments: DescribeVolumes' Attachments; CreateVolume has none),
+ * KeyPairInfo, Region, and the Tags member of each. */
+KILN_PUBLIC void kiln_shape_image(kiln_sink *s, const kiln_image *img);
+KILN_PUBLIC void kiln_shape_snapshot(kiln_sink *s, const kiln_snapshot *snap);
+KILN_PUBLIC void kiln_shape_volume(kiln_sink *s, const kiln_volume *v, bool attachments);
+/* VolumeAttachment, as AttachVolume and DetachVolume answer (state: attached, detached...). */
+KILN_PUBLIC void kiln_shape_volume_attachment(kiln_sink *s, const kiln_volume *v,
+                                              const char *state);
+KILN_PUBLIC void kiln_shape_keypair(kiln_sink *s, const kiln_keypair *kp);
+KILN_PUBLIC void kiln_shape_region(kiln_sink *s, const kiln_region_info *r);
+KILN_PUBLIC void kiln_shape_tags(kiln_sink *s, const kiln_tag *tags, size_t n);
+
+/* The list member of a describe answer: Images/imagesSet, Snapshots/snapshotSet,
+ * Volumes/volumeSet, KeyPairs/keySet, Regions/regionInfo. */
+typedef enum {
+        KILN_LIST_IMAGES,
+        KILN_LIST_SNAPSHOTS,
+        KILN_LIST_VOLUMES,
+        KILN_LIST_KEY_PAIRS,
+        KILN_LIST_REGIONS,
+} kiln_list_kind;
+KILN_PUBLIC void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind);
+
+#endif

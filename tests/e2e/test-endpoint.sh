@@ -1,0 +1,251 @@
+#!/bin/bash
+# kiln serve driven by real EC2 clients: Debian's aws CLI (2.9.19) and boto3, against a kiln
+# home on the real libvirt daemon (no guest). Each verb both front ends have prints the same
+# JSON through the endpoint as `kiln VERB` for the same state (compared as parsed JSON, less
+# kiln's own members, which the aws CLI drops). Paging, filters, tags, another account's key,
+# deregister and delete; every authentication failure (wrong secret, tampered body, expired
+# or future timestamp, unknown or deleted key, no signature, a region that is not kiln's),
+# a presigned GET, protocol errors, DryRun, and a clean stop on SIGTERM with one log line per
+# request.
+set -u
+. "$KILN_TOP/tests/harness/tap.sh"
+. "$KILN_TOP/tests/harness/home.sh"
+
+AWS=/usr/bin/aws
+if [ ! -x "$AWS" ] || ! /usr/bin/python3 -c 'import boto3' 2>/dev/null; then
+        echo "1..0 # SKIP the aws CLI (awscli) and boto3 (python3-boto3) are needed: make deps"
+        exit 77
+fi
+
+home_setup
+work=$KILN_HOME/test
+mkdir -p "$work/aws"
+SERVE_PID=
+stop_serve() { [ -n "$SERVE_PID" ] && kill "$SERVE_PID" 2>/dev/null && wait "$SERVE_PID" 2>/dev/null; SERVE_PID=; }
+trap 'stop_serve; home_cleanup' EXIT
+
+# Images to look at: a small raw disk registered seven times (paging needs more than five).
+qemu-img create -q -f raw "$work/disk.raw" 64M
+head -c 1048576 /dev/urandom | dd of="$work/disk.raw" bs=1M seek=2 conv=notrunc status=none
+for i in 1 2 3 4 5 6 7; do
+        kiln_as $ACCT_A register-image --name "web-$i" --disk "$work/disk.raw" --default-user admin \
+                --description "web image $i"
+done
+kiln_as $ACCT_A describe-images --filters Name=name,Values=web-1
+AMI1=$(json 'd["Images"][0]["ImageId"]')
+SNAP1=$(json 'd["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]')
+
+kiln_as $ACCT_A create-access-key
+KEY_A=$(json 'd["AccessKey"]["AccessKeyId"]')
+SECRET_A=$(json 'd["AccessKey"]["SecretAccessKey"]')
+kiln_as $ACCT_B create-access-key
+KEY_B=$(json 'd["AccessKey"]["AccessKeyId"]')
+SECRET_B=$(json 'd["AccessKey"]["SecretAccessKey"]')
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+"$KILN_BIN" serve --listen "127.0.0.1:$PORT" 2>"$work/serve.log" &
+SERVE_PID=$!
+for _ in $(seq 50); do
+        grep -q "serving the EC2 API" "$work/serve.log" && break
+        sleep 0.1
+done
+tap_like "$(head -1 "$work/serve.log")" "serving the EC2 API on $URL" "kiln serve listens on 127.0.0.1:$PORT"
+
+export AWS_CONFIG_FILE=$work/aws/config AWS_SHARED_CREDENTIALS_FILE=$work/aws/credentials
+export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=
+: >"$AWS_CONFIG_FILE"
+: >"$AWS_SHARED_CREDENTIALS_FILE"
+# aws_as KEY SECRET ARGS...: sets RC, OUT, ERR as kiln_rc does.
+aws_as() {
+        local key=$1 secret=$2 e
+        shift 2
+        e=$(mktemp)
+        OUT=$(AWS_ACCESS_KEY_ID=$key AWS_SECRET_ACCESS_KEY=$secret \
+                "$AWS" --endpoint-url "$URL" --region local --output json ec2 "$@" 2>"$e")
+        RC=$?
+        ERR=$(cat "$e")
+        rm -f "$e"
+}
+aws_a() { aws_as "$KEY_A" "$SECRET_A" "$@"; }
+aws_b() { aws_as "$KEY_B" "$SECRET_B" "$@"; }
+# same SHAPE WHAT KILN-ARGS -- AWS-ARGS: both front ends print the same document.
+same() {
+        local shape=$1 what=$2 kargs=() diff
+        shift 2
+        while [ $# -gt 0 ] && [ "$1" != -- ]; do kargs+=("$1"); shift; done
+        shift
+        kiln_as $ACCT_A "${kargs[@]}"
+        printf '%s' "$OUT" >"$work/kiln.json"
+        aws_a "$@"
+        printf '%s' "$OUT" >"$work/aws.json"
+        diff=$(python3 "$KILN_TOP/tests/harness/ec2-same.py" "$shape" "$work/kiln.json" "$work/aws.json" 2>&1)
+        tap_ok $([ "$RC" = 0 ] && [ -z "$diff" ]; echo $?) "$what: the aws CLI prints what kiln prints${diff:+ ($diff; $ERR)}"
+}
+
+# ---- the same answers through both front ends ----
+same DescribeRegionsResult "describe-regions" describe-regions -- describe-regions
+aws_a describe-availability-zones
+tap_is "$(json '[(z["ZoneName"], z["RegionName"], z["State"]) for z in d["AvailabilityZones"]]')" \
+        "[('locala', 'local', 'available')]" "describe-availability-zones: one zone per region"
+same DescribeImagesResult "describe-images --owners self" describe-images --owners self -- describe-images --owners self
+same DescribeImagesResult "describe-images with a filter" describe-images --filters 'Name=name,Values=web-1,web-?2' -- \
+        describe-images --filters 'Name=name,Values=web-1,web-?2'
+same DescribeImagesResult "describe-images --image-ids" describe-images --image-ids "$AMI1" -- describe-images --image-ids "$AMI1"
+same DescribeSnapshotsResult "describe-snapshots --owner-ids self" describe-snapshots --owner-ids self -- \
+        describe-snapshots --owner-ids self
+same DescribeVolumesResult "describe-volumes" describe-volumes -- describe-volumes
+same DescribeKeyPairsResult "describe-key-pairs" describe-key-pairs -- describe-key-pairs
+
+# ---- paging: the aws CLI follows NextToken ----
+before=$(grep -c " DescribeImages 200 " "$work/serve.log")
+aws_a describe-images --owners self --page-size 5
+tap_is "$(json 'len(d["Images"])')" 7 "describe-images --page-size 5 gets all seven images"
+tap_is "$(( $(grep -c " DescribeImages 200 " "$work/serve.log") - before ))" 2 "in two pages (MaxResults 5, then NextToken)"
+aws_a describe-images --owners self --max-items 3
+tap_is "$(json 'len(d["Images"])')" 3 "--max-items 3 stops after three"
+aws_a describe-images --image-ids "$AMI1" --page-size 5
+tap_is "$RC" 254 "MaxResults with ImageIds is refused, as EC2 does"
+tap_like "$ERR" "InvalidParameterCombination" "InvalidParameterCombination"
+
+# ---- tags ----
+aws_a create-tags --resources "$AMI1" "$SNAP1" --tags Key=team,Value=web Key=tier
+tap_is "$RC" 0 "create-tags on an image and its snapshot"
+same DescribeTagsResult "describe-tags" describe-tags -- describe-tags
+kiln_as $ACCT_A describe-images --filters Name=tag:team,Values=web
+tap_is "$(json '[i["ImageId"] for i in d["Images"]]')" "['$AMI1']" "kiln sees the tags the aws CLI made"
+aws_a describe-images --filters Name=tag-key,Values=tier
+tap_is "$(json '[i["ImageId"] for i in d["Images"]]')" "['$AMI1']" "tag-key filter through the endpoint"
+aws_a delete-tags --resources "$AMI1" --tags Key=tier
+aws_a describe-tags --filters Name=resource-id,Values="$AMI1"
+tap_is "$(json '[t["Key"] for t in d["Tags"]]')" "['team']" "delete-tags removed one key"
+
+# ---- another account's key ----
+aws_b describe-images --owners self
+tap_is "$(json 'len(d["Images"])')" 0 "another account's key sees none of A's private images"
+aws_b describe-images --image-ids "$AMI1"
+tap_like "$ERR" "InvalidAMIID.NotFound" "nor one by its ID"
+aws_b create-tags --resources "$AMI1" --tags Key=x,Value=y
+tap_is "$RC" 254 "nor can it tag it"
+aws_b deregister-image --image-id "$AMI1"
+tap_is "$RC" 254 "nor deregister it"
+kiln_as $ACCT_A describe-images --image-ids "$AMI1"
+tap_is "$(json 'd["Images"][0]["State"]')" available "A's image is untouched"
+
+# ---- protocol errors, DryRun ----
+aws_a deregister-image --image-id "$AMI1" --dry-run
+tap_like "$ERR" "DryRunOperation" "--dry-run answers DryRunOperation"
+kiln_as $ACCT_A describe-images --image-ids "$AMI1"
+tap_is "$(json 'd["Images"][0]["State"]')" available "and changes nothing"
+aws_a describe-images --filters Name=colour,Values=red
+tap_like "$ERR" "InvalidFilter|InvalidParameterValue" "an unknown filter is refused"
+
+# ---- raw requests signed by botocore: authentication failures, a presigned GET ----
+cat >"$work/raw.py" <<'PY'
+import datetime, json, sys, urllib.request, urllib.error
+from unittest import mock
+from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+import botocore.auth
+
+url, key, secret, case = sys.argv[1:5]
+body = "Action=DescribeRegions&Version=2016-11-15"
+region, skew, method = "local", 0, "POST"
+if case == "wrong-secret": secret = secret[::-1]
+if case == "unknown-key": key = "AKIAAAAAAAAAAAAAAAAA"
+if case == "expired": skew = -20 * 60
+if case == "future": skew = 20 * 60
+if case == "other-region": region = "mars"
+if case == "unknown-action": body = "Action=RunAway&Version=2016-11-15"
+if case == "unknown-param": body += "&Colour=red"
+now = datetime.datetime.utcnow() + datetime.timedelta(seconds=skew)
+class At(datetime.datetime):
+    @classmethod
+    def utcnow(cls): return now
+creds = Credentials(key, secret)
+with mock.patch.object(botocore.auth.datetime, "datetime", At):
+    if case == "presigned":
+        r = AWSRequest(method="GET", url=url + "/?" + body, headers={})
+        SigV4QueryAuth(creds, "ec2", region, expires=60).add_auth(r)
+        method = "GET"
+    else:
+        r = AWSRequest(method="POST", url=url + "/", data=body,
+                       headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+        if case != "unsigned":
+            SigV4Auth(creds, "ec2", region).add_auth(r)
+data = r.body if method == "POST" else None
+if case == "tampered": data = body.replace("DescribeRegions", "DescribeImages").encode()
+if isinstance(data, str): data = data.encode()
+req = urllib.request.Request(r.url, data=data, method=method, headers=dict(r.headers.items()))
+try:
+    resp = urllib.request.urlopen(req, timeout=10)
+    status, text = resp.status, resp.read().decode()
+except urllib.error.HTTPError as e:
+    status, text = e.code, e.read().decode()
+code = text.split("<Code>")[1].split("</Code>")[0] if "<Code>" in text else "-"
+print(status, code)
+PY
+raw() { /usr/bin/python3 "$work/raw.py" "$URL" "$KEY_A" "$SECRET_A" "$1"; }
+tap_is "$(raw good)" "200 -" "a request botocore signs is answered"
+tap_is "$(raw presigned)" "200 -" "a presigned GET is answered"
+tap_is "$(raw wrong-secret)" "403 SignatureDoesNotMatch" "a wrong secret: 403 SignatureDoesNotMatch"
+tap_is "$(raw tampered)" "403 SignatureDoesNotMatch" "a body changed after signing: 403 SignatureDoesNotMatch"
+tap_is "$(raw expired)" "400 RequestExpired" "a timestamp 20 minutes old: RequestExpired"
+tap_is "$(raw future)" "400 RequestExpired" "a timestamp 20 minutes ahead: RequestExpired"
+tap_is "$(raw unknown-key)" "401 AuthFailure" "an unknown key: 401 AuthFailure"
+tap_is "$(raw other-region)" "401 AuthFailure" "a credential scope of a region kiln lacks: AuthFailure"
+tap_is "$(raw unsigned)" "400 MissingAuthenticationToken" "no signature: MissingAuthenticationToken"
+tap_is "$(raw unknown-action)" "400 InvalidAction" "an unknown action: InvalidAction"
+tap_is "$(raw unknown-param)" "400 UnknownParameter" "an unknown parameter: UnknownParameter"
+
+# ---- boto3 ----
+cat >"$work/boto.py" <<'PY'
+import sys, boto3
+url, key, secret = sys.argv[1:4]
+ec2 = boto3.client("ec2", endpoint_url=url, region_name="local", aws_access_key_id=key,
+                   aws_secret_access_key=secret)
+pages, token = [], None
+while True:
+    page = ec2.describe_snapshots(OwnerIds=["self"], MaxResults=5, **({"NextToken": token} if token else {}))
+    pages.append(page)
+    token = page.get("NextToken")
+    if not token:
+        break
+print(len(ec2.describe_images(Owners=["self"])["Images"]), len(pages), sum(len(p["Snapshots"]) for p in pages),
+      sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"]))
+PY
+tap_is "$(/usr/bin/python3 "$work/boto.py" "$URL" "$KEY_A" "$SECRET_A" 2>&1)" "7 2 7 ['local', 'west']" \
+        "boto3: describe_images, describe_snapshots in two pages of five, describe_regions"
+
+# ---- deregister, delete, a deleted key ----
+aws_a describe-images --filters Name=name,Values=web-7
+AMI7=$(json 'd["Images"][0]["ImageId"]')
+SNAP7=$(json 'd["Images"][0]["BlockDeviceMappings"][0]["Ebs"]["SnapshotId"]')
+aws_a deregister-image --image-id "$AMI7"
+tap_is "$RC" 0 "deregister-image"
+kiln_as $ACCT_A describe-images --owners self
+tap_is "$(json '"'$AMI7'" in [i["ImageId"] for i in d["Images"]]')" False "kiln no longer lists it"
+aws_a delete-snapshot --snapshot-id "$SNAP7"
+tap_is "$RC" 0 "delete-snapshot of its snapshot"
+kiln_as $ACCT_B delete-access-key --access-key-id "$KEY_B"
+aws_b describe-regions
+tap_like "$ERR" "AuthFailure" "a deleted key is refused at once"
+
+# ---- the log and SIGTERM ----
+bad_lines=$(awk 'NR > 1 && !(length($1) == 36 && $1 ~ /^[0-9a-f-]+$/ && NF == 5 && $5 ~ /^[0-9]+$/)' "$work/serve.log")
+tap_is "$bad_lines" "" "one log line per request: request ID, account, action, status, milliseconds"
+tap_like "$(grep " DescribeRegions 401 " "$work/serve.log" | head -1)" " - DescribeRegions 401 " \
+        "an unauthenticated request is logged without an account"
+kill -TERM "$SERVE_PID"
+rc=0
+for _ in $(seq 50); do
+        kill -0 "$SERVE_PID" 2>/dev/null || break
+        sleep 0.1
+done
+wait "$SERVE_PID"
+rc=$?
+SERVE_PID=
+tap_is "$rc" 0 "SIGTERM stops kiln serve, with exit status 0"
+tap_like "$(tail -1 "$work/serve.log")" "SIGTERM: finishing the requests in flight" "after saying so"
+tap_done
