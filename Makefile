@@ -179,6 +179,7 @@ bench: all
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/bake.sh
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/import.sh
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/build.sh
+	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln bench/endpoint.sh
 
 # Installing. The data must stay at PREFIX/share/kiln beside PREFIX/bin, where the binary looks
 # for it; the man page and completion directories may move. INSTALL_BIN installs another

@@ -199,9 +199,12 @@ void cli_emit_snapshot(cli_writer *w, const kiln_snapshot *s);
 void cli_emit_volume(cli_writer *w, const kiln_volume *v, bool attachments);
 void cli_emit_volume_attachment(cli_writer *w, const kiln_volume *v, const char *state);
 void cli_emit_keypair(cli_writer *w, const kiln_keypair *kp);
+void cli_emit_keypair_made(cli_writer *w, const kiln_keypair *kp, const char *material);
+void cli_emit_image_attribute(cli_writer *w, const kiln_image_attribute *a, const char *attribute);
+void cli_emit_snapshot_attribute(cli_writer *w, const char *snapshot_id, const kiln_permission *p,
+                                 size_t n);
 void cli_emit_region(cli_writer *w, const kiln_region_info *r);
 void cli_emit_list_begin(cli_writer *w, kiln_list_kind kind);
-json_t *cli_permissions_json(const kiln_permission *p, size_t n);
 char *cli_timestamp(const char *iso);
 
 /* output.c */

@@ -299,7 +299,7 @@ int cmd_describe_image_attribute(const cli_verb *verb, const cli_global *g, cons
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         kiln_image_attribute a = {0};
-        json_t *o;
+        cli_writer *w;
         int rc = 0;
 
         (void) verb;
@@ -311,15 +311,9 @@ int cmd_describe_image_attribute(const cli_verb *verb, const cli_global *g, cons
                 return rc;
         if (kiln_image_attribute_describe(ctx, id, attribute, &a, &err) < 0)
                 return cli_fail(err);
-        o = json_pack("{s:s}", "ImageId", a.image_id);
-        if (strcmp(attribute, "description") == 0)
-                json_object_set_new(o, "Description",
-                                    json_pack("{s:o}", "Value", cli_json_text(a.description)));
-        else
-                json_object_set_new(o, "LaunchPermissions",
-                                    cli_permissions_json(a.perms, a.n_perms));
-        cli_print(g, o);
-        json_decref(o);
+        w = cli_writer_new(g);
+        cli_emit_image_attribute(w, &a, attribute);
+        cli_writer_finish(w, g);
         kiln_image_attribute_clear(&a);
         return CLI_EXIT_OK;
 }

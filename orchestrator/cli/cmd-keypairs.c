@@ -40,13 +40,7 @@ static int cmd_create_key_pair(const cli_verb *verb, const cli_global *g, const 
         if (!ctx || rc != 0)
                 return rc;
         w = cli_writer_new(g);
-        cli_w_object(w, NULL);
-        cli_w_str(w, "KeyFingerprint", kp.fingerprint);
-        cli_w_str(w, "KeyMaterial", material);
-        cli_w_str(w, "KeyName", kp.key_name);
-        cli_w_str(w, "KeyPairId", kp.key_pair_id);
-        cli_emit_tags(w, kp.tags, kp.n_tags);
-        cli_w_end_object(w);
+        cli_emit_keypair_made(w, &kp, material);
         cli_writer_finish(w, g);
         kiln_keypair_material_free(material);
         kiln_keypair_clear(&kp);
@@ -129,12 +123,7 @@ static int cmd_import_key_pair(const cli_verb *verb, const cli_global *g, const 
         if (!ctx || rc != 0)
                 return rc;
         w = cli_writer_new(g);
-        cli_w_object(w, NULL);
-        cli_w_str(w, "KeyFingerprint", kp.fingerprint);
-        cli_w_str(w, "KeyName", kp.key_name);
-        cli_w_str(w, "KeyPairId", kp.key_pair_id);
-        cli_emit_tags(w, kp.tags, kp.n_tags);
-        cli_w_end_object(w);
+        cli_emit_keypair_made(w, &kp, NULL);
         cli_writer_finish(w, g);
         kiln_keypair_clear(&kp);
         return CLI_EXIT_OK;

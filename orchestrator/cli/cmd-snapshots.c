@@ -100,6 +100,25 @@ int cmd_delete_snapshot(const cli_verb *verb, const cli_global *g, const cli_arg
         return CLI_EXIT_OK;
 }
 
+static int cmd_reset_snapshot_attribute(const cli_verb *verb, const cli_global *g,
+                                        const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "snapshot-id");
+        const char *attribute = cli_arg_get(args, "attribute");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        int rc = 0;
+
+        (void) verb;
+        if (!id || !attribute)
+                return cli_usage_error("reset-snapshot-attribute needs --snapshot-id and "
+                                       "--attribute createVolumePermission");
+        ctx = cli_ctx_open(g, &rc);
+        if (ctx)
+                kiln_snapshot_attribute_reset(ctx, id, attribute, &err);
+        return err ? cli_fail(err) : rc;
+}
+
 int cmd_describe_snapshot_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         const char *id = cli_arg_get(args, "snapshot-id");
@@ -108,7 +127,7 @@ int cmd_describe_snapshot_attribute(const cli_verb *verb, const cli_global *g, c
         kiln_autoptr(kiln_error) err = NULL;
         kiln_permission *p = NULL;
         size_t n = 0;
-        json_t *o;
+        cli_writer *w;
         int rc = 0;
 
         (void) verb;
@@ -124,10 +143,9 @@ int cmd_describe_snapshot_attribute(const cli_verb *verb, const cli_global *g, c
                 return rc;
         if (kiln_snapshot_permissions_describe(ctx, id, &p, &n, &err) < 0)
                 return cli_fail(err);
-        o = json_pack("{s:o, s:s}", "CreateVolumePermissions", cli_permissions_json(p, n),
-                      "SnapshotId", id);
-        cli_print(g, o);
-        json_decref(o);
+        w = cli_writer_new(g);
+        cli_emit_snapshot_attribute(w, id, p, n);
+        cli_writer_finish(w, g);
         kiln_permissions_free(p, n);
         return CLI_EXIT_OK;
 }
@@ -226,6 +244,12 @@ const cli_verb cli_snapshot_verbs[] = {
          "--snapshot-id ID --attribute createVolumePermission", snapshot_attr_opts, 0,
          cmd_describe_snapshot_attribute,
          "kiln describe-snapshot-attribute --snapshot-id snap-... --attribute "
+         "createVolumePermission"},
+        {"reset-snapshot-attribute", "snapshots",
+         "remove every createVolumePermission grant of a snapshot",
+         "--snapshot-id ID --attribute createVolumePermission", snapshot_attr_opts, 0,
+         cmd_reset_snapshot_attribute,
+         "kiln reset-snapshot-attribute --snapshot-id snap-... --attribute "
          "createVolumePermission"},
         {"modify-snapshot-attribute", "snapshots", "grant or revoke createVolumePermission",
          "--snapshot-id ID (--create-volume-permission SPEC | flat form)", modify_snapshot_opts, 0,

@@ -125,6 +125,13 @@ void cli_emit_keypair(cli_writer *w, const kiln_keypair *kp)
         kiln_shape_keypair(&ws.base, kp);
 }
 
+void cli_emit_keypair_made(cli_writer *w, const kiln_keypair *kp, const char *material)
+{
+        writer_sink ws = sink_of(w);
+
+        kiln_shape_keypair_made(&ws.base, kp, material);
+}
+
 void cli_emit_region(cli_writer *w, const kiln_region_info *r)
 {
         writer_sink ws = sink_of(w);
@@ -139,28 +146,17 @@ void cli_emit_list_begin(cli_writer *w, kiln_list_kind kind)
         kiln_shape_list_begin(&ws.base, kind);
 }
 
-json_t *cli_permissions_json(const kiln_permission *p, size_t n)
+void cli_emit_image_attribute(cli_writer *w, const kiln_image_attribute *a, const char *attribute)
 {
-        json_t *arr = json_array();
+        writer_sink ws = sink_of(w);
 
-        for (size_t i = 0; i < n; i++) {
-                switch (p[i].kind) {
-                case KILN_PERM_ALL:
-                        json_array_append_new(arr, json_pack("{s:s}", "Group", "all"));
-                        break;
-                case KILN_PERM_USER:
-                        json_array_append_new(arr, json_pack("{s:s}", "UserId", p[i].value));
-                        break;
-                case KILN_PERM_ORG:
-                        json_array_append_new(arr,
-                                              json_pack("{s:s}", "OrganizationArn", p[i].value));
-                        break;
-                case KILN_PERM_OU:
-                case KILN_PERM_COUNT:
-                        json_array_append_new(
-                                arr, json_pack("{s:s}", "OrganizationalUnitArn", p[i].value));
-                        break;
-                }
-        }
-        return arr;
+        kiln_shape_image_attribute(&ws.base, a, attribute);
+}
+
+void cli_emit_snapshot_attribute(cli_writer *w, const char *snapshot_id, const kiln_permission *p,
+                                 size_t n)
+{
+        writer_sink ws = sink_of(w);
+
+        kiln_shape_snapshot_attribute(&ws.base, snapshot_id, p, n);
 }

@@ -9,7 +9,7 @@
 
 #include "ec2-private.h"
 
-#define S(c) (&(c)->out->sink)
+#define S(c) EC2_OUT(c)
 
 static int dry_run(kiln_error **err)
 {
@@ -17,8 +17,7 @@ static int dry_run(kiln_error **err)
                               "Request would have succeeded, but DryRun flag is set.");
 }
 
-/* The common tail of every action's parameter reading: DryRun, then nothing unknown. */
-static int params_done(ec2_call *c, kiln_error **err)
+int ec2_params_done(ec2_call *c, kiln_error **err)
 {
         if (ec2_param_bool(c->params, "DryRun", false, &c->dry_run, err) < 0 ||
             ec2_params_check_used(c->params, err) < 0)
@@ -26,7 +25,12 @@ static int params_done(ec2_call *c, kiln_error **err)
         return c->dry_run ? dry_run(err) : 0;
 }
 
-static int need(const char *v, const char *name, kiln_error **err)
+void ec2_return_true(ec2_call *c)
+{
+        S(c)->boolean(S(c), "Return", "return", true);
+}
+
+int ec2_need(const char *v, const char *name, kiln_error **err)
 {
         if (v && *v)
                 return 0;
@@ -105,7 +109,7 @@ static int describe_regions(ec2_call *c, kiln_error **err)
         int rc = -1;
 
         if (ec2_param_bool(c->params, "AllRegions", false, &all, err) < 0 ||
-            params_done(c, err) < 0 || kiln_regions_describe(c->ctx, &r, &n, err) < 0)
+            ec2_params_done(c, err) < 0 || kiln_regions_describe(c->ctx, &r, &n, err) < 0)
                 goto out;
         for (size_t k = 0; k < n_names; k++) {
                 bool known = false;
@@ -147,7 +151,7 @@ static int describe_availability_zones(ec2_call *c, kiln_error **err)
 
         snprintf(zone, sizeof(zone), "%sa", region);
         if (ec2_param_bool(c->params, "AllAvailabilityZones", false, &all, err) < 0 ||
-            params_done(c, err) < 0)
+            ec2_params_done(c, err) < 0)
                 goto out;
         for (size_t k = 0; k < n_names; k++)
                 if (strcmp(names[k], zone) != 0) {
@@ -198,7 +202,7 @@ static int describe_images(ec2_call *c, kiln_error **err)
         /* No image of kiln's is ever deprecated, so both answers are the same. */
         if (ec2_param_filters(c->params, &f, &nf, err) < 0 ||
             ec2_param_bool(c->params, "IncludeDeprecated", false, &deprecated, err) < 0 ||
-            paging(c, false, q.n_image_ids, &p, err) < 0 || params_done(c, err) < 0)
+            paging(c, false, q.n_image_ids, &p, err) < 0 || ec2_params_done(c, err) < 0)
                 goto out;
         q.filters = f;
         q.n_filters = nf;
@@ -224,10 +228,10 @@ static int deregister_image(ec2_call *c, kiln_error **err)
 {
         const char *id = ec2_param(c->params, "ImageId");
 
-        if (need(id, "ImageId", err) < 0 || params_done(c, err) < 0 ||
+        if (ec2_need(id, "ImageId", err) < 0 || ec2_params_done(c, err) < 0 ||
             kiln_image_deregister(c->ctx, id, err) < 0)
                 return -1;
-        S(c)->boolean(S(c), "Return", "return", true);
+        ec2_return_true(c);
         return 0;
 }
 
@@ -250,7 +254,7 @@ static int describe_snapshots(ec2_call *c, kiln_error **err)
         q.n_restorable_by = ec2_param_list(c->params, "RestorableBy", &users);
         q.restorable_by = users;
         if (ec2_param_filters(c->params, &f, &nf, err) < 0 ||
-            paging(c, false, q.n_snapshot_ids, &p, err) < 0 || params_done(c, err) < 0)
+            paging(c, false, q.n_snapshot_ids, &p, err) < 0 || ec2_params_done(c, err) < 0)
                 goto out;
         q.filters = f;
         q.n_filters = nf;
@@ -276,10 +280,10 @@ static int delete_snapshot(ec2_call *c, kiln_error **err)
 {
         const char *id = ec2_param(c->params, "SnapshotId");
 
-        if (need(id, "SnapshotId", err) < 0 || params_done(c, err) < 0 ||
+        if (ec2_need(id, "SnapshotId", err) < 0 || ec2_params_done(c, err) < 0 ||
             kiln_snapshot_delete(c->ctx, id, err) < 0)
                 return -1;
-        S(c)->boolean(S(c), "Return", "return", true);
+        ec2_return_true(c);
         return 0;
 }
 
@@ -295,7 +299,7 @@ static int describe_volumes(ec2_call *c, kiln_error **err)
         int rc = -1;
 
         if (ec2_param_filters(c->params, &f, &nf, err) < 0 ||
-            paging(c, false, n_ids, &p, err) < 0 || params_done(c, err) < 0 ||
+            paging(c, false, n_ids, &p, err) < 0 || ec2_params_done(c, err) < 0 ||
             kiln_volumes_describe(c->ctx, ids, n_ids, f, nf, &vols, &n, err) < 0)
                 goto out;
         page_fit(&p, n);
@@ -316,10 +320,10 @@ static int delete_volume(ec2_call *c, kiln_error **err)
 {
         const char *id = ec2_param(c->params, "VolumeId");
 
-        if (need(id, "VolumeId", err) < 0 || params_done(c, err) < 0 ||
+        if (ec2_need(id, "VolumeId", err) < 0 || ec2_params_done(c, err) < 0 ||
             kiln_volume_delete(c->ctx, id, err) < 0)
                 return -1;
-        S(c)->boolean(S(c), "Return", "return", true);
+        ec2_return_true(c);
         return 0;
 }
 
@@ -340,7 +344,7 @@ static int describe_key_pairs(ec2_call *c, kiln_error **err)
         q.key_pair_ids = ids;
         if (ec2_param_filters(c->params, &f, &nf, err) < 0 ||
             ec2_param_bool(c->params, "IncludePublicKey", false, &q.include_public_key, err) < 0 ||
-            params_done(c, err) < 0)
+            ec2_params_done(c, err) < 0)
                 goto out;
         q.filters = f;
         q.n_filters = nf;
@@ -365,10 +369,10 @@ static int delete_key_pair(ec2_call *c, kiln_error **err)
         const char *id = ec2_param(c->params, "KeyPairId");
 
         if (!name && !id)
-                return need(NULL, "KeyName or KeyPairId", err);
-        if (params_done(c, err) < 0 || kiln_keypair_delete(c->ctx, name, id, err) < 0)
+                return ec2_need(NULL, "KeyName or KeyPairId", err);
+        if (ec2_params_done(c, err) < 0 || kiln_keypair_delete(c->ctx, name, id, err) < 0)
                 return -1;
-        S(c)->boolean(S(c), "Return", "return", true);
+        ec2_return_true(c);
         return 0;
 }
 
@@ -393,7 +397,7 @@ static int tags_of(ec2_call *c, bool value_optional, kiln_tag **ret, size_t *ret
                         break;
                 if (!k) {
                         free(t);
-                        return need(NULL, kname, err);
+                        return ec2_need(NULL, kname, err);
                 }
                 t = realloc(t, (n + 1) * sizeof(*t));
                 if (!t)
@@ -417,18 +421,18 @@ static int change_tags(ec2_call *c, bool create, kiln_error **err)
         if (tags_of(c, !create, &tags, &n, err) < 0)
                 goto out;
         if (!n_ids) {
-                need(NULL, "ResourceId.1", err);
+                ec2_need(NULL, "ResourceId.1", err);
                 goto out;
         }
         if (create && !n) {
-                need(NULL, "Tag.1.Key", err);
+                ec2_need(NULL, "Tag.1.Key", err);
                 goto out;
         }
-        if (params_done(c, err) < 0 ||
+        if (ec2_params_done(c, err) < 0 ||
             (create ? kiln_tags_create(c->ctx, ids, n_ids, tags, n, err)
                     : kiln_tags_delete(c->ctx, ids, n_ids, tags, n, err)) < 0)
                 goto out;
-        S(c)->boolean(S(c), "Return", "return", true);
+        ec2_return_true(c);
         rc = 0;
 out:
         free(ids);
@@ -455,7 +459,7 @@ static int describe_tags(ec2_call *c, kiln_error **err)
         int rc = -1;
 
         if (ec2_param_filters(c->params, &f, &nf, err) < 0 || paging(c, true, 0, &p, err) < 0 ||
-            params_done(c, err) < 0 || kiln_tags_describe(c->ctx, f, nf, &d, &n, err) < 0)
+            ec2_params_done(c, err) < 0 || kiln_tags_describe(c->ctx, f, nf, &d, &n, err) < 0)
                 goto out;
         page_fit(&p, n);
         S(c)->array(S(c), "Tags", "tagSet");
@@ -480,19 +484,31 @@ static const struct {
         const char *name;
         ec2_action_fn fn;
 } actions[] = {
+        {"CopyImage", ec2_copy_image},
+        {"CreateKeyPair", ec2_create_key_pair},
+        {"CreateSnapshot", ec2_create_snapshot},
         {"CreateTags", create_tags},
+        {"CreateVolume", ec2_create_volume},
         {"DeleteKeyPair", delete_key_pair},
         {"DeleteSnapshot", delete_snapshot},
         {"DeleteTags", delete_tags},
         {"DeleteVolume", delete_volume},
         {"DeregisterImage", deregister_image},
         {"DescribeAvailabilityZones", describe_availability_zones},
+        {"DescribeImageAttribute", ec2_describe_image_attribute},
         {"DescribeImages", describe_images},
         {"DescribeKeyPairs", describe_key_pairs},
         {"DescribeRegions", describe_regions},
+        {"DescribeSnapshotAttribute", ec2_describe_snapshot_attribute},
         {"DescribeSnapshots", describe_snapshots},
         {"DescribeTags", describe_tags},
         {"DescribeVolumes", describe_volumes},
+        {"ImportKeyPair", ec2_import_key_pair},
+        {"ModifyImageAttribute", ec2_modify_image_attribute},
+        {"ModifySnapshotAttribute", ec2_modify_snapshot_attribute},
+        {"RegisterImage", ec2_register_image},
+        {"ResetImageAttribute", ec2_reset_image_attribute},
+        {"ResetSnapshotAttribute", ec2_reset_snapshot_attribute},
 };
 
 ec2_action_fn ec2_action_find(const char *name)

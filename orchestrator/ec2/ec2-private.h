@@ -33,10 +33,14 @@ int ec2_param_bool(ec2_params *ps, const char *name, bool def, bool *ret, kiln_e
 int ec2_params_check_used(ec2_params *ps, kiln_error **err);
 
 /* ---- xml.c: the answer ---- */
+#define EC2_XML_DEPTH 32
+
 typedef struct ec2_xml {
         kiln_sink sink; /* XML names; <item> for array items */
         xmlBufferPtr buf;
         xmlTextWriterPtr w;
+        int depth;                  /* objects and arrays open below the root */
+        bool opened[EC2_XML_DEPTH]; /* whether each wrote an element */
 } ec2_xml;
 
 /* <ACTIONResponse xmlns=...><requestId>ID</requestId> */
@@ -57,6 +61,29 @@ typedef struct ec2_call {
 } ec2_call;
 
 typedef int (*ec2_action_fn)(ec2_call *c, kiln_error **err);
+
+#define EC2_OUT(c) (&(c)->out->sink)
+/* The end of every action's parameter reading: DryRun (DryRunOperation), then UnknownParameter
+ * for anything the action did not ask for. */
+int ec2_params_done(ec2_call *c, kiln_error **err);
+/* MissingParameter unless v is a non-empty string. */
+int ec2_need(const char *v, const char *name, kiln_error **err);
+/* <return>true</return>, the answer of actions without output. */
+void ec2_return_true(ec2_call *c);
+
+/* actions-write.c: the actions that make or change resources */
+int ec2_register_image(ec2_call *c, kiln_error **err);
+int ec2_copy_image(ec2_call *c, kiln_error **err);
+int ec2_describe_image_attribute(ec2_call *c, kiln_error **err);
+int ec2_modify_image_attribute(ec2_call *c, kiln_error **err);
+int ec2_reset_image_attribute(ec2_call *c, kiln_error **err);
+int ec2_describe_snapshot_attribute(ec2_call *c, kiln_error **err);
+int ec2_modify_snapshot_attribute(ec2_call *c, kiln_error **err);
+int ec2_reset_snapshot_attribute(ec2_call *c, kiln_error **err);
+int ec2_create_snapshot(ec2_call *c, kiln_error **err);
+int ec2_create_volume(ec2_call *c, kiln_error **err);
+int ec2_create_key_pair(ec2_call *c, kiln_error **err);
+int ec2_import_key_pair(ec2_call *c, kiln_error **err);
 /* The action's function, or NULL (InvalidAction). */
 ec2_action_fn ec2_action_find(const char *name);
 

@@ -14,15 +14,29 @@ static const xmlChar *u(const char *s)
         return (const xmlChar *) s;
 }
 
+/* An unnamed object directly in the answer (CreateVolume's Volume) is the answer itself: its
+ * members go under the root element, as EC2 writes them. */
 static void x_object(kiln_sink *s, const char *json, const char *xml)
 {
+        ec2_xml *x = (ec2_xml *) s;
+        bool open = xml || x->depth > 0;
+
         (void) json;
-        xmlTextWriterStartElement(X(s), u(xml ? xml : "item"));
+        if (x->depth < EC2_XML_DEPTH)
+                x->opened[x->depth] = open;
+        x->depth++;
+        if (open)
+                xmlTextWriterStartElement(X(s), u(xml ? xml : "item"));
 }
 
 static void x_end(kiln_sink *s)
 {
-        xmlTextWriterEndElement(X(s));
+        ec2_xml *x = (ec2_xml *) s;
+
+        if (x->depth > 0)
+                x->depth--;
+        if (x->depth >= EC2_XML_DEPTH || x->opened[x->depth])
+                xmlTextWriterEndElement(X(s));
 }
 
 static void x_str(kiln_sink *s, const char *json, const char *xml, const char *v)

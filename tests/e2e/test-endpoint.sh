@@ -218,6 +218,71 @@ PY
 tap_is "$(/usr/bin/python3 "$work/boto.py" "$URL" "$KEY_A" "$SECRET_A" 2>&1)" "7 2 7 ['local', 'west']" \
         "boto3: describe_images, describe_snapshots in two pages of five, describe_regions"
 
+# ---- register from a snapshot, share and unshare, copy to another region ----
+aws_a register-image --name from-snap --root-device-name /dev/vda --architecture x86_64 \
+        --block-device-mappings "DeviceName=/dev/vda,Ebs={SnapshotId=$SNAP1}" 'DeviceName=/dev/vdb,Ebs={VolumeSize=2}'
+tap_is "$RC" 0 "register-image from a snapshot and an empty volume"
+FROM=$(json 'd["ImageId"]')
+same DescribeImagesResult "the registered image" describe-images --image-ids "$FROM" -- describe-images --image-ids "$FROM"
+kiln_as $ACCT_A describe-images --image-ids "$FROM"
+tap_is "$(json '[(m["DeviceName"], m["Ebs"].get("SnapshotId")) for m in d["Images"][0]["BlockDeviceMappings"]]')" \
+        "[('/dev/vda', '$SNAP1'), ('/dev/vdb', None)]" "it maps the snapshot itself and an empty volume"
+aws_a register-image --name no-root --root-device-name /dev/vda --block-device-mappings 'DeviceName=/dev/vda,Ebs={VolumeSize=2}'
+tap_like "$ERR" "InvalidBlockDeviceMapping" "a root without a snapshot is refused"
+
+aws_a modify-image-attribute --image-id "$AMI1" --launch-permission "Add=[{UserId=$ACCT_B}]"
+tap_is "$RC" 0 "modify-image-attribute shares the image with B"
+same ImageAttribute "describe-image-attribute launchPermission" describe-image-attribute --image-id "$AMI1" \
+        --attribute launchPermission -- describe-image-attribute --image-id "$AMI1" --attribute launchPermission
+aws_b describe-images --image-ids "$AMI1"
+tap_is "$(json 'd["Images"][0]["ImageId"]')" "$AMI1" "B's key sees the shared image"
+aws_a modify-image-attribute --image-id "$AMI1" --attribute launchPermission --operation-type remove --user-ids "$ACCT_B"
+tap_is "$RC" 0 "and unshares it (the flat form)"
+aws_b describe-images --image-ids "$AMI1"
+tap_like "$ERR" "InvalidAMIID.NotFound" "B's key no longer sees it"
+aws_a modify-image-attribute --image-id "$AMI1" --description "Value=front end"
+same ImageAttribute "describe-image-attribute description" describe-image-attribute --image-id "$AMI1" \
+        --attribute description -- describe-image-attribute --image-id "$AMI1" --attribute description
+tap_is "$(json 'd["Description"]["Value"]')" "front end" "the description was changed"
+aws_a reset-image-attribute --image-id "$AMI1" --attribute launchPermission
+tap_is "$RC" 0 "reset-image-attribute"
+
+aws_as "$KEY_A" "$SECRET_A" --region west copy-image --source-region local --source-image-id "$AMI1" --name web-west --copy-image-tags
+tap_is "$RC" 0 "copy-image to the other region (the key's scope says west)"
+WEST=$(json 'd["ImageId"]')
+kiln_rc --region west --account $ACCT_A describe-images --image-ids "$WEST"
+tap_is "$(json 'd["Images"][0]["Name"] + " " + d["Images"][0]["SourceImageId"] + " " + d["Images"][0]["Tags"][0]["Key"]')" \
+        "web-west $AMI1 team" "kiln sees the copy in west, with its source and tags"
+
+# ---- snapshots, volumes, key pairs ----
+aws_a modify-snapshot-attribute --snapshot-id "$SNAP1" --create-volume-permission "Add=[{UserId=$ACCT_B}]"
+tap_is "$RC" 0 "modify-snapshot-attribute"
+same DescribeSnapshotAttributeResult "describe-snapshot-attribute" describe-snapshot-attribute --snapshot-id "$SNAP1" \
+        --attribute createVolumePermission -- describe-snapshot-attribute --snapshot-id "$SNAP1" --attribute createVolumePermission
+aws_a reset-snapshot-attribute --snapshot-id "$SNAP1" --attribute createVolumePermission
+kiln_as $ACCT_A describe-snapshot-attribute --snapshot-id "$SNAP1" --attribute createVolumePermission
+tap_is "$(json 'd["CreateVolumePermissions"]')" "[]" "reset-snapshot-attribute removed the grant"
+aws_a create-volume --availability-zone locala --snapshot-id "$SNAP1" --volume-type gp3 \
+        --tag-specifications 'ResourceType=volume,Tags=[{Key=use,Value=data}]'
+tap_is "$RC" 0 "create-volume from a snapshot"
+VOL=$(json 'd["VolumeId"]')
+tap_is "$(json 'd["State"] + " " + d["VolumeType"] + " " + d["Tags"][0]["Value"]')" "available gp3 data" "available, gp3, tagged"
+same DescribeVolumesResult "describe-volumes" describe-volumes -- describe-volumes
+aws_a create-snapshot --volume-id "$VOL" --description "from the endpoint"
+tap_is "$RC" 0 "create-snapshot of the volume"
+tap_is "$(json 'd["State"] + " " + d["VolumeId"] + " " + d["Description"]')" "completed $VOL from the endpoint" \
+        "completed, of the volume"
+aws_a create-key-pair --key-name ep --key-type ed25519
+tap_like "$(json 'd["KeyMaterial"]')" "BEGIN OPENSSH PRIVATE KEY" "create-key-pair returns the private key"
+ssh-keygen -q -t ed25519 -N '' -C imported -f "$work/imported"
+aws_a import-key-pair --key-name imported --public-key-material "fileb://$work/imported.pub"
+tap_is "$RC" 0 "import-key-pair"
+same DescribeKeyPairsResult "describe-key-pairs" describe-key-pairs -- describe-key-pairs
+aws_a delete-volume --volume-id "$VOL"
+tap_is "$RC" 0 "delete-volume"
+aws_a delete-key-pair --key-name ep
+tap_is "$RC" 0 "delete-key-pair"
+
 # ---- deregister, delete, a deleted key ----
 aws_a describe-images --filters Name=name,Values=web-7
 AMI7=$(json 'd["Images"][0]["ImageId"]')

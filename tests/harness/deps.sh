@@ -21,7 +21,8 @@ packages=(
         # guest image recipe (tests/images): no mounts, no loop devices
         mmdebstrap e2fsprogs fdisk grub-pc-bin grub-common debian-archive-keyring
         # test harness and benchmark helpers
-        python3 libxml2-utils procps iproute2 ca-certificates sqlite3 time bc packer
+        python3 libxml2-utils procps iproute2 ca-certificates sqlite3 time bc packer curl
+        apache2-utils # ab: bench/endpoint's load
         # EC2 clients that drive kiln serve in the tests: the aws CLI and boto3 (botocore)
         awscli python3-boto3
         # kiln(1) rendered and checked (tests/unit/test-install.sh)

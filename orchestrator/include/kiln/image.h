@@ -325,6 +325,9 @@ KILN_PUBLIC int kiln_snapshot_permissions_describe(kiln_ctx *ctx, const char *sn
 KILN_PUBLIC int kiln_snapshot_modify_permission(kiln_ctx *ctx, const char *snapshot_id,
                                                 const kiln_permission_change *change,
                                                 kiln_error **err);
+/* ResetSnapshotAttribute: attribute "createVolumePermission" (removes every grant). */
+KILN_PUBLIC int kiln_snapshot_attribute_reset(kiln_ctx *ctx, const char *snapshot_id,
+                                              const char *attribute, kiln_error **err);
 KILN_PUBLIC void kiln_permissions_free(kiln_permission *p, size_t n);
 
 /* Parses one permission item: "all", a 12-digit account, an organization or OU ARN, or an

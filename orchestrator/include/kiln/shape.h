@@ -42,7 +42,16 @@ KILN_PUBLIC void kiln_shape_volume(kiln_sink *s, const kiln_volume *v, bool atta
 KILN_PUBLIC void kiln_shape_volume_attachment(kiln_sink *s, const kiln_volume *v,
                                               const char *state);
 KILN_PUBLIC void kiln_shape_keypair(kiln_sink *s, const kiln_keypair *kp);
+/* CreateKeyPair's answer (material: the private key) and ImportKeyPair's (material NULL). */
+KILN_PUBLIC void kiln_shape_keypair_made(kiln_sink *s, const kiln_keypair *kp,
+                                         const char *material);
 KILN_PUBLIC void kiln_shape_region(kiln_sink *s, const kiln_region_info *r);
+/* DescribeImageAttribute (attribute: launchPermission or description) and
+ * DescribeSnapshotAttribute (createVolumePermission). */
+KILN_PUBLIC void kiln_shape_image_attribute(kiln_sink *s, const kiln_image_attribute *a,
+                                            const char *attribute);
+KILN_PUBLIC void kiln_shape_snapshot_attribute(kiln_sink *s, const char *snapshot_id,
+                                               const kiln_permission *p, size_t n);
 KILN_PUBLIC void kiln_shape_tags(kiln_sink *s, const kiln_tag *tags, size_t n);
 
 /* The list member of a describe answer: Images/imagesSet, Snapshots/snapshotSet,

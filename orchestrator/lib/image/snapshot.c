@@ -406,3 +406,27 @@ int kiln_snapshot_modify_permission(kiln_ctx *ctx, const char *snapshot_id,
         }
         return registry_write(ctx->reg, perms_txn, &t, err);
 }
+
+static int reset_perms_txn(registry *r, void *userdata, kiln_error **err)
+{
+        snap_txn *t = userdata;
+        registry_snapshot s = {0};
+
+        if (owned_snapshot(t, r, &s, err) < 0)
+                return -1;
+        registry_snapshot_clear(&s);
+        return registry_perms_clear(r, REGISTRY_PERM_CREATE_VOLUME, t->id, err);
+}
+
+int kiln_snapshot_attribute_reset(kiln_ctx *ctx, const char *snapshot_id, const char *attribute,
+                                  kiln_error **err)
+{
+        snap_txn t = {ctx, snapshot_id, NULL, NULL, 0, NULL, 0};
+
+        if (!attribute || strcmp(attribute, "createVolumePermission") != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Value (%s) for parameter attribute is invalid. Expected "
+                                      "createVolumePermission.",
+                                      attribute ? attribute : "");
+        return registry_write(ctx->reg, reset_perms_txn, &t, err);
+}

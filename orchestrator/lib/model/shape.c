@@ -160,6 +160,17 @@ void kiln_shape_keypair(kiln_sink *s, const kiln_keypair *kp)
         s->end_object(s);
 }
 
+void kiln_shape_keypair_made(kiln_sink *s, const kiln_keypair *kp, const char *material)
+{
+        s->object(s, NULL, NULL);
+        STR(s, "KeyFingerprint", "keyFingerprint", kp->fingerprint);
+        STR(s, "KeyMaterial", "keyMaterial", material);
+        STR(s, "KeyName", "keyName", kp->key_name);
+        STR(s, "KeyPairId", "keyPairId", kp->key_pair_id);
+        kiln_shape_tags(s, kp->tags, kp->n_tags);
+        s->end_object(s);
+}
+
 void kiln_shape_region(kiln_sink *s, const kiln_region_info *r)
 {
         s->object(s, NULL, NULL);
@@ -169,6 +180,55 @@ void kiln_shape_region(kiln_sink *s, const kiln_region_info *r)
         STR(s, "Pool", "pool", r->pool);
         STR(s, "PoolPath", "poolPath", r->pool_path);
         STR(s, "Network", "network", r->network);
+        s->end_object(s);
+}
+
+static void permissions(kiln_sink *s, const char *json, const char *xml, const kiln_permission *p,
+                        size_t n)
+{
+        s->array(s, json, xml);
+        for (size_t i = 0; i < n; i++) {
+                s->object(s, NULL, NULL);
+                switch (p[i].kind) {
+                case KILN_PERM_ALL:
+                        STR(s, "Group", "group", "all");
+                        break;
+                case KILN_PERM_USER:
+                        STR(s, "UserId", "userId", p[i].value);
+                        break;
+                case KILN_PERM_ORG:
+                        STR(s, "OrganizationArn", "organizationArn", p[i].value);
+                        break;
+                case KILN_PERM_OU:
+                case KILN_PERM_COUNT:
+                        STR(s, "OrganizationalUnitArn", "organizationalUnitArn", p[i].value);
+                        break;
+                }
+                s->end_object(s);
+        }
+        s->end_array(s);
+}
+
+void kiln_shape_image_attribute(kiln_sink *s, const kiln_image_attribute *a, const char *attribute)
+{
+        s->object(s, NULL, NULL);
+        STR(s, "ImageId", "imageId", a->image_id);
+        if (strcmp(attribute, "launchPermission") == 0) {
+                permissions(s, "LaunchPermissions", "launchPermission", a->perms, a->n_perms);
+        } else {
+                s->object(s, "Description", "description");
+                STR(s, "Value", "value", a->description);
+                s->end_object(s);
+        }
+        s->end_object(s);
+}
+
+void kiln_shape_snapshot_attribute(kiln_sink *s, const char *snapshot_id, const kiln_permission *p,
+                                   size_t n)
+{
+        s->object(s, NULL, NULL);
+        permissions(s, "CreateVolumePermissions", "createVolumePermission", p, n);
+        STR(s, "SnapshotId", "snapshotId", snapshot_id);
         s->end_object(s);
 }
 
