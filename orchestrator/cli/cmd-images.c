@@ -270,6 +270,7 @@ int cmd_copy_image(const cli_verb *verb, const cli_global *g, const cli_args *ar
                 .name = cli_arg_get(args, "name"),
                 .description = cli_arg_get(args, "description"),
                 .copy_image_tags = cli_arg_has(args, "copy-image-tags"),
+                .client_token = cli_arg_get(args, "client-token"),
         };
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
@@ -448,6 +449,7 @@ static const cli_opt copy_opts[] = {
         {"name", CLI_ARG_ONE, "NAME", "name of the copy in this region"},
         {"description", CLI_ARG_ONE, "TEXT", "description of the copy"},
         {"copy-image-tags", CLI_ARG_NONE, NULL, "the source image's tags (yours) go on the copy"},
+        {"client-token", CLI_ARG_ONE, "TOKEN", "idempotency: a retry with it gets the same copy"},
         CLI_END_OPTS,
 };
 

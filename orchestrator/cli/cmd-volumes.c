@@ -39,6 +39,7 @@ static int cmd_create_volume(const cli_verb *verb, const cli_global *g, const cl
         spec.snapshot_id = cli_arg_get(args, "snapshot-id");
         spec.volume_type = cli_arg_get(args, "volume-type");
         spec.availability_zone = cli_arg_get(args, "availability-zone");
+        spec.client_token = cli_arg_get(args, "client-token");
         if (!spec.snapshot_id && !spec.size)
                 return cli_usage_error("create-volume needs --size or --snapshot-id");
         if (cli_parse_tag_specs(args, &tags, &err) < 0)
@@ -171,6 +172,7 @@ static const cli_opt create_opts[] = {
         {"volume-type", CLI_ARG_ONE, "TYPE", "standard (default), gp2, gp3, io1, io2, st1, sc1"},
         {"availability-zone", CLI_ARG_ONE, "ZONE", "the region's one zone (REGIONa)"},
         CLI_OPT_TAG_SPECS("volume (volume)"),
+        {"client-token", CLI_ARG_ONE, "TOKEN", "idempotency: a retry with it gets the same volume"},
         CLI_END_OPTS,
 };
 

@@ -294,9 +294,7 @@ int ec2_copy_image(ec2_call *c, kiln_error **err)
         spec.name = ec2_param(c->params, "Name");
         spec.description = ec2_param(c->params, "Description");
         enc = ec2_param(c->params, "Encrypted");
-        /* The aws CLI always sends a fresh idempotency token; kiln does not keep them, so a
-         * retried CopyImage makes a second copy (whose name is then refused as a duplicate). */
-        ec2_param(c->params, "ClientToken");
+        spec.client_token = ec2_param(c->params, "ClientToken");
         if (ec2_need(spec.source_region, "SourceRegion", err) < 0 ||
             ec2_need(spec.source_image_id, "SourceImageId", err) < 0 ||
             ec2_need(spec.name, "Name", err) < 0 ||
@@ -469,7 +467,7 @@ int ec2_create_volume(ec2_call *c, kiln_error **err)
 
         spec.snapshot_id = ec2_param(c->params, "SnapshotId");
         spec.volume_type = ec2_param(c->params, "VolumeType");
-        ec2_param(c->params, "ClientToken"); /* not kept yet: see CopyImage */
+        spec.client_token = ec2_param(c->params, "ClientToken");
         spec.availability_zone = ec2_param(c->params, "AvailabilityZone");
         if (ec2_need(spec.availability_zone, "AvailabilityZone", err) < 0 ||
             parse_int(ec2_param(c->params, "Size"), "Size", &spec.size, err) < 0 ||

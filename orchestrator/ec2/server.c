@@ -347,6 +347,7 @@ int ec2_serve(const ec2_options *o, kiln_error **err)
         kiln_autofree char *cert = NULL, *key = NULL;
         unsigned flags =
                 MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+        unsigned threads = o->threads ? o->threads : DEFAULT_THREADS;
         sigset_t set;
         bool v6 = false;
         int sig = 0;
@@ -369,16 +370,29 @@ int ec2_serve(const ec2_options *o, kiln_error **err)
         sigaddset(&set, SIGTERM);
         sigaddset(&set, SIGINT);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
-        d = MHD_start_daemon(
-                flags, 0, NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &ss,
-                MHD_OPTION_THREAD_POOL_SIZE, (unsigned) (o->threads ? o->threads : DEFAULT_THREADS),
-                MHD_OPTION_CONNECTION_LIMIT,
-                (unsigned) (o->max_connections ? o->max_connections : DEFAULT_CONNECTIONS),
-                MHD_OPTION_CONNECTION_TIMEOUT,
-                (unsigned) (o->idle_timeout_s ? o->idle_timeout_s : DEFAULT_IDLE_S),
-                MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
-                cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert, MHD_OPTION_HTTPS_MEM_KEY,
-                key, MHD_OPTION_END);
+        {
+                /* Options that depend on the request: a pool only for more than one thread
+                 * (one is the polling thread itself), TLS only with a certificate. */
+                struct MHD_OptionItem extra[4];
+                size_t n = 0;
+
+                if (threads > 1)
+                        extra[n++] =
+                                (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, threads, NULL};
+                if (cert) {
+                        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+                        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+                }
+                extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+                d = MHD_start_daemon(
+                        flags, 0, NULL, NULL, on_request, &s, MHD_OPTION_SOCK_ADDR,
+                        (struct sockaddr *) &ss, MHD_OPTION_CONNECTION_LIMIT,
+                        (unsigned) (o->max_connections ? o->max_connections : DEFAULT_CONNECTIONS),
+                        MHD_OPTION_CONNECTION_TIMEOUT,
+                        (unsigned) (o->idle_timeout_s ? o->idle_timeout_s : DEFAULT_IDLE_S),
+                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s, MHD_OPTION_ARRAY, extra,
+                        MHD_OPTION_END);
+        }
         if (!d) {
                 pthread_sigmask(SIG_UNBLOCK, &set, NULL);
                 return kiln_error_set(err, KILN_E_IO, NULL,

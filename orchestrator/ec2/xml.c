@@ -136,18 +136,17 @@ static const char *fallback_code(int code)
 }
 
 /* 400 for the client's errors, except AuthFailure (401), SignatureDoesNotMatch and
- * UnauthorizedOperation (403) and DryRunOperation (412); 5xx only for kiln's own faults (the
- * aws CLI retries those). */
+ * UnauthorizedOperation (403), DryRunOperation (412) and RequestEntityTooLarge (413); 5xx only for
+ * kiln's own faults (the aws CLI retries those). */
 unsigned ec2_error_status(const kiln_error *e, const char **ret_code)
 {
         static const struct {
                 const char *code;
                 unsigned status;
         } special[] = {
-                {"AuthFailure", 401},
-                {"SignatureDoesNotMatch", 403},
-                {"UnauthorizedOperation", 403},
-                {"DryRunOperation", 412},
+                {"AuthFailure", 401},           {"SignatureDoesNotMatch", 403},
+                {"UnauthorizedOperation", 403}, {"DryRunOperation", 412},
+                {"RequestEntityTooLarge", 413},
         };
         const char *code = e->api_code ? e->api_code : fallback_code(e->code);
 

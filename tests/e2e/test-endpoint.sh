@@ -278,6 +278,13 @@ ssh-keygen -q -t ed25519 -N '' -C imported -f "$work/imported"
 aws_a import-key-pair --key-name imported --public-key-material "fileb://$work/imported.pub"
 tap_is "$RC" 0 "import-key-pair"
 same DescribeKeyPairsResult "describe-key-pairs" describe-key-pairs -- describe-key-pairs
+aws_a create-volume --availability-zone locala --size 1 --client-token retry-1
+T1=$(json 'd["VolumeId"]')
+aws_a create-volume --availability-zone locala --size 1 --client-token retry-1
+tap_is "$(json 'd["VolumeId"]')" "$T1" "create-volume retried with its ClientToken gets the same volume"
+aws_a create-volume --availability-zone locala --size 2 --client-token retry-1
+tap_like "$ERR" "IdempotentParameterMismatch" "the token with another size: IdempotentParameterMismatch"
+aws_a delete-volume --volume-id "$T1"
 aws_a delete-volume --volume-id "$VOL"
 tap_is "$RC" 0 "delete-volume"
 aws_a delete-key-pair --key-name ep
@@ -296,6 +303,85 @@ tap_is "$RC" 0 "delete-snapshot of its snapshot"
 kiln_as $ACCT_B delete-access-key --access-key-id "$KEY_B"
 aws_b describe-regions
 tap_like "$ERR" "AuthFailure" "a deleted key is refused at once"
+
+# ---- HTTPS and the limits, on a second server: 2 threads, 3 connections, 4 KiB bodies, 2 s idle ----
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$work/tls.key" -out "$work/tls.crt" -days 1 \
+        -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 2>/dev/null
+PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$KILN_BIN" serve --listen "127.0.0.1:$PORT2" --tls-cert "$work/tls.crt" --tls-key "$work/tls.key" \
+        --threads 2 --max-connections 3 --max-body 4096 --idle-timeout 2 2>"$work/serve2.log" &
+SERVE2_PID=$!
+for _ in $(seq 50); do grep -q "serving the EC2 API" "$work/serve2.log" && break; sleep 0.1; done
+tap_like "$(head -1 "$work/serve2.log")" "on https://127.0.0.1:$PORT2" "kiln serve --tls-cert --tls-key serves HTTPS"
+OUT=$(AWS_ACCESS_KEY_ID=$KEY_A AWS_SECRET_ACCESS_KEY=$SECRET_A "$AWS" --endpoint-url "https://127.0.0.1:$PORT2" \
+        --ca-bundle "$work/tls.crt" --region local --output json ec2 describe-regions 2>&1)
+tap_is "$(json 'len(d["Regions"])' 2>/dev/null)" 2 "the aws CLI over HTTPS, checking the certificate"
+cat >"$work/limits.py" <<'PY'
+import socket, ssl, sys, time
+port, case = int(sys.argv[1]), sys.argv[2]
+ctx = ssl.create_default_context(cafile=sys.argv[3])
+def connect():
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=3), server_hostname="127.0.0.1")
+if case == "idle":
+    s = connect()
+    t0 = time.time()
+    try:
+        data = s.recv(1)
+    except (ConnectionError, ssl.SSLError):
+        data = b""
+    print("closed" if data == b"" else "open", round(time.time() - t0))
+elif case == "big":
+    s = connect()
+    body = b"Action=DescribeRegions&Version=2016-11-15&Pad=" + b"x" * 8192
+    s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+              b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+    reply = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    code = reply.split(b"<Code>")[1].split(b"</Code>")[0].decode() if b"<Code>" in reply else "-"
+    print(reply.split(b" ")[1].decode(), code)
+elif case == "count":
+    # Three connections, each answered and kept open, then a fourth against --max-connections
+    # 3: it is not served (its TLS handshake gets no answer), all within the idle timeout.
+    served, socks = 0, []
+    for _ in range(3):
+        s = connect()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        served += s.recv(12).startswith(b"HTTP/1.1")
+        socks.append(s)
+    try:
+        extra = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=1),
+                                server_hostname="127.0.0.1")
+        fourth = "served"
+    except (ConnectionError, ssl.SSLError, socket.timeout, OSError):
+        fourth = "not served"
+    print(served, fourth)
+PY
+tap_is "$(python3 "$work/limits.py" "$PORT2" idle "$work/tls.crt")" "closed 2" "a connection idle for 2 s is closed"
+tap_is "$(python3 "$work/limits.py" "$PORT2" big "$work/tls.crt")" "413 RequestEntityTooLarge" \
+        "a body over --max-body: 413 RequestEntityTooLarge"
+tap_is "$(python3 "$work/limits.py" "$PORT2" count "$work/tls.crt")" "3 not served" \
+        "--max-connections 3: three connections served, a fourth at once is not"
+python3 - "$PORT2" "$work/tls.crt" <<'PY' &
+import socket, ssl, sys, time
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname="127.0.0.1")
+s.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\nAction=")
+time.sleep(1.5)
+PY
+SLOW_PID=$!
+sleep 0.3
+t0=$(date +%s%N)
+OUT=$(AWS_ACCESS_KEY_ID=$KEY_A AWS_SECRET_ACCESS_KEY=$SECRET_A "$AWS" --endpoint-url "https://127.0.0.1:$PORT2" \
+        --ca-bundle "$work/tls.crt" --region local --output json ec2 describe-regions 2>&1)
+slow_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+tap_is "$(json 'len(d["Regions"])' 2>/dev/null)" 2 "a slow client (a body that never ends) holds no request thread ($slow_ms ms)"
+wait "$SLOW_PID"
+kill -TERM "$SERVE2_PID"
+wait "$SERVE2_PID"
 
 # ---- the log and SIGTERM ----
 bad_lines=$(awk 'NR > 1 && !(length($1) == 36 && $1 ~ /^[0-9a-f-]+$/ && NF == 5 && $5 ~ /^[0-9]+$/)' "$work/serve.log")

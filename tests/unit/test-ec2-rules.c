@@ -891,7 +891,7 @@ static void t_copy(t_env *t)
         west_vols = plant_volume_count(t->aw, NULL);
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"mars", id, "app", NULL, false};
+                kiln_copy_spec c = {"mars", id, "app", NULL, false, NULL};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->aw, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -899,7 +899,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", "ami-nope", "app", NULL, false};
+                kiln_copy_spec c = {"local", "ami-nope", "app", NULL, false, NULL};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->aw, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -907,7 +907,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app", NULL, false};
+                kiln_copy_spec c = {"local", id, "app", NULL, false, NULL};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->bw, &c, NULL, NULL, &out, &e), &e, KILN_E_NOT_FOUND,
@@ -920,7 +920,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false};
+                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false, NULL};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->bw, &c, NULL, NULL, &out, &e), &e, KILN_E_PERMISSION,
@@ -942,7 +942,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app-west", NULL, false};
+                kiln_copy_spec c = {"local", id, "app-west", NULL, false, NULL};
                 char *out = NULL;
                 kiln_autofree char *want =
                         kiln_xasprintf("AMI name app-west is already in use by AMI %s", west_img);
@@ -954,7 +954,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "ab", NULL, false};
+                kiln_copy_spec c = {"local", id, "ab", NULL, false, NULL};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->aw, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -965,7 +965,7 @@ static void t_copy(t_env *t)
         /* With read permission on the snapshot as well, B may copy it. */
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false};
+                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false, NULL};
                 kiln_autofree char *out = NULL;
                 kiln_image img = {0};
 
@@ -982,7 +982,7 @@ static void t_copy(t_env *t)
         /* The owner's copy into west, after making the source public. */
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app", NULL, false};
+                kiln_copy_spec c = {"local", id, "app", NULL, false, NULL};
                 kiln_autofree char *out = NULL;
                 kiln_image img = {0};
                 kiln_snapshot *s = NULL;
@@ -1024,7 +1024,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app-copy", NULL, false};
+                kiln_copy_spec c = {"local", id, "app-copy", NULL, false, NULL};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -1032,11 +1032,37 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
+                kiln_copy_spec c = {"local", id, "app-token", NULL, false, "copy-token-1"};
+                kiln_copy_spec other = {"local", id, "app-token-2", NULL, false, "copy-token-1"};
+                kiln_copy_spec longer = {"local",
+                                         id,
+                                         "app-token-3",
+                                         NULL,
+                                         false,
+                                         "0123456789012345678901234567890123456789012345678901234"
+                                         "5678901234"};
+                kiln_autofree char *first = NULL, *again = NULL;
+                char *out = NULL;
+
+                succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &first, &e), &e,
+                         "a copy with a ClientToken");
+                succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &again, &e), &e,
+                         "  the same request again");
+                ok(first && again && strcmp(first, again) == 0,
+                   "  gets the same image, not a second copy");
+                refused(kiln_image_copy(t->a, &other, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
+                        "IdempotentParameterMismatch", "  the token with another name");
+                kiln_error_free(kiln_steal(&e));
+                refused(kiln_image_copy(t->a, &longer, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
+                        "InvalidParameterValue", "a ClientToken of 65 characters");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *snap_u = plant_snapshot(t->a, NULL, NULL, NULL, true);
                 const char *su[] = {snap_u};
                 plant_image_spec spec = {NULL, "keep-id-src", NULL, NULL, NULL, true, su, 1};
                 kiln_autofree char *src = snap_u ? plant_image(t->a, &spec) : NULL;
-                kiln_copy_spec c = {"local", src, "keep-id-copy", NULL, false};
+                kiln_copy_spec c = {"local", src, "keep-id-copy", NULL, false, NULL};
                 kiln_autofree char *out = NULL;
 
                 succeeds(src ? kiln_image_copy(t->a, &c, NULL, NULL, &out, &e) : -1, &e,
@@ -1408,7 +1434,7 @@ static void t_names(t_env *t)
                 return;
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "web#1", NULL, false};
+                kiln_copy_spec c = {"local", id, "web#1", NULL, false, NULL};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -1420,7 +1446,7 @@ static void t_names(t_env *t)
         name[129] = '\0';
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, name, NULL, false};
+                kiln_copy_spec c = {"local", id, name, NULL, false, NULL};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -1429,7 +1455,7 @@ static void t_names(t_env *t)
         name[128] = '\0';
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, name, NULL, false};
+                kiln_copy_spec c = {"local", id, name, NULL, false, NULL};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -1437,8 +1463,8 @@ static void t_names(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "web (v2) [x86_64]/base.img @2024 it's_ok-1", NULL,
-                                    false};
+                kiln_copy_spec c = {"local", id,    "web (v2) [x86_64]/base.img @2024 it's_ok-1",
+                                    NULL,    false, NULL};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -1456,7 +1482,7 @@ static void t_names(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "names-src", NULL, false};
+                kiln_copy_spec c = {"local", id, "names-src", NULL, false, NULL};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e, KILN_E_EXISTS,
@@ -1464,12 +1490,12 @@ static void t_names(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "names-src", NULL, false};
+                kiln_copy_spec c = {"local", id, "names-src", NULL, false, NULL};
                 kiln_autofree char *out = NULL;
                 kiln_autofree char *src = NULL;
 
                 /* The name is freed by deregistering: copy the source first to keep one. */
-                kiln_copy_spec keep = {"local", id, "names-keep", NULL, false};
+                kiln_copy_spec keep = {"local", id, "names-keep", NULL, false, NULL};
 
                 succeeds(kiln_image_copy(t->a, &keep, NULL, NULL, &src, &e), &e,
                          "a copy called names-keep");
@@ -1519,7 +1545,7 @@ static void t_names(t_env *t)
                 }
                 {
                         kiln_autoptr(kiln_error) e = NULL;
-                        kiln_copy_spec c = {"local", own, "names-desc-copy", d, false};
+                        kiln_copy_spec c = {"local", own, "names-desc-copy", d, false, NULL};
                         char *out = NULL;
 
                         d[255] = 'x';
@@ -2148,7 +2174,7 @@ out:
 
 static kiln_volume_spec volume_spec(int64_t size, const char *snapshot_id)
 {
-        kiln_volume_spec v = {size, snapshot_id, NULL, NULL, NULL, 0};
+        kiln_volume_spec v = {size, snapshot_id, NULL, NULL, NULL, 0, NULL};
 
         return v;
 }
@@ -2329,6 +2355,36 @@ static size_t own_snapshots(kiln_ctx *ctx)
         return n;
 }
 
+/* CreateVolume's ClientToken: the same request gets the same volume; another request with the
+ * token is refused. */
+static void t_volumes_token(t_env *t)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+        kiln_volume_spec sp = volume_spec(1, NULL);
+        kiln_volume a = {0}, b = {0}, c = {0};
+        long files;
+
+        sp.client_token = "volume-token-1";
+        succeeds(kiln_volume_create(t->a, &sp, &a, &e), &e, "create-volume with a ClientToken");
+        files = plant_volume_count(t->a, NULL);
+        succeeds(kiln_volume_create(t->a, &sp, &b, &e), &e, "  the same request again");
+        ok(a.volume_id && b.volume_id && strcmp(a.volume_id, b.volume_id) == 0,
+           "  gets the same volume");
+        is_int(plant_volume_count(t->a, NULL), files, "  and makes no file");
+        sp.size = 2;
+        refused(kiln_volume_create(t->a, &sp, &c, &e), &e, KILN_E_INVALID,
+                "IdempotentParameterMismatch", "  the token with another size");
+        sp.size = 1;
+        sp.client_token = "";
+        kiln_error_free(kiln_steal(&e));
+        refused(kiln_volume_create(t->a, &sp, &c, &e), &e, KILN_E_INVALID, "InvalidParameterValue",
+                "an empty ClientToken");
+        if (a.volume_id)
+                kiln_volume_delete(t->a, a.volume_id, NULL);
+        kiln_volume_clear(&a);
+        kiln_volume_clear(&b);
+}
+
 static void t_volumes_snapshot(t_env *t, const char *empty)
 {
         kiln_tag x = tag("when", "nightly");
@@ -2458,6 +2514,7 @@ static void t_volumes(t_env *t)
         }
         t_volumes_attach(t, empty, inst, pending);
         t_volumes_snapshot(t, empty);
+        t_volumes_token(t);
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autoptr(kiln_storage_report) rep = NULL;

@@ -260,6 +260,9 @@ typedef struct kiln_copy_spec {
         const char *name;
         const char *description;
         bool copy_image_tags; /* the source image's tags go on the copy */
+        /* EC2's ClientToken (NULL: none): a second request with the token gets the image the
+         * first made; with other parameters, IdempotentParameterMismatch. */
+        const char *client_token;
 } kiln_copy_spec;
 
 /* Copies into the context's region: new image and snapshot IDs; layers the destination pool

@@ -43,6 +43,9 @@ typedef struct kiln_volume_spec {
         const char *availability_zone;  /* NULL, or the region's one zone: REGION + "a" */
         const kiln_tag_spec *tag_specs; /* "volume" only */
         size_t n_tag_specs;
+        /* EC2's ClientToken (NULL: none): a second request with the token gets the volume the
+         * first made; with other parameters, IdempotentParameterMismatch. */
+        const char *client_token;
 } kiln_volume_spec;
 
 /* CreateVolume in the context's region: MissingParameter without a size or a snapshot,

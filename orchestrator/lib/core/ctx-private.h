@@ -36,6 +36,20 @@ void ctx_registry_close(kiln_ctx *ctx);
 int ctx_registry_reopen(kiln_ctx *ctx, kiln_error **err);
 /* Removes a work directory and everything in it. */
 void ctx_workdir_remove(const char *dir);
+/* client-token.c: EC2's ClientToken. The SHA-256 (hex) of a request's canonical text. */
+char *ctx_request_digest(const char *canonical);
+/* InvalidParameterValue unless NULL or 1 to 64 printable ASCII characters. */
+int ctx_token_validate(const char *token, kiln_error **err);
+/* In the caller's registry transaction; token NULL does nothing. A token seen before with the
+ * same action and request: *ret_existing is the resource it made (the caller's); with another,
+ * IdempotentParameterMismatch. An unseen token: *ret_existing NULL. */
+int ctx_token_check(kiln_ctx *ctx, registry *r, const char *token, const char *action,
+                    const char *request_sha256, char **ret_existing, kiln_error **err);
+/* Records what a request with the token made (in the transaction that makes it). */
+int ctx_token_record(kiln_ctx *ctx, registry *r, const char *token, const char *action,
+                     const char *request_sha256, const char *resource_id, kiln_error **err);
+/* Drops the record again (the work failed and was rolled back). */
+int ctx_token_forget(kiln_ctx *ctx, registry *r, const char *token, kiln_error **err);
 /* The organization IDs the account belongs to. */
 bool ctx_account_in_org(const kiln_ctx *ctx, const char *account, const char *org_arn);
 

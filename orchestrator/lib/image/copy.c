@@ -30,6 +30,8 @@ typedef struct copy_plan {
         copy_layer *layers;
         size_t n_layers;
         char *now;
+        char *request;  /* the digest of the request, for its ClientToken */
+        char *existing; /* the image an earlier request with the token made */
 } copy_plan;
 
 /* Back to an empty plan (a transaction retried after a busy registry starts again). */
@@ -52,12 +54,15 @@ static void copy_plan_reset(copy_plan *p)
         memset(&p->dst, 0, sizeof(p->dst));
         p->layers = NULL;
         p->n_layers = 0;
+        free(p->existing);
+        p->existing = NULL;
 }
 
 static void copy_plan_clear(copy_plan *p)
 {
         copy_plan_reset(p);
         free(p->now);
+        free(p->request);
 }
 
 static copy_layer *plan_find_src(copy_plan *p, const char *src_id)
@@ -123,6 +128,11 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
         copy_plan *p = userdata;
 
         copy_plan_reset(p);
+        if (ctx_token_check(p->ctx, r, p->spec->client_token, "CopyImage", p->request, &p->existing,
+                            err) < 0)
+                return -1;
+        if (p->existing)
+                return 0; /* made by an earlier request with the token */
         if (rules_image_visible_in(p->ctx, r, p->spec->source_region, p->spec->source_image_id,
                                    &p->src, err) < 0)
                 return -1;
@@ -219,7 +229,8 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
                 if (l->overlay)
                         free(s.layer_id);
         }
-        return 0;
+        return ctx_token_record(p->ctx, r, p->spec->client_token, "CopyImage", p->request,
+                                p->dst.image_id, err);
 }
 
 static int copy_commit(registry *r, void *userdata, kiln_error **err)
@@ -243,6 +254,8 @@ static int copy_forget(registry *r, void *userdata, kiln_error **err)
 {
         copy_plan *p = userdata;
 
+        if (ctx_token_forget(p->ctx, r, p->spec->client_token, err) < 0)
+                return -1;
         for (size_t i = p->n_layers; i-- > 0;)
                 if (!p->layers[i].existing &&
                     registry_snapshot_delete(r, p->layers[i].dst_id, err) < 0)
@@ -311,17 +324,28 @@ static int copy_layer_data(copy_plan *p, copy_layer *l, virStoragePoolPtr src_po
 int kiln_image_copy(kiln_ctx *ctx, const kiln_copy_spec *spec, kiln_progress_fn progress,
                     void *userdata, char **ret_image_id, kiln_error **err)
 {
-        copy_plan p = {ctx, spec, {0}, {0}, NULL, 0, kiln_time_now_iso()};
+        copy_plan p = {ctx, spec, {0}, {0}, NULL, 0, kiln_time_now_iso(), NULL, NULL};
         virStoragePoolPtr src_pool = NULL, dst_pool = NULL;
         kiln_autofree char *work = NULL;
         size_t done = 0;
+        bool reserved;
         int rc = -1;
 
         if (kiln_image_name_check(spec->name, err) < 0 ||
             kiln_image_description_check(spec->description, err) < 0 ||
-            rules_check_image_id(spec->source_image_id, err) < 0) {
+            rules_check_image_id(spec->source_image_id, err) < 0 ||
+            ctx_token_validate(spec->client_token, err) < 0) {
                 copy_plan_clear(&p);
                 return -1;
+        }
+        {
+                kiln_autofree char *canonical = kiln_xasprintf(
+                        "region=%s\nimage=%s\nname=%s\ndescription=%s\ntags=%d\n",
+                        spec->source_region ? spec->source_region : "", spec->source_image_id,
+                        spec->name, spec->description ? spec->description : "",
+                        spec->copy_image_tags);
+
+                p.request = ctx_request_digest(canonical);
         }
         if (!spec->source_region || !config_region(ctx->cfg, spec->source_region)) {
                 copy_plan_clear(&p);
@@ -332,7 +356,13 @@ int kiln_image_copy(kiln_ctx *ctx, const kiln_copy_spec *spec, kiln_progress_fn 
         src_pool = ctx_pool(ctx, spec->source_region, err);
         if (src_pool)
                 dst_pool = ctx_pool(ctx, ctx->region->name, err);
-        if (dst_pool && registry_write(ctx->reg, copy_reserve, &p, err) == 0) {
+        reserved = dst_pool && registry_write(ctx->reg, copy_reserve, &p, err) == 0;
+        if (reserved && p.existing) {
+                *ret_image_id = kiln_steal(&p.existing);
+                copy_plan_clear(&p);
+                return 0;
+        }
+        if (reserved) {
                 kiln_crash_point("copy.after-reserve");
                 work = ctx_workdir(ctx, err);
                 rc = work ? 0 : -1;

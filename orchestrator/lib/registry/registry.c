@@ -61,6 +61,10 @@ static const char registry_schema[] =
         "CREATE TABLE IF NOT EXISTS access_keys ("
         " id TEXT PRIMARY KEY, account TEXT NOT NULL, secret TEXT NOT NULL,"
         " status TEXT NOT NULL, create_date TEXT NOT NULL, seq INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS client_tokens ("
+        " owner TEXT NOT NULL, region TEXT NOT NULL, token TEXT NOT NULL, action TEXT NOT NULL,"
+        " request_sha256 TEXT NOT NULL, resource_id TEXT NOT NULL, create_time TEXT NOT NULL,"
+        " PRIMARY KEY (owner, region, token));"
         "CREATE TABLE IF NOT EXISTS instances ("
         " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL,"
         " reservation_id TEXT NOT NULL, image_id TEXT NOT NULL, instance_type TEXT NOT NULL,"
@@ -285,7 +289,8 @@ static int migrate_v3(registry *r, kiln_error **err)
         return 0;
 }
 
-/* Version 5 adds the access_keys table (CREATE TABLE IF NOT EXISTS above): nothing to move. */
+/* Version 5 adds the access_keys and client_tokens tables (CREATE TABLE IF NOT EXISTS above):
+ * nothing to move. */
 
 /* Version 4: volumes are first-class (create-volume, attach-volume): their type, when they
  * were attached, and their place among the instance's disks (launch volumes keep the order of

@@ -56,6 +56,21 @@ int registry_snapshot_used_by(registry *r, const char *snapshot_id, char **ret_i
 int registry_snapshot_users(registry *r, const char *snapshot_id, char ***ret, size_t *ret_n,
                             kiln_error **err);
 
+/* Idempotency tokens (ClientToken), per owner and region. */
+typedef struct registry_token {
+        char *action;         /* CopyImage, CreateVolume, ... */
+        char *request_sha256; /* of the request's canonical form */
+        char *resource_id;    /* what the first request made */
+} registry_token;
+/* KILN_E_NOT_FOUND without an EC2 code if there is none. */
+int registry_token_get(registry *r, const char *owner, const char *region, const char *token,
+                       registry_token *ret, kiln_error **err);
+int registry_token_put(registry *r, const char *owner, const char *region, const char *token,
+                       const registry_token *t, kiln_error **err);
+int registry_token_delete(registry *r, const char *owner, const char *region, const char *token,
+                          kiln_error **err);
+void registry_token_clear(registry_token *t);
+
 /* Launch permissions (table by resource), also used for createVolumePermission. */
 typedef enum { REGISTRY_PERM_LAUNCH, REGISTRY_PERM_CREATE_VOLUME } registry_perm_table;
 int registry_perms_get(registry *r, registry_perm_table t, const char *id, kiln_permission **ret,

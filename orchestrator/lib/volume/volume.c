@@ -129,8 +129,31 @@ typedef struct create_txn {
         kiln_ctx *ctx;
         const kiln_volume_spec *spec;
         registry_volume v;
-        char *backing; /* the snapshot's volume in the pool */
+        char *backing;  /* the snapshot's volume in the pool */
+        char *request;  /* the digest of the request, for its ClientToken */
+        char *existing; /* the volume an earlier request with the token made */
 } create_txn;
+
+/* The request's canonical text, for ClientToken: every parameter that shapes the volume. */
+static char *request_digest(const kiln_volume_spec *spec)
+{
+        kiln_buf b = {0};
+        char *d;
+
+        kiln_buf_appendf(&b, "size=%" PRId64 "\nsnapshot=%s\ntype=%s\nzone=%s\n", spec->size,
+                         spec->snapshot_id ? spec->snapshot_id : "",
+                         spec->volume_type ? spec->volume_type : "",
+                         spec->availability_zone ? spec->availability_zone : "");
+        for (size_t i = 0; i < spec->n_tag_specs; i++)
+                for (size_t k = 0; k < spec->tag_specs[i].n_tags; k++)
+                        kiln_buf_appendf(&b, "tag=%s:%s=%s\n", spec->tag_specs[i].resource_type,
+                                         spec->tag_specs[i].tags[k].key,
+                                         spec->tag_specs[i].tags[k].value);
+        kiln_buf_append(&b, "", 1);
+        d = ctx_request_digest(b.data);
+        free(b.data);
+        return d;
+}
 
 static int create_check(registry *r, void *userdata, kiln_error **err)
 {
@@ -181,7 +204,16 @@ static int create_insert(registry *r, void *userdata, kiln_error **err)
 {
         create_txn *t = userdata;
 
-        if (create_check(r, t, err) < 0 || registry_volume_insert(r, &t->v, err) < 0)
+        free(t->existing);
+        t->existing = NULL;
+        if (ctx_token_check(t->ctx, r, t->spec->client_token, "CreateVolume", t->request,
+                            &t->existing, err) < 0)
+                return -1;
+        if (t->existing)
+                return 0; /* made by an earlier request with the token */
+        if (create_check(r, t, err) < 0 || registry_volume_insert(r, &t->v, err) < 0 ||
+            ctx_token_record(t->ctx, r, t->spec->client_token, "CreateVolume", t->request,
+                             t->v.volume_id, err) < 0)
                 return -1;
         return tag_specs_apply(r, t->spec->tag_specs, t->spec->n_tag_specs, "volume",
                                t->v.volume_id, err);
@@ -198,6 +230,8 @@ static int create_forget(registry *r, void *userdata, kiln_error **err)
 {
         create_txn *t = userdata;
 
+        if (ctx_token_forget(t->ctx, r, t->spec->client_token, err) < 0)
+                return -1;
         return registry_volume_delete(r, t->v.volume_id, err);
 }
 
@@ -229,11 +263,11 @@ int kiln_volume_create(kiln_ctx *ctx, const kiln_volume_spec *spec, kiln_volume 
         kiln_autofree char *zone = kiln_xasprintf("%sa", ctx->region->name);
         kiln_autofree char *now = kiln_time_now_iso();
         kiln_autofree char *path = NULL;
-        create_txn t = {ctx, spec, {0}, NULL};
+        create_txn t = {ctx, spec, {0}, NULL, NULL, NULL};
         virStoragePoolPtr pool;
         int rc = -1;
 
-        if (create_validate(spec, err) < 0)
+        if (create_validate(spec, err) < 0 || ctx_token_validate(spec->client_token, err) < 0)
                 return -1;
         if (spec->availability_zone && strcmp(spec->availability_zone, zone) != 0)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
@@ -253,8 +287,13 @@ int kiln_volume_create(kiln_ctx *ctx, const kiln_volume_spec *spec, kiln_volume 
         t.v.device_name = kiln_xstrdup("");
         /* The record first (state creating), the file, then available: a crash in between
          * leaves a record fsck finds with or without its file. */
+        t.request = request_digest(spec);
         if (registry_write(ctx->reg, create_insert, &t, err) < 0)
                 goto out;
+        if (t.existing) {
+                rc = ret ? volume_fetch(ctx, t.existing, ret, err) : 0;
+                goto out;
+        }
         kiln_crash_point("create-volume.after-reserve");
         if (t.backing) {
                 virt_volume_info info = {0};
@@ -281,6 +320,8 @@ int kiln_volume_create(kiln_ctx *ctx, const kiln_volume_spec *spec, kiln_volume 
 out:
         registry_volume_clear(&t.v);
         free(t.backing);
+        free(t.request);
+        free(t.existing);
         return rc;
 }
 
