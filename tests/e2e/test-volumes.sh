@@ -191,6 +191,8 @@ tap_is "$(json 'd.get("ParentSnapshotId")')" "$SN1" "the second snapshot is incr
 # The second snapshot froze the overlay the first one started (VOLUME.SNAPSHOT.qcow2).
 tap_ok $([ "$(stat -c %s "$(pool_path local)/$V.$SN1.qcow2")" -lt 33554432 ]; echo $?) \
         "and holds only what was written since (under 32 MiB)"
+kiln_rc describe-volumes --volume-ids "$V"
+tap_is "$(json 'repr(d["Volumes"][0]["SnapshotId"])')" "''" "the volume still shows the snapshot it was made from (none), as EC2 does"
 kiln_rc create-snapshot --volume-id vol-0123456789abcdef0
 tap_is "$RC" 4 "create-snapshot of an unknown volume: exit 4"
 tap_like "$ERR" "InvalidVolume.NotFound" "InvalidVolume.NotFound"

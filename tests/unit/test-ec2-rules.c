@@ -2464,6 +2464,8 @@ static void t_volumes_snapshot(t_env *t, const char *empty)
            "incremental: its parent is the first");
         is_int((long) volumes_matching(t->a, "status", "available"), 2,
                "the volume is still available");
+        is_int((long) volumes_matching(t->a, "snapshot-id", first.snapshot_id), 0,
+               "and still shows the snapshot it was made from (none), as EC2 does");
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_volume v = {0};

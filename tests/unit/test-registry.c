@@ -2,6 +2,7 @@
  * writers in several processes at once without "database is locked". */
 #include <sys/wait.h>
 
+#include "registry/registry-instance.h"
 #include "registry/registry.h"
 #include "tap.h"
 #include "util/util.h"
@@ -159,6 +160,10 @@ static void test_migrate_v2(const char *dir)
                         "'false');"
                         "INSERT INTO tags VALUES ('ami-00000000000000002', 'kiln:generalized', "
                         "'true');"
+                        "INSERT INTO volumes VALUES ('vol-00000000000000001', 'local', "
+                        "'111111111111', NULL, '', 'snap-00000000000000001', "
+                        "'vol-00000000000000001.qcow2', 8, 0, 'available', "
+                        "'2026-01-01T00:00:00.000Z', 1);"
                         "PRAGMA user_version = 2;",
                         NULL, NULL, NULL);
         sqlite3_close(raw);
@@ -180,6 +185,15 @@ static void test_migrate_v2(const char *dir)
                 kiln_image_clear(&kept);
                 kiln_image_clear(&clean);
                 registry_snapshot_clear(&snap);
+        }
+        {
+                registry_volume v = {0};
+
+                registry_volume_get(r, "vol-00000000000000001", &v, &e);
+                is_str(v.origin_snapshot_id, "snap-00000000000000001",
+                       "a volume keeps the snapshot it was made from (version 6)");
+                is_str(v.volume_type, "standard", "and has a type (version 4)");
+                registry_volume_clear(&v);
         }
 }
 

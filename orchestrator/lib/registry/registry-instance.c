@@ -91,8 +91,8 @@ int registry_volume_insert(registry *r, const registry_volume *v, kiln_error **e
                 r,
                 "INSERT INTO volumes (id, region, owner, instance_id, device_name, snapshot_id, "
                 "volume, state, create_time, volume_type, attach_time, size, "
-                "delete_on_termination, seq, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-                "?10, ?11, ?12, ?13, ?14, ?15)",
+                "delete_on_termination, seq, position, origin_snapshot_id) VALUES (?1, ?2, ?3, ?4, "
+                "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 err);
         const char *texts[] = {v->volume_id,
                                v->region,
@@ -115,6 +115,10 @@ int registry_volume_insert(registry *r, const registry_volume *v, kiln_error **e
         sqlite3_bind_int(st, 13, v->delete_on_termination);
         sqlite3_bind_int64(st, 14, registry_next_seq(r, "volumes"));
         sqlite3_bind_int(st, 15, v->position);
+        if (registry_bind_text(r, st, 16,
+                               v->origin_snapshot_id ? v->origin_snapshot_id : v->snapshot_id,
+                               err) < 0)
+                return -1;
         if (sqlite3_step(st) != SQLITE_DONE)
                 return registry_fail(r, err, "insert volume");
         return 0;
@@ -136,13 +140,14 @@ static void volume_from_row(sqlite3_stmt *st, registry_volume *v)
         v->volume_type = registry_col_text(st, 11);
         v->attach_time = registry_col_text(st, 12);
         v->position = sqlite3_column_int(st, 13);
+        v->origin_snapshot_id = registry_col_text(st, 14);
 }
 
 void registry_volume_clear(registry_volume *v)
 {
-        char **f[] = {&v->volume_id,   &v->region,      &v->owner_id,   &v->instance_id,
-                      &v->device_name, &v->snapshot_id, &v->volume,     &v->state,
-                      &v->create_time, &v->volume_type, &v->attach_time};
+        char **f[] = {&v->volume_id,   &v->region,      &v->owner_id,    &v->instance_id,
+                      &v->device_name, &v->snapshot_id, &v->volume,      &v->state,
+                      &v->create_time, &v->volume_type, &v->attach_time, &v->origin_snapshot_id};
 
         for (size_t i = 0; i < KILN_ARRAY_SIZE(f); i++)
                 free(*f[i]);
@@ -161,8 +166,8 @@ static int volume_query(registry *r, const char *where, const char *arg, registr
 {
         kiln_autofree char *sql = kiln_xasprintf(
                 "SELECT id, region, owner, instance_id, device_name, snapshot_id, volume, state, "
-                "create_time, size, delete_on_termination, volume_type, attach_time, position "
-                "FROM volumes WHERE %s ORDER BY position, seq",
+                "create_time, size, delete_on_termination, volume_type, attach_time, position, "
+                "origin_snapshot_id FROM volumes WHERE %s ORDER BY position, seq",
                 where);
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, err);
         registry_volume *v = NULL;

@@ -12,8 +12,8 @@ typedef struct registry_volume {
         char *owner_id;
         char *instance_id;
         char *device_name;
-        char *snapshot_id;
-        char *volume; /* name in the pool */
+        char *snapshot_id; /* the snapshot its overlay grows on now (moves with each freeze) */
+        char *volume;      /* name in the pool */
         int64_t size;
         bool delete_on_termination;
         char *state; /* creating, in-use, available, deleted */
@@ -21,6 +21,9 @@ typedef struct registry_volume {
         char *volume_type; /* NULL: standard */
         char *attach_time; /* NULL while not attached */
         int position;      /* the order of the instance's disks (vda, vdb, ...) */
+        /* The snapshot it was made from (EC2's SnapshotId); NULL: made empty. Insert: NULL
+         * means snapshot_id. */
+        char *origin_snapshot_id;
 } registry_volume;
 
 void registry_volume_clear(registry_volume *v);

@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  5
+#define REGISTRY_SCHEMA_VERSION  6
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -84,7 +84,7 @@ static const char registry_schema[] =
         " size INTEGER NOT NULL, delete_on_termination INTEGER NOT NULL,"
         " state TEXT NOT NULL, create_time TEXT NOT NULL, seq INTEGER NOT NULL,"
         " volume_type TEXT NOT NULL DEFAULT 'standard', attach_time TEXT,"
-        " position INTEGER NOT NULL DEFAULT 0);"
+        " position INTEGER NOT NULL DEFAULT 0, origin_snapshot_id TEXT);"
         "CREATE INDEX IF NOT EXISTS volumes_snapshot ON volumes(snapshot_id);";
 
 int registry_fail(registry *r, kiln_error **err, const char *what)
@@ -292,6 +292,22 @@ static int migrate_v3(registry *r, kiln_error **err)
 /* Version 5 adds the access_keys and client_tokens tables (CREATE TABLE IF NOT EXISTS above):
  * nothing to move. */
 
+/* Version 6: a volume keeps the snapshot it was made from (EC2's SnapshotId) apart from the one
+ * its overlay grows on now, which a create-snapshot or a bake moves on. */
+static int migrate_v6(registry *r, kiln_error **err)
+{
+        if (!column_exists(r, "volumes", "origin_snapshot_id") &&
+            sqlite3_exec(r->db, "ALTER TABLE volumes ADD COLUMN origin_snapshot_id TEXT", NULL,
+                         NULL, NULL) != SQLITE_OK)
+                return registry_fail(r, err, "add a column");
+        if (sqlite3_exec(r->db,
+                         "UPDATE volumes SET origin_snapshot_id = snapshot_id "
+                         "WHERE origin_snapshot_id IS NULL;",
+                         NULL, NULL, NULL) != SQLITE_OK)
+                return registry_fail(r, err, "record the volumes' snapshots");
+        return 0;
+}
+
 /* Version 4: volumes are first-class (create-volume, attach-volume): their type, when they
  * were attached, and their place among the instance's disks (launch volumes keep the order of
  * their mappings). */
@@ -345,6 +361,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
         if (version >= 1 && version < 3 && migrate_v3(r, err) < 0)
                 return -1;
         if (version >= 1 && version < 4 && migrate_v4(r, err) < 0)
+                return -1;
+        if (version >= 1 && version < 6 && migrate_v6(r, err) < 0)
                 return -1;
         if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
                          NULL, NULL, NULL) != SQLITE_OK)

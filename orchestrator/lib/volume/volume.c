@@ -33,7 +33,8 @@ static int volume_public(registry *r, registry_volume *rv, kiln_volume *ret, kil
         v.volume_id = kiln_steal(&rv->volume_id);
         v.region = kiln_steal(&rv->region);
         v.owner_id = kiln_steal(&rv->owner_id);
-        v.snapshot_id = kiln_steal(&rv->snapshot_id);
+        /* EC2's SnapshotId: what it was made from, not what its overlay grows on now */
+        v.snapshot_id = kiln_steal(&rv->origin_snapshot_id);
         v.size = rv->size;
         v.state = kiln_steal(&rv->state);
         v.volume_type = kiln_steal(&rv->volume_type);
