@@ -193,18 +193,9 @@ json_t *cli_json_text(const char *s);
 
 /* output-records.c */
 /* "Tags": [{Key, Value}...], left out when there are none (as the aws CLI prints EC2's). */
-void cli_emit_tags(cli_writer *w, const kiln_tag *tags, size_t n);
-void cli_emit_image(cli_writer *w, const kiln_image *img);
-void cli_emit_snapshot(cli_writer *w, const kiln_snapshot *s);
-void cli_emit_volume(cli_writer *w, const kiln_volume *v, bool attachments);
-void cli_emit_volume_attachment(cli_writer *w, const kiln_volume *v, const char *state);
-void cli_emit_keypair(cli_writer *w, const kiln_keypair *kp);
-void cli_emit_keypair_made(cli_writer *w, const kiln_keypair *kp, const char *material);
-void cli_emit_image_attribute(cli_writer *w, const kiln_image_attribute *a, const char *attribute);
-void cli_emit_snapshot_attribute(cli_writer *w, const char *snapshot_id, const kiln_permission *p,
-                                 size_t n);
-void cli_emit_region(cli_writer *w, const kiln_region_info *r);
-void cli_emit_list_begin(cli_writer *w, kiln_list_kind kind);
+/* The writer as a sink of <kiln/shape.h>: kiln_shape_image(cli_w_sink(w), img) writes an
+ * image in the aws CLI's JSON. */
+kiln_sink *cli_w_sink(cli_writer *w);
 char *cli_timestamp(const char *iso);
 
 /* output.c */

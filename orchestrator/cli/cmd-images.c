@@ -230,9 +230,9 @@ int cmd_describe_images(const cli_verb *verb, const cli_global *g, const cli_arg
                 cli_writer *w = cli_writer_new(g);
 
                 cli_w_object(w, NULL);
-                cli_emit_list_begin(w, KILN_LIST_IMAGES);
+                kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_IMAGES);
                 for (size_t i = 0; i < n; i++)
-                        cli_emit_image(w, &imgs[i]);
+                        kiln_shape_image(cli_w_sink(w), &imgs[i]);
                 cli_w_end_array(w);
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);
@@ -313,7 +313,7 @@ int cmd_describe_image_attribute(const cli_verb *verb, const cli_global *g, cons
         if (kiln_image_attribute_describe(ctx, id, attribute, &a, &err) < 0)
                 return cli_fail(err);
         w = cli_writer_new(g);
-        cli_emit_image_attribute(w, &a, attribute);
+        kiln_shape_image_attribute(cli_w_sink(w), &a, attribute);
         cli_writer_finish(w, g);
         kiln_image_attribute_clear(&a);
         return CLI_EXIT_OK;

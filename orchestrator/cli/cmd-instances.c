@@ -121,7 +121,7 @@ static void emit_instance(cli_writer *w, kiln_ctx *ctx, const kiln_instance *ins
                 cli_w_str(w, "Message", inst->state_reason_message);
                 cli_w_end_object(w);
         }
-        cli_emit_tags(w, inst->tags, inst->n_tags);
+        kiln_shape_tags(cli_w_sink(w), inst->tags, inst->n_tags);
         cli_w_str(w, "VirtualizationType", "hvm");
         cli_w_str(w, "BootMode", inst->boot_mode);
         cli_w_str(w, "PlatformDetails", windows ? "Windows" : "Linux/UNIX");

@@ -40,7 +40,7 @@ static int cmd_create_key_pair(const cli_verb *verb, const cli_global *g, const 
         if (!ctx || rc != 0)
                 return rc;
         w = cli_writer_new(g);
-        cli_emit_keypair_made(w, &kp, material);
+        kiln_shape_keypair_made(cli_w_sink(w), &kp, material);
         cli_writer_finish(w, g);
         kiln_keypair_material_free(material);
         kiln_keypair_clear(&kp);
@@ -123,7 +123,7 @@ static int cmd_import_key_pair(const cli_verb *verb, const cli_global *g, const 
         if (!ctx || rc != 0)
                 return rc;
         w = cli_writer_new(g);
-        cli_emit_keypair_made(w, &kp, NULL);
+        kiln_shape_keypair_made(cli_w_sink(w), &kp, NULL);
         cli_writer_finish(w, g);
         kiln_keypair_clear(&kp);
         return CLI_EXIT_OK;
@@ -156,9 +156,9 @@ static int cmd_describe_key_pairs(const cli_verb *verb, const cli_global *g, con
                 cli_writer *w = cli_writer_new(g);
 
                 cli_w_object(w, NULL);
-                cli_emit_list_begin(w, KILN_LIST_KEY_PAIRS);
+                kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_KEY_PAIRS);
                 for (size_t i = 0; i < n; i++)
-                        cli_emit_keypair(w, &kps[i]);
+                        kiln_shape_keypair(cli_w_sink(w), &kps[i]);
                 cli_w_end_array(w);
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);

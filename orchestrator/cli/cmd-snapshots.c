@@ -32,9 +32,9 @@ int cmd_describe_snapshots(const cli_verb *verb, const cli_global *g, const cli_
                 cli_writer *w = cli_writer_new(g);
 
                 cli_w_object(w, NULL);
-                cli_emit_list_begin(w, KILN_LIST_SNAPSHOTS);
+                kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_SNAPSHOTS);
                 for (size_t i = 0; i < n; i++)
-                        cli_emit_snapshot(w, &snaps[i]);
+                        kiln_shape_snapshot(cli_w_sink(w), &snaps[i]);
                 cli_w_end_array(w);
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);
@@ -74,7 +74,7 @@ int cmd_create_snapshot(const cli_verb *verb, const cli_global *g, const cli_arg
         if (ctx && kiln_snapshot_create(ctx, &spec, &s, &err) == 0) {
                 cli_writer *w = cli_writer_new(g);
 
-                cli_emit_snapshot(w, &s);
+                kiln_shape_snapshot(cli_w_sink(w), &s);
                 cli_writer_finish(w, g);
                 kiln_snapshot_clear(&s);
         }
@@ -144,7 +144,7 @@ int cmd_describe_snapshot_attribute(const cli_verb *verb, const cli_global *g, c
         if (kiln_snapshot_permissions_describe(ctx, id, &p, &n, &err) < 0)
                 return cli_fail(err);
         w = cli_writer_new(g);
-        cli_emit_snapshot_attribute(w, id, p, n);
+        kiln_shape_snapshot_attribute(cli_w_sink(w), id, p, n);
         cli_writer_finish(w, g);
         kiln_permissions_free(p, n);
         return CLI_EXIT_OK;

@@ -22,9 +22,9 @@ int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_ar
                 return cli_fail(err);
         w = cli_writer_new(g);
         cli_w_object(w, NULL);
-        cli_emit_list_begin(w, KILN_LIST_REGIONS);
+        kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_REGIONS);
         for (size_t i = 0; i < n; i++)
-                cli_emit_region(w, &r[i]);
+                kiln_shape_region(cli_w_sink(w), &r[i]);
         cli_w_end_array(w);
         cli_w_end_object(w);
         cli_writer_finish(w, g);

@@ -50,7 +50,7 @@ static int cmd_create_volume(const cli_verb *verb, const cli_global *g, const cl
         if (ctx && kiln_volume_create(ctx, &spec, &v, &err) == 0) {
                 cli_writer *w = cli_writer_new(g);
 
-                cli_emit_volume(w, &v, false);
+                kiln_shape_volume(cli_w_sink(w), &v, false);
                 cli_writer_finish(w, g);
                 kiln_volume_clear(&v);
         }
@@ -78,9 +78,9 @@ static int cmd_describe_volumes(const cli_verb *verb, const cli_global *g, const
                 cli_writer *w = cli_writer_new(g);
 
                 cli_w_object(w, NULL);
-                cli_emit_list_begin(w, KILN_LIST_VOLUMES);
+                kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_VOLUMES);
                 for (size_t i = 0; i < n; i++)
-                        cli_emit_volume(w, &list[i], true);
+                        kiln_shape_volume(cli_w_sink(w), &list[i], true);
                 cli_w_end_array(w);
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);
@@ -143,8 +143,8 @@ static int change_attachment(const cli_global *g, const cli_args *args, bool att
                                          &after, &err)) == 0) {
                 cli_writer *w = cli_writer_new(g);
 
-                cli_emit_volume_attachment(w, attach ? &after : &before,
-                                           attach ? "attached" : "detached");
+                kiln_shape_volume_attachment(cli_w_sink(w), attach ? &after : &before,
+                                             attach ? "attached" : "detached");
                 cli_writer_finish(w, g);
         }
         kiln_volume_clear(&before);

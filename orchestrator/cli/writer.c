@@ -11,7 +11,14 @@
 
 #define WRITER_DEPTH 16
 
+/* The writer as a sink of <kiln/shape.h>: JSON names, timestamps as the aws CLI prints them. */
+typedef struct writer_sink {
+        kiln_sink base;
+        cli_writer *w;
+} writer_sink;
+
 struct cli_writer {
+        writer_sink sink;
         bool stream;
         FILE *f;
         int depth;
@@ -19,6 +26,57 @@ struct cli_writer {
         json_t *stack[WRITER_DEPTH]; /* tree mode: open containers */
         json_t *root;
 };
+
+#define W(s) (((writer_sink *) (s))->w)
+
+static void ws_object(kiln_sink *s, const char *json, const char *xml)
+{
+        (void) xml;
+        cli_w_object(W(s), json);
+}
+
+static void ws_end_object(kiln_sink *s)
+{
+        cli_w_end_object(W(s));
+}
+
+static void ws_array(kiln_sink *s, const char *json, const char *xml)
+{
+        (void) xml;
+        cli_w_array(W(s), json);
+}
+
+static void ws_end_array(kiln_sink *s)
+{
+        cli_w_end_array(W(s));
+}
+
+static void ws_str(kiln_sink *s, const char *json, const char *xml, const char *v)
+{
+        (void) xml;
+        cli_w_str(W(s), json, v);
+}
+
+static void ws_int(kiln_sink *s, const char *json, const char *xml, long long v)
+{
+        (void) xml;
+        cli_w_int(W(s), json, v);
+}
+
+static void ws_bool(kiln_sink *s, const char *json, const char *xml, bool v)
+{
+        (void) xml;
+        cli_w_bool(W(s), json, v);
+}
+
+static void ws_time(kiln_sink *s, const char *json, const char *xml, const char *iso)
+{
+        char *t = cli_timestamp(iso);
+
+        (void) xml;
+        cli_w_str(W(s), json, t);
+        free(t);
+}
 
 cli_writer *cli_writer_new(const cli_global *g)
 {
@@ -28,7 +86,15 @@ cli_writer *cli_writer_new(const cli_global *g)
                 abort();
         w->stream = g->output == CLI_OUTPUT_JSON;
         w->f = stdout;
+        w->sink = (writer_sink){{ws_object, ws_end_object, ws_array, ws_end_array, ws_str, ws_int,
+                                 ws_bool, ws_time},
+                                w};
         return w;
+}
+
+kiln_sink *cli_w_sink(cli_writer *w)
+{
+        return &w->sink.base;
 }
 
 /* s as a JSON string. Beyond what JSON requires ('"', '\\' and C0 escaped), DEL and C1
