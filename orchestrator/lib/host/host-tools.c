@@ -8,7 +8,7 @@ static const kiln_tool_check host_tools[] = {
         {"qemu-img", "inspects, converts and layers disks", "qemu-utils", false},
         {"qemu-system-x86_64", "runs guests (under libvirt)", "qemu-system-x86", false},
         {"xorriso", "writes the NoCloud seed (ISO 9660)", "xorriso", false},
-        {"ssh-keygen", "makes key pairs and host keys", "openssh-client", false},
+        {"ssh", "kiln ssh, and the ssh commands kiln prints", "openssh-client", false},
         {"virsh", "troubleshooting libvirt by hand", "libvirt-clients", false},
 };
 

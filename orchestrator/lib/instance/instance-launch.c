@@ -4,6 +4,7 @@
  * access key, the NoCloud seed, the domain. Any failure removes everything made so far, for
  * every instance of the request (all or none, as EC2's MinCount = MaxCount). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -84,14 +85,6 @@ static int launch_check(registry *r, void *userdata, kiln_error **err)
                 kiln_keypair_clear(&kp);
         }
         return 0;
-}
-
-static int make_key(const char *path, const char *comment, kiln_error **err)
-{
-        kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("ssh-keygen", "-q", "-t", "ed25519", "-N", "",
-                                                  "-C", comment, "-f", path, NULL);
-
-        return kiln_cmd_run(cmd, NULL, err);
 }
 
 /* One instance being made, and what to undo. */
@@ -182,13 +175,19 @@ static int make_keys(launch *l, made *m, kiln_error **err)
 {
         kiln_autofree char *kiln_key = instance_file(l->ctx, m->inst.instance_id, "kiln_ed25519");
         kiln_autofree char *kiln_pub = kiln_xasprintf("%s.pub", kiln_key);
+        kiln_autofree char *pub_line = NULL;
+        char *secret = NULL;
+        int rc;
 
-        if (instance_host_key_new(l->ctx, m->inst.instance_id, &m->host_private, &m->inst.host_key,
-                                  err) < 0 ||
-            make_key(kiln_key, "kiln-access", err) < 0)
+        if (instance_host_key_new(m->inst.instance_id, &m->host_private, &m->inst.host_key, err) <
+                    0 ||
+            keypair_generate("ed25519", "kiln-access", &secret, &m->kiln_public, err) < 0)
                 return -1;
-        m->kiln_public = instance_read_line(kiln_pub, err);
-        if (!m->kiln_public)
+        rc = kiln_file_write_private(kiln_key, secret, err);
+        explicit_bzero(secret, strlen(secret));
+        free(secret);
+        pub_line = kiln_xasprintf("%s\n", m->kiln_public);
+        if (rc < 0 || kiln_file_write_private(kiln_pub, pub_line, err) < 0)
                 return -1;
         /* The key pair's public key, which generalization removes before a bake even if the
          * key pair is deleted by then. */
@@ -253,11 +252,104 @@ static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **er
         return 0;
 }
 
+/* One volume file of an instance. The files are made on threads of their own, while the seed
+ * is made: libvirt unlocks a pool while qemu-img builds a volume in it, so four volumes cost
+ * about what one does, and the launch does not grow with its mapping. */
+typedef struct vol_job {
+        virStoragePoolPtr pool;
+        const char *name;
+        char *backing; /* the snapshot's file, or NULL for an empty volume */
+        unsigned long long capacity;
+        pthread_t thread;
+        bool threaded;
+        int rc;
+        kiln_error *err;
+} vol_job;
+
+static void *vol_job_run(void *userdata)
+{
+        vol_job *j = userdata;
+        kiln_autofree char *path = NULL;
+
+        j->rc = j->backing
+                        ? virt_volume_create_overlay(j->pool, j->name, j->backing, j->capacity,
+                                                     &path, &j->err)
+                        : virt_volume_create_empty(j->pool, j->name, j->capacity, &path, &j->err);
+        return NULL;
+}
+
+/* Looks up every snapshot first (nothing is made if one is gone), then starts the jobs; where
+ * a thread cannot be had, the job runs here. */
+static int volumes_start(launch *l, made *m, virStoragePoolPtr pool, vol_job **ret,
+                         kiln_error **err)
+{
+        vol_job *jobs = kiln_xcalloc(m->n_vols + 1, sizeof(*jobs));
+
+        for (size_t i = 0; i < m->n_vols; i++) {
+                registry_snapshot snap = {0};
+                virt_volume_info info = {0};
+                vol_job *j = &jobs[i];
+                int rc = 0;
+
+                j->pool = pool;
+                j->name = m->vols[i].volume;
+                j->capacity = (unsigned long long) m->vols[i].size * GIB;
+                if (!m->vols[i].snapshot_id)
+                        continue;
+                rc = registry_snapshot_get(l->ctx->reg, m->vols[i].snapshot_id, &snap, err);
+                if (rc == 0)
+                        rc = virt_volume_get_info(pool, snap.volume, &info, err);
+                if (rc == 0 && info.capacity > j->capacity)
+                        j->capacity = info.capacity;
+                if (rc == 0)
+                        j->backing = kiln_steal(&info.path);
+                virt_volume_info_clear(&info);
+                registry_snapshot_clear(&snap);
+                if (rc < 0) {
+                        for (size_t k = 0; k <= i; k++)
+                                free(jobs[k].backing);
+                        free(jobs);
+                        return -1;
+                }
+        }
+        /* From here the rollback removes every file that may have been made. */
+        m->n_vol_files = m->n_vols;
+        for (size_t i = 0; i < m->n_vols; i++) {
+                jobs[i].threaded =
+                        pthread_create(&jobs[i].thread, NULL, vol_job_run, &jobs[i]) == 0;
+                if (!jobs[i].threaded)
+                        vol_job_run(&jobs[i]);
+        }
+        *ret = jobs;
+        return 0;
+}
+
+/* Waits for every job; the first failure is the error (err NULL: one is already set). */
+static int volumes_join(made *m, vol_job *jobs, kiln_error **err)
+{
+        int rc = 0;
+
+        for (size_t i = 0; jobs && i < m->n_vols; i++) {
+                if (jobs[i].threaded)
+                        pthread_join(jobs[i].thread, NULL);
+                if (jobs[i].rc < 0 && rc == 0 && err)
+                        *err = kiln_steal(&jobs[i].err);
+                if (jobs[i].rc < 0)
+                        rc = -1;
+                kiln_error_free(jobs[i].err);
+                free(jobs[i].backing);
+        }
+        free(jobs);
+        return rc;
+}
+
 static int launch_one(launch *l, int index, made *m, kiln_error **err)
 {
         virStoragePoolPtr pool = ctx_pool(l->ctx, l->ctx->region->name, err);
         kiln_autofree char *now = kiln_time_now_iso();
         bool windows = strcmp(l->img.platform, "windows") == 0;
+        vol_job *jobs = NULL;
+        int rc;
 
         if (!pool)
                 return -1;
@@ -344,38 +436,10 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         }
         m->recorded = true;
         kiln_crash_point("run.after-records");
-        for (size_t i = 0; i < m->n_vols; i++) {
-                registry_snapshot snap = {0};
-                virt_volume_info info = {0};
-                kiln_autofree char *path = NULL;
-                unsigned long long want;
-                int rc;
-
-                if (!m->vols[i].snapshot_id) {
-                        /* An added volume without a snapshot: empty. */
-                        if (virt_volume_create_empty(pool, m->vols[i].volume,
-                                                     (unsigned long long) m->vols[i].size * GIB,
-                                                     &path, err) < 0)
-                                return -1;
-                        m->n_vol_files++;
-                        continue;
-                }
-                rc = registry_snapshot_get(l->ctx->reg, m->vols[i].snapshot_id, &snap, err);
-                if (rc == 0)
-                        rc = virt_volume_get_info(pool, snap.volume, &info, err);
-                want = (unsigned long long) m->vols[i].size * GIB;
-                if (rc == 0 && info.capacity > want)
-                        want = info.capacity;
-                if (rc == 0)
-                        rc = virt_volume_create_overlay(pool, m->vols[i].volume, info.path, want,
-                                                        &path, err);
-                virt_volume_info_clear(&info);
-                registry_snapshot_clear(&snap);
-                if (rc < 0)
-                        return -1;
-                m->n_vol_files++;
-        }
-        if (make_seed(l, m, pool, err) < 0)
+        if (volumes_start(l, m, pool, &jobs, err) < 0)
+                return -1;
+        rc = make_seed(l, m, pool, err);
+        if (volumes_join(m, jobs, rc < 0 ? NULL : err) < 0 || rc < 0)
                 return -1;
         explicit_bzero(m->host_private, strlen(m->host_private));
         if (instance_define(l->ctx, &m->inst, m->domain, m->seed_volume, err) < 0)

@@ -87,10 +87,9 @@ int instance_seed_render(kiln_ctx *ctx, const char *id, const seed_spec *spec, c
                          char **ret_sha256, kiln_error **err);
 int instance_seed_upload(virStoragePoolPtr pool, const char *volume, const char *iso,
                          kiln_error **err);
-/* A new ed25519 host key for the instance (ssh-keygen's files, in the instance directory, are
- * wiped at once): the private key text and the public line. */
-int instance_host_key_new(kiln_ctx *ctx, const char *id, char **ret_private, char **ret_public,
-                          kiln_error **err);
+/* A new ed25519 host key for the instance, made in memory: the private key in OpenSSH's format
+ * (no final newline; the caller wipes it) and the public line "ssh-ed25519 BASE64 ID". */
+int instance_host_key_new(const char *id, char **ret_private, char **ret_public, kiln_error **err);
 /* Replaces a seed that still carries the private host key, or a seed volume that is missing,
  * with the seed the instance keeps (no private key); nothing to do otherwise. */
 int instance_seed_scrub(kiln_ctx *ctx, const char *id, kiln_error **err);

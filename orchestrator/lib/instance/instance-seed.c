@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "instance/instance-private.h"
+#include "keypair/keypair-private.h"
 #include "seed/seed.h"
 #include "ssh/ssh.h"
 #include "util/util.h"
@@ -80,30 +81,17 @@ int instance_seed_upload(virStoragePoolPtr pool, const char *volume, const char 
         return rc;
 }
 
-int instance_host_key_new(kiln_ctx *ctx, const char *id, char **ret_private, char **ret_public,
-                          kiln_error **err)
+int instance_host_key_new(const char *id, char **ret_private, char **ret_public, kiln_error **err)
 {
-        kiln_autofree char *path = instance_file(ctx, id, "host_ed25519");
-        kiln_autofree char *pub_path = kiln_xasprintf("%s.pub", path);
-        kiln_autoptr(kiln_cmd) cmd = kiln_cmd_new("ssh-keygen", "-q", "-t", "ed25519", "-N", "",
-                                                  "-C", id, "-f", path, NULL);
         char *priv = NULL, *pub = NULL;
+        size_t n;
 
-        kiln_file_wipe(path);
-        unlink(pub_path);
-        if (kiln_cmd_run(cmd, NULL, err) == 0) {
-                priv = instance_read_line(path, err);
-                pub = priv ? instance_read_line(pub_path, err) : NULL;
-        }
-        /* The private half lives on only in the seed, until the first boot. */
-        kiln_file_wipe(path);
-        unlink(pub_path);
-        if (!pub) {
-                if (priv)
-                        explicit_bzero(priv, strlen(priv));
-                free(priv);
+        /* Made in memory: the private half lives on only in the seed, until the first boot. */
+        if (keypair_generate("ed25519", id, &priv, &pub, err) < 0)
                 return -1;
-        }
+        n = strlen(priv);
+        while (n && priv[n - 1] == '\n')
+                priv[--n] = '\0';
         *ret_private = priv;
         *ret_public = pub;
         return 0;
@@ -252,7 +240,7 @@ static int seed_renew(kiln_ctx *ctx, const char *id, seed_what what, kiln_error 
                 } else if (what == SEED_REKEY) {
                         kiln_autofree char *priv = NULL, *pub = NULL;
 
-                        rc = instance_host_key_new(ctx, id, &priv, &pub, err);
+                        rc = instance_host_key_new(id, &priv, &pub, err);
                         if (rc == 0)
                                 rc = job_write(ctx, &j, priv, pub, err);
                         if (priv)

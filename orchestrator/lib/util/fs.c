@@ -1,9 +1,10 @@
-/* Files: whole-file reads with a size cap, program lookup on PATH, and whether another user
- * may search the directories on a path. */
+/* Files: whole-file reads with a size cap, private writes, program lookup on PATH, and whether
+ * another user may search the directories on a path. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
@@ -73,6 +74,35 @@ int kiln_file_read(const char *path, size_t max, char **ret, size_t *ret_len, ki
         if (ret_len)
                 *ret_len = b.len;
         *ret = kiln_buf_steal(&b);
+        return 0;
+}
+
+int kiln_file_write_private(const char *path, const char *text, kiln_error **err)
+{
+        size_t len = strlen(text), done = 0;
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), e = 0;
+
+        if (fd < 0)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'", path);
+        /* An existing file keeps its mode through O_CREAT; this one is the owner's only. */
+        if (fchmod(fd, 0600) < 0)
+                e = errno;
+        while (!e && done < len) {
+                ssize_t n = write(fd, text + done, len - done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        e = n < 0 ? errno : EIO;
+                else
+                        done += (size_t) n;
+        }
+        if (close(fd) < 0 && !e)
+                e = errno;
+        if (e) {
+                kiln_file_wipe(path);
+                return kiln_error_set_errno(err, e, KILN_E_IO, "cannot write '%s'", path);
+        }
         return 0;
 }
 

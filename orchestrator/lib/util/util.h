@@ -53,6 +53,9 @@ int kiln_file_read(const char *path, size_t max, char **ret, size_t *ret_len, ki
  * that does not exist is no error. Quiet: -1 with errno set on failure (the file is removed
  * even when it could not be overwritten). */
 int kiln_file_wipe(const char *path);
+/* Writes text to path, created or truncated, mode 0600 (never through a symbolic link). On
+ * failure the file is wiped. */
+int kiln_file_write_private(const char *path, const char *text, kiln_error **err);
 /* Finds an executable on PATH; returns a new string or NULL. */
 char *kiln_find_program(const char *name);
 
