@@ -1,6 +1,9 @@
 /* The endpoint's actions: each reads its parameters (marking them, so that the rest are
  * UnknownParameter), calls the public API once, and writes its answer through the shared
- * shapes. DryRun=true stops after the parameters are checked, with DryRunOperation. Describe
+ * shapes. DryRun=true: an action that describes stops after its parameters are checked, with
+ * DryRunOperation; one that changes something runs in the library's dry run, which checks what
+ * the change would (ownership, permissions, states) and stops before it, so that a caller who
+ * may not do it gets UnauthorizedOperation instead. Describe
  * actions that EC2 pages take MaxResults (5 to 1000) and NextToken: kiln answers the whole
  * list from the library and cuts the page here; the token is the index of the next item. */
 #include <stdio.h>
@@ -22,7 +25,32 @@ int ec2_params_done(ec2_call *c, kiln_error **err)
         if (ec2_param_bool(c->params, "DryRun", false, &c->dry_run, err) < 0 ||
             ec2_params_check_used(c->params, err) < 0)
                 return -1;
+        if (c->dry_run && c->writes) {
+                kiln_ctx_set_dry_run(c->ctx, true);
+                return 0;
+        }
         return c->dry_run ? dry_run(err) : 0;
+}
+
+int ec2_dry_run_answer(ec2_call *c, int rc, kiln_error **err)
+{
+        if (!c->dry_run || !c->writes)
+                return rc;
+        if (rc == 0) {
+                /* Every write goes through the registry, which refuses to commit in a dry
+                 * run: an action that got here changed nothing it should have. */
+                return kiln_error_set(err, KILN_E_INTERNAL, NULL,
+                                      "the dry run of this action reached no change to refuse");
+        }
+        if ((*err)->code == KILN_E_PERMISSION && kiln_error_reason_of(*err) != KILN_R_DRY_RUN) {
+                kiln_error *e = kiln_steal(err);
+
+                kiln_log(KILN_LOG_DEBUG, "dry run refused: %s", e->msg);
+                kiln_error_free(e);
+                return kiln_error_set(err, KILN_E_PERMISSION, "UnauthorizedOperation",
+                                      "You are not authorized to perform this operation.");
+        }
+        return -1;
 }
 
 void ec2_return_true(ec2_call *c)
@@ -483,38 +511,41 @@ out:
 static const struct {
         const char *name;
         ec2_action_fn fn;
+        bool writes; /* changes something: a DryRun goes through the library's checks */
 } actions[] = {
-        {"CopyImage", ec2_copy_image},
-        {"CreateKeyPair", ec2_create_key_pair},
-        {"CreateSnapshot", ec2_create_snapshot},
-        {"CreateTags", create_tags},
-        {"CreateVolume", ec2_create_volume},
-        {"DeleteKeyPair", delete_key_pair},
-        {"DeleteSnapshot", delete_snapshot},
-        {"DeleteTags", delete_tags},
-        {"DeleteVolume", delete_volume},
-        {"DeregisterImage", deregister_image},
-        {"DescribeAvailabilityZones", describe_availability_zones},
-        {"DescribeImageAttribute", ec2_describe_image_attribute},
-        {"DescribeImages", describe_images},
-        {"DescribeKeyPairs", describe_key_pairs},
-        {"DescribeRegions", describe_regions},
-        {"DescribeSnapshotAttribute", ec2_describe_snapshot_attribute},
-        {"DescribeSnapshots", describe_snapshots},
-        {"DescribeTags", describe_tags},
-        {"DescribeVolumes", describe_volumes},
-        {"ImportKeyPair", ec2_import_key_pair},
-        {"ModifyImageAttribute", ec2_modify_image_attribute},
-        {"ModifySnapshotAttribute", ec2_modify_snapshot_attribute},
-        {"RegisterImage", ec2_register_image},
-        {"ResetImageAttribute", ec2_reset_image_attribute},
-        {"ResetSnapshotAttribute", ec2_reset_snapshot_attribute},
+        {"CopyImage", ec2_copy_image, true},
+        {"CreateKeyPair", ec2_create_key_pair, true},
+        {"CreateSnapshot", ec2_create_snapshot, true},
+        {"CreateTags", create_tags, true},
+        {"CreateVolume", ec2_create_volume, true},
+        {"DeleteKeyPair", delete_key_pair, true},
+        {"DeleteSnapshot", delete_snapshot, true},
+        {"DeleteTags", delete_tags, true},
+        {"DeleteVolume", delete_volume, true},
+        {"DeregisterImage", deregister_image, true},
+        {"DescribeAvailabilityZones", describe_availability_zones, false},
+        {"DescribeImageAttribute", ec2_describe_image_attribute, false},
+        {"DescribeImages", describe_images, false},
+        {"DescribeKeyPairs", describe_key_pairs, false},
+        {"DescribeRegions", describe_regions, false},
+        {"DescribeSnapshotAttribute", ec2_describe_snapshot_attribute, false},
+        {"DescribeSnapshots", describe_snapshots, false},
+        {"DescribeTags", describe_tags, false},
+        {"DescribeVolumes", describe_volumes, false},
+        {"ImportKeyPair", ec2_import_key_pair, true},
+        {"ModifyImageAttribute", ec2_modify_image_attribute, true},
+        {"ModifySnapshotAttribute", ec2_modify_snapshot_attribute, true},
+        {"RegisterImage", ec2_register_image, true},
+        {"ResetImageAttribute", ec2_reset_image_attribute, true},
+        {"ResetSnapshotAttribute", ec2_reset_snapshot_attribute, true},
 };
 
-ec2_action_fn ec2_action_find(const char *name)
+ec2_action_fn ec2_action_find(const char *name, bool *ret_writes)
 {
         for (size_t i = 0; name && i < sizeof(actions) / sizeof(actions[0]); i++)
-                if (strcmp(actions[i].name, name) == 0)
+                if (strcmp(actions[i].name, name) == 0) {
+                        *ret_writes = actions[i].writes;
                         return actions[i].fn;
+                }
         return NULL;
 }

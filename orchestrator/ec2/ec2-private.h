@@ -57,15 +57,21 @@ typedef struct ec2_call {
         kiln_ctx *ctx;
         ec2_params *params;
         ec2_xml *out;
+        bool writes; /* the action changes something */
         bool dry_run;
 } ec2_call;
 
 typedef int (*ec2_action_fn)(ec2_call *c, kiln_error **err);
 
 #define EC2_OUT(c) (&(c)->out->sink)
-/* The end of every action's parameter reading: DryRun (DryRunOperation), then UnknownParameter
- * for anything the action did not ask for. */
+/* The end of every action's parameter reading: UnknownParameter for anything the action did not
+ * ask for, then DryRun: DryRunOperation at once for an action that only describes, the
+ * library's dry run (kiln_ctx_set_dry_run) for one that writes. */
 int ec2_params_done(ec2_call *c, kiln_error **err);
+/* What a writing action's dry run answers, from the action's rc and error: DryRunOperation if
+ * every check passed, UnauthorizedOperation for a permission that failed, any other error as
+ * it is. Returns rc unchanged outside a dry run. */
+int ec2_dry_run_answer(ec2_call *c, int rc, kiln_error **err);
 /* MissingParameter unless v is a non-empty string. */
 int ec2_need(const char *v, const char *name, kiln_error **err);
 /* <return>true</return>, the answer of actions without output. */
@@ -84,7 +90,7 @@ int ec2_create_snapshot(ec2_call *c, kiln_error **err);
 int ec2_create_volume(ec2_call *c, kiln_error **err);
 int ec2_create_key_pair(ec2_call *c, kiln_error **err);
 int ec2_import_key_pair(ec2_call *c, kiln_error **err);
-/* The action's function, or NULL (InvalidAction). */
-ec2_action_fn ec2_action_find(const char *name);
+/* The action's function, or NULL (InvalidAction); *ret_writes: whether it changes something. */
+ec2_action_fn ec2_action_find(const char *name, bool *ret_writes);
 
 #endif

@@ -140,6 +140,7 @@ static unsigned handle(server *s, struct MHD_Connection *conn, const char *metho
         kiln_http_request hr = {0};
         const char *action = NULL, *code = NULL;
         ec2_action_fn fn = NULL;
+        bool writes = false;
         unsigned status = 200;
 
         MHD_get_connection_values(conn, MHD_HEADER_KIND, take_header, &headers);
@@ -176,7 +177,7 @@ static unsigned handle(server *s, struct MHD_Connection *conn, const char *metho
                 kiln_error_set(&e, KILN_E_INTERNAL, NULL, "the signature names no account");
         if (!e) {
                 *ret_account = dup_or_die(who.account_id);
-                fn = ec2_action_find(action);
+                fn = ec2_action_find(action, &writes);
                 if (!action)
                         kiln_error_set(&e, KILN_E_INVALID, "MissingAction",
                                        "The request must contain the parameter Action");
@@ -188,10 +189,10 @@ static unsigned handle(server *s, struct MHD_Connection *conn, const char *metho
         }
         if (!e && fn && action) {
                 ec2_xml out = {0};
-                ec2_call call = {ctx, &params, &out, false};
+                ec2_call call = {ctx, &params, &out, writes, false};
 
                 ec2_xml_begin(&out, action, id);
-                if (fn(&call, &e) == 0) {
+                if (ec2_dry_run_answer(&call, fn(&call, &e), &e) == 0) {
                         *ret_text = ec2_xml_end(&out, ret_len);
                 } else {
                         xmlFreeTextWriter(out.w);

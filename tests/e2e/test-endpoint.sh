@@ -137,6 +137,37 @@ aws_a deregister-image --image-id "$AMI1" --dry-run
 tap_like "$ERR" "DryRunOperation" "--dry-run answers DryRunOperation"
 kiln_as $ACCT_A describe-images --image-ids "$AMI1"
 tap_is "$(json 'd["Images"][0]["State"]')" available "and changes nothing"
+# A dry run makes every check the change would make, and changes nothing.
+aws_a describe-images --filters Name=name,Values=web-2
+AMI2=$(json 'd["Images"][0]["ImageId"]')
+aws_a modify-image-attribute --image-id "$AMI2" --launch-permission "Add=[{UserId=$ACCT_B}]"
+aws_b deregister-image --image-id "$AMI2" --dry-run
+tap_like "$ERR" "UnauthorizedOperation" "--dry-run of B's deregister-image of A's shared image: UnauthorizedOperation"
+aws_b modify-image-attribute --image-id "$AMI2" --description Value=mine --dry-run
+tap_like "$ERR" "UnauthorizedOperation" "and of B's modify-image-attribute"
+aws_b deregister-image --image-id "$AMI2"
+tap_like "$ERR" "AuthFailure" "without --dry-run, the same deregister-image is an AuthFailure"
+aws_a modify-image-attribute --image-id "$AMI2" --description Value=dry --dry-run
+tap_like "$ERR" "DryRunOperation" "A's own modify-image-attribute --dry-run: DryRunOperation"
+kiln_as $ACCT_A describe-images --image-ids "$AMI2"
+tap_is "$(json 'd["Images"][0]["Description"]')" "web image 2" "and the description is unchanged"
+aws_a deregister-image --image-id ami-0123456789abcdef0 --dry-run
+tap_like "$ERR" "InvalidAMIID.NotFound" "a dry run of an unknown image: InvalidAMIID.NotFound"
+aws_a create-tags --resources "$AMI2" --tags Key=dry,Value=run --dry-run
+tap_like "$ERR" "DryRunOperation" "create-tags --dry-run: DryRunOperation"
+aws_a create-volume --availability-zone locala --size 1 --dry-run
+tap_like "$ERR" "DryRunOperation" "create-volume --dry-run: DryRunOperation"
+aws_a create-key-pair --key-name dry --dry-run
+tap_like "$ERR" "DryRunOperation" "create-key-pair --dry-run: DryRunOperation"
+aws_b copy-image --source-region local --source-image-id "$AMI1" --name stolen --dry-run
+tap_like "$ERR" "InvalidAMIID.NotFound|UnauthorizedOperation" "copy-image --dry-run of an image B may not see is refused"
+kiln_as $ACCT_A describe-tags --filters Name=key,Values=dry
+tap_is "$(json 'len(d["Tags"])')" 0 "no tag was made"
+kiln_as $ACCT_A describe-volumes
+tap_is "$(json 'len(d["Volumes"])')" 0 "no volume was made"
+kiln_as $ACCT_A describe-key-pairs
+tap_is "$(json '[k["KeyName"] for k in d["KeyPairs"] if k["KeyName"] == "dry"]')" "[]" "no key pair was made"
+aws_a modify-image-attribute --image-id "$AMI2" --launch-permission "Remove=[{UserId=$ACCT_B}]"
 aws_a describe-images --filters Name=colour,Values=red
 tap_like "$ERR" "InvalidFilter|InvalidParameterValue" "an unknown filter is refused"
 

@@ -223,6 +223,31 @@ int main(void)
                 kiln_image_clear(&got);
         }
         {
+                kiln_block_device_mapping m3;
+                kiln_image dry =
+                        image("ami-0123456789abcdef9", "dry", "snap-0123456789abcdef0", &m3);
+                kiln_image dup =
+                        image("ami-0123456789abcdef8", "web", "snap-0123456789abcdef0", &m3);
+                kiln_image got = {0};
+                ins t3 = {&dry};
+                ins t4 = {&dup};
+
+                registry_set_dry_run(r, true);
+                is_int(registry_write(r, insert_txn, &t3, &e), -1,
+                       "in a dry run, a write that would succeed fails");
+                is_str(e ? e->api_code : NULL, "DryRunOperation", "with DryRunOperation");
+                is_int(kiln_error_reason_of(e), KILN_R_DRY_RUN, "and the dry run's reason");
+                e = kiln_error_free(e);
+                is_int(registry_write(r, insert_txn, &t4, &e), -1,
+                       "a write that would fail fails as it would");
+                ok(e && kiln_error_reason_of(e) != KILN_R_DRY_RUN, "with its own error");
+                e = kiln_error_free(e);
+                is_int(registry_image_get(r, "ami-0123456789abcdef9", &got, &e), -1,
+                       "nothing was written");
+                e = kiln_error_free(e);
+                registry_set_dry_run(r, false);
+        }
+        {
                 kiln_block_device_mapping m2;
                 kiln_image dup =
                         image("ami-0123456789abcdef1", "web", "snap-0123456789abcdef0", &m2);

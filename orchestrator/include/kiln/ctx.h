@@ -32,6 +32,12 @@ KILN_DEFINE_AUTOPTR(kiln_ctx, kiln_ctx_free)
 KILN_PUBLIC int kiln_ctx_act_as(kiln_ctx *ctx, const char *region, const char *account,
                                 kiln_error **err);
 
+/* A dry run (EC2's DryRun): a verb that would change something makes every check it makes
+ * (parameters, existence, ownership and permissions, states), then fails with KILN_E_PERMISSION,
+ * api_code "DryRunOperation" and reason KILN_R_DRY_RUN, having changed nothing. A failing check
+ * fails as it would without the dry run. Describing is not affected. */
+KILN_PUBLIC void kiln_ctx_set_dry_run(kiln_ctx *ctx, bool on);
+
 /* A configured region. */
 typedef struct kiln_region_info {
         char *name;

@@ -31,6 +31,7 @@ typedef enum {
         KILN_R_NONE = 0,
         KILN_R_HOST_KEY_MISMATCH, /* an SSH server presented another host key than the pinned */
         KILN_R_PORT_IN_USE,       /* a host port a domain forwards could not be bound */
+        KILN_R_DRY_RUN,           /* a dry run passed its checks (EC2's DryRunOperation) */
 } kiln_error_reason;
 
 typedef struct kiln_error {

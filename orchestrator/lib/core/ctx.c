@@ -128,6 +128,11 @@ int kiln_ctx_new(const kiln_ctx_options *opts, kiln_ctx **ret, kiln_error **err)
         return 0;
 }
 
+void kiln_ctx_set_dry_run(kiln_ctx *ctx, bool on)
+{
+        registry_set_dry_run(ctx->reg, on);
+}
+
 int kiln_ctx_act_as(kiln_ctx *ctx, const char *region, const char *account, kiln_error **err)
 {
         const kiln_region_info *r = config_region(ctx->cfg, region ? region : "");

@@ -8,7 +8,8 @@
 
 struct registry {
         sqlite3 *db;
-        int last_rc; /* extended code of the last failure, to tell busy from broken */
+        int last_rc;  /* extended code of the last failure, to tell busy from broken */
+        bool dry_run; /* write transactions roll back once they succeed (kiln_ctx_set_dry_run) */
 };
 
 typedef sqlite3_stmt registry_stmt_t;

@@ -195,9 +195,13 @@ static bool registry_busy(int rc)
         return rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
 }
 
-static int registry_txn(registry *r, const char *begin, registry_txn_fn fn, void *userdata,
+/* A transaction, retried while another process holds the lock. In a dry run, a write
+ * transaction that succeeds is rolled back, and the caller fails with DryRunOperation: the
+ * first write of a verb is where its checks end, so nothing after it happens. */
+static int registry_txn(registry *r, bool write, registry_txn_fn fn, void *userdata,
                         kiln_error **err)
 {
+        const char *begin = write ? "BEGIN IMMEDIATE" : "BEGIN";
         time_t deadline = time(NULL) + REGISTRY_RETRY_SECONDS;
         long backoff = 5;
 
@@ -208,7 +212,16 @@ static int registry_txn(registry *r, const char *begin, registry_txn_fn fn, void
                 r->last_rc = SQLITE_OK;
                 rc = sqlite3_exec(r->db, begin, NULL, NULL, NULL);
                 if (rc == SQLITE_OK) {
-                        if (fn(r, userdata, &e) == 0) {
+                        int ok = fn(r, userdata, &e) == 0;
+
+                        if (ok && write && r->dry_run) {
+                                sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+                                kiln_error_set(err, KILN_E_PERMISSION, "DryRunOperation",
+                                               "Request would have succeeded, but DryRun flag "
+                                               "is set.");
+                                return kiln_error_set_reason(err, KILN_R_DRY_RUN);
+                        }
+                        if (ok) {
                                 rc = sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
                                 if (rc == SQLITE_OK)
                                         return 0;
@@ -231,12 +244,17 @@ static int registry_txn(registry *r, const char *begin, registry_txn_fn fn, void
 
 int registry_write(registry *r, registry_txn_fn fn, void *userdata, kiln_error **err)
 {
-        return registry_txn(r, "BEGIN IMMEDIATE", fn, userdata, err);
+        return registry_txn(r, true, fn, userdata, err);
+}
+
+void registry_set_dry_run(registry *r, bool on)
+{
+        r->dry_run = on;
 }
 
 int registry_read(registry *r, registry_txn_fn fn, void *userdata, kiln_error **err)
 {
-        return registry_txn(r, "BEGIN", fn, userdata, err);
+        return registry_txn(r, false, fn, userdata, err);
 }
 
 static bool column_exists(registry *r, const char *table, const char *column)

@@ -23,6 +23,9 @@ typedef int (*registry_txn_fn)(registry *r, void *userdata, kiln_error **err);
 /* Runs fn in a write transaction: committed if fn returns 0, rolled back otherwise (and on
  * any error, which is returned). Busy and locked states are waited out. */
 int registry_write(registry *r, registry_txn_fn fn, void *userdata, kiln_error **err);
+/* In a dry run, every write transaction whose fn succeeds is rolled back and fails with
+ * DryRunOperation (kiln_ctx_set_dry_run). */
+void registry_set_dry_run(registry *r, bool on);
 /* Runs fn in a read transaction (one consistent snapshot of the database). */
 int registry_read(registry *r, registry_txn_fn fn, void *userdata, kiln_error **err);
 
