@@ -5,6 +5,7 @@
  * kiln context of the key's account and the credential scope's region. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -355,6 +356,11 @@ int ec2_serve(const ec2_options *o, kiln_error **err)
 
         if (parse_listen(listen, &ss, &v6, err) < 0)
                 return -1;
+        /* A long answer (DescribeImages of thousands) is megabytes built in memory: keep such
+         * blocks in the threads' heaps, reused by the next request, rather than have every
+         * request map, fault in and unmap them anew. */
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+        mallopt(M_TRIM_THRESHOLD, 32 << 20);
         if (!o->tls_cert != !o->tls_key)
                 return kiln_error_set(err, KILN_E_INVALID, NULL,
                                       "HTTPS needs both --tls-cert and --tls-key");

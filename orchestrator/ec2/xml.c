@@ -88,7 +88,9 @@ char *ec2_xml_end(ec2_xml *x, size_t *ret_len)
         xmlFreeTextWriter(x->w);
         x->w = NULL;
         *ret_len = (size_t) xmlBufferLength(x->buf);
-        text = strndup((const char *) xmlBufferContent(x->buf), *ret_len);
+        /* The buffer's own memory, not a copy (an answer may be megabytes); libxml2 allocates
+         * with malloc, as kiln never calls xmlMemSetup. */
+        text = (char *) xmlBufferDetach(x->buf);
         if (!text)
                 abort();
         xmlBufferFree(x->buf);
