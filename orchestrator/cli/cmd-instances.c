@@ -8,130 +8,6 @@
 
 #include "cli.h"
 
-static void emit_connection(cli_writer *w, kiln_ctx *ctx, const kiln_instance *inst)
-{
-        kiln_connection c = {0};
-
-        if (kiln_instance_connection(ctx, inst, NULL, &c, NULL) < 0)
-                return;
-        cli_w_object(w, "ConnectionInfo");
-        cli_w_str(w, "Protocol", c.protocol);
-        cli_w_str(w, "Host", c.host);
-        cli_w_int(w, "Port", c.port);
-        cli_w_str(w, "User", c.user);
-        cli_w_str(w, "KnownHostsLine", c.known_hosts_line);
-        cli_w_str(w, "KnownHostsFile", c.known_hosts_file);
-        cli_w_str(w, "IdentityFile", c.identity_file);
-        cli_w_str(w, "SshCommand", c.command);
-        cli_w_end_object(w);
-        kiln_connection_clear(&c);
-}
-
-static void emit_instance(cli_writer *w, kiln_ctx *ctx, const kiln_instance *inst)
-{
-        bool running = strcmp(inst->state, "running") == 0;
-        bool windows = strcmp(inst->platform, "windows") == 0;
-        kiln_autofree char *launch = cli_timestamp(inst->launch_time);
-        char zone[128];
-
-        snprintf(zone, sizeof(zone), "%sa", inst->region);
-        cli_w_object(w, NULL);
-        cli_w_int(w, "AmiLaunchIndex", inst->launch_index);
-        cli_w_str(w, "ImageId", inst->image_id);
-        cli_w_str(w, "InstanceId", inst->instance_id);
-        cli_w_str(w, "InstanceType", inst->instance_type);
-        cli_w_str(w, "KeyName", inst->key_name);
-        cli_w_str(w, "LaunchTime", launch);
-        cli_w_object(w, "Monitoring");
-        cli_w_str(w, "State", "disabled");
-        cli_w_end_object(w);
-        cli_w_object(w, "Placement");
-        cli_w_str(w, "AvailabilityZone", zone);
-        cli_w_str(w, "GroupName", "");
-        cli_w_str(w, "Tenancy", "default");
-        cli_w_end_object(w);
-        if (windows)
-                cli_w_str(w, "Platform", "windows");
-        if (inst->network) {
-                /* A libvirt network: the address of the guest's DHCP lease, once it has one. */
-                char dns[128] = "";
-
-                if (running && inst->host) {
-                        int n = snprintf(dns, sizeof(dns), "ip-%s", inst->host);
-
-                        for (int i = 0; i < n && dns[i]; i++)
-                                if (dns[i] == '.' || dns[i] == ':')
-                                        dns[i] = '-';
-                        snprintf(dns + strlen(dns), sizeof(dns) - strlen(dns), ".compute.internal");
-                }
-                cli_w_str(w, "PrivateDnsName", dns);
-                if (running)
-                        cli_w_str(w, "PrivateIpAddress", inst->host);
-                cli_w_array(w, "ProductCodes");
-                cli_w_end_array(w);
-                cli_w_str(w, "PublicDnsName", "");
-                cli_w_str(w, "NetworkName", inst->network);
-        } else {
-                /* User networking: QEMU's fixed guest address, reached through 127.0.0.1. */
-                cli_w_str(w, "PrivateDnsName", running ? "ip-10-0-2-15.compute.internal" : "");
-                if (running)
-                        cli_w_str(w, "PrivateIpAddress", "10.0.2.15");
-                cli_w_array(w, "ProductCodes");
-                cli_w_end_array(w);
-                cli_w_str(w, "PublicDnsName", running ? "localhost" : "");
-                if (running)
-                        cli_w_str(w, "PublicIpAddress", inst->host);
-        }
-        cli_w_object(w, "State");
-        cli_w_int(w, "Code", inst->state_code);
-        cli_w_str(w, "Name", inst->state);
-        cli_w_end_object(w);
-        cli_w_str(w, "StateTransitionReason",
-                  inst->transition_reason ? inst->transition_reason : "");
-        cli_w_str(w, "Architecture", inst->architecture);
-        cli_w_array(w, "BlockDeviceMappings");
-        for (size_t i = 0; i < inst->n_volumes; i++) {
-                kiln_autofree char *attach = cli_timestamp(inst->volumes[i].attach_time);
-
-                cli_w_object(w, NULL);
-                cli_w_str(w, "DeviceName", inst->volumes[i].device_name);
-                cli_w_object(w, "Ebs");
-                cli_w_str(w, "AttachTime", attach);
-                cli_w_bool(w, "DeleteOnTermination", inst->volumes[i].delete_on_termination);
-                cli_w_str(w, "Status", "attached");
-                cli_w_str(w, "VolumeId", inst->volumes[i].volume_id);
-                cli_w_end_object(w);
-                cli_w_end_object(w);
-        }
-        cli_w_end_array(w);
-        cli_w_str(w, "ClientToken", "");
-        cli_w_bool(w, "EbsOptimized", false);
-        cli_w_bool(w, "EnaSupport", true);
-        cli_w_str(w, "Hypervisor", "xen");
-        cli_w_array(w, "NetworkInterfaces");
-        cli_w_end_array(w);
-        cli_w_str(w, "RootDeviceName", inst->root_device_name);
-        cli_w_str(w, "RootDeviceType", "ebs");
-        cli_w_array(w, "SecurityGroups");
-        cli_w_end_array(w);
-        cli_w_bool(w, "SourceDestCheck", true);
-        if (inst->state_reason_code) {
-                cli_w_object(w, "StateReason");
-                cli_w_str(w, "Code", inst->state_reason_code);
-                cli_w_str(w, "Message", inst->state_reason_message);
-                cli_w_end_object(w);
-        }
-        kiln_shape_tags(cli_w_sink(w), inst->tags, inst->n_tags);
-        cli_w_str(w, "VirtualizationType", "hvm");
-        cli_w_str(w, "BootMode", inst->boot_mode);
-        cli_w_str(w, "PlatformDetails", windows ? "Windows" : "Linux/UNIX");
-        cli_w_str(w, "UsageOperation", windows ? "RunInstances:0002" : "RunInstances");
-        if (strcmp(inst->state, "terminated") != 0)
-                emit_connection(w, ctx, inst);
-        cli_w_str(w, "Accelerator", inst->accel);
-        cli_w_end_object(w);
-}
-
 /* --user-data TEXT, file://PATH or fileb://PATH, as the aws CLI reads it. */
 static int read_user_data(const char *arg, char **ret, size_t *ret_len)
 {
@@ -185,6 +61,7 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
         spec.instance_type = cli_arg_get(args, "instance-type");
         spec.key_name = cli_arg_get(args, "key-name");
         spec.network = cli_arg_get(args, "network");
+        spec.client_token = cli_arg_get(args, "client-token");
         spec.count = 1;
         if (!spec.image_id)
                 return cli_usage_error("run-instances needs --image-id");
@@ -228,18 +105,11 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
         }
         {
                 cli_writer *w = cli_writer_new(g);
+                kiln_connection *c = kiln_instance_connections(ctx, list, n);
 
-                cli_w_object(w, NULL);
-                cli_w_array(w, "Groups");
-                cli_w_end_array(w);
-                cli_w_array(w, "Instances");
-                for (size_t i = 0; i < n; i++)
-                        emit_instance(w, ctx, &list[i]);
-                cli_w_end_array(w);
-                cli_w_str(w, "OwnerId", kiln_ctx_account(ctx));
-                cli_w_str(w, "ReservationId", n ? list[0].reservation_id : "");
-                cli_w_end_object(w);
+                kiln_shape_reservation(cli_w_sink(w), list, n, c);
                 cli_writer_finish(w, g);
+                kiln_connections_free(c, n);
         }
         kiln_instances_free(list, n);
         return err ? cli_fail(err) : CLI_EXIT_OK;
@@ -266,32 +136,13 @@ static int cmd_describe_instances(const cli_verb *verb, const cli_global *g, con
         if (ctx &&
             kiln_instances_describe(ctx, ids, n_ids, filters, n_filters, &list, &n, &err) == 0) {
                 cli_writer *w = cli_writer_new(g);
+                kiln_connection *c = kiln_instance_connections(ctx, list, n);
 
                 cli_w_object(w, NULL);
-                cli_w_array(w, "Reservations");
-                for (size_t i = 0; i < n; i++) {
-                        bool first = i == 0 || strcmp(list[i].reservation_id,
-                                                      list[i - 1].reservation_id) != 0;
-                        bool last = i + 1 == n ||
-                                    strcmp(list[i].reservation_id, list[i + 1].reservation_id) != 0;
-
-                        if (first) {
-                                cli_w_object(w, NULL);
-                                cli_w_array(w, "Groups");
-                                cli_w_end_array(w);
-                                cli_w_array(w, "Instances");
-                        }
-                        emit_instance(w, ctx, &list[i]);
-                        if (last) {
-                                cli_w_end_array(w);
-                                cli_w_str(w, "OwnerId", list[i].owner_id);
-                                cli_w_str(w, "ReservationId", list[i].reservation_id);
-                                cli_w_end_object(w);
-                        }
-                }
-                cli_w_end_array(w);
+                kiln_shape_reservations(cli_w_sink(w), list, n, c);
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);
+                kiln_connections_free(c, n);
                 kiln_instances_free(list, n);
         }
         free(ids);
@@ -313,8 +164,6 @@ typedef enum { CHANGE_STOP, CHANGE_START, CHANGE_TERMINATE, CHANGE_REBOOT } chan
 
 static int change(const cli_global *g, const cli_args *args, change_kind kind)
 {
-        static const char *const keys[] = {"StoppingInstances", "StartingInstances",
-                                           "TerminatingInstances", NULL};
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         const char **ids = NULL;
@@ -346,25 +195,16 @@ static int change(const cli_global *g, const cli_args *args, change_kind kind)
                 return rc;
         if (rc < 0)
                 return cli_fail(err);
-        if (keys[kind]) {
+        if (kind != CHANGE_REBOOT) {
+                static const kiln_change_kind shapes[] = {
+                        [CHANGE_STOP] = KILN_CHANGE_STOPPING,
+                        [CHANGE_START] = KILN_CHANGE_STARTING,
+                        [CHANGE_TERMINATE] = KILN_CHANGE_TERMINATING,
+                };
                 cli_writer *w = cli_writer_new(g);
 
                 cli_w_object(w, NULL);
-                cli_w_array(w, keys[kind]);
-                for (size_t i = 0; i < n; i++) {
-                        cli_w_object(w, NULL);
-                        cli_w_object(w, "CurrentState");
-                        cli_w_int(w, "Code", c[i].current_code);
-                        cli_w_str(w, "Name", c[i].current);
-                        cli_w_end_object(w);
-                        cli_w_str(w, "InstanceId", c[i].instance_id);
-                        cli_w_object(w, "PreviousState");
-                        cli_w_int(w, "Code", c[i].previous_code);
-                        cli_w_str(w, "Name", c[i].previous);
-                        cli_w_end_object(w);
-                        cli_w_end_object(w);
-                }
-                cli_w_end_array(w);
+                kiln_shape_state_changes(cli_w_sink(w), shapes[kind], c, n);
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);
         }
@@ -427,6 +267,35 @@ static int cmd_get_console_output(const cli_verb *verb, const cli_global *g, con
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);
         }
+        return CLI_EXIT_OK;
+}
+
+static int cmd_describe_instance_types(const cli_verb *verb, const cli_global *g,
+                                       const cli_args *args)
+{
+        kiln_autoptr(kiln_error) err = NULL;
+        const char **names = NULL;
+        size_t n_names = cli_arg_all(args, "instance-types", &names), n = 0;
+        kiln_instance_type *t = NULL;
+        int rc;
+
+        (void) verb;
+        rc = kiln_instance_types_describe(names, n_names, &t, &n, &err);
+        free(names);
+        if (rc < 0)
+                return cli_fail(err);
+        {
+                cli_writer *w = cli_writer_new(g);
+
+                cli_w_object(w, NULL);
+                kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_INSTANCE_TYPES);
+                for (size_t i = 0; i < n; i++)
+                        kiln_shape_instance_type(cli_w_sink(w), &t[i]);
+                cli_w_end_array(w);
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+        }
+        kiln_instance_types_free(t, n);
         return CLI_EXIT_OK;
 }
 
@@ -530,6 +399,8 @@ static const cli_opt run_opts[] = {
         {"block-device-mappings", CLI_ARG_LIST, "DeviceName=D,Ebs={VolumeSize=N,...}...",
          "grow a volume of the image, add volumes (empty or from SnapshotId), leave one out "
          "(NoDevice=)"},
+        {"client-token", CLI_ARG_ONE, "TOKEN",
+         "idempotency: a retry with it gets the same instances"},
         CLI_END_OPTS,
 };
 
@@ -555,6 +426,13 @@ static const cli_opt stop_opts[] = {
 
 static const cli_opt console_opts[] = {
         {"instance-id", CLI_ARG_ONE, "ID", "the instance"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt types_opts[] = {
+        {"instance-types", CLI_ARG_LIST, "TYPE...",
+         "only these (all of templates/instance-types.json "
+         "by default)"},
         CLI_END_OPTS,
 };
 
@@ -595,6 +473,10 @@ const cli_verb cli_instance_verbs[] = {
         {"get-console-output", "instances", "the last 64 KiB of an instance's serial console",
          "--instance-id ID", console_opts, 0, cmd_get_console_output,
          "kiln get-console-output --instance-id i-... --output text"},
+        {"describe-instance-types", "instances",
+         "the instance types: vCPUs and memory (templates/instance-types.json)",
+         "[--instance-types TYPE...]", types_opts, 0, cmd_describe_instance_types,
+         "kiln describe-instance-types --instance-types t3.micro t3.small"},
         {"wait", "instances",
          "wait until instances are running, ready, stopped or terminated, volumes available or "
          "in use, snapshots completed, images available",

@@ -31,12 +31,7 @@ static const char *param_at(ec2_call *c, const char *prefix, size_t i, const cha
 
 /* ---- TagSpecification.N.ResourceType, TagSpecification.N.Tag.M.Key/Value ---- */
 
-typedef struct tag_specs {
-        kiln_tag_spec *specs;
-        size_t n;
-} tag_specs;
-
-static void tag_specs_free(tag_specs *t)
+void ec2_tag_specs_free(ec2_tag_specs *t)
 {
         for (size_t i = 0; i < t->n; i++)
                 free((void *) t->specs[i].tags);
@@ -45,7 +40,7 @@ static void tag_specs_free(tag_specs *t)
         t->n = 0;
 }
 
-static int parse_tag_specs(ec2_call *c, tag_specs *ret, kiln_error **err)
+int ec2_parse_tag_specs(ec2_call *c, ec2_tag_specs *ret, kiln_error **err)
 {
         memset(ret, 0, sizeof(*ret));
         for (size_t i = 1; i <= MAX_ITEMS; i++) {
@@ -65,7 +60,7 @@ static int parse_tag_specs(ec2_call *c, tag_specs *ret, kiln_error **err)
                                 break;
                         if (!kv) {
                                 free(tags);
-                                tag_specs_free(ret);
+                                ec2_tag_specs_free(ret);
                                 ec2_need(NULL, key, err);
                                 return -1;
                         }
@@ -78,7 +73,7 @@ static int parse_tag_specs(ec2_call *c, tag_specs *ret, kiln_error **err)
                         break;
                 if (!type) {
                         free(tags);
-                        tag_specs_free(ret);
+                        ec2_tag_specs_free(ret);
                         return kiln_error_set(err, KILN_E_INVALID, "MissingParameter",
                                               "The request must contain the parameter "
                                               "TagSpecification.%zu.ResourceType",
@@ -109,7 +104,7 @@ static int parse_int(const char *v, const char *name, int64_t *ret, kiln_error *
         return 0;
 }
 
-static int parse_mappings(ec2_call *c, kiln_mapping_spec **ret, size_t *ret_n, kiln_error **err)
+int ec2_parse_mappings(ec2_call *c, kiln_mapping_spec **ret, size_t *ret_n, kiln_error **err)
 {
         kiln_mapping_spec *m = NULL;
         size_t n = 0;
@@ -255,7 +250,7 @@ int ec2_register_image(ec2_call *c, kiln_error **err)
         spec.boot_mode = ec2_param(c->params, "BootMode");
         virt = ec2_param(c->params, "VirtualizationType");
         ena = ec2_param(c->params, "EnaSupport");
-        if (ec2_need(spec.name, "Name", err) < 0 || parse_mappings(c, &maps, &n_maps, err) < 0)
+        if (ec2_need(spec.name, "Name", err) < 0 || ec2_parse_mappings(c, &maps, &n_maps, err) < 0)
                 return -1;
         if (virt && strcmp(virt, "hvm") != 0) {
                 kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
@@ -437,12 +432,12 @@ int ec2_create_snapshot(ec2_call *c, kiln_error **err)
 {
         kiln_snapshot_spec spec = {0};
         kiln_snapshot s = {0};
-        tag_specs tags = {0};
+        ec2_tag_specs tags = {0};
         int rc = -1;
 
         spec.volume_id = ec2_param(c->params, "VolumeId");
         spec.description = ec2_param(c->params, "Description");
-        if (ec2_need(spec.volume_id, "VolumeId", err) < 0 || parse_tag_specs(c, &tags, err) < 0)
+        if (ec2_need(spec.volume_id, "VolumeId", err) < 0 || ec2_parse_tag_specs(c, &tags, err) < 0)
                 return -1;
         spec.tag_specs = tags.specs;
         spec.n_tag_specs = tags.n;
@@ -451,7 +446,7 @@ int ec2_create_snapshot(ec2_call *c, kiln_error **err)
                 kiln_snapshot_clear(&s);
                 rc = 0;
         }
-        tag_specs_free(&tags);
+        ec2_tag_specs_free(&tags);
         return rc;
 }
 
@@ -461,7 +456,7 @@ int ec2_create_volume(ec2_call *c, kiln_error **err)
 {
         kiln_volume_spec spec = {0};
         kiln_volume v = {0};
-        tag_specs tags = {0};
+        ec2_tag_specs tags = {0};
         const char *enc = ec2_param(c->params, "Encrypted");
         int rc = -1;
 
@@ -471,7 +466,7 @@ int ec2_create_volume(ec2_call *c, kiln_error **err)
         spec.availability_zone = ec2_param(c->params, "AvailabilityZone");
         if (ec2_need(spec.availability_zone, "AvailabilityZone", err) < 0 ||
             parse_int(ec2_param(c->params, "Size"), "Size", &spec.size, err) < 0 ||
-            parse_tag_specs(c, &tags, err) < 0)
+            ec2_parse_tag_specs(c, &tags, err) < 0)
                 return -1;
         spec.tag_specs = tags.specs;
         spec.n_tag_specs = tags.n;
@@ -484,7 +479,7 @@ int ec2_create_volume(ec2_call *c, kiln_error **err)
                 kiln_volume_clear(&v);
                 rc = 0;
         }
-        tag_specs_free(&tags);
+        ec2_tag_specs_free(&tags);
         return rc;
 }
 
@@ -497,10 +492,10 @@ int ec2_create_key_pair(ec2_call *c, kiln_error **err)
         const char *format = ec2_param(c->params, "KeyFormat");
         char *material = NULL;
         kiln_keypair kp = {0};
-        tag_specs tags = {0};
+        ec2_tag_specs tags = {0};
         int rc = -1;
 
-        if (ec2_need(name, "KeyName", err) < 0 || parse_tag_specs(c, &tags, err) < 0)
+        if (ec2_need(name, "KeyName", err) < 0 || ec2_parse_tag_specs(c, &tags, err) < 0)
                 return -1;
         if (ec2_params_done(c, err) == 0 &&
             kiln_keypair_create(c->ctx, name, type, format, NULL, tags.specs, tags.n, &kp,
@@ -510,7 +505,7 @@ int ec2_create_key_pair(ec2_call *c, kiln_error **err)
                 kiln_keypair_clear(&kp);
                 rc = 0;
         }
-        tag_specs_free(&tags);
+        ec2_tag_specs_free(&tags);
         return rc;
 }
 
@@ -519,11 +514,12 @@ int ec2_import_key_pair(ec2_call *c, kiln_error **err)
         const char *name = ec2_param(c->params, "KeyName");
         const char *material = ec2_param(c->params, "PublicKeyMaterial");
         kiln_keypair kp = {0};
-        tag_specs tags = {0};
+        ec2_tag_specs tags = {0};
         int rc = -1;
 
         if (ec2_need(name, "KeyName", err) < 0 ||
-            ec2_need(material, "PublicKeyMaterial", err) < 0 || parse_tag_specs(c, &tags, err) < 0)
+            ec2_need(material, "PublicKeyMaterial", err) < 0 ||
+            ec2_parse_tag_specs(c, &tags, err) < 0)
                 return -1;
         if (ec2_params_done(c, err) == 0 &&
             kiln_keypair_import(c->ctx, name, material, tags.specs, tags.n, &kp, err) == 0) {
@@ -531,6 +527,6 @@ int ec2_import_key_pair(ec2_call *c, kiln_error **err)
                 kiln_keypair_clear(&kp);
                 rc = 0;
         }
-        tag_specs_free(&tags);
+        ec2_tag_specs_free(&tags);
         return rc;
 }

@@ -68,12 +68,7 @@ int ec2_need(const char *v, const char *name, kiln_error **err)
 
 /* ---- paging ---- */
 
-typedef struct page {
-        size_t first, end; /* items [first, end) */
-        bool more;
-} page;
-
-static int paging(ec2_call *c, bool allowed_with_ids, size_t n_ids, page *p, kiln_error **err)
+int ec2_paging(ec2_call *c, bool allowed_with_ids, size_t n_ids, ec2_page *p, kiln_error **err)
 {
         const char *max = ec2_param(c->params, "MaxResults");
         const char *token = ec2_param(c->params, "NextToken");
@@ -107,7 +102,7 @@ static int paging(ec2_call *c, bool allowed_with_ids, size_t n_ids, page *p, kil
 }
 
 /* Clamps the page to n items and writes NextToken after the list, if there is more. */
-static void page_fit(page *p, size_t n)
+void ec2_page_fit(ec2_page *p, size_t n)
 {
         if (p->first > n)
                 p->first = n;
@@ -116,7 +111,7 @@ static void page_fit(page *p, size_t n)
                 p->end = n;
 }
 
-static void page_token(ec2_call *c, const page *p)
+void ec2_page_token(ec2_call *c, const ec2_page *p)
 {
         char t[32];
 
@@ -218,7 +213,7 @@ static int describe_images(ec2_call *c, kiln_error **err)
         size_t nf = 0, n = 0;
         kiln_image *imgs = NULL;
         bool deprecated = false;
-        page p;
+        ec2_page p;
         int rc = -1;
 
         q.n_image_ids = ec2_param_list(c->params, "ImageId", &ids);
@@ -230,18 +225,18 @@ static int describe_images(ec2_call *c, kiln_error **err)
         /* No image of kiln's is ever deprecated, so both answers are the same. */
         if (ec2_param_filters(c->params, &f, &nf, err) < 0 ||
             ec2_param_bool(c->params, "IncludeDeprecated", false, &deprecated, err) < 0 ||
-            paging(c, false, q.n_image_ids, &p, err) < 0 || ec2_params_done(c, err) < 0)
+            ec2_paging(c, false, q.n_image_ids, &p, err) < 0 || ec2_params_done(c, err) < 0)
                 goto out;
         q.filters = f;
         q.n_filters = nf;
         if (kiln_images_describe(c->ctx, &q, &imgs, &n, err) < 0)
                 goto out;
-        page_fit(&p, n);
+        ec2_page_fit(&p, n);
         kiln_shape_list_begin(S(c), KILN_LIST_IMAGES);
         for (size_t i = p.first; i < p.end; i++)
                 kiln_shape_image(S(c), &imgs[i]);
         S(c)->end_array(S(c));
-        page_token(c, &p);
+        ec2_page_token(c, &p);
         kiln_images_free(imgs, n);
         rc = 0;
 out:
@@ -272,7 +267,7 @@ static int describe_snapshots(ec2_call *c, kiln_error **err)
         kiln_filter *f = NULL;
         size_t nf = 0, n = 0;
         kiln_snapshot *snaps = NULL;
-        page p;
+        ec2_page p;
         int rc = -1;
 
         q.n_snapshot_ids = ec2_param_list(c->params, "SnapshotId", &ids);
@@ -282,18 +277,18 @@ static int describe_snapshots(ec2_call *c, kiln_error **err)
         q.n_restorable_by = ec2_param_list(c->params, "RestorableBy", &users);
         q.restorable_by = users;
         if (ec2_param_filters(c->params, &f, &nf, err) < 0 ||
-            paging(c, false, q.n_snapshot_ids, &p, err) < 0 || ec2_params_done(c, err) < 0)
+            ec2_paging(c, false, q.n_snapshot_ids, &p, err) < 0 || ec2_params_done(c, err) < 0)
                 goto out;
         q.filters = f;
         q.n_filters = nf;
         if (kiln_snapshots_describe(c->ctx, &q, &snaps, &n, err) < 0)
                 goto out;
-        page_fit(&p, n);
+        ec2_page_fit(&p, n);
         kiln_shape_list_begin(S(c), KILN_LIST_SNAPSHOTS);
         for (size_t i = p.first; i < p.end; i++)
                 kiln_shape_snapshot(S(c), &snaps[i]);
         S(c)->end_array(S(c));
-        page_token(c, &p);
+        ec2_page_token(c, &p);
         kiln_snapshots_free(snaps, n);
         rc = 0;
 out:
@@ -323,19 +318,19 @@ static int describe_volumes(ec2_call *c, kiln_error **err)
         size_t n_ids = ec2_param_list(c->params, "VolumeId", &ids), nf = 0, n = 0;
         kiln_filter *f = NULL;
         kiln_volume *vols = NULL;
-        page p;
+        ec2_page p;
         int rc = -1;
 
         if (ec2_param_filters(c->params, &f, &nf, err) < 0 ||
-            paging(c, false, n_ids, &p, err) < 0 || ec2_params_done(c, err) < 0 ||
+            ec2_paging(c, false, n_ids, &p, err) < 0 || ec2_params_done(c, err) < 0 ||
             kiln_volumes_describe(c->ctx, ids, n_ids, f, nf, &vols, &n, err) < 0)
                 goto out;
-        page_fit(&p, n);
+        ec2_page_fit(&p, n);
         kiln_shape_list_begin(S(c), KILN_LIST_VOLUMES);
         for (size_t i = p.first; i < p.end; i++)
                 kiln_shape_volume(S(c), &vols[i], true);
         S(c)->end_array(S(c));
-        page_token(c, &p);
+        ec2_page_token(c, &p);
         kiln_volumes_free(vols, n);
         rc = 0;
 out:
@@ -483,13 +478,13 @@ static int describe_tags(ec2_call *c, kiln_error **err)
         kiln_filter *f = NULL;
         size_t nf = 0, n = 0;
         kiln_tag_description *d = NULL;
-        page p;
+        ec2_page p;
         int rc = -1;
 
-        if (ec2_param_filters(c->params, &f, &nf, err) < 0 || paging(c, true, 0, &p, err) < 0 ||
+        if (ec2_param_filters(c->params, &f, &nf, err) < 0 || ec2_paging(c, true, 0, &p, err) < 0 ||
             ec2_params_done(c, err) < 0 || kiln_tags_describe(c->ctx, f, nf, &d, &n, err) < 0)
                 goto out;
-        page_fit(&p, n);
+        ec2_page_fit(&p, n);
         S(c)->array(S(c), "Tags", "tagSet");
         for (size_t i = p.first; i < p.end; i++) {
                 S(c)->object(S(c), NULL, NULL);
@@ -500,7 +495,7 @@ static int describe_tags(ec2_call *c, kiln_error **err)
                 S(c)->end_object(S(c));
         }
         S(c)->end_array(S(c));
-        page_token(c, &p);
+        ec2_page_token(c, &p);
         kiln_tag_descriptions_free(d, n);
         rc = 0;
 out:
@@ -508,11 +503,7 @@ out:
         return rc;
 }
 
-static const struct {
-        const char *name;
-        ec2_action_fn fn;
-        bool writes; /* changes something: a DryRun goes through the library's checks */
-} actions[] = {
+static const ec2_action actions[] = {
         {"CopyImage", ec2_copy_image, true},
         {"CreateKeyPair", ec2_create_key_pair, true},
         {"CreateSnapshot", ec2_create_snapshot, true},
@@ -538,14 +529,18 @@ static const struct {
         {"RegisterImage", ec2_register_image, true},
         {"ResetImageAttribute", ec2_reset_image_attribute, true},
         {"ResetSnapshotAttribute", ec2_reset_snapshot_attribute, true},
+        {NULL, NULL, false},
 };
 
 ec2_action_fn ec2_action_find(const char *name, bool *ret_writes)
 {
-        for (size_t i = 0; name && i < sizeof(actions) / sizeof(actions[0]); i++)
-                if (strcmp(actions[i].name, name) == 0) {
-                        *ret_writes = actions[i].writes;
-                        return actions[i].fn;
-                }
+        static const ec2_action *const tables[] = {actions, ec2_instance_actions};
+
+        for (size_t t = 0; name && t < sizeof(tables) / sizeof(tables[0]); t++)
+                for (const ec2_action *a = tables[t]; a->name; a++)
+                        if (strcmp(a->name, name) == 0) {
+                                *ret_writes = a->writes;
+                                return a->fn;
+                        }
         return NULL;
 }

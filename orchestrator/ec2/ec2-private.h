@@ -77,7 +77,40 @@ int ec2_need(const char *v, const char *name, kiln_error **err);
 /* <return>true</return>, the answer of actions without output. */
 void ec2_return_true(ec2_call *c);
 
-/* actions-write.c: the actions that make or change resources */
+/* Paging where EC2 pages: MaxResults (5 to 1000; InvalidParameterCombination with IDs unless
+ * allowed_with_ids) and NextToken (the index of the next item). */
+typedef struct ec2_page {
+        size_t first, end; /* items [first, end) */
+        bool more;
+} ec2_page;
+int ec2_paging(ec2_call *c, bool allowed_with_ids, size_t n_ids, ec2_page *p, kiln_error **err);
+/* Clamps the page to n items. */
+void ec2_page_fit(ec2_page *p, size_t n);
+/* NextToken, after the list, if there is more. */
+void ec2_page_token(ec2_call *c, const ec2_page *p);
+
+/* An action: its name, function, and whether it changes something (a DryRun then goes through
+ * the library's checks). Tables end with a NULL name. */
+typedef struct ec2_action {
+        const char *name;
+        ec2_action_fn fn;
+        bool writes;
+} ec2_action;
+/* actions-instances.c */
+extern const ec2_action ec2_instance_actions[];
+
+/* actions-write.c: the actions that make or change resources, and the structures they share:
+ * TagSpecification.N (ResourceType, Tag.M.Key/Value) and BlockDeviceMapping.N (DeviceName,
+ * NoDevice, Ebs.SnapshotId/VolumeSize/VolumeType/DeleteOnTermination/Encrypted). The specs
+ * point into the request's parameters. */
+typedef struct ec2_tag_specs {
+        kiln_tag_spec *specs;
+        size_t n;
+} ec2_tag_specs;
+int ec2_parse_tag_specs(ec2_call *c, ec2_tag_specs *ret, kiln_error **err);
+void ec2_tag_specs_free(ec2_tag_specs *t);
+/* *ret is the caller's to free(). */
+int ec2_parse_mappings(ec2_call *c, kiln_mapping_spec **ret, size_t *ret_n, kiln_error **err);
 int ec2_register_image(ec2_call *c, kiln_error **err);
 int ec2_copy_image(ec2_call *c, kiln_error **err);
 int ec2_describe_image_attribute(ec2_call *c, kiln_error **err);

@@ -43,7 +43,7 @@ static void x_str(kiln_sink *s, const char *json, const char *xml, const char *v
 {
         (void) json;
         if (v)
-                xmlTextWriterWriteElement(X(s), u(xml), u(v));
+                xmlTextWriterWriteElement(X(s), u(xml ? xml : "item"), u(v));
 }
 
 static void x_int(kiln_sink *s, const char *json, const char *xml, long long v)

@@ -44,11 +44,12 @@ typedef struct kiln_instance {
         char *architecture;
         char *boot_mode;
         char *root_device_name;
-        char *network;  /* libvirt network, or NULL for user networking */
-        char *host;     /* address to connect to */
-        int port;       /* the service port there (forwarded from 22 or 3389) */
-        char *host_key; /* the pinned SSH host key line */
-        char *accel;    /* kvm or tcg */
+        char *network;      /* libvirt network, or NULL for user networking */
+        char *host;         /* address to connect to */
+        int port;           /* the service port there (forwarded from 22 or 3389) */
+        char *host_key;     /* the pinned SSH host key line */
+        char *accel;        /* kvm or tcg */
+        char *client_token; /* RunInstances' ClientToken, or NULL */
         kiln_instance_volume *volumes;
         size_t n_volumes;
         kiln_tag *tags; /* sorted by key */
@@ -85,6 +86,9 @@ typedef struct kiln_run_spec {
         /* BlockDeviceMappings: a bigger root, added volumes, mappings left out. */
         const kiln_mapping_spec *mappings;
         size_t n_mappings;
+        /* EC2's ClientToken: a retry with the same token and request gets the instances the
+         * first one launched; with another request, IdempotentParameterMismatch. */
+        const char *client_token;
 } kiln_run_spec;
 
 /* Launches count instances (all or none) and returns them running; readiness is
@@ -131,6 +135,21 @@ KILN_PUBLIC int kiln_instances_terminate(kiln_ctx *ctx, const char *const *ids, 
 KILN_PUBLIC int kiln_instance_console(kiln_ctx *ctx, const char *instance_id, char **ret_output,
                                       kiln_error **err);
 
+/* An instance type of templates/instance-types.json (DescribeInstanceTypes). */
+typedef struct kiln_instance_type {
+        char *name;
+        unsigned vcpus;
+        unsigned memory_mib;
+        bool is_default; /* what run-instances launches without --instance-type */
+} kiln_instance_type;
+
+/* The types named (all if n_names is 0), in the file's order; InvalidInstanceType for a name
+ * that is none. */
+KILN_PUBLIC int kiln_instance_types_describe(const char *const *names, size_t n_names,
+                                             kiln_instance_type **ret, size_t *ret_n,
+                                             kiln_error **err);
+KILN_PUBLIC void kiln_instance_types_free(kiln_instance_type *list, size_t n);
+
 /* How to reach an instance. */
 typedef struct kiln_connection {
         char *protocol; /* ssh or rdp */
@@ -147,6 +166,11 @@ KILN_PUBLIC int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *ins
                                          const char *identity, kiln_connection *ret,
                                          kiln_error **err);
 KILN_PUBLIC void kiln_connection_clear(kiln_connection *c);
+/* The connections of n instances, for the shapes: one per instance, empty (all NULL) for a
+ * terminated one or one kiln cannot say how to reach. Free with kiln_connections_free. */
+KILN_PUBLIC kiln_connection *kiln_instance_connections(kiln_ctx *ctx, const kiln_instance *list,
+                                                       size_t n);
+KILN_PUBLIC void kiln_connections_free(kiln_connection *c, size_t n);
 /* argv for the system's ssh: pinned host key, strict checking, the identity (given, or the
  * file create-key-pair wrote), then the command words if any. NULL-terminated. */
 KILN_PUBLIC int kiln_instance_ssh_argv(kiln_ctx *ctx, const char *instance_id, const char *identity,

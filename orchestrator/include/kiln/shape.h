@@ -13,6 +13,7 @@
 #include <kiln/common.h>
 #include <kiln/ctx.h>
 #include <kiln/image.h>
+#include <kiln/instance.h>
 #include <kiln/keypair.h>
 #include <kiln/tag.h>
 #include <kiln/volume.h>
@@ -54,14 +55,36 @@ KILN_PUBLIC void kiln_shape_snapshot_attribute(kiln_sink *s, const char *snapsho
                                                const kiln_permission *p, size_t n);
 KILN_PUBLIC void kiln_shape_tags(kiln_sink *s, const kiln_tag *tags, size_t n);
 
+/* Instance, with kiln's ConnectionInfo member if c is not NULL. */
+KILN_PUBLIC void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst,
+                                     const kiln_connection *c);
+/* A Reservation of n instances (RunInstances' answer; conns parallel to list, or NULL). */
+KILN_PUBLIC void kiln_shape_reservation(kiln_sink *s, const kiln_instance *list, size_t n,
+                                        const kiln_connection *conns);
+/* DescribeInstances' Reservations: runs of list with the same reservation ID, one Reservation
+ * each (list in reservation order). */
+KILN_PUBLIC void kiln_shape_reservations(kiln_sink *s, const kiln_instance *list, size_t n,
+                                         const kiln_connection *conns);
+/* InstanceTypeInfo, with kiln's Default member on the type run-instances takes by default. */
+KILN_PUBLIC void kiln_shape_instance_type(kiln_sink *s, const kiln_instance_type *t);
+/* Stop, Start and TerminateInstances' answers: the list of InstanceStateChange. */
+typedef enum {
+        KILN_CHANGE_STOPPING,
+        KILN_CHANGE_STARTING,
+        KILN_CHANGE_TERMINATING,
+} kiln_change_kind;
+KILN_PUBLIC void kiln_shape_state_changes(kiln_sink *s, kiln_change_kind kind,
+                                          const kiln_state_change *c, size_t n);
+
 /* The list member of a describe answer: Images/imagesSet, Snapshots/snapshotSet,
- * Volumes/volumeSet, KeyPairs/keySet, Regions/regionInfo. */
+ * Volumes/volumeSet, KeyPairs/keySet, Regions/regionInfo, InstanceTypes/instanceTypeSet. */
 typedef enum {
         KILN_LIST_IMAGES,
         KILN_LIST_SNAPSHOTS,
         KILN_LIST_VOLUMES,
         KILN_LIST_KEY_PAIRS,
         KILN_LIST_REGIONS,
+        KILN_LIST_INSTANCE_TYPES,
 } kiln_list_kind;
 KILN_PUBLIC void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind);
 

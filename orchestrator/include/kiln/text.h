@@ -47,4 +47,11 @@ KILN_PUBLIC int kiln_text_check(const char *field, const char *value, size_t max
  * the position otherwise. */
 KILN_PUBLIC int kiln_shorthand_to_json(const char *text, char **ret_json, kiln_error **err);
 
+/* Base64 as EC2 carries blobs (UserData, GetConsoleOutput's Output): padded, on one line. */
+KILN_PUBLIC char *kiln_base64(const void *data, size_t len);
+/* The bytes of strict base64 text (white space skipped; "" is no bytes), NUL-terminated in one
+ * allocation to free(); InvalidParameterValue naming field otherwise. */
+KILN_PUBLIC int kiln_base64_parse(const char *field, const char *text, unsigned char **ret,
+                                  size_t *ret_len, kiln_error **err);
+
 #endif

@@ -150,3 +150,20 @@ int kiln_instance_ssh_argv(kiln_ctx *ctx, const char *instance_id, const char *i
         *ret_argv = argv;
         return 0;
 }
+
+kiln_connection *kiln_instance_connections(kiln_ctx *ctx, const kiln_instance *list, size_t n)
+{
+        kiln_connection *c = kiln_xcalloc(n + 1, sizeof(*c));
+
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(list[i].state, "terminated") != 0)
+                        kiln_instance_connection(ctx, &list[i], NULL, &c[i], NULL);
+        return c;
+}
+
+void kiln_connections_free(kiln_connection *c, size_t n)
+{
+        for (size_t i = 0; c && i < n; i++)
+                kiln_connection_clear(&c[i]);
+        free(c);
+}

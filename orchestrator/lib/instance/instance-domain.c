@@ -52,15 +52,16 @@ int instance_free_port(kiln_error **err)
         return ntohs(a.sin_port);
 }
 
-int instance_type_lookup(const char *name, char **ret_name, unsigned *ret_vcpus,
-                         unsigned *ret_memory_mib, kiln_error **err)
+/* Every type of templates/instance-types.json, in its order, the default one marked. */
+static int types_load(kiln_instance_type **ret, size_t *ret_n, kiln_error **err)
 {
         kiln_autofree char *path = data_file("templates/instance-types.json");
         kiln_autofree char *text = NULL;
+        kiln_instance_type *list;
         json_error_t jerr;
         json_t *root, *types, *t;
-        size_t i;
-        int rc = -1;
+        const char *def;
+        size_t i, n = 0;
 
         if (kiln_file_read(path, 1 << 20, &text, NULL, err) < 0)
                 return -1;
@@ -68,25 +69,90 @@ int instance_type_lookup(const char *name, char **ret_name, unsigned *ret_vcpus,
         if (!root)
                 return kiln_error_set(err, KILN_E_JSON, NULL, "%s:%d:%d: %s", path, jerr.line,
                                       jerr.column, jerr.text);
-        if (!name)
-                name = json_string_value(json_object_get(root, "Default"));
+        def = json_string_value(json_object_get(root, "Default"));
         types = json_object_get(root, "InstanceTypes");
+        list = kiln_xcalloc(json_array_size(types) + 1, sizeof(*list));
         json_array_foreach (types, i, t) {
-                const char *n = json_string_value(json_object_get(t, "InstanceType"));
+                const char *name = json_string_value(json_object_get(t, "InstanceType"));
 
-                if (n && name && strcmp(n, name) == 0) {
-                        *ret_name = kiln_xstrdup(n);
-                        *ret_vcpus = (unsigned) json_integer_value(json_object_get(t, "VCpus"));
-                        *ret_memory_mib =
-                                (unsigned) json_integer_value(json_object_get(t, "MemoryMiB"));
+                if (!name)
+                        continue;
+                list[n].name = kiln_xstrdup(name);
+                list[n].vcpus = (unsigned) json_integer_value(json_object_get(t, "VCpus"));
+                list[n].memory_mib = (unsigned) json_integer_value(json_object_get(t, "MemoryMiB"));
+                list[n].is_default = def && strcmp(def, name) == 0;
+                n++;
+        }
+        json_decref(root);
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+void kiln_instance_types_free(kiln_instance_type *list, size_t n)
+{
+        for (size_t i = 0; list && i < n; i++)
+                free(list[i].name);
+        free(list);
+}
+
+int instance_type_lookup(const char *name, char **ret_name, unsigned *ret_vcpus,
+                         unsigned *ret_memory_mib, kiln_error **err)
+{
+        kiln_instance_type *list = NULL;
+        size_t n = 0;
+        int rc = -1;
+
+        if (types_load(&list, &n, err) < 0)
+                return -1;
+        for (size_t i = 0; i < n && rc < 0; i++)
+                if (name ? strcmp(list[i].name, name) == 0 : list[i].is_default) {
+                        *ret_name = kiln_xstrdup(list[i].name);
+                        *ret_vcpus = list[i].vcpus;
+                        *ret_memory_mib = list[i].memory_mib;
                         rc = 0;
                 }
-        }
+        kiln_instance_types_free(list, n);
         if (rc < 0)
                 kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                "Invalid value '%s' for InstanceType.", name ? name : "");
-        json_decref(root);
         return rc;
+}
+
+int kiln_instance_types_describe(const char *const *names, size_t n_names, kiln_instance_type **ret,
+                                 size_t *ret_n, kiln_error **err)
+{
+        kiln_instance_type *list = NULL;
+        size_t n = 0, kept = 0;
+
+        if (types_load(&list, &n, err) < 0)
+                return -1;
+        for (size_t k = 0; k < n_names; k++) {
+                bool known = false;
+
+                for (size_t i = 0; i < n; i++)
+                        known = known || strcmp(list[i].name, names[k]) == 0;
+                if (!known) {
+                        kiln_instance_types_free(list, n);
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidInstanceType",
+                                              "The following supplied instance types do not "
+                                              "exist: [%s]",
+                                              names[k]);
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                bool want = n_names == 0;
+
+                for (size_t k = 0; k < n_names; k++)
+                        want = want || strcmp(list[i].name, names[k]) == 0;
+                if (want)
+                        list[kept++] = list[i];
+                else
+                        free(list[i].name);
+        }
+        *ret = list;
+        *ret_n = kept;
+        return 0;
 }
 
 int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain,

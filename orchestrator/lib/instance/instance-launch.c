@@ -27,6 +27,8 @@ typedef struct launch {
         char *accel;
         char *public_key; /* the key pair's */
         char *reservation_id;
+        char *request;  /* the request's digest, for its ClientToken */
+        char *existing; /* the reservation a request with the same ClientToken made */
 } launch;
 
 static void launch_clear(launch *l)
@@ -36,6 +38,39 @@ static void launch_clear(launch *l)
         free(l->accel);
         free(l->public_key);
         free(l->reservation_id);
+        free(l->request);
+        free(l->existing);
+}
+
+/* What a ClientToken stands for: everything the request asks. */
+static char *request_digest(const kiln_run_spec *s)
+{
+        kiln_autofree char *user_data =
+                s->user_data ? kiln_base64_encode(s->user_data, s->user_data_len, true) : NULL;
+        kiln_buf b = {0};
+
+        kiln_buf_appendf(&b, "image=%s\ntype=%s\nkey=%s\nuser-data=%s\ncount=%d\nnetwork=%s\n",
+                         s->image_id, s->instance_type ? s->instance_type : "",
+                         s->key_name ? s->key_name : "", user_data ? user_data : "", s->count,
+                         s->network ? s->network : "");
+        for (size_t i = 0; i < s->n_mappings; i++) {
+                const kiln_mapping_spec *m = &s->mappings[i];
+
+                kiln_buf_appendf(&b, "mapping=%s,%s,%lld,%d,%s,%d\n", m->device_name,
+                                 m->snapshot_id ? m->snapshot_id : "", (long long) m->volume_size,
+                                 m->delete_on_termination, m->volume_type ? m->volume_type : "",
+                                 m->no_device);
+        }
+        for (size_t i = 0; i < s->n_tag_specs; i++)
+                for (size_t k = 0; k < s->tag_specs[i].n_tags; k++)
+                        kiln_buf_appendf(&b, "tag=%s,%s=%s\n", s->tag_specs[i].resource_type,
+                                         s->tag_specs[i].tags[k].key,
+                                         s->tag_specs[i].tags[k].value);
+        {
+                kiln_autofree char *text = kiln_buf_steal(&b);
+
+                return ctx_request_digest(text);
+        }
 }
 
 /* Everything checked before anything is made. */
@@ -49,6 +84,11 @@ static int launch_check(registry *r, void *userdata, kiln_error **err)
         free(l->public_key);
         l->public_key = NULL;
         if (rules_check_image_id(l->spec->image_id, err) < 0)
+                return -1;
+        free(l->existing);
+        l->existing = NULL;
+        if (ctx_token_check(l->ctx, r, l->spec->client_token, "RunInstances", l->request,
+                            &l->existing, err) < 0)
                 return -1;
         /* A deregistered image is found, and refused below as unavailable (EC2's code). */
         if (registry_image_get(r, l->spec->image_id, &img, &e) < 0 ||
@@ -106,6 +146,8 @@ typedef struct made {
         const char *seed_sha256;        /* while the seed is recorded */
         const kiln_tag_spec *tag_specs; /* the request's TagSpecifications */
         size_t n_tag_specs;
+        kiln_ctx *ctx;
+        const char *request; /* the first instance records the request's ClientToken */
 } made;
 
 static int insert_records(registry *r, void *userdata, kiln_error **err)
@@ -124,6 +166,9 @@ static int insert_records(registry *r, void *userdata, kiln_error **err)
         if (tag_specs_apply(r, m->tag_specs, m->n_tag_specs, "instance", m->inst.instance_id, err) <
             0)
                 return -1;
+        if (m->request && ctx_token_record(m->ctx, r, m->inst.client_token, "RunInstances",
+                                           m->request, m->inst.reservation_id, err) < 0)
+                return -1;
         /* A retried transaction reads them again. */
         kiln_tags_free(m->inst.tags, m->inst.n_tags);
         m->inst.tags = NULL;
@@ -135,6 +180,8 @@ static int forget_records(registry *r, void *userdata, kiln_error **err)
 {
         made *m = userdata;
 
+        if (m->request && ctx_token_forget(m->ctx, r, m->inst.client_token, err) < 0)
+                return -1;
         return registry_instance_delete(r, m->inst.instance_id, err);
 }
 
@@ -354,6 +401,9 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         if (!pool)
                 return -1;
         m->inst.instance_id = kiln_id_new("i");
+        m->ctx = l->ctx;
+        m->request = index == 0 && l->spec->client_token ? l->request : NULL;
+        m->inst.client_token = l->spec->client_token ? kiln_xstrdup(l->spec->client_token) : NULL;
         m->user_data = l->spec->user_data;
         m->user_data_len = l->spec->user_data_len;
         m->tag_specs = l->spec->tag_specs;
@@ -458,6 +508,9 @@ static int launch_prepare(launch *l, kiln_error **err)
         kiln_accel accel = KILN_ACCEL_TCG;
         unsigned vcpus, mem;
 
+        if (ctx_token_validate(l->spec->client_token, err) < 0)
+                return -1;
+        l->request = request_digest(l->spec);
         if (l->spec->count < 1 || l->spec->count > 20)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                       "The count must be between 1 and 20, not %d", l->spec->count);
@@ -489,7 +542,7 @@ int kiln_instances_run(kiln_ctx *ctx, const kiln_run_spec *spec, kiln_instance *
                        kiln_error **err)
 {
         kiln_run_spec s = *spec;
-        launch l = {ctx, &s, {0}, NULL, NULL, NULL, NULL};
+        launch l = {.ctx = ctx, .spec = &s};
         made *m;
         int count, rc = 0, done = 0;
 
@@ -503,6 +556,15 @@ int kiln_instances_run(kiln_ctx *ctx, const kiln_run_spec *spec, kiln_instance *
         if (launch_prepare(&l, err) < 0) {
                 launch_clear(&l);
                 return -1;
+        }
+        if (l.existing) {
+                /* A retry: the instances the first request launched, as they are now. */
+                const char *values[] = {l.existing};
+                kiln_filter f = {"reservation-id", values, 1};
+
+                rc = kiln_instances_describe(ctx, NULL, 0, &f, 1, ret, ret_n, err);
+                launch_clear(&l);
+                return rc;
         }
         count = s.count;
         l.reservation_id = kiln_id_new("r");

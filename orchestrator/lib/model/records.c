@@ -115,7 +115,8 @@ void kiln_instance_clear(kiln_instance *inst)
                       &inst->network,
                       &inst->host,
                       &inst->host_key,
-                      &inst->accel};
+                      &inst->accel,
+                      &inst->client_token};
 
         if (!inst)
                 return;

@@ -232,6 +232,221 @@ void kiln_shape_snapshot_attribute(kiln_sink *s, const char *snapshot_id, const 
         s->end_object(s);
 }
 
+/* ==== instances ==== */
+
+static void state(kiln_sink *s, const char *json, const char *xml, int code, const char *name)
+{
+        s->object(s, json, xml);
+        INT(s, "Code", "code", code);
+        STR(s, "Name", "name", name);
+        s->end_object(s);
+}
+
+/* User networking: QEMU's fixed guest address, reached through a forward on the host. A
+ * libvirt network: the address of the guest's DHCP lease, once it has one. */
+static void addresses(kiln_sink *s, const kiln_instance *inst, bool running)
+{
+        char dns[128] = "";
+
+        if (inst->network && running && inst->host) {
+                int n = snprintf(dns, sizeof(dns), "ip-%s", inst->host);
+
+                for (int i = 0; i < n && dns[i]; i++)
+                        if (dns[i] == '.' || dns[i] == ':')
+                                dns[i] = '-';
+                snprintf(dns + strlen(dns), sizeof(dns) - strlen(dns), ".compute.internal");
+        } else if (!inst->network && running) {
+                snprintf(dns, sizeof(dns), "ip-10-0-2-15.compute.internal");
+        }
+        STR(s, "PrivateDnsName", "privateDnsName", dns);
+        if (running)
+                STR(s, "PrivateIpAddress", "privateIpAddress",
+                    inst->network ? inst->host : "10.0.2.15");
+        s->array(s, "ProductCodes", "productCodes");
+        s->end_array(s);
+        STR(s, "PublicDnsName", "dnsName", !inst->network && running ? "localhost" : "");
+        if (!inst->network && running)
+                STR(s, "PublicIpAddress", "ipAddress", inst->host);
+}
+
+static void connection(kiln_sink *s, const kiln_connection *c)
+{
+        s->object(s, "ConnectionInfo", "connectionInfo");
+        STR(s, "Protocol", "protocol", c->protocol);
+        STR(s, "Host", "host", c->host);
+        INT(s, "Port", "port", c->port);
+        STR(s, "User", "user", c->user);
+        STR(s, "KnownHostsLine", "knownHostsLine", c->known_hosts_line);
+        STR(s, "KnownHostsFile", "knownHostsFile", c->known_hosts_file);
+        STR(s, "IdentityFile", "identityFile", c->identity_file);
+        STR(s, "SshCommand", "sshCommand", c->command);
+        s->end_object(s);
+}
+
+void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst, const kiln_connection *c)
+{
+        bool running = strcmp(inst->state, "running") == 0;
+        bool windows = strcmp(inst->platform, "windows") == 0;
+        kiln_autofree char *zone = kiln_xasprintf("%sa", inst->region);
+
+        s->object(s, NULL, NULL);
+        INT(s, "AmiLaunchIndex", "amiLaunchIndex", inst->launch_index);
+        STR(s, "ImageId", "imageId", inst->image_id);
+        STR(s, "InstanceId", "instanceId", inst->instance_id);
+        STR(s, "InstanceType", "instanceType", inst->instance_type);
+        STR(s, "KeyName", "keyName", inst->key_name);
+        TIME(s, "LaunchTime", "launchTime", inst->launch_time);
+        s->object(s, "Monitoring", "monitoring");
+        STR(s, "State", "state", "disabled");
+        s->end_object(s);
+        s->object(s, "Placement", "placement");
+        STR(s, "AvailabilityZone", "availabilityZone", zone);
+        STR(s, "GroupName", "groupName", "");
+        STR(s, "Tenancy", "tenancy", "default");
+        s->end_object(s);
+        if (windows)
+                STR(s, "Platform", "platform", "windows");
+        addresses(s, inst, running);
+        state(s, "State", "instanceState", inst->state_code, inst->state);
+        STR(s, "StateTransitionReason", "reason",
+            inst->transition_reason ? inst->transition_reason : "");
+        STR(s, "Architecture", "architecture", inst->architecture);
+        s->array(s, "BlockDeviceMappings", "blockDeviceMapping");
+        for (size_t i = 0; i < inst->n_volumes; i++) {
+                const kiln_instance_volume *v = &inst->volumes[i];
+
+                s->object(s, NULL, NULL);
+                STR(s, "DeviceName", "deviceName", v->device_name);
+                s->object(s, "Ebs", "ebs");
+                TIME(s, "AttachTime", "attachTime", v->attach_time);
+                BOOL(s, "DeleteOnTermination", "deleteOnTermination", v->delete_on_termination);
+                STR(s, "Status", "status", "attached");
+                STR(s, "VolumeId", "volumeId", v->volume_id);
+                s->end_object(s);
+                s->end_object(s);
+        }
+        s->end_array(s);
+        STR(s, "ClientToken", "clientToken", inst->client_token ? inst->client_token : "");
+        BOOL(s, "EbsOptimized", "ebsOptimized", false);
+        BOOL(s, "EnaSupport", "enaSupport", true);
+        STR(s, "Hypervisor", "hypervisor", "xen");
+        s->array(s, "NetworkInterfaces", "networkInterfaceSet");
+        s->end_array(s);
+        STR(s, "RootDeviceName", "rootDeviceName", inst->root_device_name);
+        STR(s, "RootDeviceType", "rootDeviceType", "ebs");
+        s->array(s, "SecurityGroups", "groupSet");
+        s->end_array(s);
+        BOOL(s, "SourceDestCheck", "sourceDestCheck", true);
+        if (inst->state_reason_code) {
+                s->object(s, "StateReason", "stateReason");
+                STR(s, "Code", "code", inst->state_reason_code);
+                STR(s, "Message", "message", inst->state_reason_message);
+                s->end_object(s);
+        }
+        kiln_shape_tags(s, inst->tags, inst->n_tags);
+        STR(s, "VirtualizationType", "virtualizationType", "hvm");
+        STR(s, "BootMode", "bootMode", inst->boot_mode);
+        STR(s, "PlatformDetails", "platformDetails", windows ? "Windows" : "Linux/UNIX");
+        STR(s, "UsageOperation", "usageOperation", windows ? "RunInstances:0002" : "RunInstances");
+        if (inst->network)
+                STR(s, "NetworkName", "networkName", inst->network);
+        if (c && c->protocol)
+                connection(s, c);
+        STR(s, "Accelerator", "accelerator", inst->accel);
+        s->end_object(s);
+}
+
+void kiln_shape_reservation(kiln_sink *s, const kiln_instance *list, size_t n,
+                            const kiln_connection *conns)
+{
+        s->object(s, NULL, NULL);
+        s->array(s, "Groups", "groupSet");
+        s->end_array(s);
+        s->array(s, "Instances", "instancesSet");
+        for (size_t i = 0; i < n; i++)
+                kiln_shape_instance(s, &list[i], conns ? &conns[i] : NULL);
+        s->end_array(s);
+        STR(s, "OwnerId", "ownerId", n ? list[0].owner_id : "");
+        STR(s, "ReservationId", "reservationId", n ? list[0].reservation_id : "");
+        s->end_object(s);
+}
+
+void kiln_shape_reservations(kiln_sink *s, const kiln_instance *list, size_t n,
+                             const kiln_connection *conns)
+{
+        s->array(s, "Reservations", "reservationSet");
+        for (size_t first = 0, i = 1; first < n; i++) {
+                if (i < n && strcmp(list[i].reservation_id, list[first].reservation_id) == 0)
+                        continue;
+                kiln_shape_reservation(s, &list[first], i - first, conns ? &conns[first] : NULL);
+                first = i;
+        }
+        s->end_array(s);
+}
+
+void kiln_shape_state_changes(kiln_sink *s, kiln_change_kind kind, const kiln_state_change *c,
+                              size_t n)
+{
+        static const char *const names[] = {
+                [KILN_CHANGE_STOPPING] = "StoppingInstances",
+                [KILN_CHANGE_STARTING] = "StartingInstances",
+                [KILN_CHANGE_TERMINATING] = "TerminatingInstances",
+        };
+
+        s->array(s, names[kind], "instancesSet");
+        for (size_t i = 0; i < n; i++) {
+                s->object(s, NULL, NULL);
+                state(s, "CurrentState", "currentState", c[i].current_code, c[i].current);
+                STR(s, "InstanceId", "instanceId", c[i].instance_id);
+                state(s, "PreviousState", "previousState", c[i].previous_code, c[i].previous);
+                s->end_object(s);
+        }
+        s->end_array(s);
+}
+
+static void strings(kiln_sink *s, const char *json, const char *xml, const char *const *v)
+{
+        s->array(s, json, xml);
+        for (; *v; v++)
+                STR(s, NULL, NULL, *v);
+        s->end_array(s);
+}
+
+void kiln_shape_instance_type(kiln_sink *s, const kiln_instance_type *t)
+{
+        static const char *const usage[] = {"on-demand", NULL};
+        static const char *const roots[] = {"ebs", NULL};
+        static const char *const virt[] = {"hvm", NULL};
+        static const char *const arch[] = {"x86_64", NULL};
+        static const char *const boot[] = {"legacy-bios", "uefi", NULL};
+
+        s->object(s, NULL, NULL);
+        STR(s, "InstanceType", "instanceType", t->name);
+        BOOL(s, "CurrentGeneration", "currentGeneration", true);
+        BOOL(s, "FreeTierEligible", "freeTierEligible", false);
+        strings(s, "SupportedUsageClasses", "supportedUsageClasses", usage);
+        strings(s, "SupportedRootDeviceTypes", "supportedRootDeviceTypes", roots);
+        strings(s, "SupportedVirtualizationTypes", "supportedVirtualizationTypes", virt);
+        BOOL(s, "BareMetal", "bareMetal", false);
+        STR(s, "Hypervisor", "hypervisor", "nitro");
+        s->object(s, "ProcessorInfo", "processorInfo");
+        strings(s, "SupportedArchitectures", "supportedArchitectures", arch);
+        s->end_object(s);
+        s->object(s, "VCpuInfo", "vCpuInfo");
+        INT(s, "DefaultVCpus", "defaultVCpus", t->vcpus);
+        s->end_object(s);
+        s->object(s, "MemoryInfo", "memoryInfo");
+        INT(s, "SizeInMiB", "sizeInMiB", t->memory_mib);
+        s->end_object(s);
+        BOOL(s, "InstanceStorageSupported", "instanceStorageSupported", false);
+        BOOL(s, "HibernationSupported", "hibernationSupported", false);
+        BOOL(s, "BurstablePerformanceSupported", "burstablePerformanceSupported", false);
+        strings(s, "SupportedBootModes", "supportedBootModes", boot);
+        if (t->is_default)
+                BOOL(s, "Default", "default", true);
+        s->end_object(s);
+}
+
 void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind)
 {
         static const char *const names[][2] = {
@@ -240,6 +455,7 @@ void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind)
                 [KILN_LIST_VOLUMES] = {"Volumes", "volumeSet"},
                 [KILN_LIST_KEY_PAIRS] = {"KeyPairs", "keySet"},
                 [KILN_LIST_REGIONS] = {"Regions", "regionInfo"},
+                [KILN_LIST_INSTANCE_TYPES] = {"InstanceTypes", "instanceTypeSet"},
         };
 
         s->array(s, names[kind][0], names[kind][1]);

@@ -10,7 +10,7 @@
         "id, reservation_id, region, owner, image_id, instance_type, key_name, state, "            \
         "state_reason_code, state_reason_message, transition_reason, launch_time, platform, "      \
         "default_user, architecture, boot_mode, root_device_name, network, host, host_key, "       \
-        "accel, launch_index, port"
+        "accel, launch_index, port, client_token"
 
 int registry_instance_state_code(const char *state)
 {
@@ -41,7 +41,7 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
                 r,
                 "INSERT INTO instances (" INSTANCE_COLUMNS ", domain, seed_volume, worker_pid, "
                 "seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
                 err);
         const char *texts[] = {inst->instance_id,
                                inst->reservation_id,
@@ -75,11 +75,12 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
                 sqlite3_bind_int(st, 23, inst->port);
         else
                 sqlite3_bind_null(st, 23);
-        if (registry_bind_text(r, st, 24, domain, err) < 0 ||
-            registry_bind_text(r, st, 25, seed_volume, err) < 0)
+        if (registry_bind_text(r, st, 24, inst->client_token, err) < 0 ||
+            registry_bind_text(r, st, 25, domain, err) < 0 ||
+            registry_bind_text(r, st, 26, seed_volume, err) < 0)
                 return -1;
-        sqlite3_bind_int64(st, 26, worker_pid);
-        sqlite3_bind_int64(st, 27, registry_next_seq(r, "instances"));
+        sqlite3_bind_int64(st, 27, worker_pid);
+        sqlite3_bind_int64(st, 28, registry_next_seq(r, "instances"));
         if (sqlite3_step(st) != SQLITE_DONE)
                 return constraint_or_fail(r, err, "insert instance");
         return 0;
@@ -230,6 +231,7 @@ static void instance_from_row(sqlite3_stmt *st, kiln_instance *inst)
                 *f[i] = registry_col_text(st, i);
         inst->launch_index = sqlite3_column_int(st, 21);
         inst->port = sqlite3_column_int(st, 22);
+        inst->client_token = registry_col_text(st, 23);
         inst->state_code = registry_instance_state_code(inst->state);
 }
 

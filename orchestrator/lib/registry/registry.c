@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  6
+#define REGISTRY_SCHEMA_VERSION  7
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -75,7 +75,8 @@ static const char registry_schema[] =
         " root_device_name TEXT NOT NULL, network TEXT, host TEXT, port INTEGER,"
         " host_key TEXT, accel TEXT NOT NULL, seed_volume TEXT,"
         " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
-        " user_data BLOB, seed_keys INTEGER NOT NULL DEFAULT 0, seed_sha256 TEXT);"
+        " user_data BLOB, seed_keys INTEGER NOT NULL DEFAULT 0, seed_sha256 TEXT,"
+        " client_token TEXT);"
         "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
         " WHERE state != 'terminated' AND port IS NOT NULL;"
         "CREATE TABLE IF NOT EXISTS volumes ("
@@ -326,6 +327,16 @@ static int migrate_v6(registry *r, kiln_error **err)
         return 0;
 }
 
+/* Version 7: an instance keeps the ClientToken of the RunInstances that launched it. */
+static int migrate_v7(registry *r, kiln_error **err)
+{
+        if (!column_exists(r, "instances", "client_token") &&
+            sqlite3_exec(r->db, "ALTER TABLE instances ADD COLUMN client_token TEXT", NULL, NULL,
+                         NULL) != SQLITE_OK)
+                return registry_fail(r, err, "add a column");
+        return 0;
+}
+
 /* Version 4: volumes are first-class (create-volume, attach-volume): their type, when they
  * were attached, and their place among the instance's disks (launch volumes keep the order of
  * their mappings). */
@@ -381,6 +392,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
         if (version >= 1 && version < 4 && migrate_v4(r, err) < 0)
                 return -1;
         if (version >= 1 && version < 6 && migrate_v6(r, err) < 0)
+                return -1;
+        if (version >= 1 && version < 7 && migrate_v7(r, err) < 0)
                 return -1;
         if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
                          NULL, NULL, NULL) != SQLITE_OK)

@@ -110,3 +110,26 @@ int kiln_text_check(const char *field, const char *value, size_t max_len, kiln_e
                                       field, chars, max_len);
         return 0;
 }
+
+char *kiln_base64(const void *data, size_t len)
+{
+        return kiln_base64_encode(data, len, true);
+}
+
+int kiln_base64_parse(const char *field, const char *text, unsigned char **ret, size_t *ret_len,
+                      kiln_error **err)
+{
+        unsigned char *b;
+
+        if (text && !*text) {
+                *ret = kiln_xcalloc(1, 1);
+                *ret_len = 0;
+                return 0;
+        }
+        b = text ? kiln_base64_decode(text, strlen(text), true, ret_len) : NULL;
+        if (!b)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Invalid BASE64 encoding of %s", field);
+        *ret = b;
+        return 0;
+}

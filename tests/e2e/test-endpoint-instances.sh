@@ -1,0 +1,134 @@
+#!/bin/bash
+# The seed's lifecycle through the EC2 endpoint only, with Debian's aws CLI on real guests: a key
+# pair made by the endpoint, run-instances with user data and a ClientToken (a retry gets the
+# same instance), wait instance-running, SSH with the key and the pinned host key, the console,
+# stop, create-image, run-instances of the new image, terminate. describe-instances prints the
+# same JSON through the endpoint as `kiln describe-instances` for the same state. Refusals:
+# another account's key, a bad image, bad counts, bad user data, a dry run.
+set -u
+. "$KILN_TOP/tests/harness/tap.sh"
+. "$KILN_TOP/tests/harness/home.sh"
+. "$KILN_TOP/tests/harness/endpoint.sh"
+
+endpoint_skip_unless_clients
+home_setup_instances
+work=$KILN_HOME/test
+mkdir -p "$work/home"
+chmod 0700 "$work/home"
+trap 'stop_serve; home_cleanup_instances' EXIT
+
+kiln_as $ACCT_A register-image --name debian-12 --disk "$KILN_TEST_IMAGE" --default-user admin
+AMI=$(json 'd["ImageId"]')
+endpoint_start
+
+ids_of() { json '" ".join(i["InstanceId"] for r in d.get("Reservations", [d]) for i in r["Instances"])'; }
+state_of() { kiln_as $ACCT_A describe-instances --instance-ids "$1"; json 'd["Reservations"][0]["Instances"][0]["State"]["Name"]'; }
+
+same DescribeInstanceTypesResult "describe-instance-types" describe-instance-types --instance-types t3.micro t3.small -- \
+        describe-instance-types --instance-types t3.micro t3.small
+aws_a describe-instance-types --instance-types m9.huge
+tap_like "$ERR" "InvalidInstanceType" "an unknown instance type: InvalidInstanceType"
+
+# ---- refusals: nothing is launched ----
+aws_a run-instances --image-id ami-0123456789abcdef0 --count 1
+tap_like "$ERR" "InvalidAMIID.NotFound" "run-instances of an unknown image: InvalidAMIID.NotFound"
+aws_b run-instances --image-id "$AMI" --count 1
+tap_like "$ERR" "InvalidAMIID.NotFound|AuthFailure" "another account's key cannot launch A's private image"
+aws_a run-instances --image-id "$AMI" --count 3:2
+tap_like "$ERR" "InvalidParameterValue" "MinCount above MaxCount: InvalidParameterValue"
+aws_a run-instances --image-id "$AMI" --count 1 --dry-run
+tap_like "$ERR" "DryRunOperation" "run-instances --dry-run: DryRunOperation"
+/usr/bin/python3 - "$URL" "$KEY_A" "$SECRET_A" "$AMI" >"$work/raw.txt" 2>&1 <<'PY'
+import sys, urllib.request, urllib.error
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+url, key, secret, ami = sys.argv[1:5]
+body = f"Action=RunInstances&Version=2016-11-15&ImageId={ami}&MinCount=1&MaxCount=1&UserData=%21%21notbase64"
+r = AWSRequest(method="POST", url=url + "/", data=body,
+               headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+SigV4Auth(Credentials(key, secret), "ec2", "local").add_auth(r)
+req = urllib.request.Request(url + "/", data=body.encode(), headers=dict(r.headers), method="POST")
+try:
+    urllib.request.urlopen(req)
+    print("200")
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+PY
+tap_like "$(cat "$work/raw.txt")" "^400 .*InvalidParameterValue.*BASE64" "user data that is not base64: 400 InvalidParameterValue"
+kiln_as $ACCT_A describe-instances
+tap_is "$(ids_of)" "" "no refused request launched an instance"
+
+# ---- a key pair from the endpoint, a launch with user data and a ClientToken ----
+aws_a create-key-pair --key-name ep --key-type ed25519 --query KeyMaterial --output text
+printf '%s\n' "$OUT" >"$work/ep.pem"
+chmod 0600 "$work/ep.pem"
+tap_like "$(head -1 "$work/ep.pem")" "BEGIN OPENSSH PRIVATE KEY" "create-key-pair through the endpoint"
+cat >"$work/user-data.sh" <<'UD'
+#!/bin/sh
+echo "user data through the endpoint on $(hostname)" > /var/tmp/kiln-user-data
+UD
+start=$(date +%s)
+aws_a run-instances --image-id "$AMI" --count 1 --instance-type t3.micro --key-name ep \
+        --user-data "file://$work/user-data.sh" --client-token launch-1 \
+        --tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=ep-1}]'
+tap_is "$RC" 0 "run-instances with user data, a key pair, a ClientToken and tags"
+ID=$(ids_of)
+tap_like "$ID" '^i-[0-9a-f]{17}$' "one instance"
+tap_is "$(json 'd["Instances"][0]["ClientToken"] + " " + d["Instances"][0]["Tags"][0]["Value"]')" "launch-1 ep-1" \
+        "with its ClientToken and tags"
+aws_a run-instances --image-id "$AMI" --count 1 --instance-type t3.micro --key-name ep \
+        --user-data "file://$work/user-data.sh" --client-token launch-1 \
+        --tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=ep-1}]'
+tap_is "$(ids_of)" "$ID" "a retry with the same ClientToken gets the same instance"
+aws_a run-instances --image-id "$AMI" --count 2 --client-token launch-1
+tap_like "$ERR" "IdempotentParameterMismatch" "the token with another request: IdempotentParameterMismatch"
+same DescribeInstancesResult "describe-instances" describe-instances --instance-ids "$ID" -- \
+        describe-instances --instance-ids "$ID"
+aws_b describe-instances
+tap_is "$(json 'len(d["Reservations"])')" 0 "another account's key sees no instance"
+aws_b terminate-instances --instance-ids "$ID"
+tap_is "$RC" 254 "nor can it terminate A's"
+aws_a wait instance-running --instance-ids "$ID"
+tap_is "$RC" 0 "aws ec2 wait instance-running"
+kiln_as $ACCT_A wait instance-ready --instance-ids "$ID"
+tap_diag "launch to ready: $(( $(date +%s) - start )) s"
+kiln_as $ACCT_A describe-instances --instance-ids "$ID"
+# The printed command names the key pair (-i ep) where kiln does not hold its private key: the
+# parts of ConnectionInfo give the same command with the file the aws CLI's answer was saved in.
+ci() { json 'd["Reservations"][0]["Instances"][0]["ConnectionInfo"]["'"$1"'"]'; }
+out=$(HOME=$work/home ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$(ci KnownHostsFile)" \
+        -o IdentitiesOnly=yes -i "$work/ep.pem" -p "$(ci Port)" "$(ci User)@$(ci Host)" cat /var/tmp/kiln-user-data 2>&1)
+tap_is "$out" "user data through the endpoint on $ID" "SSH with the endpoint's key pair sees the user data's file"
+same DescribeInstancesResult "describe-instances of the running instance" describe-instances --filters Name=tag:Name,Values=ep-1 -- \
+        describe-instances --filters Name=tag:Name,Values=ep-1
+aws_a get-console-output --instance-id "$ID"
+tap_like "$(json 'd["Output"]')" "Linux version|login:|cloud-init" "get-console-output: the guest's console, decoded"
+
+# ---- stop, create-image, launch the image, terminate ----
+aws_a stop-instances --instance-ids "$ID"
+tap_is "$(json 'd["StoppingInstances"][0]["PreviousState"]["Name"]')" running "stop-instances: from running"
+aws_a wait instance-stopped --instance-ids "$ID"
+tap_is "$RC" 0 "aws ec2 wait instance-stopped"
+aws_a create-image --instance-id "$ID" --name ep-baked --description "through the endpoint" --cli-read-timeout 0 \
+        --tag-specifications 'ResourceType=image,Tags=[{Key=stage,Value=baked}]'
+tap_is "$RC" 0 "create-image of the stopped instance"
+[ "$RC" = 0 ] || tap_diag "$ERR"
+BAKED=$(json 'd["ImageId"]')
+aws_a wait image-available --image-ids "$BAKED"
+tap_is "$RC" 0 "aws ec2 wait image-available"
+aws_a describe-images --image-ids "$BAKED"
+tap_is "$(json 'd["Images"][0]["Name"] + " " + d["Images"][0]["Tags"][0]["Value"]')" "ep-baked baked" "the image, with its tags"
+aws_a run-instances --image-id "$BAKED" --count 1 --key-name ep
+tap_is "$RC" 0 "run-instances of the new image"
+ID2=$(ids_of)
+aws_a wait instance-running --instance-ids "$ID2"
+tap_is "$RC" 0 "it runs"
+aws_a terminate-instances --instance-ids "$ID" "$ID2"
+tap_is "$(json 'sorted(c["CurrentState"]["Name"] for c in d["TerminatingInstances"])')" \
+        "['terminated', 'terminated']" "terminate-instances of both"
+aws_a wait instance-terminated --instance-ids "$ID" "$ID2"
+tap_is "$RC" 0 "aws ec2 wait instance-terminated"
+tap_is "$(state_of "$ID2")" terminated "kiln sees them terminated"
+stop_serve
+tap_done
