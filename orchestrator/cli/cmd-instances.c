@@ -299,6 +299,57 @@ static int cmd_describe_instance_types(const cli_verb *verb, const cli_global *g
         return CLI_EXIT_OK;
 }
 
+static int describe_network(const cli_global *g, const cli_args *args, bool subnet)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        const char **ids = NULL;
+        size_t n_ids = cli_arg_all(args, subnet ? "subnet-ids" : "vpc-ids", &ids), n = 0;
+        kiln_filter *filters = NULL;
+        size_t n_filters = 0;
+        kiln_vpc *v = NULL;
+        int rc;
+
+        rc = cli_parse_filters(args, &filters, &n_filters);
+        if (rc == 0)
+                ctx = cli_ctx_open(g, &rc);
+        if (ctx)
+                rc = (subnet ? kiln_subnets_describe : kiln_vpcs_describe)(
+                             ctx, ids, n_ids, filters, n_filters, &v, &n, &err) < 0
+                             ? cli_fail(err)
+                             : 0;
+        free(ids);
+        cli_filters_free(filters, n_filters);
+        if (!ctx || rc != 0)
+                return rc;
+        {
+                cli_writer *w = cli_writer_new(g);
+
+                cli_w_object(w, NULL);
+                kiln_shape_list_begin(cli_w_sink(w), subnet ? KILN_LIST_SUBNETS : KILN_LIST_VPCS);
+                for (size_t i = 0; i < n; i++)
+                        (subnet ? kiln_shape_subnet : kiln_shape_vpc)(cli_w_sink(w), &v[i],
+                                                                      kiln_ctx_account(ctx));
+                cli_w_end_array(w);
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+        }
+        kiln_vpcs_free(v, n);
+        return CLI_EXIT_OK;
+}
+
+static int cmd_describe_vpcs(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        (void) verb;
+        return describe_network(g, args, false);
+}
+
+static int cmd_describe_subnets(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        (void) verb;
+        return describe_network(g, args, true);
+}
+
 static int cmd_wait(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         static const struct {
@@ -408,7 +459,7 @@ static const cli_opt describe_opts[] = {
         {"instance-ids", CLI_ARG_LIST, "ID...", "only these instances"},
         {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
          "instance-state-name, instance-id, image-id, instance-type, key-name, "
-         "reservation-id, platform, tag:KEY, tag-key, tag-value"},
+         "reservation-id, platform, vpc-id, subnet-id, tag:KEY, tag-key, tag-value"},
         CLI_END_OPTS,
 };
 
@@ -433,6 +484,20 @@ static const cli_opt types_opts[] = {
         {"instance-types", CLI_ARG_LIST, "TYPE...",
          "only these (all of templates/instance-types.json "
          "by default)"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt vpcs_opts[] = {
+        {"vpc-ids", CLI_ARG_LIST, "ID...", "only these"},
+        {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
+         "vpc-id, state, cidr-block, is-default, owner-id"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt subnets_opts[] = {
+        {"subnet-ids", CLI_ARG_LIST, "ID...", "only these"},
+        {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
+         "subnet-id, vpc-id, state, cidr-block, default-for-az, availability-zone"},
         CLI_END_OPTS,
 };
 
@@ -477,6 +542,14 @@ const cli_verb cli_instance_verbs[] = {
          "the instance types: vCPUs and memory (templates/instance-types.json)",
          "[--instance-types TYPE...]", types_opts, 0, cmd_describe_instance_types,
          "kiln describe-instance-types --instance-types t3.micro t3.small"},
+        {"describe-vpcs", "instances",
+         "the region's default VPC: its ID and the CIDR of the region's network",
+         "[--vpc-ids ID...] [--filters ...]", vpcs_opts, 0, cmd_describe_vpcs,
+         "kiln describe-vpcs"},
+        {"describe-subnets", "instances",
+         "the region's default subnet, in its one zone, where its instances are",
+         "[--subnet-ids ID...] [--filters ...]", subnets_opts, 0, cmd_describe_subnets,
+         "kiln describe-subnets --filters Name=default-for-az,Values=true"},
         {"wait", "instances",
          "wait until instances are running, ready, stopped or terminated, volumes available or "
          "in use, snapshots completed, images available",

@@ -1,5 +1,6 @@
 /* The endpoint's instance actions: RunInstances, DescribeInstances, Start, Stop, Reboot and
- * TerminateInstances, GetConsoleOutput, CreateImage and DescribeInstanceTypes, each through the
+ * TerminateInstances, GetConsoleOutput, CreateImage, DescribeInstanceTypes, DescribeVpcs and
+ * DescribeSubnets, each through the
  * public API as the CLI's verbs are, with the same shapes. A stop through the endpoint is forced
  * after 50 s, so that it answers within the aws CLI's 60 s read timeout. */
 #include <stdio.h>
@@ -43,6 +44,37 @@ static int parse_counts(ec2_call *c, int *ret, kiln_error **err)
         return 0;
 }
 
+/* What clients send with their defaults (Packer sends every one of these, most empty): each is
+ * taken when it asks for what kiln does, and refused when it asks for something else. */
+static int run_extras(ec2_call *c, kiln_error **err)
+{
+        const char *profile = ec2_param(c->params, "IamInstanceProfile.Name");
+        const char *profile_arn = ec2_param(c->params, "IamInstanceProfile.Arn");
+        const char *shutdown = ec2_param(c->params, "InstanceInitiatedShutdownBehavior");
+        const char *tenancy = ec2_param(c->params, "Placement.Tenancy");
+        bool ebs_optimized = false, monitoring = false;
+
+        if (ec2_param_bool(c->params, "EbsOptimized", false, &ebs_optimized, err) < 0 ||
+            ec2_param_bool(c->params, "Monitoring.Enabled", false, &monitoring, err) < 0)
+                return -1;
+        if ((profile && *profile) || (profile_arn && *profile_arn))
+                return kiln_error_set(err, KILN_E_UNSUPPORTED, "InvalidParameterValue",
+                                      "kiln has no IAM: instances take no instance profile");
+        if (shutdown && *shutdown && strcmp(shutdown, "stop") != 0)
+                return kiln_error_set(err, KILN_E_UNSUPPORTED, "InvalidParameterValue",
+                                      "InstanceInitiatedShutdownBehavior '%s': a shutdown inside "
+                                      "a kiln guest stops the instance",
+                                      shutdown);
+        if (tenancy && *tenancy && strcmp(tenancy, "default") != 0)
+                return kiln_error_set(err, KILN_E_UNSUPPORTED, "InvalidParameterValue",
+                                      "Placement.Tenancy '%s': kiln's instances share the host",
+                                      tenancy);
+        if (monitoring)
+                return kiln_error_set(err, KILN_E_UNSUPPORTED, "InvalidParameterValue",
+                                      "kiln has no detailed monitoring (Monitoring.Enabled)");
+        return 0;
+}
+
 static int run_instances(ec2_call *c, kiln_error **err)
 {
         kiln_run_spec spec = {0};
@@ -58,8 +90,11 @@ static int run_instances(ec2_call *c, kiln_error **err)
         spec.instance_type = ec2_param(c->params, "InstanceType");
         spec.key_name = ec2_param(c->params, "KeyName");
         spec.client_token = ec2_param(c->params, "ClientToken");
+        spec.subnet_id = ec2_param(c->params, "SubnetId");
+        spec.availability_zone = ec2_param(c->params, "Placement.AvailabilityZone");
         if (ec2_need(spec.image_id, "ImageId", err) < 0 || parse_counts(c, &spec.count, err) < 0 ||
-            (ud && kiln_base64_parse("user data", ud, &user_data, &ud_len, err) < 0))
+            run_extras(c, err) < 0 ||
+            (ud && *ud && kiln_base64_parse("user data", ud, &user_data, &ud_len, err) < 0))
                 return -1;
         spec.user_data = user_data;
         spec.user_data_len = ud_len;
@@ -294,10 +329,54 @@ out:
         return rc;
 }
 
+/* DescribeVpcs and DescribeSubnets: the region's default VPC and subnet. */
+static int describe_network(ec2_call *c, bool subnet, kiln_error **err)
+{
+        const char **ids = NULL;
+        size_t n_ids = ec2_param_list(c->params, subnet ? "SubnetId" : "VpcId", &ids), n = 0;
+        kiln_filter *f = NULL;
+        size_t nf = 0;
+        kiln_vpc *v = NULL;
+        ec2_page p;
+        int rc = -1;
+
+        if (ec2_param_filters(c->params, &f, &nf, err) < 0 ||
+            ec2_paging(c, false, n_ids, &p, err) < 0 || ec2_params_done(c, err) < 0)
+                goto out;
+        rc = subnet ? kiln_subnets_describe(c->ctx, ids, n_ids, f, nf, &v, &n, err)
+                    : kiln_vpcs_describe(c->ctx, ids, n_ids, f, nf, &v, &n, err);
+        if (rc < 0)
+                goto out;
+        ec2_page_fit(&p, n);
+        kiln_shape_list_begin(S(c), subnet ? KILN_LIST_SUBNETS : KILN_LIST_VPCS);
+        for (size_t i = p.first; i < p.end; i++)
+                (subnet ? kiln_shape_subnet : kiln_shape_vpc)(S(c), &v[i],
+                                                              kiln_ctx_account(c->ctx));
+        S(c)->end_array(S(c));
+        ec2_page_token(c, &p);
+out:
+        free(ids);
+        ec2_filters_free(f, nf);
+        kiln_vpcs_free(v, n);
+        return rc;
+}
+
+static int describe_vpcs(ec2_call *c, kiln_error **err)
+{
+        return describe_network(c, false, err);
+}
+
+static int describe_subnets(ec2_call *c, kiln_error **err)
+{
+        return describe_network(c, true, err);
+}
+
 const ec2_action ec2_instance_actions[] = {
         {"CreateImage", create_image, true},
         {"DescribeInstanceTypes", describe_instance_types, false},
         {"DescribeInstances", describe_instances, false},
+        {"DescribeSubnets", describe_subnets, false},
+        {"DescribeVpcs", describe_vpcs, false},
         {"GetConsoleOutput", get_console_output, false},
         {"RebootInstances", reboot_instances, true},
         {"RunInstances", run_instances, true},

@@ -210,6 +210,10 @@ static int parse_perms(ec2_call *c, const char *prefix, const char *group_param,
         if (parse_perm_list(c, prefix, "Add", &p->add, &p->n_add, err) < 0 ||
             parse_perm_list(c, prefix, "Remove", &p->remove, &p->n_remove, err) < 0)
                 rc = -1;
+        /* Packer sends LaunchPermission.Add.N.UserId and UserId.N for the same accounts,
+         * without OperationType: the structured form then says it all. */
+        if (rc == 0 && !op && (p->n_add || p->n_remove))
+                nu = ng = 0;
         if (rc == 0 && (op || nu || ng)) {
                 bool add = op && strcmp(op, "add") == 0;
 

@@ -24,10 +24,10 @@ endpoint_start
 ids_of() { json '" ".join(i["InstanceId"] for r in d.get("Reservations", [d]) for i in r["Instances"])'; }
 state_of() { kiln_as $ACCT_A describe-instances --instance-ids "$1"; json 'd["Reservations"][0]["Instances"][0]["State"]["Name"]'; }
 
-same DescribeInstanceTypesResult "describe-instance-types" describe-instance-types --instance-types t3.micro t3.small -- \
-        describe-instance-types --instance-types t3.micro t3.small
 aws_a describe-instance-types --instance-types m9.huge
 tap_like "$ERR" "InvalidInstanceType" "an unknown instance type: InvalidInstanceType"
+aws_a run-instances --image-id "$AMI" --count 1 --subnet-id subnet-0123456789abcdef0
+tap_like "$ERR" "InvalidSubnetID.NotFound" "a subnet that is not the region's: InvalidSubnetID.NotFound"
 
 # ---- refusals: nothing is launched ----
 aws_a run-instances --image-id ami-0123456789abcdef0 --count 1
@@ -77,6 +77,10 @@ ID=$(ids_of)
 tap_like "$ID" '^i-[0-9a-f]{17}$' "one instance"
 tap_is "$(json 'd["Instances"][0]["ClientToken"] + " " + d["Instances"][0]["Tags"][0]["Value"]')" "launch-1 ep-1" \
         "with its ClientToken and tags"
+SUBNET=$(json 'd["Instances"][0]["SubnetId"]')
+aws_a describe-subnets --subnet-ids "$SUBNET"
+tap_is "$(json 'd["Subnets"][0]["VpcId"]')" "$(kiln_as $ACCT_A describe-vpcs; json 'd["Vpcs"][0]["VpcId"]')" \
+        "the instance is in the region's subnet, in its VPC"
 aws_a run-instances --image-id "$AMI" --count 1 --instance-type t3.micro --key-name ep \
         --user-data "file://$work/user-data.sh" --client-token launch-1 \
         --tag-specifications 'ResourceType=instance,Tags=[{Key=Name,Value=ep-1}]'
@@ -119,8 +123,9 @@ aws_a wait image-available --image-ids "$BAKED"
 tap_is "$RC" 0 "aws ec2 wait image-available"
 aws_a describe-images --image-ids "$BAKED"
 tap_is "$(json 'd["Images"][0]["Name"] + " " + d["Images"][0]["Tags"][0]["Value"]')" "ep-baked baked" "the image, with its tags"
-aws_a run-instances --image-id "$BAKED" --count 1 --key-name ep
-tap_is "$RC" 0 "run-instances of the new image"
+aws_a run-instances --image-id "$BAKED" --count 1 --key-name ep --subnet-id "$SUBNET" \
+        --placement AvailabilityZone=locala --instance-initiated-shutdown-behavior stop
+tap_is "$RC" 0 "run-instances of the new image, in the region's subnet and zone"
 ID2=$(ids_of)
 aws_a wait instance-running --instance-ids "$ID2"
 tap_is "$RC" 0 "it runs"

@@ -46,6 +46,13 @@ same DescribeSnapshotsResult "describe-snapshots --owner-ids self" describe-snap
 same DescribeVolumesResult "describe-volumes" describe-volumes -- describe-volumes
 same DescribeKeyPairsResult "describe-key-pairs" describe-key-pairs -- describe-key-pairs
 
+same DescribeVpcsResult "describe-vpcs" describe-vpcs -- describe-vpcs
+same DescribeSubnetsResult "describe-subnets" describe-subnets --filters Name=default-for-az,Values=true -- \
+        describe-subnets --filters Name=default-for-az,Values=true
+aws_a describe-vpcs --vpc-ids vpc-0123456789abcdef0
+tap_like "$ERR" "InvalidVpcID.NotFound" "describe-vpcs of another VPC: InvalidVpcID.NotFound"
+same DescribeInstanceTypesResult "describe-instance-types" describe-instance-types -- describe-instance-types
+
 # ---- paging: the aws CLI follows NextToken ----
 before=$(grep -c " DescribeImages 200 " "$work/serve.log")
 aws_a describe-images --owners self --page-size 5

@@ -1098,8 +1098,8 @@ static void t_run(t_env *t)
         vols = plant_volume_count(t->a, NULL);
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {"ami-nope",     NULL, NULL, NULL, 0, 1,   NULL,
-                                   KILN_ACCEL_TCG, NULL, 0,    NULL, 0, NULL};
+                kiln_run_spec s = {"ami-nope", NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
+                                   NULL,       0,    NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1108,8 +1108,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {UNKNOWN,        NULL, NULL, NULL, 0, 1,   NULL,
-                                   KILN_ACCEL_TCG, NULL, 0,    NULL, 0, NULL};
+                kiln_run_spec s = {UNKNOWN, NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
+                                   NULL,    0,    NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1118,8 +1118,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id,   NULL, NULL, NULL, 0,   1, NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL};
+                kiln_run_spec s = {id,   NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 kiln_autofree char *want = kiln_xasprintf("Not authorized for images: [%s]", id);
@@ -1130,8 +1130,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {pending,        NULL, NULL, NULL, 0, 1,   NULL,
-                                   KILN_ACCEL_TCG, NULL, 0,    NULL, 0, NULL};
+                kiln_run_spec s = {pending, NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
+                                   NULL,    0,    NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 kiln_autofree char *want =
@@ -1143,8 +1143,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {gone,           NULL, NULL, NULL, 0, 1,   NULL,
-                                   KILN_ACCEL_TCG, NULL, 0,    NULL, 0, NULL};
+                kiln_run_spec s = {gone, NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 int rc = kiln_instances_run(t->a, &s, &out, &n, &e);
@@ -1158,8 +1158,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id,   NULL, "nope", NULL, 0,   1, NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL,   0,    NULL};
+                kiln_run_spec s = {id,   NULL, "nope", NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
+                                   NULL, 0,    NULL,   0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1169,8 +1169,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id,   NULL, NULL, NULL, 0,   21, NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL};
+                kiln_run_spec s = {id,   NULL, NULL, NULL, 0,    21,   NULL, KILN_ACCEL_TCG,
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1179,8 +1179,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id,   NULL, NULL, NULL, 0,   -1, NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL};
+                kiln_run_spec s = {id,   NULL, NULL, NULL, 0,    -1,   NULL, KILN_ACCEL_TCG,
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1190,8 +1190,8 @@ static void t_run(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *big = kiln_xcalloc(16385, 1);
-                kiln_run_spec s = {id,   NULL, NULL, NULL, 16385, 1, NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL};
+                kiln_run_spec s = {id,   NULL, NULL, NULL, 16385, 1,    NULL, KILN_ACCEL_TCG,
+                                   NULL, 0,    NULL, 0,    NULL,  NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1202,8 +1202,8 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id,   "m9.huge", NULL, NULL, 0,   1, NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,         NULL, 0,    NULL};
+                kiln_run_spec s = {id,   "m9.huge", NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
+                                   NULL, 0,         NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1219,8 +1219,8 @@ static void t_run(t_env *t)
          * the seed, which the test driver cannot upload, and is rolled back whole. */
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {id,   NULL, NULL, NULL, 0,   2, NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL};
+                kiln_run_spec s = {id,   NULL, NULL, NULL, 0,    2,    NULL, KILN_ACCEL_TCG,
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 int rc;
@@ -1323,8 +1323,8 @@ static void t_mappings(t_env *t)
         insts = instance_count(t->a);
         for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {img,  NULL, NULL, NULL, 0,   1, NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL};
+                kiln_run_spec s = {img,  NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 

@@ -50,6 +50,8 @@ typedef struct kiln_instance {
         char *host_key;     /* the pinned SSH host key line */
         char *accel;        /* kvm or tcg */
         char *client_token; /* RunInstances' ClientToken, or NULL */
+        char *vpc_id;       /* the region's VPC and subnet (see kiln_vpc) */
+        char *subnet_id;
         kiln_instance_volume *volumes;
         size_t n_volumes;
         kiln_tag *tags; /* sorted by key */
@@ -89,6 +91,9 @@ typedef struct kiln_run_spec {
         /* EC2's ClientToken: a retry with the same token and request gets the instances the
          * first one launched; with another request, IdempotentParameterMismatch. */
         const char *client_token;
+        /* EC2's SubnetId and Placement.AvailabilityZone: NULL, "" or the region's own. */
+        const char *subnet_id;
+        const char *availability_zone;
 } kiln_run_spec;
 
 /* Launches count instances (all or none) and returns them running; readiness is
@@ -149,6 +154,33 @@ KILN_PUBLIC int kiln_instance_types_describe(const char *const *names, size_t n_
                                              kiln_instance_type **ret, size_t *ret_n,
                                              kiln_error **err);
 KILN_PUBLIC void kiln_instance_types_free(kiln_instance_type *list, size_t n);
+
+/* A region's network as EC2 clients see it: one default VPC with one default subnet in the
+ * region's zone (REGION + "a"). The IDs are derived from the region's name; the CIDR is the
+ * region's libvirt network's IPv4 network, or QEMU's 10.0.2.0/24 for user networking. */
+typedef struct kiln_vpc {
+        char *vpc_id;
+        char *subnet_id;
+        char *region;
+        char *zone;
+        char *cidr;
+        char *network; /* the libvirt network, or NULL for user networking */
+        unsigned available_ips;
+} kiln_vpc;
+
+KILN_PUBLIC int kiln_vpc_describe(kiln_ctx *ctx, kiln_vpc *ret, kiln_error **err);
+KILN_PUBLIC void kiln_vpc_clear(kiln_vpc *v);
+/* DescribeVpcs and DescribeSubnets: the region's one VPC (subnet) if it has one of the IDs
+ * asked (InvalidVpcID.NotFound, InvalidSubnetID.NotFound otherwise) and passes the filters
+ * (vpc-id, subnet-id, state, cidr-block, is-default, default-for-az, availability-zone,
+ * owner-id). */
+KILN_PUBLIC int kiln_vpcs_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
+                                   const kiln_filter *filters, size_t n_filters, kiln_vpc **ret,
+                                   size_t *ret_n, kiln_error **err);
+KILN_PUBLIC int kiln_subnets_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
+                                      const kiln_filter *filters, size_t n_filters, kiln_vpc **ret,
+                                      size_t *ret_n, kiln_error **err);
+KILN_PUBLIC void kiln_vpcs_free(kiln_vpc *list, size_t n);
 
 /* How to reach an instance. */
 typedef struct kiln_connection {

@@ -67,6 +67,10 @@ KILN_PUBLIC void kiln_shape_reservations(kiln_sink *s, const kiln_instance *list
                                          const kiln_connection *conns);
 /* InstanceTypeInfo, with kiln's Default member on the type run-instances takes by default. */
 KILN_PUBLIC void kiln_shape_instance_type(kiln_sink *s, const kiln_instance_type *t);
+/* Vpc and Subnet of a region's kiln_vpc, as the caller's (owner: the account asking), with
+ * kiln's Network member on a libvirt network. */
+KILN_PUBLIC void kiln_shape_vpc(kiln_sink *s, const kiln_vpc *v, const char *owner);
+KILN_PUBLIC void kiln_shape_subnet(kiln_sink *s, const kiln_vpc *v, const char *owner);
 /* Stop, Start and TerminateInstances' answers: the list of InstanceStateChange. */
 typedef enum {
         KILN_CHANGE_STOPPING,
@@ -77,7 +81,8 @@ KILN_PUBLIC void kiln_shape_state_changes(kiln_sink *s, kiln_change_kind kind,
                                           const kiln_state_change *c, size_t n);
 
 /* The list member of a describe answer: Images/imagesSet, Snapshots/snapshotSet,
- * Volumes/volumeSet, KeyPairs/keySet, Regions/regionInfo, InstanceTypes/instanceTypeSet. */
+ * Volumes/volumeSet, KeyPairs/keySet, Regions/regionInfo, InstanceTypes/instanceTypeSet,
+ * Vpcs/vpcSet, Subnets/subnetSet. */
 typedef enum {
         KILN_LIST_IMAGES,
         KILN_LIST_SNAPSHOTS,
@@ -85,6 +90,8 @@ typedef enum {
         KILN_LIST_KEY_PAIRS,
         KILN_LIST_REGIONS,
         KILN_LIST_INSTANCE_TYPES,
+        KILN_LIST_VPCS,
+        KILN_LIST_SUBNETS,
 } kiln_list_kind;
 KILN_PUBLIC void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind);
 

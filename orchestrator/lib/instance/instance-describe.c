@@ -95,6 +95,10 @@ static bool instance_filter_match(const kiln_instance *inst, const kiln_filter *
                 return filter_match_any(f, inst->key_name);
         if (strcmp(n, "reservation-id") == 0)
                 return filter_match_any(f, inst->reservation_id);
+        if (strcmp(n, "vpc-id") == 0)
+                return inst->vpc_id && filter_match_any(f, inst->vpc_id);
+        if (strcmp(n, "subnet-id") == 0)
+                return inst->subnet_id && filter_match_any(f, inst->subnet_id);
         if (strcmp(n, "platform") == 0)
                 return strcmp(inst->platform, "windows") == 0 && filter_match_any(f, "windows");
         return filter_tag(f) && filter_match_tags(f, inst->tags, inst->n_tags);
@@ -123,7 +127,7 @@ int kiln_instances_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
 {
         static const char *const known[] = {
                 "instance-state-name", "instance-id", "image-id", "instance-type", "key-name",
-                "reservation-id",      "platform",    NULL};
+                "reservation-id",      "platform",    "vpc-id",   "subnet-id",     NULL};
         list_txn t = {ctx, NULL, 0};
         kiln_instance *out;
         size_t n_out = 0;
@@ -152,8 +156,11 @@ int kiln_instances_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
 
                 for (size_t i = 0; i < n_ids; i++)
                         keep = keep || strcmp(t.all[k].instance_id, ids[i]) == 0;
-                if (keep)
+                if (keep) {
                         reconcile(ctx, &t.all[k]);
+                        t.all[k].vpc_id = instance_vpc_id(t.all[k].region);
+                        t.all[k].subnet_id = instance_subnet_id(t.all[k].region);
+                }
                 for (size_t i = 0; keep && i < n_filters; i++)
                         keep = instance_filter_match(&t.all[k], &filters[i]);
                 if (keep) {

@@ -426,6 +426,8 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         /* On a libvirt network the address comes from a DHCP lease, once the guest has one. */
         m->inst.host = l->spec->network ? NULL : kiln_xstrdup("127.0.0.1");
         m->inst.accel = kiln_xstrdup(l->accel);
+        m->inst.vpc_id = instance_vpc_id(m->inst.region);
+        m->inst.subnet_id = instance_subnet_id(m->inst.region);
         m->domain = kiln_xstrdup(m->inst.instance_id);
         m->seed_volume = kiln_xasprintf("%s-seed.iso", m->inst.instance_id);
         m->dir = instance_dir(l->ctx, m->inst.instance_id);
@@ -510,6 +512,25 @@ static int launch_prepare(launch *l, kiln_error **err)
 
         if (ctx_token_validate(l->spec->client_token, err) < 0)
                 return -1;
+        if (l->spec->subnet_id && *l->spec->subnet_id) {
+                kiln_autofree char *mine = instance_subnet_id(l->ctx->region->name);
+
+                if (strcmp(l->spec->subnet_id, mine) != 0)
+                        return kiln_error_set(err, KILN_E_NOT_FOUND, "InvalidSubnetID.NotFound",
+                                              "The subnet ID '%s' does not exist (region %s has "
+                                              "one: %s)",
+                                              l->spec->subnet_id, l->ctx->region->name, mine);
+        }
+        if (l->spec->availability_zone && *l->spec->availability_zone) {
+                kiln_autofree char *zone = kiln_xasprintf("%sa", l->ctx->region->name);
+
+                if (strcmp(l->spec->availability_zone, zone) != 0)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                              "Invalid availability zone: [%s]; region '%s' has "
+                                              "one: %s",
+                                              l->spec->availability_zone, l->ctx->region->name,
+                                              zone);
+        }
         l->request = request_digest(l->spec);
         if (l->spec->count < 1 || l->spec->count > 20)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",

@@ -24,6 +24,9 @@ int instance_load(kiln_ctx *ctx, registry *r, const char *id, kiln_instance *ret
 int instance_check_id(const char *id, kiln_error **err);
 /* The region's connection (after ctx_pool). */
 virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err);
+/* The region's VPC and subnet IDs (instance-vpc.c). */
+char *instance_vpc_id(const char *region);
+char *instance_subnet_id(const char *region);
 /* A TCP port on 127.0.0.1 that nothing listens on now. */
 int instance_free_port(kiln_error **err);
 bool instance_port_free(int port);

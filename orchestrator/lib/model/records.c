@@ -116,7 +116,9 @@ void kiln_instance_clear(kiln_instance *inst)
                       &inst->host,
                       &inst->host_key,
                       &inst->accel,
-                      &inst->client_token};
+                      &inst->client_token,
+                      &inst->vpc_id,
+                      &inst->subnet_id};
 
         if (!inst)
                 return;

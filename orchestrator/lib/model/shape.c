@@ -310,6 +310,10 @@ void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst, const kiln_con
         state(s, "State", "instanceState", inst->state_code, inst->state);
         STR(s, "StateTransitionReason", "reason",
             inst->transition_reason ? inst->transition_reason : "");
+        if (strcmp(inst->state, "terminated") != 0) {
+                STR(s, "SubnetId", "subnetId", inst->subnet_id);
+                STR(s, "VpcId", "vpcId", inst->vpc_id);
+        }
         STR(s, "Architecture", "architecture", inst->architecture);
         s->array(s, "BlockDeviceMappings", "blockDeviceMapping");
         for (size_t i = 0; i < inst->n_volumes; i++) {
@@ -447,6 +451,55 @@ void kiln_shape_instance_type(kiln_sink *s, const kiln_instance_type *t)
         s->end_object(s);
 }
 
+void kiln_shape_vpc(kiln_sink *s, const kiln_vpc *v, const char *owner)
+{
+        kiln_autofree char *assoc = kiln_xasprintf("vpc-cidr-assoc-%s", v->vpc_id + 4);
+
+        s->object(s, NULL, NULL);
+        STR(s, "CidrBlock", "cidrBlock", v->cidr);
+        STR(s, "DhcpOptionsId", "dhcpOptionsId", "default");
+        STR(s, "State", "state", "available");
+        STR(s, "VpcId", "vpcId", v->vpc_id);
+        STR(s, "OwnerId", "ownerId", owner);
+        STR(s, "InstanceTenancy", "instanceTenancy", "default");
+        s->array(s, "CidrBlockAssociationSet", "cidrBlockAssociationSet");
+        s->object(s, NULL, NULL);
+        STR(s, "AssociationId", "associationId", assoc);
+        STR(s, "CidrBlock", "cidrBlock", v->cidr);
+        s->object(s, "CidrBlockState", "cidrBlockState");
+        STR(s, "State", "state", "associated");
+        s->end_object(s);
+        s->end_object(s);
+        s->end_array(s);
+        BOOL(s, "IsDefault", "isDefault", true);
+        STR(s, "Network", "network", v->network);
+        s->end_object(s);
+}
+
+void kiln_shape_subnet(kiln_sink *s, const kiln_vpc *v, const char *owner)
+{
+        kiln_autofree char *arn =
+                kiln_xasprintf("arn:aws:ec2:%s:%s:subnet/%s", v->region, owner, v->subnet_id);
+
+        s->object(s, NULL, NULL);
+        STR(s, "AvailabilityZone", "availabilityZone", v->zone);
+        STR(s, "AvailabilityZoneId", "availabilityZoneId", v->zone);
+        INT(s, "AvailableIpAddressCount", "availableIpAddressCount", v->available_ips);
+        STR(s, "CidrBlock", "cidrBlock", v->cidr);
+        BOOL(s, "DefaultForAz", "defaultForAz", true);
+        BOOL(s, "MapPublicIpOnLaunch", "mapPublicIpOnLaunch", false);
+        STR(s, "State", "state", "available");
+        STR(s, "SubnetId", "subnetId", v->subnet_id);
+        STR(s, "VpcId", "vpcId", v->vpc_id);
+        STR(s, "OwnerId", "ownerId", owner);
+        BOOL(s, "AssignIpv6AddressOnCreation", "assignIpv6AddressOnCreation", false);
+        s->array(s, "Ipv6CidrBlockAssociationSet", "ipv6CidrBlockAssociationSet");
+        s->end_array(s);
+        STR(s, "SubnetArn", "subnetArn", arn);
+        STR(s, "Network", "network", v->network);
+        s->end_object(s);
+}
+
 void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind)
 {
         static const char *const names[][2] = {
@@ -456,6 +509,8 @@ void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind)
                 [KILN_LIST_KEY_PAIRS] = {"KeyPairs", "keySet"},
                 [KILN_LIST_REGIONS] = {"Regions", "regionInfo"},
                 [KILN_LIST_INSTANCE_TYPES] = {"InstanceTypes", "instanceTypeSet"},
+                [KILN_LIST_VPCS] = {"Vpcs", "vpcSet"},
+                [KILN_LIST_SUBNETS] = {"Subnets", "subnetSet"},
         };
 
         s->array(s, names[kind][0], names[kind][1]);
