@@ -109,6 +109,19 @@ same DescribeInstancesResult "describe-instances of the running instance" descri
 aws_a get-console-output --instance-id "$ID"
 tap_like "$(json 'd["Output"]')" "Linux version|login:|cloud-init" "get-console-output: the guest's console, decoded"
 
+# ---- dry runs: checked, and nothing moves ----
+aws_a stop-instances --instance-ids "$ID" --dry-run
+tap_like "$ERR" "DryRunOperation" "stop-instances --dry-run: DryRunOperation"
+aws_a reboot-instances --instance-ids "$ID" --dry-run
+tap_like "$ERR" "DryRunOperation" "reboot-instances --dry-run: DryRunOperation"
+aws_a create-image --instance-id "$ID" --name dry --dry-run
+tap_like "$ERR" "DryRunOperation" "create-image --dry-run: DryRunOperation"
+aws_a terminate-instances --instance-ids i-0123456789abcdef0 --dry-run
+tap_like "$ERR" "InvalidInstanceID.NotFound" "terminate-instances --dry-run of an unknown instance: InvalidInstanceID.NotFound"
+tap_is "$(state_of "$ID")" running "the instance still runs"
+aws_a describe-images --filters Name=name,Values=dry
+tap_is "$(json 'len(d["Images"])')" 0 "and no image was made"
+
 # ---- stop, create-image, launch the image, terminate ----
 aws_a stop-instances --instance-ids "$ID"
 tap_is "$(json 'd["StoppingInstances"][0]["PreviousState"]["Name"]')" running "stop-instances: from running"

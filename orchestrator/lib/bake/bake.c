@@ -464,6 +464,9 @@ int kiln_image_create(kiln_ctx *ctx, const kiln_create_image_spec *spec, kiln_ba
                                id);
                 goto out;
         }
+        /* A dry run stops before the guest is started, generalized or shut down. */
+        if (registry_dry_run_stop(ctx->reg, err) < 0)
+                goto out;
         if (!spec->no_generalize) {
                 if (!running) {
                         kiln_notify(spec->notify, spec->userdata, KILN_LOG_INFO,

@@ -28,6 +28,11 @@ static int change_all(kiln_ctx *ctx, const char *const *ids, size_t n, change_fn
                                       "The request must contain the parameter InstanceId");
         if (kiln_instances_describe(ctx, ids, n, NULL, 0, &list, &got, err) < 0)
                 return -1;
+        /* Each instance exists and is the caller's: a dry run stops before any domain moves. */
+        if (registry_dry_run_stop(ctx->reg, err) < 0) {
+                kiln_instances_free(list, got);
+                return -1;
+        }
         changes = kiln_xcalloc(got + 1, sizeof(*changes));
         for (size_t i = 0; rc == 0 && i < got; i++) {
                 kiln_autofree char *domain = NULL;

@@ -217,10 +217,7 @@ static int registry_txn(registry *r, bool write, registry_txn_fn fn, void *userd
 
                         if (ok && write && r->dry_run) {
                                 sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
-                                kiln_error_set(err, KILN_E_PERMISSION, "DryRunOperation",
-                                               "Request would have succeeded, but DryRun flag "
-                                               "is set.");
-                                return kiln_error_set_reason(err, KILN_R_DRY_RUN);
+                                return registry_dry_run_stop(r, err);
                         }
                         if (ok) {
                                 rc = sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
@@ -251,6 +248,15 @@ int registry_write(registry *r, registry_txn_fn fn, void *userdata, kiln_error *
 void registry_set_dry_run(registry *r, bool on)
 {
         r->dry_run = on;
+}
+
+int registry_dry_run_stop(registry *r, kiln_error **err)
+{
+        if (!r->dry_run)
+                return 0;
+        kiln_error_set(err, KILN_E_PERMISSION, "DryRunOperation",
+                       "Request would have succeeded, but DryRun flag is set.");
+        return kiln_error_set_reason(err, KILN_R_DRY_RUN);
 }
 
 int registry_read(registry *r, registry_txn_fn fn, void *userdata, kiln_error **err)

@@ -26,6 +26,9 @@ int registry_write(registry *r, registry_txn_fn fn, void *userdata, kiln_error *
 /* In a dry run, every write transaction whose fn succeeds is rolled back and fails with
  * DryRunOperation (kiln_ctx_set_dry_run). */
 void registry_set_dry_run(registry *r, bool on);
+/* In a dry run, DryRunOperation (-1): for a verb whose first change is not a registry write
+ * (a domain stopped, a guest generalized), called once its checks are made. 0 otherwise. */
+int registry_dry_run_stop(registry *r, kiln_error **err);
 /* Runs fn in a read transaction (one consistent snapshot of the database). */
 int registry_read(registry *r, registry_txn_fn fn, void *userdata, kiln_error **err);
 
