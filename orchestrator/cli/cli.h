@@ -50,6 +50,7 @@ typedef struct cli_global {
         bool quiet;
         bool verbose;
         bool no_progress;
+        bool dry_run; /* --dry-run: the verb's checks, no change (cli_ctx_open arms it) */
 } cli_global;
 
 /* Parsed options of a verb: each occurrence in order, with its values. */

@@ -299,6 +299,87 @@ static int cmd_describe_instance_types(const cli_verb *verb, const cli_global *g
         return CLI_EXIT_OK;
 }
 
+static int cmd_describe_instance_attribute(const cli_verb *verb, const cli_global *g,
+                                           const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "instance-id");
+        const char *attr = cli_arg_get(args, "attribute");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_instance_attribute a = {0};
+        int rc = 0;
+
+        (void) verb;
+        if (!id || !attr)
+                return cli_usage_error("describe-instance-attribute needs --instance-id and "
+                                       "--attribute");
+        if (kiln_instance_attribute_name_check(attr, &err) < 0)
+                return cli_fail(err);
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_instance_attribute_describe(ctx, id, &a, &err) < 0)
+                return cli_fail(err);
+        {
+                cli_writer *w = cli_writer_new(g);
+
+                kiln_shape_instance_attribute(cli_w_sink(w), &a, attr);
+                cli_writer_finish(w, g);
+        }
+        kiln_instance_attribute_clear(&a);
+        return CLI_EXIT_OK;
+}
+
+static int cmd_modify_instance_attribute(const cli_verb *verb, const cli_global *g,
+                                         const cli_args *args)
+{
+        static const struct {
+                const char *opt;
+                kiln_instance_attr attr;
+        } opts[] = {{"disable-api-termination", KILN_ATTR_DISABLE_API_TERMINATION},
+                    {"disable-api-stop", KILN_ATTR_DISABLE_API_STOP},
+                    {"instance-initiated-shutdown-behavior", KILN_ATTR_SHUTDOWN_BEHAVIOR},
+                    {"user-data", KILN_ATTR_USER_DATA}};
+        const char *id = cli_arg_get(args, "instance-id");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autofree char *user_data = NULL;
+        kiln_instance_attribute_change ch = {0};
+        const char *value = NULL;
+        size_t given = 0;
+        int rc = 0;
+
+        (void) verb;
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(opts); i++)
+                if (cli_arg_get(args, opts[i].opt)) {
+                        given++;
+                        ch.attr = opts[i].attr;
+                        value = cli_arg_get(args, opts[i].opt);
+                }
+        if (!id || given != 1)
+                return cli_usage_error("modify-instance-attribute needs --instance-id and one of "
+                                       "--disable-api-termination, --disable-api-stop, "
+                                       "--instance-initiated-shutdown-behavior, --user-data");
+        if (ch.attr == KILN_ATTR_USER_DATA) {
+                rc = read_user_data(value, &user_data, &ch.user_data_len);
+                if (rc != 0)
+                        return rc;
+                ch.user_data = user_data;
+        } else if (ch.attr == KILN_ATTR_SHUTDOWN_BEHAVIOR) {
+                ch.value = value;
+        } else if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+                ch.flag = strcmp(value, "true") == 0;
+        } else {
+                return cli_usage_error("invalid value '%s': true or false", value);
+        }
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_instance_attribute_modify(ctx, id, &ch, &err) < 0)
+                return cli_fail(err);
+        return CLI_EXIT_OK;
+}
+
 static int describe_network(const cli_global *g, const cli_args *args, bool subnet)
 {
         kiln_autoptr(kiln_ctx) ctx = NULL;
@@ -487,6 +568,27 @@ static const cli_opt types_opts[] = {
         CLI_END_OPTS,
 };
 
+static const cli_opt attribute_opts[] = {
+        {"instance-id", CLI_ARG_ONE, "ID", "the instance"},
+        {"attribute", CLI_ARG_ONE, "NAME",
+         "instanceType, userData (base64), disableApiTermination, disableApiStop, "
+         "instanceInitiatedShutdownBehavior, rootDeviceName, sourceDestCheck, ebsOptimized, "
+         "enaSupport"},
+        CLI_END_OPTS,
+};
+
+static const cli_opt modify_attribute_opts[] = {
+        {"instance-id", CLI_ARG_ONE, "ID", "the instance"},
+        {"disable-api-termination", CLI_ARG_ONE, "true|false",
+         "terminate-instances refuses the instance while true"},
+        {"disable-api-stop", CLI_ARG_ONE, "true|false", "stop-instances refuses it while true"},
+        {"instance-initiated-shutdown-behavior", CLI_ARG_ONE, "stop",
+         "what a shutdown inside the guest does (kiln: stop)"},
+        {"user-data", CLI_ARG_ONE, "TEXT|file://PATH",
+         "new user data of a stopped instance, in its seed at the next boot"},
+        CLI_END_OPTS,
+};
+
 static const cli_opt vpcs_opts[] = {
         {"vpc-ids", CLI_ARG_LIST, "ID...", "only these"},
         {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
@@ -542,6 +644,16 @@ const cli_verb cli_instance_verbs[] = {
          "the instance types: vCPUs and memory (templates/instance-types.json)",
          "[--instance-types TYPE...]", types_opts, 0, cmd_describe_instance_types,
          "kiln describe-instance-types --instance-types t3.micro t3.small"},
+        {"describe-instance-attribute", "instances", "one attribute of an instance",
+         "--instance-id ID --attribute NAME", attribute_opts, 0, cmd_describe_instance_attribute,
+         "kiln describe-instance-attribute --instance-id i-... --attribute disableApiTermination"},
+        {"modify-instance-attribute", "instances",
+         "protect an instance from termination or stopping, or give a stopped one new user "
+         "data",
+         "--instance-id ID --disable-api-termination true|false | --disable-api-stop true|false "
+         "| --user-data ...",
+         modify_attribute_opts, 0, cmd_modify_instance_attribute,
+         "kiln modify-instance-attribute --instance-id i-... --disable-api-termination true"},
         {"describe-vpcs", "instances",
          "the region's default VPC: its ID and the CIDR of the region's network",
          "[--vpc-ids ID...] [--filters ...]", vpcs_opts, 0, cmd_describe_vpcs,

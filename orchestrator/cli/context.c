@@ -15,6 +15,7 @@ kiln_ctx *cli_ctx_open(const cli_global *g, int *ret_exit)
                 *ret_exit = cli_fail(err);
                 return NULL;
         }
+        kiln_ctx_set_dry_run(ctx, g->dry_run);
         return ctx;
 }
 

@@ -16,8 +16,62 @@ const cli_opt cli_global_opts[] = {
         {"verbose", CLI_ARG_NONE, NULL, "log what kiln does to stderr (or KILN_DEBUG=1)"},
         {"no-progress", CLI_ARG_NONE, NULL, "no progress bars or progress lines"},
         {"help", CLI_ARG_NONE, NULL, "show help for the verb"},
+        {"dry-run", CLI_ARG_NONE, NULL,
+         "check the request and change nothing: DryRunOperation (exit 7) if it would succeed"},
         {NULL, CLI_ARG_NONE, NULL, NULL},
 };
+
+/* The verbs --dry-run applies to, as the aws CLI's: those that change something (the library
+ * makes their checks and stops before the change) and those that describe (answered at once).
+ * The others (ssh, configure, build, serve, fsck...) refuse it rather than act. */
+static const char *const dry_run_changes[] = {"run-instances",
+                                              "start-instances",
+                                              "stop-instances",
+                                              "reboot-instances",
+                                              "terminate-instances",
+                                              "create-image",
+                                              "register-image",
+                                              "copy-image",
+                                              "deregister-image",
+                                              "modify-image-attribute",
+                                              "reset-image-attribute",
+                                              "create-snapshot",
+                                              "delete-snapshot",
+                                              "modify-snapshot-attribute",
+                                              "reset-snapshot-attribute",
+                                              "create-volume",
+                                              "delete-volume",
+                                              "attach-volume",
+                                              "detach-volume",
+                                              "create-key-pair",
+                                              "import-key-pair",
+                                              "delete-key-pair",
+                                              "create-tags",
+                                              "delete-tags",
+                                              "modify-instance-attribute",
+                                              NULL};
+static const char *const dry_run_describes[] = {"describe-images",
+                                                "describe-snapshots",
+                                                "describe-volumes",
+                                                "describe-key-pairs",
+                                                "describe-tags",
+                                                "describe-instances",
+                                                "describe-regions",
+                                                "describe-image-attribute",
+                                                "describe-snapshot-attribute",
+                                                "describe-instance-attribute",
+                                                "describe-instance-types",
+                                                "describe-vpcs",
+                                                "describe-subnets",
+                                                NULL};
+
+static bool listed(const char *const *list, const char *name)
+{
+        for (; *list; list++)
+                if (strcmp(*list, name) == 0)
+                        return true;
+        return false;
+}
 
 static const cli_opt help_opts[] = {
         {"man", CLI_ARG_NONE, NULL, "print the manual page, kiln(1), in roff"},
@@ -149,6 +203,8 @@ static void global_flag(cli_global *g, const cli_opt *opt)
                 g->verbose = true;
         else if (strcmp(opt->name, "no-progress") == 0)
                 g->no_progress = true;
+        else if (strcmp(opt->name, "dry-run") == 0)
+                g->dry_run = true;
 }
 
 /* Parses argv[1..]: the first word that is not an option is the verb; global options may
@@ -310,6 +366,13 @@ static int run(int argc, char **argv, cli_args *a)
         if (help) {
                 cli_help_verb(stdout, verb);
                 return CLI_EXIT_OK;
+        }
+        if (g.dry_run && !listed(dry_run_changes, verb->name)) {
+                if (!listed(dry_run_describes, verb->name))
+                        return cli_usage_error("'%s' takes no --dry-run", verb->name);
+                kiln_error_set(&err, KILN_E_PERMISSION, "DryRunOperation",
+                               "Request would have succeeded, but DryRun flag is set.");
+                return cli_fail(err);
         }
         if (kiln_global_init(&err) < 0)
                 return cli_fail(err);

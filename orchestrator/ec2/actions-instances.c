@@ -1,6 +1,6 @@
 /* The endpoint's instance actions: RunInstances, DescribeInstances, Start, Stop, Reboot and
- * TerminateInstances, GetConsoleOutput, CreateImage, DescribeInstanceTypes, DescribeVpcs and
- * DescribeSubnets, each through the
+ * TerminateInstances, GetConsoleOutput, CreateImage, Describe/ModifyInstanceAttribute,
+ * DescribeInstanceTypes, DescribeVpcs and DescribeSubnets, each through the
  * public API as the CLI's verbs are, with the same shapes. A stop through the endpoint is forced
  * after 50 s, so that it answers within the aws CLI's 60 s read timeout. */
 #include <stdio.h>
@@ -329,6 +329,84 @@ out:
         return rc;
 }
 
+static int describe_instance_attribute(ec2_call *c, kiln_error **err)
+{
+        const char *id = ec2_param(c->params, "InstanceId");
+        const char *attr = ec2_param(c->params, "Attribute");
+        kiln_instance_attribute a = {0};
+
+        if (ec2_need(id, "InstanceId", err) < 0 || ec2_need(attr, "Attribute", err) < 0 ||
+            kiln_instance_attribute_name_check(attr, err) < 0 || ec2_params_done(c, err) < 0 ||
+            kiln_instance_attribute_describe(c->ctx, id, &a, err) < 0)
+                return -1;
+        kiln_shape_instance_attribute(S(c), &a, attr);
+        kiln_instance_attribute_clear(&a);
+        return 0;
+}
+
+/* One change per call, in the structured form (DisableApiTermination.Value, UserData.Value...)
+ * or the flat one (Attribute and Value); UserData's value is base64. */
+static int modify_instance_attribute(ec2_call *c, kiln_error **err)
+{
+        static const struct {
+                const char *param, *attr;
+                kiln_instance_attr kind;
+        } forms[] = {
+                {"DisableApiTermination.Value", "disableApiTermination",
+                 KILN_ATTR_DISABLE_API_TERMINATION},
+                {"DisableApiStop.Value", "disableApiStop", KILN_ATTR_DISABLE_API_STOP},
+                {"InstanceInitiatedShutdownBehavior.Value", "instanceInitiatedShutdownBehavior",
+                 KILN_ATTR_SHUTDOWN_BEHAVIOR},
+                {"UserData.Value", "userData", KILN_ATTR_USER_DATA},
+        };
+        const char *id = ec2_param(c->params, "InstanceId");
+        const char *attr = ec2_param(c->params, "Attribute");
+        const char *flat = ec2_param(c->params, "Value");
+        kiln_instance_attribute_change ch = {0};
+        unsigned char *ud = NULL;
+        const char *value = NULL;
+        size_t given = 0;
+        int rc = -1;
+
+        if (ec2_need(id, "InstanceId", err) < 0)
+                return -1;
+        for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+                const char *v = ec2_param(c->params, forms[i].param);
+
+                if (attr && strcmp(attr, forms[i].attr) == 0 && flat && !v)
+                        v = flat;
+                if (!v)
+                        continue;
+                given++;
+                ch.attr = forms[i].kind;
+                value = v;
+        }
+        if (given != 1 || (attr && !flat))
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterCombination",
+                                      "Give one attribute to change: DisableApiTermination, "
+                                      "DisableApiStop, InstanceInitiatedShutdownBehavior or "
+                                      "UserData (or Attribute with Value)");
+        if (ch.attr == KILN_ATTR_USER_DATA) {
+                if (kiln_base64_parse("user data", value, &ud, &ch.user_data_len, err) < 0)
+                        return -1;
+                ch.user_data = ud;
+        } else if (ch.attr == KILN_ATTR_SHUTDOWN_BEHAVIOR) {
+                ch.value = value;
+        } else if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+                ch.flag = strcmp(value, "true") == 0;
+        } else {
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Value (%s) is invalid: true or false", value);
+        }
+        if (ec2_params_done(c, err) == 0 &&
+            kiln_instance_attribute_modify(c->ctx, id, &ch, err) == 0) {
+                ec2_return_true(c);
+                rc = 0;
+        }
+        free(ud);
+        return rc;
+}
+
 /* DescribeVpcs and DescribeSubnets: the region's default VPC and subnet. */
 static int describe_network(ec2_call *c, bool subnet, kiln_error **err)
 {
@@ -373,11 +451,13 @@ static int describe_subnets(ec2_call *c, kiln_error **err)
 
 const ec2_action ec2_instance_actions[] = {
         {"CreateImage", create_image, true},
+        {"DescribeInstanceAttribute", describe_instance_attribute, false},
         {"DescribeInstanceTypes", describe_instance_types, false},
         {"DescribeInstances", describe_instances, false},
         {"DescribeSubnets", describe_subnets, false},
         {"DescribeVpcs", describe_vpcs, false},
         {"GetConsoleOutput", get_console_output, false},
+        {"ModifyInstanceAttribute", modify_instance_attribute, true},
         {"RebootInstances", reboot_instances, true},
         {"RunInstances", run_instances, true},
         {"StartInstances", start_instances, true},

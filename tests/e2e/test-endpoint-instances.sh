@@ -109,6 +109,26 @@ same DescribeInstancesResult "describe-instances of the running instance" descri
 aws_a get-console-output --instance-id "$ID"
 tap_like "$(json 'd["Output"]')" "Linux version|login:|cloud-init" "get-console-output: the guest's console, decoded"
 
+# ---- instance attributes: protections that hold, user data of a stopped instance ----
+aws_a modify-instance-attribute --instance-id "$ID" --disable-api-termination
+tap_is "$RC" 0 "modify-instance-attribute --disable-api-termination"
+same InstanceAttribute "describe-instance-attribute disableApiTermination" describe-instance-attribute \
+        --instance-id "$ID" --attribute disableApiTermination -- describe-instance-attribute --instance-id "$ID" \
+        --attribute disableApiTermination
+tap_is "$(json 'd["DisableApiTermination"]["Value"]')" True "it says so"
+aws_a terminate-instances --instance-ids "$ID"
+tap_like "$ERR" "OperationNotPermitted" "terminate-instances of the protected instance: OperationNotPermitted"
+aws_a modify-instance-attribute --instance-id "$ID" --no-disable-api-termination
+aws_a modify-instance-attribute --instance-id "$ID" --disable-api-stop
+aws_a stop-instances --instance-ids "$ID"
+tap_like "$ERR" "OperationNotPermitted" "stop-instances of an instance with disableApiStop: OperationNotPermitted"
+tap_is "$(state_of "$ID")" running "the protected instance still runs"
+aws_a modify-instance-attribute --instance-id "$ID" --no-disable-api-stop
+aws_a modify-instance-attribute --instance-id "$ID" --attribute userData --value "$(printf 'echo later' | base64)"
+tap_like "$ERR" "IncorrectInstanceState" "new user data for a running instance: IncorrectInstanceState"
+aws_a describe-instance-attribute --instance-id "$ID" --attribute kernel
+tap_like "$ERR" "InvalidParameterValue" "an attribute kiln does not have: InvalidParameterValue"
+
 # ---- dry runs: checked, and nothing moves ----
 aws_a stop-instances --instance-ids "$ID" --dry-run
 tap_like "$ERR" "DryRunOperation" "stop-instances --dry-run: DryRunOperation"
@@ -127,6 +147,15 @@ aws_a stop-instances --instance-ids "$ID"
 tap_is "$(json 'd["StoppingInstances"][0]["PreviousState"]["Name"]')" running "stop-instances: from running"
 aws_a wait instance-stopped --instance-ids "$ID"
 tap_is "$RC" 0 "aws ec2 wait instance-stopped"
+printf '#!/bin/sh\necho second user data\n' >"$work/user-data-2.sh"
+aws_a modify-instance-attribute --instance-id "$ID" --attribute userData --value "$(base64 -w0 "$work/user-data-2.sh")"
+tap_is "$RC" 0 "new user data for the stopped instance"
+aws_a describe-instance-attribute --instance-id "$ID" --attribute userData
+tap_is "$(json 'd["UserData"]["Value"]' | base64 -d)" "$(cat "$work/user-data-2.sh")" "describe-instance-attribute userData gives it back"
+same InstanceAttribute "describe-instance-attribute userData" describe-instance-attribute --instance-id "$ID" \
+        --attribute userData -- describe-instance-attribute --instance-id "$ID" --attribute userData
+kiln_as $ACCT_A fsck
+tap_is "$RC" 0 "fsck finds the rewritten seed the one recorded"
 aws_a create-image --instance-id "$ID" --name ep-baked --description "through the endpoint" --cli-read-timeout 0 \
         --tag-specifications 'ResourceType=image,Tags=[{Key=stage,Value=baked}]'
 tap_is "$RC" 0 "create-image of the stopped instance"

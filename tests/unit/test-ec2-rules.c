@@ -2622,6 +2622,95 @@ static double ms_since(const struct timespec *t0)
         return (double) (t1.tv_sec - t0->tv_sec) * 1e3 + (double) (t1.tv_nsec - t0->tv_nsec) / 1e6;
 }
 
+/* Instance attributes and VPCs: what is refused before any instance is looked at, and
+ * unknown instances. */
+static void t_attributes(t_env *t)
+{
+        static const char *const bad_attrs[] = {"kernel", "ramdisk", "productCodes", "", NULL};
+        kiln_vpc v = {0};
+
+        for (size_t i = 0; bad_attrs[i]; i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *what = kiln_xasprintf("the attribute '%s'", bad_attrs[i]);
+
+                refused(kiln_instance_attribute_name_check(bad_attrs[i], &e), &e, KILN_E_INVALID,
+                        "InvalidParameterValue", what);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                is_int(kiln_instance_attribute_name_check("disableApiStop", &e), 0,
+                       "disableApiStop is an attribute");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_instance_attribute a = {0};
+
+                refused(kiln_instance_attribute_describe(t->a, "i-nope", &a, &e), &e,
+                        KILN_E_INVALID, "InvalidInstanceID.Malformed",
+                        "describing an attribute of a malformed instance ID");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_instance_attribute a = {0};
+
+                refused(kiln_instance_attribute_describe(t->a, "i-0123456789abcdef0", &a, &e), &e,
+                        KILN_E_NOT_FOUND, "InvalidInstanceID.NotFound",
+                        "describing an attribute of an unknown instance");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_instance_attribute_change c = {KILN_ATTR_DISABLE_API_TERMINATION, true, NULL,
+                                                    NULL, 0};
+
+                refused(kiln_instance_attribute_modify(t->a, "i-0123456789abcdef0", &c, &e), &e,
+                        KILN_E_NOT_FOUND, "InvalidInstanceID.NotFound",
+                        "protecting an unknown instance");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_instance_attribute_change c = {KILN_ATTR_SHUTDOWN_BEHAVIOR, false, "terminate",
+                                                    NULL, 0};
+
+                refused(kiln_instance_attribute_modify(t->a, "i-0123456789abcdef0", &c, &e), &e,
+                        KILN_E_UNSUPPORTED, "InvalidParameterValue",
+                        "a shutdown behaviour other than stop");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *big = kiln_xcalloc(16385, 1);
+                kiln_instance_attribute_change c = {KILN_ATTR_USER_DATA, false, NULL, big, 16385};
+
+                memset(big, 'a', 16384);
+                refused(kiln_instance_attribute_modify(t->a, "i-0123456789abcdef0", &c, &e), &e,
+                        KILN_E_LIMIT, "InvalidUserData.Malformed", "user data over 16384 bytes");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_vpc *list = NULL;
+                size_t n = 0;
+                const char *other[] = {"vpc-0123456789abcdef0"};
+
+                is_int(kiln_vpc_describe(t->a, &v, &e), 0, "the region's VPC");
+                ok(kiln_id_valid("vpc", v.vpc_id), "  with an ID of EC2's form");
+                ok(kiln_id_valid("subnet", v.subnet_id), "  and its subnet's");
+                is_str(v.cidr, "10.0.2.0/24", "  user networking: QEMU's network");
+                is_int(kiln_vpcs_describe(t->a, other, 1, NULL, 0, &list, &n, &e), -1,
+                       "another VPC ID is not found");
+                is_str(e ? e->api_code : NULL, "InvalidVpcID.NotFound", "  InvalidVpcID.NotFound");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_vpc w = {0};
+
+                is_int(kiln_vpc_describe(t->aw, &w, &e), 0, "the other region's VPC");
+                ok(v.vpc_id && w.vpc_id && strcmp(v.vpc_id, w.vpc_id) != 0,
+                   "  is another one, with its own ID");
+                kiln_vpc_clear(&w);
+        }
+        kiln_vpc_clear(&v);
+}
+
 int main(void)
 {
         kiln_autoptr(kiln_error) err = NULL;
@@ -2666,9 +2755,10 @@ int main(void)
                     "a kiln home with two regions on the test driver, four accounts, an "
                     "organization")) {
                 void (*sections[])(t_env *) = {
-                        t_context,   t_visibility,    t_owner_alias, t_owner_only, t_deregister,
-                        t_snapshots, t_ungeneralized, t_copy,        t_run,        t_create,
-                        t_names,     t_filters,       t_tags,        t_volumes,    t_mappings};
+                        t_context,    t_visibility, t_owner_alias,   t_owner_only,
+                        t_deregister, t_snapshots,  t_ungeneralized, t_copy,
+                        t_run,        t_create,     t_names,         t_filters,
+                        t_tags,       t_volumes,    t_mappings,      t_attributes};
 
                 for (size_t i = 0; i < KILN_ARRAY_SIZE(sections); i++)
                         sections[i](&t);

@@ -341,6 +341,27 @@ kiln_as "$ACCT_A" delete-key-pair --key-name tagged
 kiln_as "$ACCT_A" describe-tags --filters Name=resource-id,Values="$TAGGED"
 tap_is "$(json 'len(d["Tags"])')" "0" "a deleted key pair's tags are gone"
 
+# ---- --dry-run, as the aws CLI's: checked, nothing changed ----
+kiln_as "$ACCT_A" create-key-pair --key-name dry --output-file "$work/dry.pem" --dry-run
+tap_is "$RC" 7 "create-key-pair --dry-run: exit 7"
+tap_like "$ERR" "^kiln: DryRunOperation: Request would have succeeded" "with DryRunOperation"
+tap_ok "$([ ! -e "$work/dry.pem" ]; echo $?)" "and no private key file"
+kiln_as "$ACCT_A" describe-key-pairs --filters Name=key-name,Values=dry
+tap_is "$(json 'len(d["KeyPairs"])')" "0" "and no key pair"
+kiln_as "$ACCT_A" create-key-pair --key-name kept
+kiln_as "$ACCT_A" delete-key-pair --key-name kept --dry-run
+tap_is "$RC" 7 "delete-key-pair --dry-run: exit 7"
+kiln_as "$ACCT_A" describe-key-pairs --filters Name=key-name,Values=kept
+tap_is "$(json 'len(d["KeyPairs"])')" "1" "and the key pair is still there"
+kiln_as "$ACCT_A" create-key-pair --key-name kept --dry-run
+tap_like "$ERR" "InvalidKeyPair.Duplicate" "a dry run that would fail fails as the request would"
+kiln_as "$ACCT_A" delete-key-pair --key-name kept
+kiln_as "$ACCT_A" describe-key-pairs --dry-run
+tap_is "$RC" 7 "describe-key-pairs --dry-run: DryRunOperation, exit 7"
+kiln_as "$ACCT_A" configure --instance-id i-0123456789abcdef0 --run true --dry-run
+tap_is "$RC" 2 "a verb that cannot dry-run refuses --dry-run: exit 2"
+tap_like "$ERR" "'configure' takes no --dry-run" "and says so"
+
 # ---- nothing left behind ----
 tap_is "$(ls -A "$TMPDIR")" "" "no private key directory is left in TMPDIR"
 for f in "$work"/demo.pem "$work"/ed.pem "$work"/filed.pem; do

@@ -52,6 +52,8 @@ typedef struct kiln_instance {
         char *client_token; /* RunInstances' ClientToken, or NULL */
         char *vpc_id;       /* the region's VPC and subnet (see kiln_vpc) */
         char *subnet_id;
+        bool disable_api_termination; /* terminate-instances refuses it (OperationNotPermitted) */
+        bool disable_api_stop;        /* stop-instances refuses it */
         kiln_instance_volume *volumes;
         size_t n_volumes;
         kiln_tag *tags; /* sorted by key */
@@ -154,6 +156,49 @@ KILN_PUBLIC int kiln_instance_types_describe(const char *const *names, size_t n_
                                              kiln_instance_type **ret, size_t *ret_n,
                                              kiln_error **err);
 KILN_PUBLIC void kiln_instance_types_free(kiln_instance_type *list, size_t n);
+
+/* Instance attributes as DescribeInstanceAttribute and ModifyInstanceAttribute know them. */
+typedef struct kiln_instance_attribute {
+        char *instance_id;
+        char *instance_type;
+        char *root_device_name;
+        bool disable_api_termination;
+        bool disable_api_stop;
+        char *shutdown_behavior;  /* InstanceInitiatedShutdownBehavior: always "stop" */
+        unsigned char *user_data; /* NULL: none */
+        size_t user_data_len;
+} kiln_instance_attribute;
+
+KILN_PUBLIC int kiln_instance_attribute_describe(kiln_ctx *ctx, const char *instance_id,
+                                                 kiln_instance_attribute *ret, kiln_error **err);
+/* An attribute name DescribeInstanceAttribute answers (instanceType, userData,
+ * disableApiTermination, disableApiStop, instanceInitiatedShutdownBehavior, rootDeviceName,
+ * sourceDestCheck, ebsOptimized, enaSupport); InvalidParameterValue otherwise. */
+KILN_PUBLIC int kiln_instance_attribute_name_check(const char *name, kiln_error **err);
+KILN_PUBLIC void kiln_instance_attribute_clear(kiln_instance_attribute *a);
+
+/* One change (ModifyInstanceAttribute takes one per call): the protections at any time; the
+ * user data of a stopped instance (IncorrectInstanceState otherwise), written into its seed for
+ * the next boot (cloud-init runs user data scripts once per instance, as on EC2); the shutdown
+ * behaviour "stop" (kiln's only one: a guest that shuts down stops). */
+typedef enum {
+        KILN_ATTR_DISABLE_API_TERMINATION,
+        KILN_ATTR_DISABLE_API_STOP,
+        KILN_ATTR_SHUTDOWN_BEHAVIOR,
+        KILN_ATTR_USER_DATA,
+} kiln_instance_attr;
+
+typedef struct kiln_instance_attribute_change {
+        kiln_instance_attr attr;
+        bool flag;             /* the protections */
+        const char *value;     /* the shutdown behaviour */
+        const void *user_data; /* raw bytes, at most 16384; NULL with 0 removes it */
+        size_t user_data_len;
+} kiln_instance_attribute_change;
+
+KILN_PUBLIC int kiln_instance_attribute_modify(kiln_ctx *ctx, const char *instance_id,
+                                               const kiln_instance_attribute_change *change,
+                                               kiln_error **err);
 
 /* A region's network as EC2 clients see it: one default VPC with one default subnet in the
  * region's zone (REGION + "a"). The IDs are derived from the region's name; the CIDR is the

@@ -67,6 +67,10 @@ KILN_PUBLIC void kiln_shape_reservations(kiln_sink *s, const kiln_instance *list
                                          const kiln_connection *conns);
 /* InstanceTypeInfo, with kiln's Default member on the type run-instances takes by default. */
 KILN_PUBLIC void kiln_shape_instance_type(kiln_sink *s, const kiln_instance_type *t);
+/* DescribeInstanceAttribute's answer for one attribute (a name
+ * kiln_instance_attribute_name_check takes); userData's Value is base64, absent without. */
+KILN_PUBLIC void kiln_shape_instance_attribute(kiln_sink *s, const kiln_instance_attribute *a,
+                                               const char *attribute);
 /* Vpc and Subnet of a region's kiln_vpc, as the caller's (owner: the account asking), with
  * kiln's Network member on a libvirt network. */
 KILN_PUBLIC void kiln_shape_vpc(kiln_sink *s, const kiln_vpc *v, const char *owner);

@@ -14,9 +14,27 @@
 typedef int (*change_fn)(kiln_ctx *ctx, kiln_instance *inst, const char *domain, void *arg,
                          kiln_error **err);
 
-/* Loads every instance first (one bad ID changes nothing), then applies fn to each. */
+typedef enum { GUARD_NONE, GUARD_STOP, GUARD_TERMINATE } guard_kind;
+
+/* An instance protected from the change (disableApiStop, disableApiTermination). */
+static int guard(const kiln_instance *inst, guard_kind g, kiln_error **err)
+{
+        const char *verb = g == GUARD_STOP ? "stopped" : "terminated";
+        const char *attr = g == GUARD_STOP ? "disableApiStop" : "disableApiTermination";
+
+        if ((g == GUARD_STOP && inst->disable_api_stop) ||
+            (g == GUARD_TERMINATE && inst->disable_api_termination))
+                return kiln_error_set(err, KILN_E_STATE, "OperationNotPermitted",
+                                      "The instance '%s' may not be %s. Modify its '%s' instance "
+                                      "attribute and try again.",
+                                      inst->instance_id, verb, attr);
+        return 0;
+}
+
+/* Loads every instance first (one bad ID, or one protected from the change, changes nothing),
+ * then applies fn to each. */
 static int change_all(kiln_ctx *ctx, const char *const *ids, size_t n, change_fn fn, void *arg,
-                      kiln_state_change **ret, size_t *ret_n, kiln_error **err)
+                      guard_kind g, kiln_state_change **ret, size_t *ret_n, kiln_error **err)
 {
         kiln_instance *list = NULL;
         size_t got = 0;
@@ -28,8 +46,10 @@ static int change_all(kiln_ctx *ctx, const char *const *ids, size_t n, change_fn
                                       "The request must contain the parameter InstanceId");
         if (kiln_instances_describe(ctx, ids, n, NULL, 0, &list, &got, err) < 0)
                 return -1;
+        for (size_t i = 0; rc == 0 && g != GUARD_NONE && i < got; i++)
+                rc = guard(&list[i], g, err);
         /* Each instance exists and is the caller's: a dry run stops before any domain moves. */
-        if (registry_dry_run_stop(ctx->reg, err) < 0) {
+        if (rc < 0 || registry_dry_run_stop(ctx->reg, err) < 0) {
                 kiln_instances_free(list, got);
                 return -1;
         }
@@ -104,7 +124,7 @@ int kiln_instances_stop(kiln_ctx *ctx, const char *const *ids, size_t n, bool fo
 {
         stop_arg a = {force, timeout_s > 0 ? timeout_s : 120};
 
-        return change_all(ctx, ids, n, stop_one, &a, ret, ret_n, err);
+        return change_all(ctx, ids, n, stop_one, &a, GUARD_STOP, ret, ret_n, err);
 }
 
 static int start_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, void *arg,
@@ -130,7 +150,7 @@ static int start_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, voi
 int kiln_instances_start(kiln_ctx *ctx, const char *const *ids, size_t n, kiln_state_change **ret,
                          size_t *ret_n, kiln_error **err)
 {
-        return change_all(ctx, ids, n, start_one, NULL, ret, ret_n, err);
+        return change_all(ctx, ids, n, start_one, NULL, GUARD_NONE, ret, ret_n, err);
 }
 
 static int reboot_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, void *arg,
@@ -153,7 +173,7 @@ static int reboot_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, vo
 
 int kiln_instances_reboot(kiln_ctx *ctx, const char *const *ids, size_t n, kiln_error **err)
 {
-        return change_all(ctx, ids, n, reboot_one, NULL, NULL, NULL, err);
+        return change_all(ctx, ids, n, reboot_one, NULL, GUARD_NONE, NULL, NULL, err);
 }
 
 typedef struct term_txn {
@@ -226,7 +246,7 @@ static int terminate_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain,
 int kiln_instances_terminate(kiln_ctx *ctx, const char *const *ids, size_t n,
                              kiln_state_change **ret, size_t *ret_n, kiln_error **err)
 {
-        return change_all(ctx, ids, n, terminate_one, NULL, ret, ret_n, err);
+        return change_all(ctx, ids, n, terminate_one, NULL, GUARD_TERMINATE, ret, ret_n, err);
 }
 
 int kiln_instance_console(kiln_ctx *ctx, const char *instance_id, char **ret_output,

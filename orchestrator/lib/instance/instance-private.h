@@ -99,6 +99,8 @@ int instance_seed_scrub(kiln_ctx *ctx, const char *id, kiln_error **err);
 /* After generalization took the guest's host keys: a new host key, pinned (registry and
  * known_hosts), in a seed that carries it until the next boot takes it. */
 int instance_rekey(kiln_ctx *ctx, const char *id, kiln_error **err);
+/* Writes the seed again from the records (after its user data changed). */
+int instance_seed_rewrite(kiln_ctx *ctx, const char *id, kiln_error **err);
 /* fsck: is the seed volume the one kiln recorded (*ret_ok)? With repair, one that is missing
  * or stale is written again (with a new key if its private key was never taken). */
 int instance_seed_check(kiln_ctx *ctx, const char *id, bool repair, bool *ret_ok, kiln_error **err);

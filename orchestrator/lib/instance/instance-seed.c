@@ -275,6 +275,19 @@ int instance_rekey(kiln_ctx *ctx, const char *id, kiln_error **err)
         return seed_renew(ctx, id, SEED_REKEY, err);
 }
 
+int instance_seed_rewrite(kiln_ctx *ctx, const char *id, kiln_error **err)
+{
+        seed_job j = {.id = id};
+        int rc = registry_read(ctx->reg, job_read, &j, err);
+
+        /* A seed that still carries the first boot's private key gets a new one: kiln kept no
+         * copy of the old. */
+        if (rc == 0)
+                rc = seed_renew(ctx, id, j.keys ? SEED_REKEY : SEED_KEYLESS, err);
+        job_clear(&j);
+        return rc;
+}
+
 int instance_seed_check(kiln_ctx *ctx, const char *id, bool repair, bool *ret_ok, kiln_error **err)
 {
         seed_job j = {.id = id};

@@ -451,6 +451,53 @@ void kiln_shape_instance_type(kiln_sink *s, const kiln_instance_type *t)
         s->end_object(s);
 }
 
+static void attr_value(kiln_sink *s, const char *json, const char *xml, const char *v)
+{
+        s->object(s, json, xml);
+        STR(s, "Value", "value", v);
+        s->end_object(s);
+}
+
+static void attr_bool(kiln_sink *s, const char *json, const char *xml, bool v)
+{
+        s->object(s, json, xml);
+        BOOL(s, "Value", "value", v);
+        s->end_object(s);
+}
+
+void kiln_shape_instance_attribute(kiln_sink *s, const kiln_instance_attribute *a,
+                                   const char *attribute)
+{
+        s->object(s, NULL, NULL);
+        if (strcmp(attribute, "disableApiTermination") == 0)
+                attr_bool(s, "DisableApiTermination", "disableApiTermination",
+                          a->disable_api_termination);
+        else if (strcmp(attribute, "disableApiStop") == 0)
+                attr_bool(s, "DisableApiStop", "disableApiStop", a->disable_api_stop);
+        else if (strcmp(attribute, "ebsOptimized") == 0)
+                attr_bool(s, "EbsOptimized", "ebsOptimized", false);
+        else if (strcmp(attribute, "enaSupport") == 0)
+                attr_bool(s, "EnaSupport", "enaSupport", true);
+        else if (strcmp(attribute, "sourceDestCheck") == 0)
+                attr_bool(s, "SourceDestCheck", "sourceDestCheck", true);
+        STR(s, "InstanceId", "instanceId", a->instance_id);
+        if (strcmp(attribute, "instanceInitiatedShutdownBehavior") == 0)
+                attr_value(s, "InstanceInitiatedShutdownBehavior",
+                           "instanceInitiatedShutdownBehavior", a->shutdown_behavior);
+        else if (strcmp(attribute, "instanceType") == 0)
+                attr_value(s, "InstanceType", "instanceType", a->instance_type);
+        else if (strcmp(attribute, "rootDeviceName") == 0)
+                attr_value(s, "RootDeviceName", "rootDeviceName", a->root_device_name);
+        if (strcmp(attribute, "userData") == 0) {
+                kiln_autofree char *b64 =
+                        a->user_data ? kiln_base64_encode(a->user_data, a->user_data_len, true)
+                                     : NULL;
+
+                attr_value(s, "UserData", "userData", b64);
+        }
+        s->end_object(s);
+}
+
 void kiln_shape_vpc(kiln_sink *s, const kiln_vpc *v, const char *owner)
 {
         kiln_autofree char *assoc = kiln_xasprintf("vpc-cidr-assoc-%s", v->vpc_id + 4);

@@ -10,7 +10,7 @@
         "id, reservation_id, region, owner, image_id, instance_type, key_name, state, "            \
         "state_reason_code, state_reason_message, transition_reason, launch_time, platform, "      \
         "default_user, architecture, boot_mode, root_device_name, network, host, host_key, "       \
-        "accel, launch_index, port, client_token"
+        "accel, launch_index, port, client_token, disable_api_termination, disable_api_stop"
 
 int registry_instance_state_code(const char *state)
 {
@@ -41,7 +41,7 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
                 r,
                 "INSERT INTO instances (" INSTANCE_COLUMNS ", domain, seed_volume, worker_pid, "
                 "seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+                "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
                 err);
         const char *texts[] = {inst->instance_id,
                                inst->reservation_id,
@@ -75,12 +75,15 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
                 sqlite3_bind_int(st, 23, inst->port);
         else
                 sqlite3_bind_null(st, 23);
-        if (registry_bind_text(r, st, 24, inst->client_token, err) < 0 ||
-            registry_bind_text(r, st, 25, domain, err) < 0 ||
-            registry_bind_text(r, st, 26, seed_volume, err) < 0)
+        if (registry_bind_text(r, st, 24, inst->client_token, err) < 0)
                 return -1;
-        sqlite3_bind_int64(st, 27, worker_pid);
-        sqlite3_bind_int64(st, 28, registry_next_seq(r, "instances"));
+        sqlite3_bind_int(st, 25, inst->disable_api_termination);
+        sqlite3_bind_int(st, 26, inst->disable_api_stop);
+        if (registry_bind_text(r, st, 27, domain, err) < 0 ||
+            registry_bind_text(r, st, 28, seed_volume, err) < 0)
+                return -1;
+        sqlite3_bind_int64(st, 29, worker_pid);
+        sqlite3_bind_int64(st, 30, registry_next_seq(r, "instances"));
         if (sqlite3_step(st) != SQLITE_DONE)
                 return constraint_or_fail(r, err, "insert instance");
         return 0;
@@ -232,6 +235,8 @@ static void instance_from_row(sqlite3_stmt *st, kiln_instance *inst)
         inst->launch_index = sqlite3_column_int(st, 21);
         inst->port = sqlite3_column_int(st, 22);
         inst->client_token = registry_col_text(st, 23);
+        inst->disable_api_termination = sqlite3_column_int(st, 24) != 0;
+        inst->disable_api_stop = sqlite3_column_int(st, 25) != 0;
         inst->state_code = registry_instance_state_code(inst->state);
 }
 
@@ -415,6 +420,25 @@ int registry_instance_set_seed_state(registry *r, const char *id, bool keys, con
         return registry_step_done(r, st, err);
 }
 
+int registry_instance_set_protection(registry *r, const char *id, int termination, int stop,
+                                     kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r,
+                "UPDATE instances SET disable_api_termination = COALESCE(?2, "
+                "disable_api_termination), disable_api_stop = COALESCE(?3, disable_api_stop) "
+                "WHERE id = ?1",
+                err);
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        if (termination >= 0)
+                sqlite3_bind_int(st, 2, termination);
+        if (stop >= 0)
+                sqlite3_bind_int(st, 3, stop);
+        return registry_step_done(r, st, err);
+}
+
 int registry_instance_set_host_key(registry *r, const char *id, const char *host_key,
                                    kiln_error **err)
 {
@@ -441,13 +465,17 @@ int registry_instance_seed(registry *r, const char *id, void **ret_user_data, si
                 return registry_fail(r, err, "read instance seed");
         blob = sqlite3_column_blob(st, 0);
         len = (size_t) sqlite3_column_bytes(st, 0);
-        *ret_user_data = NULL;
-        if (blob && len) {
-                *ret_user_data = kiln_xmalloc(len);
-                memcpy(*ret_user_data, blob, len);
+        if (ret_user_data) {
+                *ret_user_data = NULL;
+                if (blob && len) {
+                        *ret_user_data = kiln_xmalloc(len);
+                        memcpy(*ret_user_data, blob, len);
+                }
         }
-        *ret_len = blob ? len : 0;
-        *ret_keys = sqlite3_column_int(st, 1) != 0;
+        if (ret_len)
+                *ret_len = blob ? len : 0;
+        if (ret_keys)
+                *ret_keys = sqlite3_column_int(st, 1) != 0;
         if (ret_sha256)
                 *ret_sha256 = registry_col_text(st, 2);
         return 0;

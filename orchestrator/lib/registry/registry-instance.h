@@ -60,11 +60,14 @@ int registry_instance_set_seed(registry *r, const char *id, const void *user_dat
  * (hex), by which fsck knows a seed that a crash left stale. */
 int registry_instance_set_seed_state(registry *r, const char *id, bool keys, const char *sha256,
                                      kiln_error **err);
+/* disableApiTermination and disableApiStop: 0 or 1, or -1 to leave one as it is. */
+int registry_instance_set_protection(registry *r, const char *id, int termination, int stop,
+                                     kiln_error **err);
 /* The instance's pinned host key (its public line), after a new one was made. */
 int registry_instance_set_host_key(registry *r, const char *id, const char *host_key,
                                    kiln_error **err);
 /* *ret_user_data (NULL when there is none) is the caller's, to wipe and free; *ret_sha256 (may
- * be NULL: not known) too. ret_sha256 may be NULL. */
+ * be NULL: not known) too. Any ret_ pointer may be NULL. */
 int registry_instance_seed(registry *r, const char *id, void **ret_user_data, size_t *ret_len,
                            bool *ret_keys, char **ret_sha256, kiln_error **err);
 int registry_instance_delete(registry *r, const char *id, kiln_error **err);

@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  7
+#define REGISTRY_SCHEMA_VERSION  8
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -76,7 +76,8 @@ static const char registry_schema[] =
         " host_key TEXT, accel TEXT NOT NULL, seed_volume TEXT,"
         " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
         " user_data BLOB, seed_keys INTEGER NOT NULL DEFAULT 0, seed_sha256 TEXT,"
-        " client_token TEXT);"
+        " client_token TEXT, disable_api_termination INTEGER NOT NULL DEFAULT 0,"
+        " disable_api_stop INTEGER NOT NULL DEFAULT 0);"
         "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
         " WHERE state != 'terminated' AND port IS NOT NULL;"
         "CREATE TABLE IF NOT EXISTS volumes ("
@@ -343,6 +344,26 @@ static int migrate_v7(registry *r, kiln_error **err)
         return 0;
 }
 
+/* Version 8: an instance may be protected from termination and from stopping (EC2's
+ * disableApiTermination and disableApiStop attributes). */
+static int migrate_v8(registry *r, kiln_error **err)
+{
+        static const char *const added[] = {"disable_api_termination", "disable_api_stop"};
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
+                kiln_autofree char *sql = NULL;
+
+                if (column_exists(r, "instances", added[i]))
+                        continue;
+                sql = kiln_xasprintf("ALTER TABLE instances ADD COLUMN %s INTEGER NOT NULL "
+                                     "DEFAULT 0",
+                                     added[i]);
+                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                        return registry_fail(r, err, "add a column");
+        }
+        return 0;
+}
+
 /* Version 4: volumes are first-class (create-volume, attach-volume): their type, when they
  * were attached, and their place among the instance's disks (launch volumes keep the order of
  * their mappings). */
@@ -400,6 +421,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
         if (version >= 1 && version < 6 && migrate_v6(r, err) < 0)
                 return -1;
         if (version >= 1 && version < 7 && migrate_v7(r, err) < 0)
+                return -1;
+        if (version >= 1 && version < 8 && migrate_v8(r, err) < 0)
                 return -1;
         if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
                          NULL, NULL, NULL) != SQLITE_OK)
