@@ -339,7 +339,8 @@ static int cmd_modify_instance_attribute(const cli_verb *verb, const cli_global 
         } opts[] = {{"disable-api-termination", KILN_ATTR_DISABLE_API_TERMINATION},
                     {"disable-api-stop", KILN_ATTR_DISABLE_API_STOP},
                     {"instance-initiated-shutdown-behavior", KILN_ATTR_SHUTDOWN_BEHAVIOR},
-                    {"user-data", KILN_ATTR_USER_DATA}};
+                    {"user-data", KILN_ATTR_USER_DATA},
+                    {"instance-type", KILN_ATTR_INSTANCE_TYPE}};
         const char *id = cli_arg_get(args, "instance-id");
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
@@ -359,13 +360,14 @@ static int cmd_modify_instance_attribute(const cli_verb *verb, const cli_global 
         if (!id || given != 1)
                 return cli_usage_error("modify-instance-attribute needs --instance-id and one of "
                                        "--disable-api-termination, --disable-api-stop, "
-                                       "--instance-initiated-shutdown-behavior, --user-data");
+                                       "--instance-initiated-shutdown-behavior, --user-data, "
+                                       "--instance-type");
         if (ch.attr == KILN_ATTR_USER_DATA) {
                 rc = read_user_data(value, &user_data, &ch.user_data_len);
                 if (rc != 0)
                         return rc;
                 ch.user_data = user_data;
-        } else if (ch.attr == KILN_ATTR_SHUTDOWN_BEHAVIOR) {
+        } else if (ch.attr == KILN_ATTR_SHUTDOWN_BEHAVIOR || ch.attr == KILN_ATTR_INSTANCE_TYPE) {
                 ch.value = value;
         } else if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
                 ch.flag = strcmp(value, "true") == 0;
@@ -586,6 +588,7 @@ static const cli_opt modify_attribute_opts[] = {
          "what a shutdown inside the guest does (kiln: stop)"},
         {"user-data", CLI_ARG_ONE, "TEXT|file://PATH",
          "new user data of a stopped instance, in its seed at the next boot"},
+        {"instance-type", CLI_ARG_ONE, "TYPE", "another instance type for a stopped instance"},
         CLI_END_OPTS,
 };
 

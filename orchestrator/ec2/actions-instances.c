@@ -358,6 +358,7 @@ static int modify_instance_attribute(ec2_call *c, kiln_error **err)
                 {"InstanceInitiatedShutdownBehavior.Value", "instanceInitiatedShutdownBehavior",
                  KILN_ATTR_SHUTDOWN_BEHAVIOR},
                 {"UserData.Value", "userData", KILN_ATTR_USER_DATA},
+                {"InstanceType.Value", "instanceType", KILN_ATTR_INSTANCE_TYPE},
         };
         const char *id = ec2_param(c->params, "InstanceId");
         const char *attr = ec2_param(c->params, "Attribute");
@@ -384,13 +385,13 @@ static int modify_instance_attribute(ec2_call *c, kiln_error **err)
         if (given != 1 || (attr && !flat))
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterCombination",
                                       "Give one attribute to change: DisableApiTermination, "
-                                      "DisableApiStop, InstanceInitiatedShutdownBehavior or "
-                                      "UserData (or Attribute with Value)");
+                                      "DisableApiStop, InstanceInitiatedShutdownBehavior, "
+                                      "UserData or InstanceType (or Attribute with Value)");
         if (ch.attr == KILN_ATTR_USER_DATA) {
                 if (kiln_base64_parse("user data", value, &ud, &ch.user_data_len, err) < 0)
                         return -1;
                 ch.user_data = ud;
-        } else if (ch.attr == KILN_ATTR_SHUTDOWN_BEHAVIOR) {
+        } else if (ch.attr == KILN_ATTR_SHUTDOWN_BEHAVIOR || ch.attr == KILN_ATTR_INSTANCE_TYPE) {
                 ch.value = value;
         } else if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
                 ch.flag = strcmp(value, "true") == 0;

@@ -126,6 +126,8 @@ tap_is "$(state_of "$ID")" running "the protected instance still runs"
 aws_a modify-instance-attribute --instance-id "$ID" --no-disable-api-stop
 aws_a modify-instance-attribute --instance-id "$ID" --attribute userData --value "$(printf 'echo later' | base64)"
 tap_like "$ERR" "IncorrectInstanceState" "new user data for a running instance: IncorrectInstanceState"
+aws_a modify-instance-attribute --instance-id "$ID" --instance-type Value=t3.small
+tap_like "$ERR" "IncorrectInstanceState" "another instance type for a running instance: IncorrectInstanceState"
 aws_a describe-instance-attribute --instance-id "$ID" --attribute kernel
 tap_like "$ERR" "InvalidParameterValue" "an attribute kiln does not have: InvalidParameterValue"
 
@@ -156,6 +158,14 @@ same InstanceAttribute "describe-instance-attribute userData" describe-instance-
         --attribute userData -- describe-instance-attribute --instance-id "$ID" --attribute userData
 kiln_as $ACCT_A fsck
 tap_is "$RC" 0 "fsck finds the rewritten seed the one recorded"
+aws_a modify-instance-attribute --instance-id "$ID" --instance-type Value=m9.huge
+tap_like "$ERR" "InvalidParameterValue" "an unknown instance type is refused"
+aws_a modify-instance-attribute --instance-id "$ID" --instance-type Value=t3.small
+tap_is "$RC" 0 "the stopped instance takes another instance type"
+aws_a describe-instance-attribute --instance-id "$ID" --attribute instanceType
+tap_is "$(json 'd["InstanceType"]["Value"]')" t3.small "describe-instance-attribute says t3.small"
+tap_like "$(virsh -q -c "$HOME_URI" dumpxml "$ID" | grep -m1 '<memory')" "2097152" \
+        "and its domain has t3.small's 2 GiB (create-image below boots it)"
 aws_a create-image --instance-id "$ID" --name ep-baked --description "through the endpoint" --cli-read-timeout 0 \
         --tag-specifications 'ResourceType=image,Tags=[{Key=stage,Value=baked}]'
 tap_is "$RC" 0 "create-image of the stopped instance"

@@ -1189,6 +1189,23 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
+                kiln_instance_attribute_change c = {KILN_ATTR_INSTANCE_TYPE, false, "m9.huge", NULL,
+                                                    0};
+
+                refused(kiln_instance_attribute_modify(t->a, "i-0123456789abcdef0", &c, &e), &e,
+                        KILN_E_INVALID, "InvalidParameterValue", "an unknown instance type");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_instance_attribute_change c = {KILN_ATTR_INSTANCE_TYPE, false, "t3.small",
+                                                    NULL, 0};
+
+                refused(kiln_instance_attribute_modify(t->a, "i-0123456789abcdef0", &c, &e), &e,
+                        KILN_E_NOT_FOUND, "InvalidInstanceID.NotFound",
+                        "another type for an unknown instance");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *big = kiln_xcalloc(16385, 1);
                 kiln_run_spec s = {id,   NULL, NULL, NULL, 16385, 1,    NULL, KILN_ACCEL_TCG,
                                    NULL, 0,    NULL, 0,    NULL,  NULL, NULL};

@@ -179,19 +179,21 @@ KILN_PUBLIC void kiln_instance_attribute_clear(kiln_instance_attribute *a);
 
 /* One change (ModifyInstanceAttribute takes one per call): the protections at any time; the
  * user data of a stopped instance (IncorrectInstanceState otherwise), written into its seed for
- * the next boot (cloud-init runs user data scripts once per instance, as on EC2); the shutdown
- * behaviour "stop" (kiln's only one: a guest that shuts down stops). */
+ * the next boot (cloud-init runs user data scripts once per instance, as on EC2); the instance
+ * type of a stopped instance (its domain is defined again with the type's vCPUs and memory); the
+ * shutdown behaviour "stop" (kiln's only one: a guest that shuts down stops). */
 typedef enum {
         KILN_ATTR_DISABLE_API_TERMINATION,
         KILN_ATTR_DISABLE_API_STOP,
         KILN_ATTR_SHUTDOWN_BEHAVIOR,
         KILN_ATTR_USER_DATA,
+        KILN_ATTR_INSTANCE_TYPE,
 } kiln_instance_attr;
 
 typedef struct kiln_instance_attribute_change {
         kiln_instance_attr attr;
         bool flag;             /* the protections */
-        const char *value;     /* the shutdown behaviour */
+        const char *value;     /* the shutdown behaviour, the instance type */
         const void *user_data; /* raw bytes, at most 16384; NULL with 0 removes it */
         size_t user_data_len;
 } kiln_instance_attribute_change;

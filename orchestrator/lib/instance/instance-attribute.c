@@ -91,6 +91,21 @@ int kiln_instance_attribute_describe(kiln_ctx *ctx, const char *instance_id,
         return 0;
 }
 
+/* The stopped instance's domain, defined again from its records (a new type). */
+static int redefine(kiln_ctx *ctx, const char *id, kiln_error **err)
+{
+        kiln_autofree char *domain = NULL, *seed = NULL;
+        kiln_instance inst = {0};
+        int rc = instance_load(ctx, ctx->reg, id, &inst, err);
+
+        if (rc == 0)
+                rc = registry_instance_private(ctx->reg, id, &domain, &seed, NULL, err);
+        if (rc == 0)
+                rc = instance_define(ctx, &inst, domain, seed, err);
+        kiln_instance_clear(&inst);
+        return rc;
+}
+
 static int modify_txn(registry *r, void *userdata, kiln_error **err)
 {
         attr_txn *t = userdata;
@@ -104,7 +119,8 @@ static int modify_txn(registry *r, void *userdata, kiln_error **err)
         if (strcmp(inst.state, "terminated") == 0 || strcmp(inst.state, "shutting-down") == 0) {
                 rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
                                     "The instance '%s' is %s.", t->id, inst.state);
-        } else if (c->attr == KILN_ATTR_USER_DATA && strcmp(inst.state, "stopped") != 0) {
+        } else if ((c->attr == KILN_ATTR_USER_DATA || c->attr == KILN_ATTR_INSTANCE_TYPE) &&
+                   strcmp(inst.state, "stopped") != 0) {
                 rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
                                     "The instance '%s' is not in the 'stopped' state.", t->id);
         } else if (c->attr == KILN_ATTR_USER_DATA) {
@@ -113,6 +129,8 @@ static int modify_txn(registry *r, void *userdata, kiln_error **err)
                         rc = registry_instance_set_seed(r, t->id,
                                                         c->user_data_len ? c->user_data : NULL,
                                                         c->user_data_len, keys, err);
+        } else if (c->attr == KILN_ATTR_INSTANCE_TYPE) {
+                rc = registry_instance_set_type(r, t->id, c->value, err);
         } else if (c->attr == KILN_ATTR_SHUTDOWN_BEHAVIOR) {
                 rc = 0; /* "stop", checked before: nothing changes */
         } else {
@@ -142,8 +160,18 @@ int kiln_instance_attribute_modify(kiln_ctx *ctx, const char *instance_id,
         if (change->attr == KILN_ATTR_USER_DATA && change->user_data_len &&
             seed_check_user_data(change->user_data, change->user_data_len, err) < 0)
                 return -1;
+        if (change->attr == KILN_ATTR_INSTANCE_TYPE) {
+                kiln_autofree char *name = NULL;
+                unsigned vcpus, mem;
+
+                if (instance_type_lookup(change->value ? change->value : "", &name, &vcpus, &mem,
+                                         err) < 0)
+                        return -1;
+        }
         if (registry_write(ctx->reg, modify_txn, &t, err) < 0)
                 return -1;
+        if (change->attr == KILN_ATTR_INSTANCE_TYPE)
+                return redefine(ctx, instance_id, err);
         /* The records hold the new user data: the seed follows (a crash here leaves a seed
          * whose SHA-256 is not the recorded one, which fsck writes again). */
         if (change->attr == KILN_ATTR_USER_DATA)

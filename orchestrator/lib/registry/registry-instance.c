@@ -420,6 +420,13 @@ int registry_instance_set_seed_state(registry *r, const char *id, bool keys, con
         return registry_step_done(r, st, err);
 }
 
+int registry_instance_set_type(registry *r, const char *id, const char *type, kiln_error **err)
+{
+        const char *args[] = {id, type, NULL};
+
+        return registry_exec(r, "UPDATE instances SET instance_type = ?2 WHERE id = ?1", args, err);
+}
+
 int registry_instance_set_protection(registry *r, const char *id, int termination, int stop,
                                      kiln_error **err)
 {

@@ -60,6 +60,7 @@ int registry_instance_set_seed(registry *r, const char *id, const void *user_dat
  * (hex), by which fsck knows a seed that a crash left stale. */
 int registry_instance_set_seed_state(registry *r, const char *id, bool keys, const char *sha256,
                                      kiln_error **err);
+int registry_instance_set_type(registry *r, const char *id, const char *type, kiln_error **err);
 /* disableApiTermination and disableApiStop: 0 or 1, or -1 to leave one as it is. */
 int registry_instance_set_protection(registry *r, const char *id, int termination, int stop,
                                      kiln_error **err);
