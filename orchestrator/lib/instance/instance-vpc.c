@@ -19,15 +19,9 @@
 static char *derived_id(const char *prefix, const char *region)
 {
         kiln_autofree char *text = kiln_xasprintf("kiln %s %s", prefix, region);
-        unsigned char d[KILN_DIGEST_MAX];
-        char hex[2 * 9 + 1];
+        kiln_autofree char *hex = ctx_request_digest(text);
 
-        if (kiln_digest(KILN_DIGEST_SHA256, text, strlen(text), d, NULL, NULL) < 0)
-                abort(); /* SHA-256 is always there */
-        for (size_t i = 0; i < 9; i++)
-                snprintf(hex + 2 * i, 3, "%02x", d[i]);
-        hex[17] = '\0'; /* 17 digits, as every kiln ID */
-        return kiln_xasprintf("%s-%s", prefix, hex);
+        return kiln_xasprintf("%s-%.17s", prefix, hex);
 }
 
 char *instance_vpc_id(const char *region)
