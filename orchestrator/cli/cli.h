@@ -92,11 +92,11 @@ extern const size_t cli_n_groups;
 extern const cli_verb cli_general_verbs[], cli_image_verbs[], cli_snapshot_verbs[],
         cli_upkeep_verbs[], cli_doctor_verbs[], cli_instance_verbs[], cli_keypair_verbs[],
         cli_configure_verbs[], cli_build_verbs[], cli_tag_verbs[], cli_volume_verbs[],
-        cli_access_verbs[], cli_serve_verbs[];
+        cli_access_verbs[], cli_serve_verbs[], cli_secgroup_verbs[];
 extern const size_t cli_n_general_verbs, cli_n_image_verbs, cli_n_snapshot_verbs,
         cli_n_upkeep_verbs, cli_n_doctor_verbs, cli_n_instance_verbs, cli_n_keypair_verbs,
         cli_n_configure_verbs, cli_n_build_verbs, cli_n_tag_verbs, cli_n_volume_verbs,
-        cli_n_access_verbs, cli_n_serve_verbs;
+        cli_n_access_verbs, cli_n_serve_verbs, cli_n_secgroup_verbs;
 
 #define CLI_END_OPTS                                                                               \
         {                                                                                          \
@@ -159,6 +159,18 @@ void cli_mappings_free(cli_mappings *m);
  * neither (nothing to free) with *err set. */
 int cli_parse_creation(const cli_args *args, cli_tag_specs *tags, cli_mappings *maps,
                        kiln_error **err);
+
+/* args-ip-permissions.c: the inbound rules of authorize- and revoke-security-group-ingress,
+ * from --ip-permissions (shorthand or JSON) or --protocol, --port and --cidr, owning their
+ * strings. */
+typedef struct cli_sg_perms {
+        kiln_sg_permission *perms;
+        size_t n;
+} cli_sg_perms;
+/* 0 (no rule given: none), or the exit status of the error it printed: 2 for a bad --protocol
+ * or --port or the two forms mixed, 3 for a malformed --ip-permissions. */
+int cli_parse_ip_permissions(const cli_args *args, cli_sg_perms *ret);
+void cli_sg_perms_free(cli_sg_perms *p);
 
 void cli_register_disks_free(kiln_register_disk *d, size_t n);
 

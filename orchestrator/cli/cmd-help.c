@@ -9,7 +9,7 @@
 static void print_opts(FILE *f, const cli_opt *opts)
 {
         for (const cli_opt *o = opts; o && o->name; o++) {
-                char left[64];
+                char left[128];
 
                 snprintf(left, sizeof(left), "--%s%s%s", o->name, o->metavar ? " " : "",
                          o->metavar ? o->metavar : "");

@@ -52,6 +52,7 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
         const char *accel = cli_arg_get(args, "accel");
         cli_tag_specs tags = {0};
         cli_mappings maps = {0};
+        const char **group_ids = NULL, **group_names = NULL;
         kiln_instance *list = NULL;
         size_t n = 0;
         int rc = 0;
@@ -92,11 +93,17 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
         spec.n_tag_specs = tags.n;
         spec.mappings = maps.specs;
         spec.n_mappings = maps.n;
+        spec.n_security_group_ids = cli_arg_all(args, "security-group-ids", &group_ids);
+        spec.security_group_ids = group_ids;
+        spec.n_security_group_names = cli_arg_all(args, "security-groups", &group_names);
+        spec.security_group_names = group_names;
         ctx = cli_ctx_open(g, &rc);
         if (ctx)
                 rc = kiln_instances_run(ctx, &spec, &list, &n, &err) < 0 ? cli_fail(err) : 0;
         cli_tag_specs_free(&tags);
         cli_mappings_free(&maps);
+        free(group_ids);
+        free(group_names);
         if (!ctx || rc != 0)
                 return rc; /* NOLINT(clang-analyzer-unix.Malloc): user_data is kiln_autofree */
         if (cli_arg_has(args, "wait")) {
@@ -535,6 +542,10 @@ static const cli_opt run_opts[] = {
          "(NoDevice=)"},
         {"client-token", CLI_ARG_ONE, "TOKEN",
          "idempotency: a retry with it gets the same instances"},
+        {"security-group-ids", CLI_ARG_LIST, "ID...",
+         "security groups to be in (with --security-groups at most 5; default: the default "
+         "group)"},
+        {"security-groups", CLI_ARG_LIST, "NAME...", "security groups to be in, by name"},
         CLI_END_OPTS,
 };
 
@@ -622,7 +633,8 @@ static const cli_opt ssh_opts[] = {
 
 const cli_verb cli_instance_verbs[] = {
         {"run-instances", "instances", "launch instances from an image",
-         "--image-id ID [--instance-type T] [--key-name K] [--user-data ...] [--count N] [--wait]",
+         "--image-id ID [--instance-type T] [--key-name K] [--user-data ...] [--count N] "
+         "[--security-group-ids ID...] [--wait]",
          run_opts, 0, cmd_run_instances,
          "kiln run-instances --image-id ami-... --key-name mykey --user-data file://init.sh "
          "--wait"},

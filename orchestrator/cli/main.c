@@ -49,6 +49,10 @@ static const char *const dry_run_changes[] = {"run-instances",
                                               "create-tags",
                                               "delete-tags",
                                               "modify-instance-attribute",
+                                              "create-security-group",
+                                              "authorize-security-group-ingress",
+                                              "revoke-security-group-ingress",
+                                              "delete-security-group",
                                               NULL};
 static const char *const dry_run_describes[] = {"describe-images",
                                                 "describe-snapshots",
@@ -63,6 +67,7 @@ static const char *const dry_run_describes[] = {"describe-images",
                                                 "describe-instance-types",
                                                 "describe-vpcs",
                                                 "describe-subnets",
+                                                "describe-security-groups",
                                                 NULL};
 
 static bool listed(const char *const *list, const char *name)
@@ -95,6 +100,7 @@ const cli_group cli_groups[] = {
         {"configure", cli_configure_verbs, &cli_n_configure_verbs},
         {"pipelines", cli_build_verbs, &cli_n_build_verbs},
         {"key pairs", cli_keypair_verbs, &cli_n_keypair_verbs},
+        {"security groups", cli_secgroup_verbs, &cli_n_secgroup_verbs},
         {"volumes", cli_volume_verbs, &cli_n_volume_verbs},
         {"tags", cli_tag_verbs, &cli_n_tag_verbs},
         {"access keys", cli_access_verbs, &cli_n_access_verbs},

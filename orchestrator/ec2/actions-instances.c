@@ -83,6 +83,7 @@ static int run_instances(ec2_call *c, kiln_error **err)
         unsigned char *user_data = NULL;
         const char *ud = ec2_param(c->params, "UserData");
         kiln_instance *list = NULL;
+        const char **sg_ids = NULL, **sg_names = NULL;
         size_t n = 0, ud_len = 0;
         int rc = -1;
 
@@ -105,6 +106,11 @@ static int run_instances(ec2_call *c, kiln_error **err)
                 goto out;
         spec.tag_specs = tags.specs;
         spec.n_tag_specs = tags.n;
+        /* SecurityGroupId.N and SecurityGroup.N (names); none: the region's default group. */
+        spec.n_security_group_ids = ec2_param_list(c->params, "SecurityGroupId", &sg_ids);
+        spec.security_group_ids = sg_ids;
+        spec.n_security_group_names = ec2_param_list(c->params, "SecurityGroup", &sg_names);
+        spec.security_group_names = sg_names;
         if (ec2_params_done(c, err) < 0 || kiln_instances_run(c->ctx, &spec, &list, &n, err) < 0)
                 goto out;
         {
@@ -119,6 +125,8 @@ static int run_instances(ec2_call *c, kiln_error **err)
 out:
         free(user_data);
         free(maps);
+        free(sg_ids);
+        free(sg_names);
         ec2_tag_specs_free(&tags);
         return rc;
 }

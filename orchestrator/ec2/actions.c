@@ -534,7 +534,8 @@ static const ec2_action actions[] = {
 
 ec2_action_fn ec2_action_find(const char *name, bool *ret_writes)
 {
-        static const ec2_action *const tables[] = {actions, ec2_instance_actions};
+        static const ec2_action *const tables[] = {actions, ec2_instance_actions,
+                                                   ec2_secgroup_actions};
 
         for (size_t t = 0; name && t < sizeof(tables) / sizeof(tables[0]); t++)
                 for (const ec2_action *a = tables[t]; a->name; a++)

@@ -20,6 +20,9 @@ int ec2_params_parse_form(ec2_params *ps, const char *text, size_t len, kiln_err
 void ec2_params_add(ec2_params *ps, const char *name, const char *value);
 /* The value of name (and marks it used), or NULL. */
 const char *ec2_param(ec2_params *ps, const char *name);
+/* The name of the first parameter that starts with prefix, or NULL; it is not marked used (for
+ * parameters an action refuses by their presence, or a list item with several members). */
+const char *ec2_param_prefixed(const ec2_params *ps, const char *prefix);
 /* PREFIX.1, PREFIX.2, ... in order (a gap ends the list); *ret is the caller's to free (the
  * strings are the params'). */
 size_t ec2_param_list(ec2_params *ps, const char *prefix, const char ***ret);
@@ -98,6 +101,8 @@ typedef struct ec2_action {
 } ec2_action;
 /* actions-instances.c */
 extern const ec2_action ec2_instance_actions[];
+/* actions-secgroups.c */
+extern const ec2_action ec2_secgroup_actions[];
 
 /* actions-write.c: the actions that make or change resources, and the structures they share:
  * TagSpecification.N (ResourceType, Tag.M.Key/Value) and BlockDeviceMapping.N (DeviceName,

@@ -100,6 +100,16 @@ const char *ec2_param(ec2_params *ps, const char *name)
         return v;
 }
 
+const char *ec2_param_prefixed(const ec2_params *ps, const char *prefix)
+{
+        size_t n = strlen(prefix);
+
+        for (size_t i = 0; i < ps->n; i++)
+                if (strncmp(ps->p[i].name, prefix, n) == 0)
+                        return ps->p[i].name;
+        return NULL;
+}
+
 size_t ec2_param_list(ec2_params *ps, const char *prefix, const char ***ret)
 {
         const char **list = NULL;

@@ -109,6 +109,40 @@ same DescribeInstancesResult "describe-instances of the running instance" descri
 aws_a get-console-output --instance-id "$ID"
 tap_like "$(json 'd["Output"]')" "Linux version|login:|cloud-init" "get-console-output: the guest's console, decoded"
 
+# ---- security groups on user networking: the rules choose the forwards ----
+# A web server on guest port 8080, which no rule of the default group allows yet. ConnectionInfo
+# is kiln's own member, which the aws CLI does not print: kiln's describe-instances shows it.
+kiln_as $ACCT_A describe-instances --instance-ids "$ID"
+HOME=$work/home ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$(ci KnownHostsFile)" \
+        -o IdentitiesOnly=yes -i "$work/ep.pem" -p "$(ci Port)" "$(ci User)@$(ci Host)" \
+        'mkdir -p /var/tmp/www && echo "port 8080 of $(hostname)" >/var/tmp/www/index.html &&
+         cd /var/tmp/www && (setsid python3 -m http.server 8080 >/dev/null 2>&1 </dev/null &)' >/dev/null 2>&1
+tap_is "$(json '[g["GroupName"] for g in d["Reservations"][0]["Instances"][0]["SecurityGroups"]]')" "['default']" \
+        "an instance launched without a group is in the default group"
+fwd_of() { # guest port -> host port of the instance's forward, or nothing
+        kiln_as $ACCT_A describe-instances --instance-ids "$ID"
+        json '" ".join(str(f["HostPort"]) for f in d["Reservations"][0]["Instances"][0]["ConnectionInfo"]["Forwards"] if f["GuestPort"] == '"$1"')'
+}
+usernet() { virsh -q -c "$HOME_URI" qemu-monitor-command "$ID" --hmp 'info usernet' 2>&1; }
+SSH_PORT=$(ci Port)
+tap_like "$SSH_PORT" '^[0-9]+$' "the instance's SSH port"
+tap_is "$(fwd_of 22)" "$SSH_PORT" "ConnectionInfo.Forwards lists the SSH forward the default group opens"
+tap_is "$(fwd_of 8080)" "" "no forward for guest port 8080, which no rule allows"
+tap_ok "$(usernet | grep -qE 'HOST_FORWARD.* 8080 ' && echo 1 || echo 0)" \
+        "nor has QEMU one: port 8080 of the guest cannot be reached ($(usernet | grep -c HOST_FORWARD) forwards)"
+aws_a authorize-security-group-ingress --group-name default --protocol tcp --port 8080 --cidr 0.0.0.0/0
+tap_is "$RC" 0 "authorize-security-group-ingress tcp 8080 on the default group"
+WEB=$(fwd_of 8080)
+tap_like "$WEB" '^[0-9]+$' "the running instance has a forward for 8080 at once"
+tap_is "$(curl -s --max-time 10 "http://127.0.0.1:$WEB/")" "port 8080 of $ID" \
+        "the guest's web server answers through it"
+aws_a revoke-security-group-ingress --group-name default --protocol tcp --port 8080 --cidr 0.0.0.0/0
+tap_is "$RC" 0 "revoke-security-group-ingress of that rule"
+tap_is "$(fwd_of 8080)" "" "the forward is gone from ConnectionInfo"
+curl -s --max-time 5 "http://127.0.0.1:$WEB/" >/dev/null 2>&1
+tap_ok "$([ $? != 0 ] && echo 0 || echo 1)" "and the guest's port 8080 no longer answers on the host"
+tap_is "$(fwd_of 22)" "$SSH_PORT" "SSH keeps its forward"
+
 # ---- instance attributes: protections that hold, user data of a stopped instance ----
 aws_a modify-instance-attribute --instance-id "$ID" --disable-api-termination
 tap_is "$RC" 0 "modify-instance-attribute --disable-api-termination"

@@ -3,7 +3,8 @@
 # home on the real libvirt daemon (no guest). Each verb both front ends have prints the same
 # JSON through the endpoint as `kiln VERB` for the same state (compared as parsed JSON, less
 # kiln's own members, which the aws CLI drops). Paging, filters, tags, another account's key,
-# deregister and delete; every authentication failure (wrong secret, tampered body, expired
+# deregister and delete; security groups (create, describe, authorize, revoke, delete, and what
+# kiln refuses); every authentication failure (wrong secret, tampered body, expired
 # or future timestamp, unknown or deleted key, no signature, a region that is not kiln's),
 # a presigned GET, protocol errors, DryRun, and a clean stop on SIGTERM with one log line per
 # request.
@@ -276,6 +277,184 @@ aws_a delete-volume --volume-id "$VOL"
 tap_is "$RC" 0 "delete-volume"
 aws_a delete-key-pair --key-name ep
 tap_is "$RC" 0 "delete-key-pair"
+
+# ---- security groups ----
+aws_a describe-vpcs
+VPC=$(json 'd["Vpcs"][0]["VpcId"]')
+aws_a describe-security-groups --group-names default
+tap_is "$RC" 0 "describe-security-groups --group-names default: the region's default group is there"
+DEF=$(json 'd["SecurityGroups"][0]["GroupId"]')
+tap_is "$(json '(d["SecurityGroups"][0]["OwnerId"], d["SecurityGroups"][0]["VpcId"])')" "('$ACCT_A', '$VPC')" \
+        "it is A's, in the region's VPC"
+tap_is "$(json 'sorted((p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), [r["CidrIp"] for r in p["IpRanges"]])
+                 for p in d["SecurityGroups"][0]["IpPermissions"])')" \
+        "[('tcp', 22, 22, ['0.0.0.0/0']), ('tcp', 3389, 3389, ['0.0.0.0/0'])]" \
+        "it allows SSH (tcp 22) and RDP (tcp 3389) from 0.0.0.0/0"
+tap_is "$(json '[(p["IpProtocol"], [r["CidrIp"] for r in p["IpRanges"]]) for p in d["SecurityGroups"][0]["IpPermissionsEgress"]]')" \
+        "[('-1', ['0.0.0.0/0'])]" "and all traffic out (EC2's default outbound rule)"
+
+aws_a create-security-group --group-name web --description "web servers" --dry-run
+tap_like "$ERR" "DryRunOperation" "create-security-group --dry-run: DryRunOperation"
+aws_a describe-security-groups --filters Name=group-name,Values=web
+tap_is "$(json 'len(d["SecurityGroups"])')" 0 "and no group was made"
+aws_a create-security-group --group-name web --description "web servers" \
+        --tag-specifications 'ResourceType=security-group,Tags=[{Key=team,Value=web}]'
+tap_is "$RC" 0 "create-security-group with a tag"
+SG=$(json 'd["GroupId"]')
+tap_like "$SG" '^sg-[0-9a-f]{17}$' "its ID is sg- and 17 hex digits"
+tap_is "$(json 'd["Tags"]')" "[{'Key': 'team', 'Value': 'web'}]" "the answer has its tags"
+aws_a create-security-group --group-name web --description again
+tap_like "$ERR" "InvalidGroup.Duplicate" "a second group named web: InvalidGroup.Duplicate"
+aws_a create-security-group --group-name in-vpc --description "in the VPC" --vpc-id "$VPC"
+tap_is "$RC" 0 "create-security-group --vpc-id of the region's VPC"
+INVPC=$(json 'd["GroupId"]')
+aws_a create-security-group --group-name elsewhere --description x --vpc-id vpc-0123456789abcdef0
+tap_like "$ERR" "InvalidVpcID.NotFound" "another VPC: InvalidVpcID.NotFound"
+aws_a create-security-group --group-name sg-web --description x
+tap_like "$ERR" "InvalidParameterValue" "a name starting with sg- is refused"
+
+same DescribeSecurityGroupsResult "describe-security-groups" describe-security-groups -- describe-security-groups
+same DescribeSecurityGroupsResult "describe-security-groups --group-ids" describe-security-groups --group-ids "$SG" -- \
+        describe-security-groups --group-ids "$SG"
+aws_a describe-security-groups --group-names web
+tap_is "$(json '[g["GroupId"] for g in d["SecurityGroups"]]')" "['$SG']" "describe-security-groups --group-names"
+aws_a describe-security-groups --filters 'Name=description,Values=web servers'
+tap_is "$(json '[g["GroupId"] for g in d["SecurityGroups"]]')" "['$SG']" "a description filter"
+aws_a describe-security-groups --filters Name=tag:team,Values=web
+tap_is "$(json '[g["GroupId"] for g in d["SecurityGroups"]]')" "['$SG']" "a tag filter"
+aws_a describe-security-groups --filters Name=ip-permission.from-port,Values=3389
+tap_is "$(json '[g["GroupId"] for g in d["SecurityGroups"]]')" "['$DEF']" "an ip-permission.from-port filter"
+aws_a describe-security-groups --group-ids nothing-like-an-id
+tap_like "$ERR" "InvalidGroupId.Malformed" "a malformed group ID: InvalidGroupId.Malformed"
+aws_a describe-security-groups --group-ids sg-0123456789abcdef0
+tap_like "$ERR" "InvalidGroup.NotFound" "an unknown group ID: InvalidGroup.NotFound"
+aws_a describe-security-groups --group-names nosuch
+tap_like "$ERR" "InvalidGroup.NotFound" "an unknown group name: InvalidGroup.NotFound"
+
+# Paging: seven groups (default, web, in-vpc and four more) in pages of five.
+for i in 1 2 3 4; do aws_a create-security-group --group-name "page-$i" --description "page $i"; done
+before=$(grep -c " DescribeSecurityGroups 200 " "$work/serve.log")
+aws_a describe-security-groups --page-size 5
+tap_is "$(json 'len(d["SecurityGroups"])')" 7 "describe-security-groups --page-size 5 gets all seven groups"
+tap_is "$(( $(grep -c " DescribeSecurityGroups 200 " "$work/serve.log") - before ))" 2 "in two pages (MaxResults 5, then NextToken)"
+aws_a describe-security-groups --max-items 3
+tap_is "$(json 'len(d["SecurityGroups"])')" 3 "--max-items 3 stops after three"
+aws_a describe-security-groups --group-ids "$SG" --page-size 5
+tap_like "$ERR" "InvalidParameterCombination" "MaxResults with GroupIds: InvalidParameterCombination"
+for i in 1 2 3 4; do aws_a delete-security-group --group-name "page-$i"; done
+aws_a delete-security-group --group-id "$INVPC"
+
+# Inbound rules: one per CIDR, grouped by protocol and ports when described.
+aws_a authorize-security-group-ingress --group-id "$SG" --ip-permissions \
+        'IpProtocol=tcp,FromPort=80,ToPort=80,IpRanges=[{CidrIp=0.0.0.0/0,Description=http},{CidrIp=10.0.0.0/8}]' \
+        'IpProtocol=tcp,FromPort=8000,ToPort=8010,IpRanges=[{CidrIp=192.168.0.0/16}]'
+tap_is "$RC" 0 "authorize-security-group-ingress: two permissions, three CIDRs"
+tap_is "$(json '(d["Return"], [(r["GroupId"], r["IsEgress"], r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIpv4"], r.get("Description"))
+                 for r in d["SecurityGroupRules"]])')" \
+        "(True, [('$SG', False, 'tcp', 80, 80, '0.0.0.0/0', 'http'), ('$SG', False, 'tcp', 80, 80, '10.0.0.0/8', None), ('$SG', False, 'tcp', 8000, 8010, '192.168.0.0/16', None)])" \
+        "Return, and one SecurityGroupRule for each CIDR"
+RULE=$(json 'd["SecurityGroupRules"][2]["SecurityGroupRuleId"]')
+tap_like "$RULE" '^sgr-[0-9a-f]{17}$' "a rule's ID is sgr- and 17 hex digits"
+aws_a authorize-security-group-ingress --group-name web --protocol icmp --port all --cidr 10.9.0.0/16
+tap_is "$(json '[(r["GroupId"], r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in d["SecurityGroupRules"]]')" \
+        "[('$SG', 'icmp', -1, -1)]" "authorize by --group-name (--protocol --port --cidr): the answer names the group's ID"
+same DescribeSecurityGroupsResult "describe-security-groups of the group with rules" describe-security-groups --group-ids "$SG" -- \
+        describe-security-groups --group-ids "$SG"
+tap_is "$(json '[(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), [r["CidrIp"] for r in p["IpRanges"]]) for p in d["SecurityGroups"][0]["IpPermissions"]]')" \
+        "[('tcp', 80, 80, ['0.0.0.0/0', '10.0.0.0/8']), ('tcp', 8000, 8010, ['192.168.0.0/16']), ('icmp', -1, -1, ['10.9.0.0/16'])]" \
+        "described as EC2 does: one IpPermission per protocol and ports, with its CIDRs"
+aws_a authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 80 --cidr 10.0.0.0/8
+tap_is "$RC" 254 "authorizing a rule the group has fails (the aws CLI's exit status 254)"
+tap_like "$ERR" "InvalidPermission.Duplicate" "with InvalidPermission.Duplicate"
+aws_a authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 443 --cidr 0.0.0.0/0 --dry-run
+tap_like "$ERR" "DryRunOperation" "authorize-security-group-ingress --dry-run: DryRunOperation"
+aws_a describe-security-groups --group-ids "$SG" --filters Name=ip-permission.from-port,Values=443
+tap_is "$(json 'len(d["SecurityGroups"])')" 0 "and no rule was added"
+
+# What kiln does not do is refused, not ignored.
+aws_a authorize-security-group-ingress --group-id "$SG" \
+        --ip-permissions '[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]'
+tap_is "$RC" 254 "an IPv6 range is refused"
+tap_like "$ERR" "InvalidParameterValue.*IPv4 CIDR sources only" "with InvalidParameterValue: IPv4 CIDR sources only"
+aws_a authorize-security-group-ingress --group-id "$SG" --protocol tcp --port 443 --source-group default
+tap_like "$ERR" "InvalidParameterValue.*IPv4 CIDR sources only" "a group as the source (UserIdGroupPairs) is refused"
+aws_a authorize-security-group-ingress --group-id "$SG" \
+        --ip-permissions 'IpProtocol=tcp,FromPort=443,ToPort=443,PrefixListIds=[{PrefixListId=pl-12345678}]'
+tap_like "$ERR" "InvalidParameterValue.*IPv4 CIDR sources only" "a prefix list as the source is refused"
+aws_a authorize-security-group-ingress --group-id "$SG" --ip-permissions 'IpProtocol=tcp,FromPort=443,ToPort=443'
+tap_like "$ERR" "MissingParameter.*IpRanges" "a permission without IpRanges: MissingParameter"
+aws_a authorize-security-group-ingress --group-id "$SG" \
+        --ip-permissions 'IpProtocol=tcp,FromPort=70000,ToPort=70000,IpRanges=[{CidrIp=0.0.0.0/0}]'
+tap_like "$ERR" "InvalidParameterValue" "a port past 65535 is refused"
+aws_a authorize-security-group-ingress --protocol tcp --port 443 --cidr 0.0.0.0/0
+tap_like "$ERR" "MissingParameter" "no group: MissingParameter"
+aws_a describe-security-groups --group-ids "$SG"
+tap_is "$(json 'sum(len(p["IpRanges"]) for p in d["SecurityGroups"][0]["IpPermissions"])')" 4 "the group still has its four rules"
+
+aws_a revoke-security-group-ingress --group-id "$SG" --protocol tcp --port 80 --cidr 10.0.0.0/8
+tap_is "$RC" 0 "revoke-security-group-ingress of a permission"
+aws_a revoke-security-group-ingress --group-id "$SG" --security-group-rule-ids "$RULE"
+tap_is "$RC" 0 "revoke-security-group-ingress --security-group-rule-ids"
+aws_a revoke-security-group-ingress --group-id "$SG" --protocol tcp --port 80 --cidr 10.0.0.0/8
+tap_is "$RC" 254 "revoking a rule the group does not have fails"
+tap_like "$ERR" "InvalidPermission.NotFound" "with InvalidPermission.NotFound"
+aws_a revoke-security-group-ingress --group-id "$SG" --protocol tcp --port 80 --cidr 0.0.0.0/0 --dry-run
+tap_like "$ERR" "DryRunOperation" "revoke-security-group-ingress --dry-run: DryRunOperation"
+aws_a describe-security-groups --group-ids "$SG"
+tap_is "$(json '[(p["IpProtocol"], p.get("FromPort"), [r["CidrIp"] for r in p["IpRanges"]]) for p in d["SecurityGroups"][0]["IpPermissions"]]')" \
+        "[('tcp', 80, ['0.0.0.0/0']), ('icmp', -1, ['10.9.0.0/16'])]" "the other rules are left"
+
+# Packer's and the SDKs' forms: an empty VpcId, the flat IpProtocol/FromPort/ToPort/CidrIp.
+cat >"$work/sg.py" <<'PY'
+import sys, boto3
+url, key, secret = sys.argv[1:4]
+ec2 = boto3.client("ec2", endpoint_url=url, region_name="local", aws_access_key_id=key,
+                   aws_secret_access_key=secret)
+gid = ec2.create_security_group(GroupName="packer_0001", Description="Temporary group for Packer", VpcId="")["GroupId"]
+flat = dict(IpProtocol="udp", FromPort=53, ToPort=53, CidrIp="10.1.0.0/16")
+a = ec2.authorize_security_group_ingress(GroupName="packer_0001", **flat)
+rules = [(r["GroupId"] == gid, r["IpProtocol"], r["FromPort"], r["ToPort"], r["CidrIpv4"]) for r in a["SecurityGroupRules"]]
+r = ec2.revoke_security_group_ingress(GroupId=gid, **flat)
+ec2.delete_security_group(GroupId=gid)
+left = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["packer_0001"]}])["SecurityGroups"]
+print(gid[:3], a["Return"], rules, r["Return"], len(left))
+PY
+tap_is "$(/usr/bin/python3 "$work/sg.py" "$URL" "$KEY_A" "$SECRET_A" 2>&1)" "sg- True [(True, 'udp', 53, 53, '10.1.0.0/16')] True 0" \
+        "boto3: create with VpcId='', authorize and revoke in the flat form, delete"
+
+# RunInstances takes SecurityGroupId.N and SecurityGroup.N (a dry run boots nothing).
+aws_a run-instances --image-id "$AMI1" --count 1 --security-group-ids sg-0123456789abcdef0 --dry-run
+tap_like "$ERR" "InvalidGroup.NotFound" "run-instances --security-group-ids of an unknown group: InvalidGroup.NotFound"
+aws_a run-instances --image-id "$AMI1" --count 1 --security-groups nosuch --dry-run
+tap_like "$ERR" "InvalidGroup.NotFound" "run-instances --security-groups of an unknown name: InvalidGroup.NotFound"
+aws_a run-instances --image-id "$AMI1" --count 1 --security-group-ids "$SG" --security-groups default --dry-run
+tap_like "$ERR" "DryRunOperation" "run-instances --security-group-ids --security-groups --dry-run: DryRunOperation"
+
+# Another account's key, and deleting.
+aws_b describe-security-groups --group-ids "$SG"
+tap_like "$ERR" "InvalidGroup.NotFound" "another account's key does not see A's group"
+aws_b delete-security-group --group-id "$SG"
+tap_like "$ERR" "InvalidGroup.NotFound" "nor can it delete it"
+aws_b describe-security-groups --group-names default
+tap_is "$(json '[(g["GroupId"] == "'"$DEF"'", g["OwnerId"]) for g in d["SecurityGroups"]]')" "[(False, '$ACCT_B')]" \
+        "B has a default group of its own"
+aws_a delete-security-group --group-id "$DEF"
+tap_is "$RC" 254 "the default group cannot be deleted"
+tap_like "$ERR" "CannotDelete" "CannotDelete"
+aws_a delete-security-group --group-name default
+tap_like "$ERR" "CannotDelete" "nor by its name"
+aws_a delete-security-group --group-id "$SG" --dry-run
+tap_like "$ERR" "DryRunOperation" "delete-security-group --dry-run: DryRunOperation"
+aws_a describe-security-groups --group-ids "$SG"
+tap_is "$RC" 0 "and the group is still there"
+aws_a delete-security-group --group-id "$SG"
+tap_is "$RC" 0 "delete-security-group"
+aws_a describe-security-groups --group-ids "$SG"
+tap_like "$ERR" "InvalidGroup.NotFound" "the group is gone"
+aws_a delete-security-group --group-id "$SG"
+tap_like "$ERR" "InvalidGroup.NotFound" "deleting it again: InvalidGroup.NotFound"
+kiln_as $ACCT_A describe-security-groups
+tap_is "$(json '[g["GroupName"] for g in d["SecurityGroups"]]')" "['default']" "kiln lists only the default group now"
 
 # ---- deregister, delete, a deleted key ----
 aws_a describe-images --filters Name=name,Values=web-7

@@ -94,6 +94,71 @@ cli_refuses "tag-specifications: unknown member 'Tagz'" "a misspelt TagSpecifica
         run-instances --image-id ami-0123456789abcdef0 --tag-specifications 'ResourceType=instance,Tagz=[{Key=a,Value=b}]'
 cli_refuses "tags: each tag needs a Value" "create-tags with a key alone" \
         create-tags --resources ami-0123456789abcdef0 --tags Key=a
+
+# Security groups: a rule is --ip-permissions (shorthand or JSON; malformed: exit 3, as the
+# structured options above) or --protocol/--port/--cidr (the aws CLI's simple form; a bad value
+# or the two forms mixed is a usage error, exit 2, as a missing group or rule is).
+cli_usage() {
+        local want=$1 what=$2; shift 2
+        err=$("$k" "$@" 2>&1 >/dev/null); rc=$?
+        tap_is "$rc" 2 "$what: exit 2"
+        tap_like "$err" "$want" "$what: says why"
+}
+sg=sg-0123456789abcdef0
+cli_usage "create-security-group needs --group-name and --description" "a group without a description" \
+        create-security-group --group-name web
+cli_usage "authorize-security-group-ingress needs --group-id or --group-name" "a rule without a group" \
+        authorize-security-group-ingress --protocol tcp --port 22 --cidr 0.0.0.0/0
+cli_usage "takes --group-id or --group-name, not both" "a group by ID and by name" \
+        authorize-security-group-ingress --group-id $sg --group-name web --protocol tcp --port 22 --cidr 0.0.0.0/0
+cli_usage "needs --ip-permissions, or --protocol with --port and --cidr" "authorize without a rule" \
+        authorize-security-group-ingress --group-id $sg
+cli_usage "invalid --protocol 'tcpx': tcp, udp, icmp, all, or a protocol number" "an unknown --protocol" \
+        authorize-security-group-ingress --group-id $sg --protocol tcpx --port 22 --cidr 0.0.0.0/0
+cli_usage "invalid --protocol '256'" "a protocol number over 255" \
+        authorize-security-group-ingress --group-id $sg --protocol 256 --cidr 0.0.0.0/0
+cli_usage "invalid --port '22-'" "a port range without its end" \
+        authorize-security-group-ingress --group-id $sg --protocol tcp --port 22- --cidr 0.0.0.0/0
+cli_usage "invalid --port 'ssh'" "a port that is not a number" \
+        revoke-security-group-ingress --group-name web --protocol tcp --port ssh --cidr 0.0.0.0/0
+cli_usage "--port needs --protocol" "a port without its protocol" \
+        authorize-security-group-ingress --group-id $sg --port 22 --cidr 0.0.0.0/0
+cli_usage "--cidr cannot be combined with --ip-permissions" "the two forms mixed" \
+        authorize-security-group-ingress --group-id $sg --cidr 0.0.0.0/0 \
+        --ip-permissions 'IpProtocol=tcp,FromPort=22,ToPort=22,IpRanges=[{CidrIp=0.0.0.0/0}]'
+cli_usage "needs --ip-permissions, --protocol with --port and --cidr, or --security-group-rule-ids" \
+        "revoke without a rule" revoke-security-group-ingress --group-name web
+cli_usage "delete-security-group needs --group-id or --group-name" "delete without a group" \
+        delete-security-group
+cli_usage "unknown option '--source-group'" "a source group (kiln's sources are CIDRs)" \
+        authorize-security-group-ingress --group-id $sg --protocol tcp --port 22 --source-group sg-1
+cli_refuses "ip-permissions: expected a whole number for FromPort" "a port that is not a number" \
+        authorize-security-group-ingress --group-id $sg --ip-permissions 'IpProtocol=tcp,FromPort=ssh,ToPort=22'
+cli_refuses "ip-permissions: each permission needs an IpProtocol" "a permission without its protocol" \
+        authorize-security-group-ingress --group-id $sg --ip-permissions '[{"FromPort": 22, "ToPort": 22}]'
+cli_refuses "ip-permissions: unknown member Protocol" "a misspelt IpPermissions member" \
+        authorize-security-group-ingress --group-id $sg --ip-permissions 'IpProtocol=tcp,Protocol=tcp'
+cli_refuses "ip-permissions: unknown IpRanges member CidrIpv6" "an IPv6 source in IpRanges" \
+        authorize-security-group-ingress --group-id $sg --ip-permissions 'IpProtocol=tcp,IpRanges=[{CidrIpv6=::/0}]'
+cli_refuses "ip-permissions: kiln takes IPv4 sources only \(IpRanges\), not UserIdGroupPairs" \
+        "a source group" revoke-security-group-ingress --group-id $sg \
+        --ip-permissions '[{"IpProtocol": "tcp", "UserIdGroupPairs": [{"GroupId": "sg-1"}]}]'
+cli_refuses "ip-permissions: IpRanges must be a list" "IpRanges not a list" \
+        authorize-security-group-ingress --group-id $sg --ip-permissions 'IpProtocol=tcp,IpRanges={CidrIp=0.0.0.0/0}'
+cli_refuses "ip-permissions: .*character" "shorthand that does not parse" \
+        authorize-security-group-ingress --group-id $sg --ip-permissions 'IpProtocol=tcp,IpRanges=[{CidrIp=0.0.0.0/0'
+cli_refuses "tag-specifications: unknown member 'Tagz'" "create-security-group's tags" \
+        create-security-group --group-name web --description d --tag-specifications 'ResourceType=security-group,Tagz=[]'
+cli_refuses "block-device-mappings" "run-instances knows --security-group-ids and --security-groups" \
+        run-instances --image-id ami-0123456789abcdef0 --security-group-ids $sg sg-0123456789abcdef1 \
+        --security-groups web db --block-device-mappings 'DeviceName=/dev/sdf,Ebs={'
+err=$("$k" --dry-run describe-security-groups 2>&1 >/dev/null); rc=$?
+tap_is "$rc" 7 "describe-security-groups --dry-run: DryRunOperation (exit 7)"
+for v in create-security-group authorize-security-group-ingress revoke-security-group-ingress \
+        delete-security-group; do
+        err=$("$k" --dry-run "$v" 2>&1 >/dev/null)
+        tap_like "$err" "^kiln: $v needs" "$v takes --dry-run (and makes its own checks)"
+done
 unset KILN_HOME
 
 tap_done

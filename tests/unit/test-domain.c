@@ -4,6 +4,7 @@
 
 #include "tap.h"
 #include "util/util.h"
+#include "instance/instance-private.h"
 #include "virt/virt-domain.h"
 
 static void check_case(const char *name, const virt_domain_spec *spec)
@@ -46,6 +47,47 @@ static void check_case(const char *name, const virt_domain_spec *spec)
         unlink(tmp);
 }
 
+/* The nwfilter of an instance's security groups: valid against libvirt's schema, with a rule
+ * for each kind of permission and the inbound drop last. */
+static void check_filters(void)
+{
+        char tcp[] = "tcp", udp[] = "udp", icmp[] = "icmp", all[] = "-1";
+        char any[] = "0.0.0.0/0", lan[] = "10.1.0.0/16", none[] = "";
+        kiln_sg_rule rules[] = {{NULL, tcp, 22, 22, any, none},
+                                {NULL, udp, 5000, 5010, lan, none},
+                                {NULL, icmp, 8, -1, any, none},
+                                {NULL, all, -1, -1, lan, none}};
+        kiln_autofree char *xml = instance_filter_xml("kiln-i-0123456789abcdef0", rules, 4);
+        kiln_autofree char *tmp = kiln_xasprintf("/tmp/kiln-unit-filter-%d.xml", (int) getpid());
+        FILE *f = fopen(tmp, "w");
+
+        like(xml, "<tcp srcipaddr='0.0.0.0' srcipmask='0' dstportstart='22' dstportend='22'/>",
+             "a TCP rule accepts its port from its source");
+        like(xml,
+             "<udp srcipaddr='10.1.0.0' srcipmask='16' dstportstart='5000' dstportend='5010'/>",
+             "a UDP rule its range");
+        like(xml, "<icmp srcipaddr='0.0.0.0' srcipmask='0' type='8'/>", "an ICMP rule its type");
+        like(xml, "<all srcipaddr='10.1.0.0' srcipmask='16'/>", "all traffic from a source");
+        like(xml, "<all state='ESTABLISHED,RELATED'/>", "replies to the guest's own traffic pass");
+        like(xml, "<rule action='drop' direction='in' priority='900'><all/></rule>",
+             "the rest of the inbound traffic is dropped");
+        if (f) {
+                fputs(xml, f);
+                fclose(f);
+        }
+        {
+                kiln_autoptr(kiln_cmd) cmd =
+                        kiln_cmd_new("virt-xml-validate", tmp, "nwfilter", NULL);
+                kiln_autoptr(kiln_error) ve = NULL;
+
+                ok(kiln_cmd_run(cmd, NULL, &ve) == 0,
+                   "the filter is valid against libvirt's "
+                   "schema%s%s",
+                   ve ? ": " : "", ve ? ve->msg : "");
+        }
+        unlink(tmp);
+}
+
 int main(void)
 {
         kiln_autofree char *linux_skel =
@@ -57,6 +99,7 @@ int main(void)
                  "vol0123456789abcdef0"},
                 {"kiln-pool", "i-0123456789abcdef0-seed.iso", "vdz", true, true, NULL},
         };
+        virt_forward fwd[] = {{"tcp", 40022, 22}, {"tcp", 40080, 8080}, {"udp", 40053, 53}};
         virt_domain_spec spec = {
                 .skeleton_path = linux_skel,
                 .name = "i-0123456789abcdef0",
@@ -69,19 +112,28 @@ int main(void)
                 .n_disks = 2,
                 .console_log = "/var/lib/kiln/instances/i-0123456789abcdef0/console.log",
                 .network = NULL,
-                .host_port = 40022,
-                .guest_port = 22,
+                .forwards = fwd,
+                .n_forwards = 1,
         };
 
         check_case("linux-tcg-user", &spec);
+        spec.n_forwards = 3;
+        check_case("linux-tcg-user-forwards", &spec);
+        spec.n_forwards = 0;
+        check_case("linux-tcg-user-closed", &spec);
         spec.kvm = true;
         spec.network = "default";
         check_case("linux-kvm-network", &spec);
+        spec.filter = "kiln-i-0123456789abcdef0";
+        check_case("linux-kvm-network-filter", &spec);
+        spec.filter = NULL;
         spec.skeleton_path = win_skel;
         spec.kvm = false;
         spec.network = NULL;
-        spec.guest_port = 3389;
+        fwd[0].guest_port = 3389;
+        spec.n_forwards = 1;
         check_case("windows-tcg-user", &spec);
+        check_filters();
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *xml = virt_domain_render(&spec, &e);

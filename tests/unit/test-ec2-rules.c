@@ -1098,8 +1098,9 @@ static void t_run(t_env *t)
         vols = plant_volume_count(t->a, NULL);
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {"ami-nope", NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
-                                   NULL,       0,    NULL, 0,    NULL, NULL, NULL};
+                kiln_run_spec s = {"ami-nope",     NULL, NULL, NULL, 0, 1,    NULL,
+                                   KILN_ACCEL_TCG, NULL, 0,    NULL, 0, NULL, NULL,
+                                   NULL,           NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1108,8 +1109,9 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {UNKNOWN, NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
-                                   NULL,    0,    NULL, 0,    NULL, NULL, NULL};
+                kiln_run_spec s = {UNKNOWN,        NULL, NULL, NULL, 0, 1,    NULL,
+                                   KILN_ACCEL_TCG, NULL, 0,    NULL, 0, NULL, NULL,
+                                   NULL,           NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1119,7 +1121,8 @@ static void t_run(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_run_spec s = {id,   NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL, NULL,
+                                   0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 kiln_autofree char *want = kiln_xasprintf("Not authorized for images: [%s]", id);
@@ -1130,8 +1133,9 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {pending, NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
-                                   NULL,    0,    NULL, 0,    NULL, NULL, NULL};
+                kiln_run_spec s = {pending,        NULL, NULL, NULL, 0, 1,    NULL,
+                                   KILN_ACCEL_TCG, NULL, 0,    NULL, 0, NULL, NULL,
+                                   NULL,           NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 kiln_autofree char *want =
@@ -1143,8 +1147,9 @@ static void t_run(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_run_spec s = {gone, NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
+                kiln_run_spec s = {gone,           NULL, NULL, NULL, 0, 1,    NULL,
+                                   KILN_ACCEL_TCG, NULL, 0,    NULL, 0, NULL, NULL,
+                                   NULL,           NULL, 0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 int rc = kiln_instances_run(t->a, &s, &out, &n, &e);
@@ -1159,7 +1164,8 @@ static void t_run(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_run_spec s = {id,   NULL, "nope", NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL,   0,    NULL, NULL, NULL};
+                                   NULL, 0,    NULL,   0,    NULL, NULL, NULL, NULL,
+                                   0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1170,7 +1176,8 @@ static void t_run(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_run_spec s = {id,   NULL, NULL, NULL, 0,    21,   NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL, NULL,
+                                   0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1180,7 +1187,8 @@ static void t_run(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_run_spec s = {id,   NULL, NULL, NULL, 0,    -1,   NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL, NULL,
+                                   0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1208,7 +1216,8 @@ static void t_run(t_env *t)
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autofree char *big = kiln_xcalloc(16385, 1);
                 kiln_run_spec s = {id,   NULL, NULL, NULL, 16385, 1,    NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL,  NULL, NULL};
+                                   NULL, 0,    NULL, 0,    NULL,  NULL, NULL, NULL,
+                                   0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1220,7 +1229,8 @@ static void t_run(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_run_spec s = {id,   "m9.huge", NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,         NULL, 0,    NULL, NULL, NULL};
+                                   NULL, 0,         NULL, 0,    NULL, NULL, NULL, NULL,
+                                   0,    NULL,      0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -1237,7 +1247,8 @@ static void t_run(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_run_spec s = {id,   NULL, NULL, NULL, 0,    2,    NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL, NULL,
+                                   0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
                 int rc;
@@ -1341,7 +1352,8 @@ static void t_mappings(t_env *t)
         for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_run_spec s = {img,  NULL, NULL, NULL, 0,    1,    NULL, KILN_ACCEL_TCG,
-                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL};
+                                   NULL, 0,    NULL, 0,    NULL, NULL, NULL, NULL,
+                                   0,    NULL, 0};
                 kiln_instance *out = NULL;
                 size_t n = 0;
 
@@ -2728,6 +2740,257 @@ static void t_attributes(t_env *t)
         kiln_vpc_clear(&v);
 }
 
+/* Security groups: names, rules and limits as EC2's, the default group, other accounts. */
+static size_t sg_count(kiln_ctx *ctx)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+        kiln_security_group *list = NULL;
+        kiln_sg_query q = {0};
+        size_t n = 0;
+
+        if (kiln_security_groups_describe(ctx, &q, &list, &n, &e) < 0)
+                return (size_t) -1;
+        kiln_security_groups_free(list, n);
+        return n;
+}
+
+static void t_security_groups(t_env *t)
+{
+        kiln_security_group web = {0};
+        kiln_sg_permission p22 = {"tcp", 22, 22, "0.0.0.0/0", NULL};
+        kiln_sg_permission p8080 = {"6", 8080, 8080, "10.1.2.3/16", "app"};
+
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_security_group *list = NULL;
+                const char *names[] = {"default"};
+                kiln_sg_query q = {NULL, 0, names, 1, NULL, 0};
+                size_t n = 0;
+                bool ssh = false, rdp = false;
+
+                is_int(kiln_security_groups_describe(t->a, &q, &list, &n, &e), 0,
+                       "the default group is there before anything made it");
+                for (size_t i = 0; n == 1 && i < list[0].n_ingress; i++) {
+                        ssh = ssh || (list[0].ingress[i].from_port == 22 &&
+                                      strcmp(list[0].ingress[i].cidr_ipv4, "0.0.0.0/0") == 0);
+                        rdp = rdp || list[0].ingress[i].from_port == 3389;
+                }
+                ok(n == 1 && ssh && rdp, "  and it allows SSH and RDP from anywhere");
+                kiln_security_groups_free(list, n);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                is_int(kiln_security_group_create(t->a, "web", "web servers", "", NULL, 0, &web,
+                                                  &e),
+                       0, "a group is made (an empty VPC ID is the region's)");
+                ok(web.group_id && kiln_id_valid("sg", web.group_id) && web.n_ingress == 0,
+                   "  with an sg- ID and no inbound rule");
+        }
+        {
+                static const struct {
+                        const char *name, *description, *vpc, *api;
+                        int code;
+                } bad[] = {
+                        {"web", "again", NULL, "InvalidGroup.Duplicate", KILN_E_EXISTS},
+                        {"default", "mine", NULL, "InvalidParameterValue", KILN_E_INVALID},
+                        {"sg-web", "x", NULL, "InvalidParameterValue", KILN_E_INVALID},
+                        {"", "x", NULL, "InvalidParameterValue", KILN_E_INVALID},
+                        {"caf\xc3\xa9", "x", NULL, "InvalidParameterValue", KILN_E_INVALID},
+                        {"ok", NULL, NULL, "MissingParameter", KILN_E_INVALID},
+                        {"ok", "tab\there", NULL, "InvalidParameterValue", KILN_E_INVALID},
+                        {"ok", "x", "vpc-0123456789abcdef0", "InvalidVpcID.NotFound",
+                         KILN_E_NOT_FOUND},
+                };
+
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+                        kiln_autoptr(kiln_error) e = NULL;
+                        kiln_security_group sg = {0};
+                        kiln_autofree char *what = kiln_xasprintf(
+                                "creating group '%s' (%s)", bad[i].name,
+                                bad[i].description ? bad[i].description : "no description");
+
+                        refused(kiln_security_group_create(t->a, bad[i].name, bad[i].description,
+                                                           bad[i].vpc, NULL, 0, &sg, &e),
+                                &e, bad[i].code, bad[i].api, what);
+                }
+                is_int((int) sg_count(t->a), 2, "no refused group was made");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_sg_permission both[] = {p22, p8080};
+                kiln_sg_rule *rules = NULL;
+                size_t n = 0;
+
+                is_int(kiln_security_group_authorize(t->a, web.group_id, NULL, both, 2, &rules, &n,
+                                                     &e),
+                       0, "two rules are authorized");
+                ok(n == 2 && kiln_id_valid("sgr", rules[0].rule_id) &&
+                           strcmp(rules[1].ip_protocol, "tcp") == 0 &&
+                           strcmp(rules[1].cidr_ipv4, "10.1.0.0/16") == 0,
+                   "  with sgr- IDs, protocol 6 named tcp, the source its network");
+                kiln_sg_rules_free(rules, n);
+        }
+        {
+                static const struct {
+                        kiln_sg_permission p;
+                        const char *api;
+                        int code;
+                } bad[] = {
+                        {{"tcp", 22, 22, "0.0.0.0/0", NULL},
+                         "InvalidPermission.Duplicate",
+                         KILN_E_EXISTS},
+                        {{"gre", 0, 0, "0.0.0.0/0", NULL}, "InvalidParameterValue", KILN_E_INVALID},
+                        {{"tcp", -1, -1, "0.0.0.0/0", NULL},
+                         "InvalidParameterValue",
+                         KILN_E_INVALID},
+                        {{"tcp", 90, 80, "0.0.0.0/0", NULL},
+                         "InvalidParameterValue",
+                         KILN_E_INVALID},
+                        {{"udp", 1, 70000, "0.0.0.0/0", NULL},
+                         "InvalidParameterValue",
+                         KILN_E_INVALID},
+                        {{"tcp", 1, 2, "10.0.0.0/33", NULL},
+                         "InvalidParameterValue",
+                         KILN_E_INVALID},
+                        {{"tcp", 1, 2, "10.0.0/8", NULL}, "InvalidParameterValue", KILN_E_INVALID},
+                        {{"tcp", 1, 2, NULL, NULL}, "MissingParameter", KILN_E_INVALID},
+                        {{NULL, 1, 2, "0.0.0.0/0", NULL}, "MissingParameter", KILN_E_INVALID},
+                        {{"icmp", 300, -1, "0.0.0.0/0", NULL},
+                         "InvalidParameterValue",
+                         KILN_E_INVALID},
+                };
+
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(bad); i++) {
+                        kiln_autoptr(kiln_error) e = NULL;
+                        kiln_autofree char *what = kiln_xasprintf(
+                                "authorizing %s %d-%d from %s",
+                                bad[i].p.ip_protocol ? bad[i].p.ip_protocol : "(no protocol)",
+                                bad[i].p.from_port, bad[i].p.to_port,
+                                bad[i].p.cidr_ipv4 ? bad[i].p.cidr_ipv4 : "(no source)");
+
+                        refused(kiln_security_group_authorize(t->a, web.group_id, NULL, &bad[i].p,
+                                                              1, NULL, NULL, &e),
+                                &e, bad[i].code, bad[i].api, what);
+                }
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_sg_permission two[] = {{"udp", 53, 53, "0.0.0.0/0", NULL}, p22};
+                kiln_security_group *list = NULL;
+                const char *ids[] = {web.group_id};
+                kiln_sg_query q = {ids, 1, NULL, 0, NULL, 0};
+                size_t n = 0;
+
+                refused(kiln_security_group_authorize(t->a, web.group_id, NULL, two, 2, NULL, NULL,
+                                                      &e),
+                        &e, KILN_E_EXISTS, "InvalidPermission.Duplicate",
+                        "a request with one new rule and one the group has");
+                kiln_error_free(kiln_steal(&e));
+                kiln_security_groups_describe(t->a, &q, &list, &n, &e);
+                is_int(n == 1 ? (int) list[0].n_ingress : -1, 2, "  adds neither");
+                kiln_security_groups_free(list, n);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_sg_permission many[KILN_SG_RULES_MAX];
+
+                for (int i = 0; i < KILN_SG_RULES_MAX; i++)
+                        many[i] = (kiln_sg_permission){"tcp", 10000 + i, 10000 + i, "0.0.0.0/0",
+                                                       NULL};
+                refused(kiln_security_group_authorize(t->a, web.group_id, NULL, many,
+                                                      KILN_SG_RULES_MAX, NULL, NULL, &e),
+                        &e, KILN_E_LIMIT, "RulesPerSecurityGroupLimitExceeded",
+                        "more inbound rules than a group may have");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_security_group *list = NULL;
+                kiln_sg_query q = {0};
+                size_t n = 0;
+
+                kiln_security_groups_describe(t->b, &q, &list, &n, &e);
+                ok(n == 1 && strcmp(list[0].group_name, "default") == 0 &&
+                           strcmp(list[0].owner_id, web.owner_id) != 0,
+                   "another account sees only a default group of its own");
+                kiln_security_groups_free(list, n);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_sg_permission p = {"tcp", 1, 1, "0.0.0.0/0", NULL};
+
+                refused(kiln_security_group_authorize(t->b, web.group_id, NULL, &p, 1, NULL, NULL,
+                                                      &e),
+                        &e, KILN_E_NOT_FOUND, "InvalidGroup.NotFound",
+                        "another account authorizing a rule in the group");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                refused(kiln_security_group_delete(t->b, web.group_id, NULL, &e), &e,
+                        KILN_E_NOT_FOUND, "InvalidGroup.NotFound",
+                        "another account deleting the group");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_security_group *list = NULL;
+                const char *ids[] = {"sg-nope"};
+                kiln_sg_query q = {ids, 1, NULL, 0, NULL, 0};
+                size_t n = 0;
+
+                refused(kiln_security_groups_describe(t->a, &q, &list, &n, &e), &e, KILN_E_INVALID,
+                        "InvalidGroupId.Malformed", "a malformed group ID");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_security_group *list = NULL;
+                const char *values[] = {"8080"};
+                kiln_filter f = {"ip-permission.from-port", values, 1};
+                kiln_sg_query q = {NULL, 0, NULL, 0, &f, 1};
+                size_t n = 0;
+
+                kiln_security_groups_describe(t->a, &q, &list, &n, &e);
+                ok(n == 1 && strcmp(list[0].group_id, web.group_id) == 0,
+                   "a filter on a rule's port finds the group with it");
+                kiln_security_groups_free(list, n);
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                refused(kiln_security_group_revoke(t->a, web.group_id, NULL, &p22, 1, NULL, 0,
+                                                   &e) == 0
+                                ? kiln_security_group_revoke(t->a, web.group_id, NULL, &p22, 1,
+                                                             NULL, 0, &e)
+                                : 0,
+                        &e, KILN_E_NOT_FOUND, "InvalidPermission.NotFound",
+                        "a rule revoked, then revoked again");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                const char *ids[] = {"sgr-0123456789abcdef0"};
+
+                refused(kiln_security_group_revoke(t->a, web.group_id, NULL, NULL, 0, ids, 1, &e),
+                        &e, KILN_E_NOT_FOUND, "InvalidSecurityGroupRuleId.NotFound",
+                        "revoking a rule ID the group does not have");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                refused(kiln_security_group_delete(t->a, NULL, "default", &e), &e, KILN_E_STATE,
+                        "CannotDelete", "deleting the default group");
+        }
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+
+                is_int(kiln_security_group_delete(t->a, NULL, "web", &e), 0,
+                       "a group is deleted by name");
+                kiln_error_free(kiln_steal(&e));
+                refused(kiln_security_group_delete(t->a, web.group_id, NULL, &e), &e,
+                        KILN_E_NOT_FOUND, "InvalidGroup.NotFound", "  and is gone");
+        }
+        kiln_security_group_clear(&web);
+}
+
 int main(void)
 {
         kiln_autoptr(kiln_error) err = NULL;
@@ -2772,10 +3035,10 @@ int main(void)
                     "a kiln home with two regions on the test driver, four accounts, an "
                     "organization")) {
                 void (*sections[])(t_env *) = {
-                        t_context,    t_visibility, t_owner_alias,   t_owner_only,
-                        t_deregister, t_snapshots,  t_ungeneralized, t_copy,
-                        t_run,        t_create,     t_names,         t_filters,
-                        t_tags,       t_volumes,    t_mappings,      t_attributes};
+                        t_context,    t_visibility,     t_owner_alias, t_owner_only, t_deregister,
+                        t_snapshots,  t_ungeneralized,  t_copy,        t_run,        t_create,
+                        t_names,      t_filters,        t_tags,        t_volumes,    t_mappings,
+                        t_attributes, t_security_groups};
 
                 for (size_t i = 0; i < KILN_ARRAY_SIZE(sections); i++)
                         sections[i](&t);

@@ -199,8 +199,10 @@ tap_like "$(complete_words kiln --ver)" '^--verbose.--version$' "and --version"
 tap_is "$(complete_words kiln doctor --accel '')" "$(words auto kvm tcg)" "a verb's fixed values"
 tap_is "$(complete_words kiln wait instance-r)" "$(words instance-ready instance-running)" \
         "a verb's fixed arguments (wait)"
-tap_is "$(complete_words kiln help describe-s)" "$(words describe-snapshot-attribute describe-snapshots describe-storage describe-subnets)" \
+tap_is "$(complete_words kiln help describe-s)" "$(words describe-security-groups describe-snapshot-attribute describe-snapshots describe-storage describe-subnets)" \
         "help VERB completes verbs"
+tap_is "$(complete_words kiln authorize-security-group-ingress --protocol '')" "$(words all icmp tcp udp)" \
+        "a rule's protocols (authorize-security-group-ingress --protocol)"
 tap_is "$(complete_words kiln run-instances --image-id '')" "" "free text completes nothing"
 tap_is "$(complete_words kiln '')" "$(words "${verbs[@]}")" "every verb help lists is completed"
 want=$(for v in "${verbs[@]}"; do

@@ -13,6 +13,7 @@
 #include <kiln/error.h>
 #include <kiln/host.h>
 #include <kiln/image.h>
+#include <kiln/secgroup.h>
 
 typedef struct kiln_instance_volume {
         char *volume_id;
@@ -23,6 +24,13 @@ typedef struct kiln_instance_volume {
         char *attach_time;
         char *file; /* the pool volume holding its data (a qcow2 overlay) */
 } kiln_instance_volume;
+
+/* A forward from 127.0.0.1:host_port on the host to the guest's port (user networking). */
+typedef struct kiln_forward {
+        char *protocol; /* tcp or udp */
+        int host_port;
+        int guest_port;
+} kiln_forward;
 
 typedef struct kiln_instance {
         char *instance_id;
@@ -58,6 +66,12 @@ typedef struct kiln_instance {
         size_t n_volumes;
         kiln_tag *tags; /* sorted by key */
         size_t n_tags;
+        kiln_group_ref *groups; /* its security groups */
+        size_t n_groups;
+        /* User networking: the forwards from 127.0.0.1 its groups open (the access port among
+         * them when allowed), by guest port. Empty on a libvirt network. */
+        kiln_forward *forwards;
+        size_t n_forwards;
 } kiln_instance;
 
 KILN_PUBLIC void kiln_instance_clear(kiln_instance *inst);
@@ -96,6 +110,12 @@ typedef struct kiln_run_spec {
         /* EC2's SubnetId and Placement.AvailabilityZone: NULL, "" or the region's own. */
         const char *subnet_id;
         const char *availability_zone;
+        /* SecurityGroupId.N and SecurityGroup.N (names), at most KILN_SG_PER_INSTANCE_MAX in
+         * all; none: the region's default group. */
+        const char *const *security_group_ids;
+        size_t n_security_group_ids;
+        const char *const *security_group_names;
+        size_t n_security_group_names;
 } kiln_run_spec;
 
 /* Launches count instances (all or none) and returns them running; readiness is

@@ -12,6 +12,7 @@
 #include <kiln/keypair.h>
 #include <kiln/instance.h>
 #include <kiln/log.h>
+#include <kiln/secgroup.h>
 #include <kiln/shape.h>
 #include <kiln/tag.h>
 #include <kiln/text.h>

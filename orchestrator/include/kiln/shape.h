@@ -15,6 +15,7 @@
 #include <kiln/image.h>
 #include <kiln/instance.h>
 #include <kiln/keypair.h>
+#include <kiln/secgroup.h>
 #include <kiln/tag.h>
 #include <kiln/volume.h>
 
@@ -74,6 +75,12 @@ KILN_PUBLIC void kiln_shape_instance_attribute(kiln_sink *s, const kiln_instance
 /* Vpc and Subnet of a region's kiln_vpc, as the caller's (owner: the account asking), with
  * kiln's Network member on a libvirt network. */
 KILN_PUBLIC void kiln_shape_vpc(kiln_sink *s, const kiln_vpc *v, const char *owner);
+/* SecurityGroup (DescribeSecurityGroups' item: inbound rules grouped into IpPermissions by
+ * protocol and ports, EC2's default outbound rule) and SecurityGroupRule (what
+ * AuthorizeSecurityGroupIngress answers for each rule it added). */
+KILN_PUBLIC void kiln_shape_security_group(kiln_sink *s, const kiln_security_group *sg);
+KILN_PUBLIC void kiln_shape_security_group_rule(kiln_sink *s, const kiln_sg_rule *rule,
+                                                const char *group_id, const char *owner);
 KILN_PUBLIC void kiln_shape_subnet(kiln_sink *s, const kiln_vpc *v, const char *owner);
 /* Stop, Start and TerminateInstances' answers: the list of InstanceStateChange. */
 typedef enum {
@@ -96,6 +103,7 @@ typedef enum {
         KILN_LIST_INSTANCE_TYPES,
         KILN_LIST_VPCS,
         KILN_LIST_SUBNETS,
+        KILN_LIST_SECURITY_GROUPS,
 } kiln_list_kind;
 KILN_PUBLIC void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind);
 

@@ -1,6 +1,5 @@
-/* The instance's libvirt side: the domain skeletons and instance types in templates/, a free
- * port on 127.0.0.1 for user networking, the region's libvirt network, and (re)defining the
- * domain from the instance's record. */
+/* The instance's libvirt side: the domain skeletons and instance types in templates/, the
+ * region's libvirt network, and (re)defining the domain from the instance's record. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
@@ -22,34 +21,6 @@ virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err)
         kiln_error_set(err, KILN_E_INTERNAL, NULL, "no connection for region '%s'",
                        ctx->region->name);
         return NULL;
-}
-
-bool instance_port_free(int port)
-{
-        struct sockaddr_in a = {0};
-        kiln_autoclose int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        if (fd < 0)
-                return false;
-        a.sin_family = AF_INET;
-        a.sin_port = htons((uint16_t) port);
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        return bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0;
-}
-
-int instance_free_port(kiln_error **err)
-{
-        struct sockaddr_in a = {0};
-        socklen_t len = sizeof(a);
-        kiln_autoclose int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (fd < 0 || bind(fd, (struct sockaddr *) &a, sizeof(a)) < 0 ||
-            getsockname(fd, (struct sockaddr *) &a, &len) < 0)
-                return kiln_error_set_errno(err, errno, KILN_E_IO,
-                                            "cannot find a free port on 127.0.0.1");
-        return ntohs(a.sin_port);
 }
 
 /* Every type of templates/instance-types.json, in its order, the default one marked. */
@@ -159,6 +130,8 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                     const char *seed_volume, kiln_error **err)
 {
         kiln_autofree char *skeleton = NULL, *console = NULL, *xml = NULL, *type = NULL;
+        kiln_autofree char *filter = NULL;
+        kiln_autofree virt_forward *fwd = NULL;
         virt_domain_disk disks[16] = {{0}};
         char *serials[16] = {0};
         virt_domain_spec spec = {0};
@@ -206,8 +179,16 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                 spec.n_disks = n;
                 spec.console_log = console;
                 spec.network = inst->network;
-                spec.host_port = inst->port;
-                spec.guest_port = strcmp(inst->platform, "windows") == 0 ? 3389 : 22;
+                filter = inst->network ? instance_filter_name(inst->instance_id) : NULL;
+                spec.filter = filter;
+                fwd = kiln_xcalloc(inst->n_forwards + 1, sizeof(*fwd));
+                for (size_t i = 0; i < inst->n_forwards; i++) {
+                        fwd[i].protocol = inst->forwards[i].protocol;
+                        fwd[i].host_port = inst->forwards[i].host_port;
+                        fwd[i].guest_port = inst->forwards[i].guest_port;
+                }
+                spec.forwards = fwd;
+                spec.n_forwards = inst->n_forwards;
                 /* Redefining keeps the domain's UUID: libvirt refuses a new one for a name. */
                 {
                         char uuid[VIR_UUID_STRING_BUFLEN];

@@ -12,6 +12,7 @@
 #include "image/image-rules.h"
 #include "instance/instance-private.h"
 #include "keypair/keypair-private.h"
+#include "registry/registry-secgroup.h"
 #include "seed/seed.h"
 #include "tag/tag-private.h"
 #include "util/util.h"
@@ -27,8 +28,10 @@ typedef struct launch {
         char *accel;
         char *public_key; /* the key pair's */
         char *reservation_id;
-        char *request;  /* the request's digest, for its ClientToken */
-        char *existing; /* the reservation a request with the same ClientToken made */
+        char *request;          /* the request's digest, for its ClientToken */
+        char *existing;         /* the reservation a request with the same ClientToken made */
+        kiln_group_ref *groups; /* the security groups of every instance */
+        size_t n_groups;
 } launch;
 
 static void launch_clear(launch *l)
@@ -40,6 +43,11 @@ static void launch_clear(launch *l)
         free(l->reservation_id);
         free(l->request);
         free(l->existing);
+        for (size_t i = 0; i < l->n_groups; i++) {
+                free(l->groups[i].group_id);
+                free(l->groups[i].group_name);
+        }
+        free(l->groups);
 }
 
 /* What a ClientToken stands for: everything the request asks. */
@@ -129,6 +137,7 @@ static int launch_check(registry *r, void *userdata, kiln_error **err)
 
 /* One instance being made, and what to undo. */
 typedef struct made {
+        const struct launch *launch;
         kiln_instance inst;
         char *dir;
         char *domain;
@@ -166,6 +175,10 @@ static int insert_records(registry *r, void *userdata, kiln_error **err)
         if (tag_specs_apply(r, m->tag_specs, m->n_tag_specs, "instance", m->inst.instance_id, err) <
             0)
                 return -1;
+        for (size_t i = 0; i < m->launch->n_groups; i++)
+                if (registry_sg_member_add(r, m->inst.instance_id, m->launch->groups[i].group_id,
+                                           (int) i, err) < 0)
+                        return -1;
         if (m->request && ctx_token_record(m->ctx, r, m->inst.client_token, "RunInstances",
                                            m->request, m->inst.reservation_id, err) < 0)
                 return -1;
@@ -192,6 +205,8 @@ static void made_rollback(launch *l, made *m)
 
         if (m->defined && conn)
                 virt_domain_remove(conn, m->domain, NULL);
+        if (m->recorded)
+                instance_firewall_remove(l->ctx, &m->inst);
         if (pool && m->seed_file)
                 virt_volume_delete(pool, m->seed_volume, NULL);
         for (size_t i = 0; pool && i < m->n_vol_files; i++)
@@ -394,7 +409,7 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
 {
         virStoragePoolPtr pool = ctx_pool(l->ctx, l->ctx->region->name, err);
         kiln_autofree char *now = kiln_time_now_iso();
-        bool windows = strcmp(l->img.platform, "windows") == 0;
+        bool windows = l->img.platform && strcmp(l->img.platform, "windows") == 0;
         vol_job *jobs = NULL;
         int rc;
 
@@ -402,6 +417,7 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
                 return -1;
         m->inst.instance_id = kiln_id_new("i");
         m->ctx = l->ctx;
+        m->launch = l;
         m->request = index == 0 && l->spec->client_token ? l->request : NULL;
         m->inst.client_token = l->spec->client_token ? kiln_xstrdup(l->spec->client_token) : NULL;
         m->user_data = l->spec->user_data;
@@ -494,11 +510,38 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         if (volumes_join(m, jobs, rc < 0 ? NULL : err) < 0 || rc < 0)
                 return -1;
         explicit_bzero(m->host_private, strlen(m->host_private));
+        if (instance_firewall_apply(l->ctx, &m->inst, false, err) < 0)
+                return -1;
         if (instance_define(l->ctx, &m->inst, m->domain, m->seed_volume, err) < 0)
                 return -1;
         m->defined = true;
         kiln_crash_point("run.before-start");
         return instance_write_known_hosts(l->ctx, &m->inst, err);
+}
+
+/* The security groups named, or the default one. */
+static int launch_groups(registry *r, void *userdata, kiln_error **err)
+{
+        launch *l = userdata;
+        kiln_group_ref def = {0};
+
+        for (size_t i = 0; i < l->n_groups; i++) {
+                free(l->groups[i].group_id);
+                free(l->groups[i].group_name);
+        }
+        free(l->groups);
+        l->groups = NULL;
+        l->n_groups = 0;
+        if (instance_groups_resolve(l->ctx, r, l->spec, &l->groups, &l->n_groups, err) < 0)
+                return -1;
+        if (l->n_groups > 0)
+                return 0;
+        if (instance_default_group(l->ctx, r, &def, err) < 0)
+                return -1;
+        l->groups = kiln_xrealloc(l->groups, sizeof(*l->groups));
+        l->groups[0] = def;
+        l->n_groups = 1;
+        return 0;
 }
 
 /* What TagSpecifications may name at launch. */
@@ -549,6 +592,10 @@ static int launch_prepare(launch *l, kiln_error **err)
                 return -1;
         l->accel = kiln_xstrdup(kiln_accel_to_string(accel));
         if (registry_read(l->ctx->reg, launch_check, l, err) < 0)
+                return -1;
+        /* Last, as it writes (the default group, when it is not there yet): a dry run ends
+         * here. */
+        if (registry_write(l->ctx->reg, launch_groups, l, err) < 0)
                 return -1;
         if (strcmp(l->img.platform, "windows") != 0 &&
             (!l->img.default_user || !*l->img.default_user))

@@ -227,6 +227,7 @@ static int terminate_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain,
                 return -1;
         if (virt_domain_remove(conn, domain, err) < 0)
                 return -1;
+        instance_firewall_remove(ctx, inst);
         kiln_crash_point("terminate.after-domain");
         if (registry_write(ctx->reg, terminate_records, &t, err) < 0)
                 return -1;

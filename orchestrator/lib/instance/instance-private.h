@@ -27,9 +27,29 @@ virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err);
 /* The region's VPC and subnet IDs (instance-vpc.c). */
 char *instance_vpc_id(const char *region);
 char *instance_subnet_id(const char *region);
+/* ---- the firewall: what the instance's security groups open (instance-firewall.c) ---- */
 /* A TCP port on 127.0.0.1 that nothing listens on now. */
 int instance_free_port(kiln_error **err);
 bool instance_port_free(int port);
+/* The name of the nwfilter of an instance on a libvirt network. */
+char *instance_filter_name(const char *instance_id);
+/* The account's default group in the context's region, made (with its SSH and RDP rules) if it
+ * is not there yet; inside the caller's write transaction. */
+int instance_default_group(kiln_ctx *ctx, registry *r, kiln_group_ref *ret, kiln_error **err);
+/* Applies the instance's security groups: on user networking, chooses the forwards (keeping the
+ * host ports of those it has) and records them in inst->forwards and the registry, and with live
+ * changes a running domain's forwards at once; on a libvirt network, (re)defines its nwfilter.
+ * An instance in no group joins the default one. */
+int instance_firewall_apply(kiln_ctx *ctx, kiln_instance *inst, bool live, kiln_error **err);
+/* The groups RunInstances names (IDs, then names; each must exist, at most
+ * KILN_SG_PER_INSTANCE_MAX), without repeats; none if it names none (the instance then joins
+ * the default group when its firewall is first applied). Inside the caller's transaction. */
+int instance_groups_resolve(kiln_ctx *ctx, registry *r, const kiln_run_spec *spec,
+                            kiln_group_ref **ret, size_t *ret_n, kiln_error **err);
+/* The nwfilter of an instance on a libvirt network with these inbound rules. */
+char *instance_filter_xml(const char *name, const kiln_sg_rule *rules, size_t n);
+/* Removes the nwfilter of a terminated (or never started) instance; quiet. */
+void instance_firewall_remove(kiln_ctx *ctx, const kiln_instance *inst);
 /* The serial number a volume's disk shows the guest: its ID without the dash
  * ("vol0123456789abcdef0", 20 characters, as EC2's NVMe disks show it), so that
  * /dev/disk/by-id/virtio-vol... names it whatever name Linux gives the disk. */

@@ -80,6 +80,21 @@ static const char *wait_target(kiln_wait_what what)
         return "running";
 }
 
+/* Whether kiln can reach the instance's access port: on user networking only through a forward
+ * its groups open (an instance from before security groups, in none yet, has its one). */
+static bool access_forwarded(const kiln_instance *inst)
+{
+        int access = strcmp(inst->platform, "windows") == 0 ? 3389 : 22;
+
+        if (inst->network || inst->n_groups == 0)
+                return true;
+        for (size_t i = 0; i < inst->n_forwards; i++)
+                if (inst->forwards[i].guest_port == access &&
+                    strcmp(inst->forwards[i].protocol, "tcp") == 0)
+                        return true;
+        return false;
+}
+
 int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what what, int timeout_s,
                        kiln_error **err)
 {
@@ -127,6 +142,21 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                         return rc;
                 }
                 rc = 0;
+                if (what == KILN_WAIT_READY && strcmp(inst.state, "running") == 0 &&
+                    !access_forwarded(&inst)) {
+                        rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
+                                            "The instance '%s' runs, but its security groups "
+                                            "open no TCP port %d, so kiln cannot reach it to see "
+                                            "it ready (authorize-security-group-ingress "
+                                            "--group-id %s --protocol tcp --port %d --cidr "
+                                            "0.0.0.0/0)",
+                                            instance_id,
+                                            strcmp(inst.platform, "windows") == 0 ? 3389 : 22,
+                                            inst.groups[0].group_id,
+                                            strcmp(inst.platform, "windows") == 0 ? 3389 : 22);
+                        kiln_instance_clear(&inst);
+                        return rc;
+                }
                 if (what == KILN_WAIT_READY && strcmp(inst.state, "running") == 0)
                         rc = ready_probe(ctx, &inst, deadline, &last, err);
                 if (!last)

@@ -70,6 +70,10 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
             registry_instance_private(ctx->reg, id, &domain, &seed, NULL, err) < 0)
                 goto out;
         t.network = inst.network != NULL;
+        /* The security groups as they are now: their forwards, or their filter. */
+        if (instance_firewall_apply(ctx, &inst, false, err) < 0 ||
+            instance_define(ctx, &inst, domain, seed, err) < 0)
+                goto out;
         for (int attempt = 0;; attempt++) {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_autoptr(virt_dom) dom = virt_domain_lookup(conn, domain, err);
@@ -90,7 +94,14 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
                 if (t.port < 0 || registry_write(ctx->reg, set_port, &t, err) < 0)
                         break;
                 inst.port = t.port;
-                if (instance_define(ctx, &inst, domain, seed, err) < 0 ||
+                /* Every forward gets a new host port. */
+                for (size_t i = 0; i < inst.n_forwards; i++)
+                        free(inst.forwards[i].protocol);
+                free(inst.forwards);
+                inst.forwards = NULL;
+                inst.n_forwards = 0;
+                if (instance_firewall_apply(ctx, &inst, false, err) < 0 ||
+                    instance_define(ctx, &inst, domain, seed, err) < 0 ||
                     instance_write_known_hosts(ctx, &inst, err) < 0)
                         break;
         }

@@ -133,6 +133,14 @@ void kiln_instance_clear(kiln_instance *inst)
         }
         free(inst->volumes);
         kiln_tags_free(inst->tags, inst->n_tags);
+        for (size_t i = 0; i < inst->n_groups; i++) {
+                free(inst->groups[i].group_id);
+                free(inst->groups[i].group_name);
+        }
+        free(inst->groups);
+        for (size_t i = 0; i < inst->n_forwards; i++)
+                free(inst->forwards[i].protocol);
+        free(inst->forwards);
         memset(inst, 0, sizeof(*inst));
 }
 
@@ -211,6 +219,39 @@ void kiln_keypair_clear(kiln_keypair *kp)
         free(kp->owner_id);
         kiln_tags_free(kp->tags, kp->n_tags);
         memset(kp, 0, sizeof(*kp));
+}
+
+void kiln_sg_rules_free(kiln_sg_rule *rules, size_t n)
+{
+        for (size_t i = 0; rules && i < n; i++) {
+                free(rules[i].rule_id);
+                free(rules[i].ip_protocol);
+                free(rules[i].cidr_ipv4);
+                free(rules[i].description);
+        }
+        free(rules);
+}
+
+void kiln_security_group_clear(kiln_security_group *sg)
+{
+        if (!sg)
+                return;
+        free(sg->group_id);
+        free(sg->group_name);
+        free(sg->description);
+        free(sg->vpc_id);
+        free(sg->owner_id);
+        free(sg->region);
+        kiln_sg_rules_free(sg->ingress, sg->n_ingress);
+        kiln_tags_free(sg->tags, sg->n_tags);
+        memset(sg, 0, sizeof(*sg));
+}
+
+void kiln_security_groups_free(kiln_security_group *list, size_t n)
+{
+        for (size_t i = 0; list && i < n; i++)
+                kiln_security_group_clear(&list[i]);
+        free(list);
 }
 
 void kiln_keypairs_free(kiln_keypair *kps, size_t n)

@@ -269,7 +269,7 @@ static void addresses(kiln_sink *s, const kiln_instance *inst, bool running)
                 STR(s, "PublicIpAddress", "ipAddress", inst->host);
 }
 
-static void connection(kiln_sink *s, const kiln_connection *c)
+static void connection(kiln_sink *s, const kiln_connection *c, const kiln_instance *inst)
 {
         s->object(s, "ConnectionInfo", "connectionInfo");
         STR(s, "Protocol", "protocol", c->protocol);
@@ -280,6 +280,18 @@ static void connection(kiln_sink *s, const kiln_connection *c)
         STR(s, "KnownHostsFile", "knownHostsFile", c->known_hosts_file);
         STR(s, "IdentityFile", "identityFile", c->identity_file);
         STR(s, "SshCommand", "sshCommand", c->command);
+        if (!inst->network) {
+                s->array(s, "Forwards", "forwardSet");
+                for (size_t i = 0; i < inst->n_forwards; i++) {
+                        s->object(s, NULL, NULL);
+                        STR(s, "Protocol", "protocol", inst->forwards[i].protocol);
+                        STR(s, "Host", "host", "127.0.0.1");
+                        INT(s, "HostPort", "hostPort", inst->forwards[i].host_port);
+                        INT(s, "GuestPort", "guestPort", inst->forwards[i].guest_port);
+                        s->end_object(s);
+                }
+                s->end_array(s);
+        }
         s->end_object(s);
 }
 
@@ -339,6 +351,12 @@ void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst, const kiln_con
         STR(s, "RootDeviceName", "rootDeviceName", inst->root_device_name);
         STR(s, "RootDeviceType", "rootDeviceType", "ebs");
         s->array(s, "SecurityGroups", "groupSet");
+        for (size_t i = 0; strcmp(inst->state, "terminated") != 0 && i < inst->n_groups; i++) {
+                s->object(s, NULL, NULL);
+                STR(s, "GroupName", "groupName", inst->groups[i].group_name);
+                STR(s, "GroupId", "groupId", inst->groups[i].group_id);
+                s->end_object(s);
+        }
         s->end_array(s);
         BOOL(s, "SourceDestCheck", "sourceDestCheck", true);
         if (inst->state_reason_code) {
@@ -355,7 +373,7 @@ void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst, const kiln_con
         if (inst->network)
                 STR(s, "NetworkName", "networkName", inst->network);
         if (c && c->protocol)
-                connection(s, c);
+                connection(s, c, inst);
         STR(s, "Accelerator", "accelerator", inst->accel);
         s->end_object(s);
 }
@@ -523,6 +541,90 @@ void kiln_shape_vpc(kiln_sink *s, const kiln_vpc *v, const char *owner)
         s->end_object(s);
 }
 
+/* One IpPermission: the protocol and ports, and the sources of every rule from first that has
+ * the same protocol and ports (rules are grouped as EC2 shows them). */
+static void ip_permission(kiln_sink *s, const kiln_sg_rule *rules, size_t n, size_t first)
+{
+        const kiln_sg_rule *r = &rules[first];
+
+        s->object(s, NULL, NULL);
+        if (strcmp(r->ip_protocol, "-1") != 0)
+                INT(s, "FromPort", "fromPort", r->from_port);
+        STR(s, "IpProtocol", "ipProtocol", r->ip_protocol);
+        s->array(s, "IpRanges", "ipRanges");
+        for (size_t i = first; i < n; i++) {
+                const kiln_sg_rule *o = &rules[i];
+
+                if (strcmp(o->ip_protocol, r->ip_protocol) != 0 || o->from_port != r->from_port ||
+                    o->to_port != r->to_port)
+                        continue;
+                s->object(s, NULL, NULL);
+                STR(s, "CidrIp", "cidrIp", o->cidr_ipv4);
+                if (o->description && *o->description)
+                        STR(s, "Description", "description", o->description);
+                s->end_object(s);
+        }
+        s->end_array(s);
+        s->array(s, "Ipv6Ranges", "ipv6Ranges");
+        s->end_array(s);
+        s->array(s, "PrefixListIds", "prefixListIds");
+        s->end_array(s);
+        if (strcmp(r->ip_protocol, "-1") != 0)
+                INT(s, "ToPort", "toPort", r->to_port);
+        s->array(s, "UserIdGroupPairs", "groups");
+        s->end_array(s);
+        s->end_object(s);
+}
+
+void kiln_shape_security_group(kiln_sink *s, const kiln_security_group *sg)
+{
+        static char all[] = "-1", anywhere[] = "0.0.0.0/0";
+        const kiln_sg_rule egress = {NULL, all, -1, -1, anywhere, NULL};
+
+        s->object(s, NULL, NULL);
+        STR(s, "Description", "groupDescription", sg->description);
+        STR(s, "GroupName", "groupName", sg->group_name);
+        s->array(s, "IpPermissions", "ipPermissions");
+        for (size_t i = 0; i < sg->n_ingress; i++) {
+                bool seen = false;
+
+                /* Each protocol and port range once, where its first rule is. */
+                for (size_t k = 0; !seen && k < i; k++)
+                        seen = strcmp(sg->ingress[k].ip_protocol, sg->ingress[i].ip_protocol) ==
+                                       0 &&
+                               sg->ingress[k].from_port == sg->ingress[i].from_port &&
+                               sg->ingress[k].to_port == sg->ingress[i].to_port;
+                if (!seen)
+                        ip_permission(s, sg->ingress, sg->n_ingress, i);
+        }
+        s->end_array(s);
+        STR(s, "OwnerId", "ownerId", sg->owner_id);
+        STR(s, "GroupId", "groupId", sg->group_id);
+        s->array(s, "IpPermissionsEgress", "ipPermissionsEgress");
+        ip_permission(s, &egress, 1, 0);
+        s->end_array(s);
+        kiln_shape_tags(s, sg->tags, sg->n_tags);
+        STR(s, "VpcId", "vpcId", sg->vpc_id);
+        s->end_object(s);
+}
+
+void kiln_shape_security_group_rule(kiln_sink *s, const kiln_sg_rule *rule, const char *group_id,
+                                    const char *owner)
+{
+        s->object(s, NULL, NULL);
+        STR(s, "SecurityGroupRuleId", "securityGroupRuleId", rule->rule_id);
+        STR(s, "GroupId", "groupId", group_id);
+        STR(s, "GroupOwnerId", "groupOwnerId", owner);
+        BOOL(s, "IsEgress", "isEgress", false);
+        STR(s, "IpProtocol", "ipProtocol", rule->ip_protocol);
+        INT(s, "FromPort", "fromPort", rule->from_port);
+        INT(s, "ToPort", "toPort", rule->to_port);
+        STR(s, "CidrIpv4", "cidrIpv4", rule->cidr_ipv4);
+        if (rule->description && *rule->description)
+                STR(s, "Description", "description", rule->description);
+        s->end_object(s);
+}
+
 void kiln_shape_subnet(kiln_sink *s, const kiln_vpc *v, const char *owner)
 {
         kiln_autofree char *arn =
@@ -558,6 +660,7 @@ void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind)
                 [KILN_LIST_INSTANCE_TYPES] = {"InstanceTypes", "instanceTypeSet"},
                 [KILN_LIST_VPCS] = {"Vpcs", "vpcSet"},
                 [KILN_LIST_SUBNETS] = {"Subnets", "subnetSet"},
+                [KILN_LIST_SECURITY_GROUPS] = {"SecurityGroups", "securityGroupInfo"},
         };
 
         s->array(s, names[kind][0], names[kind][1]);

@@ -4,6 +4,7 @@
 
 #include "registry/registry-instance.h"
 #include "registry/registry-private.h"
+#include "registry/registry-secgroup.h"
 #include "util/util.h"
 
 #define INSTANCE_COLUMNS                                                                           \
@@ -261,6 +262,11 @@ static int instance_complete(registry *r, kiln_instance *inst, kiln_error **err)
                 iv->delete_on_termination = v[i].delete_on_termination;
         }
         registry_volumes_free(v, n);
+        if (registry_sg_of_instance(r, inst->instance_id, &inst->groups, &inst->n_groups, err) <
+                    0 ||
+            registry_forwards_get(r, inst->instance_id, &inst->forwards, &inst->n_forwards, err) <
+                    0)
+                return -1;
         return registry_tags_get(r, inst->instance_id, &inst->tags, &inst->n_tags, err);
 }
 
@@ -497,6 +503,9 @@ int registry_instance_delete(registry *r, const char *id, kiln_error **err)
                           "instance_id = ?1)",
                           args, err) < 0 ||
             registry_exec(r, "DELETE FROM volumes WHERE instance_id = ?1", args, err) < 0 ||
+            registry_exec(r, "DELETE FROM instance_groups WHERE instance_id = ?1", args, err) < 0 ||
+            registry_exec(r, "DELETE FROM instance_forwards WHERE instance_id = ?1", args, err) <
+                    0 ||
             registry_exec(r, "DELETE FROM tags WHERE resource_id = ?1", args, err) < 0)
                 return -1;
         return registry_exec(r, "DELETE FROM instances WHERE id = ?1", args, err);

@@ -81,39 +81,29 @@ int registry_keypair_get_by_id(registry *r, const char *region, const char *owne
         return keypair_get_where(r, "id = ?3", region, owner, id, ret, err);
 }
 
-/* Tags of a whole listing in one query, merged in the listing's order (seq): a query per key
- * pair would cost thousands of statements at the limit. */
 static int keypairs_load_tags(registry *r, const char *region, const char *owner, kiln_keypair *kps,
                               size_t n, kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r,
-                "SELECT t.resource_id, t.key, t.value FROM tags t JOIN keypairs k ON k.id = "
-                "t.resource_id WHERE k.region = ?1 AND k.owner = ?2 ORDER BY k.seq, t.key",
-                err);
         const char *args[] = {region, owner, NULL};
-        size_t k = 0;
+        const char **ids = kiln_xcalloc(n + 1, sizeof(*ids));
+        kiln_tag ***tags = kiln_xcalloc(n + 1, sizeof(*tags));
+        size_t **n_tags = kiln_xcalloc(n + 1, sizeof(*n_tags));
         int rc;
 
-        if (!st || registry_bind_all(r, st, args, err) < 0)
-                return -1;
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-                const char *id = (const char *) sqlite3_column_text(st, 0);
-                kiln_keypair *kp;
-
-                while (k < n && strcmp(kps[k].key_pair_id, id) != 0)
-                        k++;
-                if (k == n)
-                        break;
-                kp = &kps[k];
-                kp->tags = kiln_xrealloc(kp->tags, (kp->n_tags + 1) * sizeof(*kp->tags));
-                kp->tags[kp->n_tags].key = registry_col_text(st, 1);
-                kp->tags[kp->n_tags].value = registry_col_text(st, 2);
-                kp->n_tags++;
+        for (size_t i = 0; i < n; i++) {
+                ids[i] = kps[i].key_pair_id;
+                tags[i] = &kps[i].tags;
+                n_tags[i] = &kps[i].n_tags;
         }
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-                return registry_fail(r, err, "list key pair tags");
-        return 0;
+        rc = registry_tags_merge(r,
+                                 "SELECT t.resource_id, t.key, t.value FROM tags t JOIN keypairs k "
+                                 "ON k.id = t.resource_id WHERE k.region = ?1 AND k.owner = ?2 "
+                                 "ORDER BY k.seq, t.key",
+                                 args, ids, tags, n_tags, n, err);
+        free(ids);
+        free(tags);
+        free(n_tags);
+        return rc;
 }
 
 int registry_keypair_list(registry *r, const char *region, const char *owner, kiln_keypair **ret,

@@ -28,5 +28,11 @@ char *registry_col_text(sqlite3_stmt *st, int i);
 int registry_query_strv(registry *r, const char *sql, const char *const *args, char ***ret,
                         size_t *ret_n, kiln_error **err);
 int64_t registry_next_seq(registry *r, const char *table);
+/* The tags of a whole listing in one query (a query per item would cost thousands of
+ * statements at the limits): sql selects (resource_id, key, value) in the listing's order, and
+ * item i (ids[i]) gets its tags in *tags[i] and *n_tags[i]. */
+int registry_tags_merge(registry *r, const char *sql, const char *const *args,
+                        const char *const *ids, kiln_tag **const *tags, size_t *const *n_tags,
+                        size_t n, kiln_error **err);
 
 #endif

@@ -158,3 +158,32 @@ int registry_tags_copy(registry *r, const char *from_id, const char *to_id, kiln
         kiln_tags_free(tags, n);
         return rc;
 }
+
+int registry_tags_merge(registry *r, const char *sql, const char *const *args,
+                        const char *const *ids, kiln_tag **const *tags, size_t *const *n_tags,
+                        size_t n, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, err);
+        size_t k = 0;
+        int rc;
+
+        if (!st || registry_bind_all(r, st, args, err) < 0)
+                return -1;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                const char *id = (const char *) sqlite3_column_text(st, 0);
+                size_t m;
+
+                while (k < n && strcmp(ids[k], id) != 0)
+                        k++;
+                if (k == n)
+                        break;
+                m = *n_tags[k];
+                *tags[k] = kiln_xrealloc(*tags[k], (m + 1) * sizeof(**tags[k]));
+                (*tags[k])[m].key = registry_col_text(st, 1);
+                (*tags[k])[m].value = registry_col_text(st, 2);
+                *n_tags[k] = m + 1;
+        }
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return registry_fail(r, err, "list tags");
+        return 0;
+}

@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  8
+#define REGISTRY_SCHEMA_VERSION  9
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -87,7 +87,24 @@ static const char registry_schema[] =
         " state TEXT NOT NULL, create_time TEXT NOT NULL, seq INTEGER NOT NULL,"
         " volume_type TEXT NOT NULL DEFAULT 'standard', attach_time TEXT,"
         " position INTEGER NOT NULL DEFAULT 0, origin_snapshot_id TEXT);"
-        "CREATE INDEX IF NOT EXISTS volumes_snapshot ON volumes(snapshot_id);";
+        "CREATE INDEX IF NOT EXISTS volumes_snapshot ON volumes(snapshot_id);"
+        /* version 9: security groups, their rules, their instances, the forwards they open */
+        "CREATE TABLE IF NOT EXISTS security_groups ("
+        " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,"
+        " description TEXT NOT NULL, vpc_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " UNIQUE (region, owner, name));"
+        "CREATE TABLE IF NOT EXISTS security_group_rules ("
+        " id TEXT PRIMARY KEY, group_id TEXT NOT NULL, protocol TEXT NOT NULL,"
+        " from_port INTEGER NOT NULL, to_port INTEGER NOT NULL, cidr TEXT NOT NULL,"
+        " description TEXT NOT NULL DEFAULT '', seq INTEGER NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS security_group_rules_group ON security_group_rules(group_id);"
+        "CREATE TABLE IF NOT EXISTS instance_groups ("
+        " instance_id TEXT NOT NULL, group_id TEXT NOT NULL, position INTEGER NOT NULL,"
+        " PRIMARY KEY (instance_id, group_id));"
+        "CREATE INDEX IF NOT EXISTS instance_groups_group ON instance_groups(group_id);"
+        "CREATE TABLE IF NOT EXISTS instance_forwards ("
+        " instance_id TEXT NOT NULL, protocol TEXT NOT NULL, guest_port INTEGER NOT NULL,"
+        " host_port INTEGER NOT NULL, PRIMARY KEY (instance_id, protocol, guest_port));";
 
 int registry_fail(registry *r, kiln_error **err, const char *what)
 {
@@ -363,6 +380,9 @@ static int migrate_v8(registry *r, kiln_error **err)
         }
         return 0;
 }
+
+/* Version 9 adds the security group tables (CREATE TABLE IF NOT EXISTS above). Instances
+ * launched before have no group: they join the default one at their next start. */
 
 /* Version 4: volumes are first-class (create-volume, attach-volume): their type, when they
  * were attached, and their place among the instance's disks (launch volumes keep the order of

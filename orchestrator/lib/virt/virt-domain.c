@@ -1,10 +1,13 @@
 /* Domains from skeletons. The skeleton is data (templates/domain/<os>.xml); this file only
  * fills its fields, with every value XML-escaped, and wraps the libvirt calls. */
+#include <libvirt/libvirt-qemu.h>
 #include <libvirt/virterror.h>
 #include <string.h>
 
 #include "util/util.h"
 #include "virt/virt-domain.h"
+
+#define VIRT_USER_NETDEV "kilnnet0"
 
 static char *render_disks(const virt_domain_spec *spec)
 {
@@ -36,20 +39,29 @@ static char *render_disks(const virt_domain_spec *spec)
         return kiln_buf_steal(&b);
 }
 
-/* User networking: QEMU's own NIC with the service port forwarded from 127.0.0.1 (libvirt
- * 9.0 has no passt backend); the NIC gets a fixed PCI slot clear of libvirt's devices. */
+/* User networking: QEMU's own NIC with the forwards from 127.0.0.1 (libvirt 9.0 has no passt
+ * backend); the NIC gets a fixed PCI slot clear of libvirt's devices. */
 static char *render_qemu_commandline(const virt_domain_spec *spec)
 {
+        kiln_buf netdev = {0};
+        kiln_autofree char *value = NULL;
+
         if (spec->network)
                 return kiln_xstrdup("");
-        return kiln_xasprintf(
-                "  <qemu:commandline>\n"
-                "    <qemu:arg value='-netdev'/>\n"
-                "    <qemu:arg value='user,id=kilnnet0,hostfwd=tcp:127.0.0.1:%d-:%d'/>\n"
-                "    <qemu:arg value='-device'/>\n"
-                "    <qemu:arg value='virtio-net-pci,netdev=kilnnet0,bus=pci.0,addr=0x10'/>\n"
-                "  </qemu:commandline>",
-                spec->host_port, spec->guest_port);
+        kiln_buf_appendf(&netdev, "user,id=" VIRT_USER_NETDEV);
+        for (size_t i = 0; i < spec->n_forwards; i++)
+                kiln_buf_appendf(&netdev, ",hostfwd=%s:127.0.0.1:%d-:%d",
+                                 strcmp(spec->forwards[i].protocol, "udp") == 0 ? "udp" : "tcp",
+                                 spec->forwards[i].host_port, spec->forwards[i].guest_port);
+        value = kiln_buf_steal(&netdev);
+        return kiln_xasprintf("  <qemu:commandline>\n"
+                              "    <qemu:arg value='-netdev'/>\n"
+                              "    <qemu:arg value='%s'/>\n"
+                              "    <qemu:arg value='-device'/>\n"
+                              "    <qemu:arg value='virtio-net-pci,netdev=" VIRT_USER_NETDEV
+                              ",bus=pci.0,addr=0x10'/>\n"
+                              "  </qemu:commandline>",
+                              value);
 }
 
 static char *render_interface(const virt_domain_spec *spec)
@@ -59,6 +71,16 @@ static char *render_interface(const virt_domain_spec *spec)
         if (!spec->network)
                 return kiln_xstrdup("");
         net = kiln_xml_escape(spec->network);
+        if (spec->filter) {
+                kiln_autofree char *filter = kiln_xml_escape(spec->filter);
+
+                return kiln_xasprintf("    <interface type='network'>\n"
+                                      "      <source network='%s'/>\n"
+                                      "      <model type='virtio'/>\n"
+                                      "      <filterref filter='%s'/>\n"
+                                      "    </interface>",
+                                      net, filter);
+        }
         return kiln_xasprintf("    <interface type='network'>\n"
                               "      <source network='%s'/>\n"
                               "      <model type='virtio'/>\n"
@@ -291,6 +313,72 @@ int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err)
         if (virDomainUndefine(dom) < 0)
                 return virt_error(err, "cannot undefine domain '%s'", name);
         return 0;
+}
+
+/* ---- network ---- */
+
+int virt_domain_forward(virDomainPtr dom, const virt_forward *fwd, bool add, kiln_error **err)
+{
+        const char *name = virDomainGetName(dom);
+        const char *proto = strcmp(fwd->protocol, "udp") == 0 ? "udp" : "tcp";
+        kiln_autofree char *cmd =
+                add ? kiln_xasprintf("hostfwd_add " VIRT_USER_NETDEV " %s:127.0.0.1:%d-:%d", proto,
+                                     fwd->host_port, fwd->guest_port)
+                    : kiln_xasprintf("hostfwd_remove " VIRT_USER_NETDEV " %s:127.0.0.1:%d", proto,
+                                     fwd->host_port);
+        char *reply = NULL;
+        bool failed;
+
+        if (virDomainQemuMonitorCommand(dom, cmd, &reply, VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP) < 0)
+                return virt_error(err, "domain '%s': cannot run '%s'", name, cmd);
+        /* HMP answers nothing when the forward was set up or removed, and says why not. */
+        failed = reply && reply[strspn(reply, " \r\n")] != '\0';
+        if (failed) {
+                kiln_error_set(err, KILN_E_IO, NULL, "domain '%s': %s: %s", name, cmd, reply);
+                if (add)
+                        kiln_error_set_reason(err, KILN_R_PORT_IN_USE);
+        }
+        free(reply);
+        return failed ? -1 : 0;
+}
+
+int virt_nwfilter_define(virConnectPtr conn, const char *name, const char *xml, kiln_error **err)
+{
+        virNWFilterPtr old = virNWFilterLookupByName(conn, name);
+        kiln_autofree char *full = NULL;
+        virNWFilterPtr f;
+
+        /* libvirt replaces a filter only under its UUID: the new one keeps the old one's. */
+        if (old) {
+                char uuid[VIR_UUID_STRING_BUFLEN];
+                const char *open_end = strchr(xml, '>');
+
+                if (virNWFilterGetUUIDString(old, uuid) == 0 && open_end)
+                        full = kiln_xasprintf("%.*s\n  <uuid>%s</uuid>%s",
+                                              (int) (open_end + 1 - xml), xml, uuid, open_end + 1);
+                virNWFilterFree(old);
+        }
+        f = virNWFilterDefineXML(conn, full ? full : xml);
+
+        if (!f)
+                return virt_error(err, "cannot define a network filter");
+        virNWFilterFree(f);
+        return 0;
+}
+
+int virt_nwfilter_remove(virConnectPtr conn, const char *name, kiln_error **err)
+{
+        virNWFilterPtr f = virNWFilterLookupByName(conn, name);
+        int rc = 0;
+
+        if (!f)
+                return virGetLastErrorCode() == VIR_ERR_NO_NWFILTER
+                               ? 0
+                               : virt_error(err, "cannot look up network filter '%s'", name);
+        if (virNWFilterUndefine(f) < 0)
+                rc = virt_error(err, "cannot remove network filter '%s'", name);
+        virNWFilterFree(f);
+        return rc;
 }
 
 /* ---- disks of a running domain ---- */

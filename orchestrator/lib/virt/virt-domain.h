@@ -16,6 +16,13 @@ typedef struct virt_domain_disk {
         const char *serial; /* what the guest reads as the disk's serial, or NULL */
 } virt_domain_disk;
 
+/* A forward of QEMU's user networking from 127.0.0.1 on the host into the guest. */
+typedef struct virt_forward {
+        const char *protocol; /* tcp or udp */
+        int host_port;
+        int guest_port;
+} virt_forward;
+
 typedef struct virt_domain_spec {
         const char *skeleton_path; /* templates/domain/linux.xml */
         const char *name;
@@ -28,8 +35,10 @@ typedef struct virt_domain_spec {
         size_t n_disks;
         const char *console_log; /* serial console log file on the domain's host */
         const char *network;     /* libvirt network name, or NULL for user networking */
-        int host_port;           /* user networking: 127.0.0.1:host_port -> guest_port */
-        int guest_port;
+        const char *filter;      /* the network interface's nwfilter, or NULL */
+        /* user networking: 127.0.0.1:host_port -> guest_port, each */
+        const virt_forward *forwards;
+        size_t n_forwards;
         const char *uuid; /* keep this UUID (redefining an existing domain), or NULL */
 } virt_domain_spec;
 
@@ -52,6 +61,15 @@ int virt_domain_reboot(virDomainPtr dom, kiln_error **err);
 int virt_domain_destroy(virDomainPtr dom, kiln_error **err);
 /* Destroys (if running) and undefines; a missing domain is not an error. */
 int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err);
+/* Adds or removes a forward of a running domain's user networking (QEMU's hostfwd_add and
+ * hostfwd_remove through its monitor). KILN_R_PORT_IN_USE when the host port is taken. */
+int virt_domain_forward(virDomainPtr dom, const virt_forward *fwd, bool add, kiln_error **err);
+
+/* Defines (or redefines: libvirt applies the change to the interfaces using it at once) an
+ * nwfilter; removes one, quietly if it is not there. */
+int virt_nwfilter_define(virConnectPtr conn, const char *name, const char *xml, kiln_error **err);
+int virt_nwfilter_remove(virConnectPtr conn, const char *name, kiln_error **err);
+
 /* A disk to switch to a new overlay in virt_domain_snapshot_disks. */
 typedef struct virt_snapshot_disk {
         const char *target;   /* vda, ... */
