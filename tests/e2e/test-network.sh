@@ -7,71 +7,14 @@
 set -u
 . "$KILN_TOP/tests/harness/tap.sh"
 
-if [ -z "${KILN_NETNS_INNER:-}" ]; then
-        if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
-                echo "1..0 # SKIP needs root and unshare for a network namespace"
-                exit 77
-        fi
-        exec unshare --net --mount --propagation private env KILN_NETNS_INNER=1 bash "$0" "$@"
-fi
-
+. "$KILN_TOP/tests/harness/netns.sh"
+netns_enter "$0" "$@"
 . "$KILN_TOP/tests/harness/libvirt.sh"
 . "$KILN_TOP/tests/harness/home.sh"
 
 NET=kiln-test-net
 SUBNET=192.168.150
-state=$(mktemp -d /var/tmp/kiln-netns.XXXXXX)
-chmod 0755 "$state"
-
-ns_cleanup() {
-        if [ -n "${KILN_HOME:-}" ]; then home_cleanup_instances; fi
-        virsh -q -c qemu:///system net-destroy "$NET" >/dev/null 2>&1 || true
-        harness_libvirt_down >/dev/null # exactly the daemons this test started
-        rm -rf "$state"
-}
-
-trap 'ns_cleanup' EXIT
-trap 'ns_cleanup; exit 143' TERM
-trap 'ns_cleanup; exit 130' INT
-
-# The namespace's own libvirt: copies of the configuration without the host's definitions.
-ip link set lo up
-mkdir -p "$state/etc" "$state/run" "$state/lib" "$state/cache"
-cp -a /etc/libvirt/. "$state/etc/"
-rm -f "$state"/etc/qemu/*.xml "$state"/etc/qemu/autostart/*.xml "$state"/etc/storage/*.xml \
-        "$state"/etc/storage/autostart/*.xml "$state"/etc/qemu/networks/*.xml \
-        "$state"/etc/qemu/networks/autostart/*.xml
-cp -a /var/lib/libvirt/. "$state/lib/"
-rm -rf "$state"/lib/qemu/domain-* "$state"/lib/dnsmasq/*
-mount --bind "$state/etc" /etc/libvirt
-mount --bind "$state/lib" /var/lib/libvirt
-mount --bind "$state/cache" /var/cache/libvirt
-mount -t tmpfs -o mode=0755 tmpfs /run/libvirt
-if harness_kvm_broken; then mount --bind /dev/null /dev/kvm; fi
-virtlogd -d -p /run/libvirt/kiln-virtlogd.pid
-libvirtd -d -p /run/libvirt/kiln-libvirtd.pid
-for f in kiln-virtlogd kiln-libvirtd; do
-        for _ in $(seq 1 50); do [ -s "/run/libvirt/$f.pid" ] && break; sleep 0.1; done
-        HARNESS_STARTED_PIDS+=("$(cat "/run/libvirt/$f.pid")")
-done
-home_setup_instances
-trap 'ns_cleanup' EXIT
-trap 'ns_cleanup; exit 143' TERM
-trap 'ns_cleanup; exit 130' INT
-for _ in $(seq 1 100); do harness_libvirt_answers && break; sleep 0.2; done
-tap_ok $(harness_libvirt_answers; echo $?) "a libvirt daemon of the test's own answers in its network namespace"
-
-cat >"$state/net.xml" <<XML
-<network>
-  <name>$NET</name>
-  <bridge name='kilntbr0'/>
-  <ip address='$SUBNET.1' netmask='255.255.255.0'>
-    <dhcp><range start='$SUBNET.10' end='$SUBNET.99'/></dhcp>
-  </ip>
-</network>
-XML
-virsh -q -c qemu:///system net-create "$state/net.xml" >"$state/net.log" 2>&1
-tap_is "$?" 0 "an isolated network with DHCP inside the namespace ($(tr '\n' ' ' <"$state/net.log"))"
+netns_setup "$NET" "$SUBNET"
 
 work=$KILN_HOME/test
 mkdir -p "$work/home"
