@@ -428,6 +428,47 @@ static int describe_network(const cli_global *g, const cli_args *args, bool subn
         return CLI_EXIT_OK;
 }
 
+static int cmd_describe_instance_status(const cli_verb *verb, const cli_global *g,
+                                        const cli_args *args)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        const char **ids = NULL;
+        size_t n_ids = cli_arg_all(args, "instance-ids", &ids), n = 0;
+        kiln_filter *filters = NULL;
+        size_t n_filters = 0;
+        kiln_instance_status *st = NULL;
+        int rc;
+
+        (void) verb;
+        rc = cli_parse_filters(args, &filters, &n_filters);
+        if (rc == 0)
+                ctx = cli_ctx_open(g, &rc);
+        if (ctx)
+                rc = kiln_instance_statuses_describe(ctx, ids, n_ids, filters, n_filters,
+                                                     cli_arg_has(args, "include-all-instances"),
+                                                     &st, &n, &err) < 0
+                             ? cli_fail(err)
+                             : 0;
+        free(ids);
+        cli_filters_free(filters, n_filters);
+        if (!ctx || rc != 0)
+                return rc;
+        {
+                cli_writer *w = cli_writer_new(g);
+
+                cli_w_object(w, NULL);
+                kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_INSTANCE_STATUSES);
+                for (size_t i = 0; i < n; i++)
+                        kiln_shape_instance_status(cli_w_sink(w), &st[i]);
+                cli_w_end_array(w);
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+        }
+        kiln_instance_statuses_free(st, n);
+        return CLI_EXIT_OK;
+}
+
 static int cmd_describe_vpcs(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         (void) verb;
@@ -448,7 +489,8 @@ static int cmd_wait(const cli_verb *verb, const cli_global *g, const cli_args *a
         } waits[] = {{"instance-running", KILN_WAIT_RUNNING},
                      {"instance-ready", KILN_WAIT_READY},
                      {"instance-stopped", KILN_WAIT_STOPPED},
-                     {"instance-terminated", KILN_WAIT_TERMINATED}};
+                     {"instance-terminated", KILN_WAIT_TERMINATED},
+                     {"instance-status-ok", KILN_WAIT_STATUS_OK}};
         static const struct {
                 const char *name, *ids;
                 kiln_resource_wait_what what;
@@ -486,7 +528,8 @@ static int cmd_wait(const cli_verb *verb, const cli_global *g, const cli_args *a
         }
         if (w < 0)
                 return cli_usage_error("wait needs one of instance-running, instance-ready, "
-                                       "instance-stopped, instance-terminated, volume-available, "
+                                       "instance-status-ok, instance-stopped, "
+                                       "instance-terminated, volume-available, "
                                        "volume-in-use, snapshot-completed, image-available%s%s%s",
                                        what ? " (not '" : "", what ? what : "", what ? "')" : "");
         n_ids = cli_arg_all(args, "instance-ids", &ids);
@@ -603,6 +646,15 @@ static const cli_opt modify_attribute_opts[] = {
         CLI_END_OPTS,
 };
 
+static const cli_opt status_opts[] = {
+        {"instance-ids", CLI_ARG_LIST, "ID...", "only these (terminated ones too)"},
+        {"include-all-instances", CLI_ARG_NONE, NULL, "stopped and pending ones too"},
+        {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
+         "instance-status.status, instance-status.reachability, system-status.status, "
+         "instance-state-name, availability-zone"},
+        CLI_END_OPTS,
+};
+
 static const cli_opt vpcs_opts[] = {
         {"vpc-ids", CLI_ARG_LIST, "ID...", "only these"},
         {"filters", CLI_ARG_LIST, "Name=N,Values=V...",
@@ -669,6 +721,13 @@ const cli_verb cli_instance_verbs[] = {
          "| --user-data ...",
          modify_attribute_opts, 0, cmd_modify_instance_attribute,
          "kiln modify-instance-attribute --instance-id i-... --disable-api-termination true"},
+        {"describe-instance-status", "instances",
+         "EC2's status checks: the instance check is ok once SSH answers with the pinned host "
+         "key and cloud-init has finished since the last start (initializing until then, "
+         "impaired if that took over 600 s); running instances only unless "
+         "--include-all-instances",
+         "[--instance-ids ID...] [--include-all-instances] [--filters ...]", status_opts, 0,
+         cmd_describe_instance_status, "kiln describe-instance-status --instance-ids i-..."},
         {"describe-vpcs", "instances",
          "the region's default VPC: its ID and the CIDR of the region's network",
          "[--vpc-ids ID...] [--filters ...]", vpcs_opts, 0, cmd_describe_vpcs,
@@ -678,9 +737,10 @@ const cli_verb cli_instance_verbs[] = {
          "[--subnet-ids ID...] [--filters ...]", subnets_opts, 0, cmd_describe_subnets,
          "kiln describe-subnets --filters Name=default-for-az,Values=true"},
         {"wait", "instances",
-         "wait until instances are running, ready, stopped or terminated, volumes available or "
-         "in use, snapshots completed, images available",
-         "instance-running|instance-ready|instance-stopped|instance-terminated|volume-available|"
+         "wait until instances are running, ready, status ok, stopped or terminated, volumes "
+         "available or in use, snapshots completed, images available",
+         "instance-running|instance-ready|instance-status-ok|instance-stopped|"
+         "instance-terminated|volume-available|"
          "volume-in-use|snapshot-completed|image-available --instance-ids|--volume-ids|"
          "--snapshot-ids|--image-ids ID...",
          wait_opts, 1, cmd_wait, "kiln wait instance-ready --instance-ids i-..."},

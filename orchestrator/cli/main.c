@@ -68,6 +68,7 @@ static const char *const dry_run_describes[] = {"describe-images",
                                                 "describe-vpcs",
                                                 "describe-subnets",
                                                 "describe-security-groups",
+                                                "describe-instance-status",
                                                 NULL};
 
 static bool listed(const char *const *list, const char *name)

@@ -164,6 +164,37 @@ out:
         return rc;
 }
 
+/* DescribeInstanceStatus: the status checks the watch of each start records. */
+static int describe_instance_status(ec2_call *c, kiln_error **err)
+{
+        const char **ids = NULL;
+        size_t n_ids = ec2_param_list(c->params, "InstanceId", &ids);
+        kiln_filter *f = NULL;
+        size_t nf = 0, n = 0;
+        kiln_instance_status *list = NULL;
+        bool all = false;
+        ec2_page p;
+        int rc = -1;
+
+        if (ec2_param_bool(c->params, "IncludeAllInstances", false, &all, err) < 0 ||
+            ec2_param_filters(c->params, &f, &nf, err) < 0 ||
+            ec2_paging(c, false, n_ids, &p, err) < 0 || ec2_params_done(c, err) < 0 ||
+            kiln_instance_statuses_describe(c->ctx, ids, n_ids, f, nf, all, &list, &n, err) < 0)
+                goto out;
+        ec2_page_fit(&p, n);
+        kiln_shape_list_begin(S(c), KILN_LIST_INSTANCE_STATUSES);
+        for (size_t i = p.first; i < p.end; i++)
+                kiln_shape_instance_status(S(c), &list[i]);
+        S(c)->end_array(S(c));
+        ec2_page_token(c, &p);
+        rc = 0;
+out:
+        free(ids);
+        ec2_filters_free(f, nf);
+        kiln_instance_statuses_free(list, n);
+        return rc;
+}
+
 typedef enum { STOP, START, TERMINATE, REBOOT } change_kind;
 
 static int change(ec2_call *c, change_kind kind, kiln_error **err)
@@ -465,6 +496,7 @@ const ec2_action ec2_instance_actions[] = {
         {"DescribeInstances", describe_instances, false},
         {"DescribeSubnets", describe_subnets, false},
         {"DescribeVpcs", describe_vpcs, false},
+        {"DescribeInstanceStatus", describe_instance_status, false},
         {"GetConsoleOutput", get_console_output, false},
         {"ModifyInstanceAttribute", modify_instance_attribute, true},
         {"RebootInstances", reboot_instances, true},

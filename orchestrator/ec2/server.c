@@ -31,6 +31,7 @@ typedef struct server {
         const ec2_options *o;
         size_t max_body;
         atomic_int in_flight;
+        kiln_runner *runner; /* starts and watches the instances the server launches */
 } server;
 
 typedef struct request {
@@ -169,8 +170,10 @@ static unsigned handle(server *s, struct MHD_Connection *conn, const char *metho
         if (!e) {
                 kiln_ctx_options o = {s->o->home, NULL, NULL};
 
-                if (kiln_ctx_new(&o, &ctx, &e) == 0)
+                if (kiln_ctx_new(&o, &ctx, &e) == 0) {
+                        kiln_ctx_set_runner(ctx, s->runner);
                         kiln_sigv4_verify(ctx, &hr, &who, &e);
+                }
         }
         action = ec2_param(&params, "Action");
         ec2_param(&params, "Version");
@@ -342,7 +345,7 @@ static char *read_pem(const char *path, kiln_error **err)
 
 int ec2_serve(const ec2_options *o, kiln_error **err)
 {
-        server s = {o, o->max_body ? o->max_body : DEFAULT_MAX_BODY, 0};
+        server s = {o, o->max_body ? o->max_body : DEFAULT_MAX_BODY, 0, NULL};
         const char *listen = o->listen ? o->listen : "127.0.0.1:8773";
         struct sockaddr_storage ss;
         struct MHD_Daemon *d;
@@ -408,6 +411,7 @@ int ec2_serve(const ec2_options *o, kiln_error **err)
                                       "and key",
                                       listen);
         }
+        s.runner = kiln_runner_new();
         fprintf(stderr, "kiln: serving the EC2 API on %s://%s\n", cert ? "https" : "http", listen);
         while (sigwait(&set, &sig) != 0)
                 ;
@@ -423,6 +427,8 @@ int ec2_serve(const ec2_options *o, kiln_error **err)
              waited += 20)
                 usleep(20000);
         MHD_stop_daemon(d);
+        /* The watches of instances' boots end; their starts, if any, finish first. */
+        kiln_runner_free(s.runner);
         pthread_sigmask(SIG_UNBLOCK, &set, NULL);
         return 0;
 }

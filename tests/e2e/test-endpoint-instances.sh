@@ -93,10 +93,21 @@ aws_b describe-instances
 tap_is "$(json 'len(d["Reservations"])')" 0 "another account's key sees no instance"
 aws_b terminate-instances --instance-ids "$ID"
 tap_is "$RC" 254 "nor can it terminate A's"
+tap_is "$(pgrep -c -f "serve --listen 127.0.0.1:$PORT")" 1 \
+        "the server starts and watches the instance itself: no detached process"
 aws_a wait instance-running --instance-ids "$ID"
 tap_is "$RC" 0 "aws ec2 wait instance-running"
+aws_a wait instance-status-ok --instance-ids "$ID"
+tap_is "$RC" 0 "aws ec2 wait instance-status-ok: the server saw SSH and cloud-init answer"
+tap_diag "launch to status ok: $(( $(date +%s) - start )) s"
+aws_a describe-instance-status --instance-ids "$ID"
+tap_is "$(json '[(s["InstanceStatus"]["Status"], s["InstanceStatus"]["Details"][0]["Status"], s["SystemStatus"]["Status"]) for s in d["InstanceStatuses"]]')" \
+        "[('ok', 'passed', 'ok')]" "describe-instance-status: the instance and system checks pass"
+same DescribeInstanceStatusResult "describe-instance-status" describe-instance-status --instance-ids "$ID" -- \
+        describe-instance-status --instance-ids "$ID"
+aws_a describe-instance-status --filters Name=instance-status.status,Values=impaired
+tap_is "$(json 'len(d["InstanceStatuses"])')" 0 "a filter on the status: no impaired instance"
 kiln_as $ACCT_A wait instance-ready --instance-ids "$ID"
-tap_diag "launch to ready: $(( $(date +%s) - start )) s"
 kiln_as $ACCT_A describe-instances --instance-ids "$ID"
 # The printed command names the key pair (-i ep) where kiln does not hold its private key: the
 # parts of ConnectionInfo give the same command with the file the aws CLI's answer was saved in.

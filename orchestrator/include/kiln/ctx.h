@@ -38,6 +38,16 @@ KILN_PUBLIC int kiln_ctx_act_as(kiln_ctx *ctx, const char *region, const char *a
  * fails as it would without the dry run. Describing is not affected. */
 KILN_PUBLIC void kiln_ctx_set_dry_run(kiln_ctx *ctx, bool on);
 
+/* A runner: the threads of a long-running front end (the EC2 endpoint) on which the work a
+ * verb leaves running after it answers (an instance's start, the watch of its boot and its
+ * readiness) is done, instead of in detached processes. A context given one with
+ * kiln_ctx_set_runner hands its jobs to it. kiln_runner_free asks the jobs to end and waits for
+ * them. */
+typedef struct kiln_runner kiln_runner;
+KILN_PUBLIC kiln_runner *kiln_runner_new(void);
+KILN_PUBLIC void kiln_runner_free(kiln_runner *r);
+KILN_PUBLIC void kiln_ctx_set_runner(kiln_ctx *ctx, kiln_runner *r);
+
 /* A configured region. */
 typedef struct kiln_region_info {
         char *name;

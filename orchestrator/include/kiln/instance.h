@@ -62,6 +62,10 @@ typedef struct kiln_instance {
         char *subnet_id;
         bool disable_api_termination; /* terminate-instances refuses it (OperationNotPermitted) */
         bool disable_api_stop;        /* stop-instances refuses it */
+        /* EC2's instance status since the last start: "initializing" until SSH answers with
+         * the pinned host key and cloud-init has finished, then "ok"; "impaired" if that did
+         * not happen within the wait (600 s); NULL before any start was watched. */
+        char *status;
         kiln_instance_volume *volumes;
         size_t n_volumes;
         kiln_tag *tags; /* sorted by key */
@@ -131,12 +135,35 @@ typedef enum {
         KILN_WAIT_READY, /* SSH answers with the pinned host key and cloud-init has finished */
         KILN_WAIT_STOPPED,
         KILN_WAIT_TERMINATED,
+        KILN_WAIT_STATUS_OK, /* its status check is ok (describe-instance-status) */
 } kiln_wait_what;
 
 /* Waits until the instance reaches the state, or timeout_s passes (KILN_E_TIMEOUT naming what
  * was last seen, with the tail of the console for readiness). */
 KILN_PUBLIC int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what what,
                                    int timeout_s, kiln_error **err);
+
+/* EC2's status checks of an instance (DescribeInstanceStatus). */
+typedef struct kiln_instance_status {
+        char *instance_id;
+        char *zone;
+        int state_code;
+        char *state;
+        char *instance_status;     /* ok, initializing, impaired; not-applicable unless running */
+        char *reachability;        /* passed, initializing, failed; NULL unless running */
+        char *system_status;       /* ok; not-applicable unless running */
+        char *system_reachability; /* passed; NULL unless running */
+} kiln_instance_status;
+
+/* The status checks of the instances named (all the caller's, terminated ones left out, if
+ * none are named), of running ones only unless include_all. Filters: availability-zone,
+ * instance-state-code, instance-state-name, instance-status.status,
+ * instance-status.reachability, system-status.status, system-status.reachability. */
+KILN_PUBLIC int kiln_instance_statuses_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
+                                                const kiln_filter *filters, size_t n_filters,
+                                                bool include_all, kiln_instance_status **ret,
+                                                size_t *ret_n, kiln_error **err);
+KILN_PUBLIC void kiln_instance_statuses_free(kiln_instance_status *list, size_t n);
 
 typedef struct kiln_state_change {
         char *instance_id;

@@ -79,6 +79,8 @@ KILN_PUBLIC void kiln_shape_vpc(kiln_sink *s, const kiln_vpc *v, const char *own
  * protocol and ports, EC2's default outbound rule) and SecurityGroupRule (what
  * AuthorizeSecurityGroupIngress answers for each rule it added). */
 KILN_PUBLIC void kiln_shape_security_group(kiln_sink *s, const kiln_security_group *sg);
+/* InstanceStatus (DescribeInstanceStatus' item). */
+KILN_PUBLIC void kiln_shape_instance_status(kiln_sink *s, const kiln_instance_status *st);
 KILN_PUBLIC void kiln_shape_security_group_rule(kiln_sink *s, const kiln_sg_rule *rule,
                                                 const char *group_id, const char *owner);
 KILN_PUBLIC void kiln_shape_subnet(kiln_sink *s, const kiln_vpc *v, const char *owner);
@@ -104,6 +106,7 @@ typedef enum {
         KILN_LIST_VPCS,
         KILN_LIST_SUBNETS,
         KILN_LIST_SECURITY_GROUPS,
+        KILN_LIST_INSTANCE_STATUSES,
 } kiln_list_kind;
 KILN_PUBLIC void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind);
 

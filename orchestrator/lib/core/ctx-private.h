@@ -22,7 +22,16 @@ struct kiln_ctx {
         char *account;
         ctx_region_conn *conns;
         size_t n_conns;
+        kiln_runner *runner; /* the front end's, or NULL: detached processes */
 };
+
+/* runner.c: a job for the context's runner, run on a thread of its own with a new context for
+ * the same home, region and account. 0 when the runner took it; 1 when there is no runner (or
+ * it is stopping): the caller does the work its own way. */
+typedef int (*ctx_job_fn)(kiln_ctx *ctx, const char *id);
+int ctx_run(kiln_ctx *ctx, const char *id, ctx_job_fn fn);
+/* Whether long work should end: an interrupt, or the runner is stopping. */
+bool ctx_stopping(const kiln_ctx *ctx);
 
 /* The region's storage pool (connecting and creating the pool on first use). Borrowed. */
 virStoragePoolPtr ctx_pool(kiln_ctx *ctx, const char *region, kiln_error **err);

@@ -27,6 +27,11 @@ virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err);
 /* The region's VPC and subnet IDs (instance-vpc.c). */
 char *instance_vpc_id(const char *region);
 char *instance_subnet_id(const char *region);
+/* Watches an instance's boot until SSH answers with the pinned host key and cloud-init has
+ * finished (its status becomes ok, and the seed loses the private host key), or until the wait
+ * ends (impaired), the instance stops, or the context's runner stops. */
+void instance_watch_ready(kiln_ctx *ctx, const char *id);
+
 /* ---- the firewall: what the instance's security groups open (instance-firewall.c) ---- */
 /* A TCP port on 127.0.0.1 that nothing listens on now. */
 int instance_free_port(kiln_error **err);
@@ -78,9 +83,8 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **err);
  * context's registry is closed across the fork and opened again (ctx_registry_close); -1 only
  * if that fails. */
 int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err);
-/* When the instance's seed still carries its private host key (a start after generalization,
- * or before a first boot was seen), a detached process watches the boot (instance_seed_watch).
- * Quiet. */
+/* After a start: the runner, or a detached process, watches the boot (instance_watch_ready):
+ * the instance's status, and the seed's private host key. Quiet. */
 void instance_watch_detached(kiln_ctx *ctx, const char *id);
 /* The libvirt network exists in the region and is active: InvalidParameterValue otherwise. */
 int instance_check_network(kiln_ctx *ctx, const char *network, kiln_error **err);
@@ -124,9 +128,6 @@ int instance_seed_rewrite(kiln_ctx *ctx, const char *id, kiln_error **err);
 /* fsck: is the seed volume the one kiln recorded (*ret_ok)? With repair, one that is missing
  * or stale is written again (with a new key if its private key was never taken). */
 int instance_seed_check(kiln_ctx *ctx, const char *id, bool repair, bool *ret_ok, kiln_error **err);
-/* In the start worker: until the first boot answers SSH with the pinned key (or the instance
- * stops, or the default wait passes), then instance_seed_scrub. Quiet. */
-void instance_seed_watch(kiln_ctx *ctx, const char *id);
 /* Instance types from templates/instance-types.json. */
 int instance_type_lookup(const char *name, char **ret_name, unsigned *ret_vcpus,
                          unsigned *ret_memory_mib, kiln_error **err);

@@ -65,21 +65,6 @@ static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadli
         return 0;
 }
 
-static const char *wait_target(kiln_wait_what what)
-{
-        switch (what) {
-        case KILN_WAIT_RUNNING:
-                return "running";
-        case KILN_WAIT_STOPPED:
-                return "stopped";
-        case KILN_WAIT_TERMINATED:
-                return "terminated";
-        case KILN_WAIT_READY:
-                break;
-        }
-        return "running";
-}
-
 /* Whether kiln can reach the instance's access port: on user networking only through a forward
  * its groups open (an instance from before security groups, in none yet, has its one). */
 static bool access_forwarded(const kiln_instance *inst)
@@ -93,6 +78,72 @@ static bool access_forwarded(const kiln_instance *inst)
                     strcmp(inst->forwards[i].protocol, "tcp") == 0)
                         return true;
         return false;
+}
+
+static int status_write(registry *r, void *userdata, kiln_error **err)
+{
+        const char *const *a = userdata;
+
+        return registry_instance_set_status(r, a[0], a[1], err);
+}
+
+static void set_status(kiln_ctx *ctx, const char *id, const char *status)
+{
+        const char *a[] = {id, status};
+
+        registry_write(ctx->reg, status_write, (void *) a, NULL);
+}
+
+void instance_watch_ready(kiln_ctx *ctx, const char *id)
+{
+        uint64_t deadline = kiln_now_ms() + (uint64_t) INSTANCE_DEFAULT_WAIT_S * 1000;
+        kiln_autofree char *last = NULL;
+
+        while (!ctx_stopping(ctx)) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_instance inst = {0};
+                int rc = 0;
+
+                if (instance_load(ctx, ctx->reg, id, &inst, NULL) < 0)
+                        return;
+                if (strcmp(inst.state, "pending") != 0 && strcmp(inst.state, "running") != 0) {
+                        kiln_instance_clear(&inst);
+                        return;
+                }
+                /* Windows is reached over RDP: its readiness is not SSH's. */
+                if (strcmp(inst.platform, "windows") == 0) {
+                        kiln_instance_clear(&inst);
+                        return;
+                }
+                if (strcmp(inst.state, "running") == 0 && access_forwarded(&inst) &&
+                    (inst.host || instance_find_address(ctx, &inst) > 0))
+                        rc = ready_probe(ctx, &inst,
+                                         kiln_now_ms() + 10000 < deadline ? kiln_now_ms() + 10000
+                                                                          : deadline,
+                                         &last, &e);
+                kiln_instance_clear(&inst);
+                if (rc != 0 || kiln_now_ms() >= deadline) {
+                        set_status(ctx, id, rc > 0 ? "ok" : "impaired");
+                        return;
+                }
+                kiln_sleep_ms(2000);
+        }
+}
+
+static const char *wait_target(kiln_wait_what what)
+{
+        switch (what) {
+        case KILN_WAIT_RUNNING:
+                return "running";
+        case KILN_WAIT_STOPPED:
+                return "stopped";
+        case KILN_WAIT_TERMINATED:
+                return "terminated";
+        case KILN_WAIT_READY:
+        case KILN_WAIT_STATUS_OK:
+                break;
+        }
+        return "running";
 }
 
 int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what what, int timeout_s,
@@ -112,11 +163,27 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                         return -1;
                 inst = one[0];
                 free(one);
-                if (what != KILN_WAIT_READY && strcmp(inst.state, wait_target(what)) == 0) {
+                if (what == KILN_WAIT_STATUS_OK && strcmp(inst.state, "running") == 0 &&
+                    inst.status && strcmp(inst.status, "impaired") == 0) {
+                        rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
+                                            "The instance '%s' is impaired: it did not answer "
+                                            "SSH or cloud-init did not finish after its start",
+                                            instance_id);
+                        kiln_instance_clear(&inst);
+                        return rc;
+                }
+                if (what == KILN_WAIT_STATUS_OK && strcmp(inst.state, "running") == 0 &&
+                    inst.status && strcmp(inst.status, "ok") == 0) {
                         kiln_instance_clear(&inst);
                         return 0;
                 }
-                if ((what == KILN_WAIT_READY || what == KILN_WAIT_RUNNING) &&
+                if (what != KILN_WAIT_READY && what != KILN_WAIT_STATUS_OK &&
+                    strcmp(inst.state, wait_target(what)) == 0) {
+                        kiln_instance_clear(&inst);
+                        return 0;
+                }
+                if ((what == KILN_WAIT_READY || what == KILN_WAIT_RUNNING ||
+                     what == KILN_WAIT_STATUS_OK) &&
                     strcmp(inst.state, "stopped") == 0 && inst.state_reason_code &&
                     strcmp(inst.state_reason_code, "Server.InternalError") == 0) {
                         /* It failed to start: say why, as libvirt said it (the message
@@ -133,8 +200,8 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                         kiln_instance_clear(&inst);
                         return rc;
                 }
-                if (what == KILN_WAIT_READY && strcmp(inst.state, "running") != 0 &&
-                    strcmp(inst.state, "pending") != 0) {
+                if ((what == KILN_WAIT_READY || what == KILN_WAIT_STATUS_OK) &&
+                    strcmp(inst.state, "running") != 0 && strcmp(inst.state, "pending") != 0) {
                         rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
                                             "The instance '%s' is %s and will not become ready",
                                             instance_id, inst.state);
@@ -159,6 +226,9 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                 }
                 if (what == KILN_WAIT_READY && strcmp(inst.state, "running") == 0)
                         rc = ready_probe(ctx, &inst, deadline, &last, err);
+                if (what == KILN_WAIT_READY && rc > 0 &&
+                    (!inst.status || strcmp(inst.status, "ok") != 0))
+                        set_status(ctx, instance_id, "ok");
                 if (!last)
                         last = kiln_xasprintf("state %s", inst.state);
                 kiln_instance_clear(&inst);
@@ -171,12 +241,15 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                 if (kiln_now_ms() >= deadline) {
                         kiln_autofree char *tail = instance_console_tail(ctx, instance_id, 2000);
 
-                        return kiln_error_set(
-                                err, KILN_E_TIMEOUT, NULL,
-                                "The instance '%s' did not become %s within %d s "
-                                "(last: %s); console tail:\n%s",
-                                instance_id, what == KILN_WAIT_READY ? "ready" : wait_target(what),
-                                timeout_s > 0 ? timeout_s : INSTANCE_DEFAULT_WAIT_S, last, tail);
+                        return kiln_error_set(err, KILN_E_TIMEOUT, NULL,
+                                              "The instance '%s' did not become %s within %d s "
+                                              "(last: %s); console tail:\n%s",
+                                              instance_id,
+                                              what == KILN_WAIT_READY       ? "ready"
+                                              : what == KILN_WAIT_STATUS_OK ? "status ok"
+                                                                            : wait_target(what),
+                                              timeout_s > 0 ? timeout_s : INSTANCE_DEFAULT_WAIT_S,
+                                              last, tail);
                 }
                 kiln_sleep_ms(1000);
         }

@@ -25,8 +25,7 @@
 #include "util/util.h"
 
 /* How often the watcher tries SSH while the first boot runs. */
-#define SEED_WATCH_INTERVAL_MS 3000
-#define SEED_FILE_MAX          ((size_t) 16 << 20)
+#define SEED_FILE_MAX ((size_t) 16 << 20)
 
 /* The SHA-256 of a file as lowercase hex. */
 static char *file_sha256(const char *path, kiln_error **err)
@@ -320,36 +319,4 @@ int instance_seed_check(kiln_ctx *ctx, const char *id, bool repair, bool *ret_ok
                 rc = seed_renew(ctx, id, j.keys ? SEED_REKEY : SEED_KEYLESS, err);
         job_clear(&j);
         return rc;
-}
-
-void instance_seed_watch(kiln_ctx *ctx, const char *id)
-{
-        uint64_t deadline = kiln_now_ms() + (uint64_t) INSTANCE_DEFAULT_WAIT_S * 1000;
-
-        while (kiln_now_ms() < deadline && !kiln_interrupted()) {
-                kiln_instance inst = {0};
-                kiln_autoptr(kiln_ssh) s = NULL;
-                void *data = NULL;
-                size_t len = 0;
-                bool keys = false, live, up = false;
-
-                if (registry_instance_seed(ctx->reg, id, &data, &len, &keys, NULL, NULL) < 0)
-                        return;
-                if (data)
-                        explicit_bzero(data, len);
-                free(data);
-                if (!keys || instance_load(ctx, ctx->reg, id, &inst, NULL) < 0)
-                        return;
-                live = strcmp(inst.state, "pending") == 0 || strcmp(inst.state, "running") == 0;
-                /* SSH that answers with the pinned key: the guest has taken it. */
-                if (live && strcmp(inst.state, "running") == 0 &&
-                    (inst.host || instance_find_address(ctx, &inst) > 0))
-                        up = instance_ssh_connect(ctx, &inst, kiln_now_ms() + 4000, &s, NULL) == 0;
-                kiln_instance_clear(&inst);
-                if (up)
-                        instance_seed_scrub(ctx, id, NULL);
-                if (up || !live)
-                        return;
-                kiln_sleep_ms(SEED_WATCH_INTERVAL_MS);
-        }
 }

@@ -44,6 +44,7 @@ static int mark_running(registry *r, void *userdata, kiln_error **err)
 
         if (registry_instance_set_state(r, t->id, "running", NULL, NULL, NULL, err) < 0 ||
             registry_instance_set_worker(r, t->id, 0, err) < 0 ||
+            registry_instance_set_status(r, t->id, "initializing", err) < 0 ||
             (t->network && registry_instance_set_host(r, t->id, NULL, err) < 0) ||
             registry_volumes_of(r, t->id, &v, &n, err) < 0)
                 return -1;
@@ -131,7 +132,7 @@ static void detach_stdio(void)
         }
 }
 
-typedef int (*detached_job)(kiln_ctx *ctx, const char *id);
+typedef ctx_job_fn detached_job;
 
 /* Forks a detached process (forked twice, so that nobody has to reap it) that opens its own
  * context and runs job; its PID in *ret_pid (0 if there is no process to spare: then nothing
@@ -144,6 +145,11 @@ static int spawn(kiln_ctx *ctx, const char *id, detached_job job, pid_t *ret_pid
         pid_t pid, worker = 0;
         int status;
 
+        /* A server's runner does it on a thread: the server is the worker. */
+        if (ctx_run(ctx, id, job) == 0) {
+                *ret_pid = getpid();
+                return 0;
+        }
         fflush(NULL);
         ctx_registry_close(ctx);
         if (pipe2(fds, O_CLOEXEC) < 0)
@@ -191,15 +197,16 @@ static int start_and_watch(kiln_ctx *ctx, const char *id)
 {
         if (instance_start_now(ctx, id, NULL) < 0)
                 return 1;
-        /* Stays with the first boot, to take the private host key out of the seed once the
-         * guest has it, whether or not anyone waits for the instance. */
-        instance_seed_watch(ctx, id);
+        /* Stays with the boot, whether or not anyone waits for the instance: records its
+         * status once SSH and cloud-init answer, and takes the private host key out of the
+         * seed once the guest has it. */
+        instance_watch_ready(ctx, id);
         return 0;
 }
 
 static int watch(kiln_ctx *ctx, const char *id)
 {
-        instance_seed_watch(ctx, id);
+        instance_watch_ready(ctx, id);
         return 0;
 }
 
@@ -223,16 +230,7 @@ int instance_start_detached(kiln_ctx *ctx, const char *id, kiln_error **err)
 
 void instance_watch_detached(kiln_ctx *ctx, const char *id)
 {
-        void *data = NULL;
-        size_t len = 0;
-        bool keys = false;
         pid_t pid = 0;
 
-        if (registry_instance_seed(ctx->reg, id, &data, &len, &keys, NULL, NULL) < 0)
-                return;
-        if (data)
-                explicit_bzero(data, len);
-        free(data);
-        if (keys)
-                spawn(ctx, id, watch, &pid, NULL);
+        spawn(ctx, id, watch, &pid, NULL);
 }

@@ -118,7 +118,8 @@ void kiln_instance_clear(kiln_instance *inst)
                       &inst->accel,
                       &inst->client_token,
                       &inst->vpc_id,
-                      &inst->subnet_id};
+                      &inst->subnet_id,
+                      &inst->status};
 
         if (!inst)
                 return;

@@ -625,6 +625,35 @@ void kiln_shape_security_group_rule(kiln_sink *s, const kiln_sg_rule *rule, cons
         s->end_object(s);
 }
 
+static void status_summary(kiln_sink *s, const char *json, const char *xml, const char *status,
+                           const char *reachability)
+{
+        s->object(s, json, xml);
+        s->array(s, "Details", "details");
+        if (reachability) {
+                s->object(s, NULL, NULL);
+                STR(s, "Name", "name", "reachability");
+                STR(s, "Status", "status", reachability);
+                s->end_object(s);
+        }
+        s->end_array(s);
+        STR(s, "Status", "status", status);
+        s->end_object(s);
+}
+
+void kiln_shape_instance_status(kiln_sink *s, const kiln_instance_status *st)
+{
+        s->object(s, NULL, NULL);
+        STR(s, "AvailabilityZone", "availabilityZone", st->zone);
+        STR(s, "InstanceId", "instanceId", st->instance_id);
+        state(s, "InstanceState", "instanceState", st->state_code, st->state);
+        status_summary(s, "InstanceStatus", "instanceStatus", st->instance_status,
+                       st->reachability);
+        status_summary(s, "SystemStatus", "systemStatus", st->system_status,
+                       st->system_reachability);
+        s->end_object(s);
+}
+
 void kiln_shape_subnet(kiln_sink *s, const kiln_vpc *v, const char *owner)
 {
         kiln_autofree char *arn =
@@ -661,6 +690,7 @@ void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind)
                 [KILN_LIST_VPCS] = {"Vpcs", "vpcSet"},
                 [KILN_LIST_SUBNETS] = {"Subnets", "subnetSet"},
                 [KILN_LIST_SECURITY_GROUPS] = {"SecurityGroups", "securityGroupInfo"},
+                [KILN_LIST_INSTANCE_STATUSES] = {"InstanceStatuses", "instanceStatusSet"},
         };
 
         s->array(s, names[kind][0], names[kind][1]);

@@ -238,6 +238,7 @@ static void instance_from_row(sqlite3_stmt *st, kiln_instance *inst)
         inst->client_token = registry_col_text(st, 23);
         inst->disable_api_termination = sqlite3_column_int(st, 24) != 0;
         inst->disable_api_stop = sqlite3_column_int(st, 25) != 0;
+        inst->status = registry_col_text(st, 26);
         inst->state_code = registry_instance_state_code(inst->state);
 }
 
@@ -273,7 +274,7 @@ static int instance_complete(registry *r, kiln_instance *inst, kiln_error **err)
 int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r, "SELECT " INSTANCE_COLUMNS " FROM instances WHERE id = ?1", err);
+                r, "SELECT " INSTANCE_COLUMNS ", status FROM instances WHERE id = ?1", err);
         kiln_instance inst = {0};
         int rc;
 
@@ -296,11 +297,12 @@ int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_
 int registry_instance_list(registry *r, const char *region, const char *owner, kiln_instance **ret,
                            size_t *ret_n, kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r,
-                "SELECT " INSTANCE_COLUMNS " FROM instances WHERE region = ?1 AND (?2 IS NULL OR "
-                "owner = ?2) ORDER BY seq",
-                err);
+        kiln_autoptr(sqlite3_stmt) st =
+                registry_prepare(r,
+                                 "SELECT " INSTANCE_COLUMNS
+                                 ", status FROM instances WHERE region = ?1 AND (?2 IS NULL OR "
+                                 "owner = ?2) ORDER BY seq",
+                                 err);
         kiln_instance *list = NULL;
         size_t n = 0;
         int rc;
@@ -383,6 +385,15 @@ int registry_instance_set_host(registry *r, const char *id, const char *host, ki
                 return registry_exec(r, "UPDATE instances SET host = NULL WHERE id = ?1", args,
                                      err);
         return registry_exec(r, "UPDATE instances SET host = ?2 WHERE id = ?1", args, err);
+}
+
+int registry_instance_set_status(registry *r, const char *id, const char *status, kiln_error **err)
+{
+        kiln_autofree char *now = kiln_time_now_iso();
+        const char *args[] = {id, status, now, NULL};
+
+        return registry_exec(r, "UPDATE instances SET status = ?2, status_time = ?3 WHERE id = ?1",
+                             args, err);
 }
 
 int registry_instance_set_worker(registry *r, const char *id, pid_t pid, kiln_error **err)

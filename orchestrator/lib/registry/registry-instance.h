@@ -50,6 +50,9 @@ int registry_instance_set_state(registry *r, const char *id, const char *state,
 int registry_instance_set_port(registry *r, const char *id, int port, kiln_error **err);
 /* The address to connect to (NULL: not known yet, a libvirt network's lease to come). */
 int registry_instance_set_host(registry *r, const char *id, const char *host, kiln_error **err);
+/* The instance's status since its last start (EC2's instance status): initializing, ok,
+ * impaired. */
+int registry_instance_set_status(registry *r, const char *id, const char *status, kiln_error **err);
 int registry_instance_set_worker(registry *r, const char *id, pid_t pid, kiln_error **err);
 /* What the instance's NoCloud seed is made of beyond its record: the user data (NULL: none)
  * and whether the seed volume still carries the private host key (until the first boot has

@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  9
+#define REGISTRY_SCHEMA_VERSION  10
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -77,7 +77,7 @@ static const char registry_schema[] =
         " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
         " user_data BLOB, seed_keys INTEGER NOT NULL DEFAULT 0, seed_sha256 TEXT,"
         " client_token TEXT, disable_api_termination INTEGER NOT NULL DEFAULT 0,"
-        " disable_api_stop INTEGER NOT NULL DEFAULT 0);"
+        " disable_api_stop INTEGER NOT NULL DEFAULT 0, status TEXT, status_time TEXT);"
         "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
         " WHERE state != 'terminated' AND port IS NOT NULL;"
         "CREATE TABLE IF NOT EXISTS volumes ("
@@ -381,6 +381,23 @@ static int migrate_v8(registry *r, kiln_error **err)
         return 0;
 }
 
+/* Version 10: an instance's status since its last start (EC2's instance status checks). */
+static int migrate_v10(registry *r, kiln_error **err)
+{
+        static const char *const added[] = {"status", "status_time"};
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
+                kiln_autofree char *sql = NULL;
+
+                if (column_exists(r, "instances", added[i]))
+                        continue;
+                sql = kiln_xasprintf("ALTER TABLE instances ADD COLUMN %s TEXT", added[i]);
+                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                        return registry_fail(r, err, "add a column");
+        }
+        return 0;
+}
+
 /* Version 9 adds the security group tables (CREATE TABLE IF NOT EXISTS above). Instances
  * launched before have no group: they join the default one at their next start. */
 
@@ -443,6 +460,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
         if (version >= 1 && version < 7 && migrate_v7(r, err) < 0)
                 return -1;
         if (version >= 1 && version < 8 && migrate_v8(r, err) < 0)
+                return -1;
+        if (version >= 1 && version < 10 && migrate_v10(r, err) < 0)
                 return -1;
         if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
                          NULL, NULL, NULL) != SQLITE_OK)
