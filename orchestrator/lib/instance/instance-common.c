@@ -149,3 +149,15 @@ char *instance_console_tail(kiln_ctx *ctx, const char *id, size_t max)
                 return kiln_xstrdup("(no console output)");
         return kiln_xstrdup(n > max ? text + n - max : text);
 }
+
+virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err)
+{
+        if (!ctx_pool(ctx, ctx->region->name, err))
+                return NULL;
+        for (size_t i = 0; i < ctx->n_conns; i++)
+                if (strcmp(ctx->conns[i].region, ctx->region->name) == 0)
+                        return ctx->conns[i].conn;
+        kiln_error_set(err, KILN_E_INTERNAL, NULL, "no connection for region '%s'",
+                       ctx->region->name);
+        return NULL;
+}

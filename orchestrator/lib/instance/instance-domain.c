@@ -11,18 +11,6 @@
 #include "instance/instance-private.h"
 #include "util/util.h"
 
-virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err)
-{
-        if (!ctx_pool(ctx, ctx->region->name, err))
-                return NULL;
-        for (size_t i = 0; i < ctx->n_conns; i++)
-                if (strcmp(ctx->conns[i].region, ctx->region->name) == 0)
-                        return ctx->conns[i].conn;
-        kiln_error_set(err, KILN_E_INTERNAL, NULL, "no connection for region '%s'",
-                       ctx->region->name);
-        return NULL;
-}
-
 /* Every type of templates/instance-types.json, in its order, the default one marked. */
 static int types_load(kiln_instance_type **ret, size_t *ret_n, kiln_error **err)
 {
