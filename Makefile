@@ -21,7 +21,7 @@
 
 VERSION   := 0.1.0
 CC        ?= cc
-PKGS      := libvirt libvirt-qemu libcurl jansson libssh2 sqlite3 yaml-0.1 libcrypto libxml-2.0 libnbd ext2fs com_err \
+PKGS      := libvirt libvirt-qemu zlib libcurl jansson libssh2 sqlite3 yaml-0.1 libcrypto libxml-2.0 libnbd ext2fs com_err \
              libmicrohttpd
 CONFIG    ?= release
 IS_CLANG  := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)

@@ -1,7 +1,9 @@
 /* The aws CLI's argument forms that several verbs share: --filters "Name=N,Values=a,b",
  * permission shorthand "Add=[{UserId=...},{Group=all}],Remove=[...]" or its JSON, and lists of
  * option values. Parsing only: the library checks the values. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -304,4 +306,36 @@ int cli_parse_flat_permission(const cli_args *args, const char *groups_opt, cli_
                                "OrganizationArn", v[i], err);
         free(v);
         return rc;
+}
+
+int cli_read_value(const char *option, const char *arg, size_t max, char **ret, size_t *ret_len)
+{
+        const char *path = NULL;
+        FILE *f;
+        size_t n;
+        char *buf;
+
+        if (strncmp(arg, "file://", 7) == 0)
+                path = arg + 7;
+        else if (strncmp(arg, "fileb://", 8) == 0)
+                path = arg + 8;
+        if (!path) {
+                *ret = strdup(arg);
+                if (!*ret)
+                        abort();
+                *ret_len = strlen(arg);
+                return 0;
+        }
+        f = fopen(path, "rb");
+        if (!f)
+                return cli_usage_error("cannot read %s '%s': %s", option, path, strerror(errno));
+        buf = malloc(max + 1);
+        if (!buf)
+                abort();
+        n = fread(buf, 1, max, f);
+        fclose(f);
+        buf[n] = '\0';
+        *ret = buf;
+        *ret_len = n; /* a larger file is cut at max, and refused as over the limit */
+        return 0;
 }

@@ -108,6 +108,9 @@ const cli_verb *cli_verb_find(const char *name);
 /* argument access */
 const char *cli_arg_get(const cli_args *args, const char *name);
 bool cli_arg_has(const cli_args *args, const char *name);
+/* An option's value as the aws CLI reads it: TEXT, file://PATH or fileb://PATH (at most max
+ * bytes read, NUL-terminated). Exit 2 naming the option when the file cannot be read. */
+int cli_read_value(const char *option, const char *arg, size_t max, char **ret, size_t *ret_len);
 
 /* args.c */
 size_t cli_arg_all(const cli_args *args, const char *name, const char ***ret);

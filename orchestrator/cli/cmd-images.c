@@ -71,7 +71,10 @@ int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args
                 .architecture = cli_arg_get(args, "architecture"),
                 .description = cli_arg_get(args, "description"),
                 .boot_mode = cli_arg_get(args, "boot-mode"),
+                .tpm_support = cli_arg_get(args, "tpm-support"),
+                .secure_boot = cli_arg_has(args, "secure-boot"),
         };
+        kiln_autofree char *uefi = NULL;
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
         kiln_autofree char *id = NULL;
@@ -91,7 +94,14 @@ int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args
         }
         spec.mappings = maps.specs;
         spec.n_mappings = maps.n;
-        if (!spec.disk_path && spec.n_disks == 0 && maps.n == 0)
+        if (cli_arg_has(args, "uefi-data")) {
+                size_t len = 0;
+
+                rc = cli_read_value("--uefi-data", cli_arg_get(args, "uefi-data"), 8u << 20, &uefi,
+                                    &len);
+                spec.uefi_data = uefi;
+        }
+        if (rc == 0 && !spec.disk_path && spec.n_disks == 0 && maps.n == 0)
                 rc = cli_usage_error("register-image needs --disk FILE, or "
                                      "--block-device-mappings with snapshots");
         if (rc == 0)
@@ -395,7 +405,13 @@ static const cli_opt register_opts[] = {
         {"platform", CLI_ARG_ONE, "linux|windows", "guest platform (default linux)"},
         {"default-user", CLI_ARG_ONE, "USER", "login user of the image (admin, ubuntu, ...)"},
         {"architecture", CLI_ARG_ONE, "x86_64|i386|arm64", "CPU architecture (default x86_64)"},
-        {"boot-mode", CLI_ARG_ONE, "legacy-bios|uefi", "firmware (default legacy-bios)"},
+        {"boot-mode", CLI_ARG_ONE, "legacy-bios|uefi|uefi-preferred",
+         "firmware (default legacy-bios); UEFI is OVMF, each instance with its own variables"},
+        {"tpm-support", CLI_ARG_ONE, "v2.0", "instances get an emulated TPM 2.0 (needs UEFI)"},
+        {"uefi-data", CLI_ARG_ONE, "TEXT|file://PATH",
+         "the UEFI variables instances start with, as describe-image-attribute --attribute "
+         "uefiData prints them"},
+        {"secure-boot", CLI_ARG_NONE, NULL, "UEFI with Secure Boot (the firmware's keys)"},
         {"description", CLI_ARG_ONE, "TEXT", "up to 255 characters"},
         CLI_END_OPTS,
 };

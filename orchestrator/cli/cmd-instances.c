@@ -8,40 +8,6 @@
 
 #include "cli.h"
 
-/* --user-data TEXT, file://PATH or fileb://PATH, as the aws CLI reads it. */
-static int read_user_data(const char *arg, char **ret, size_t *ret_len)
-{
-        const char *path = NULL;
-
-        if (strncmp(arg, "file://", 7) == 0)
-                path = arg + 7;
-        else if (strncmp(arg, "fileb://", 8) == 0)
-                path = arg + 8;
-        if (!path) {
-                *ret = strdup(arg);
-                *ret_len = strlen(arg);
-                return 0;
-        }
-        {
-                FILE *f = fopen(path, "rb");
-                size_t cap = 65536, n = 0;
-                char *buf;
-
-                if (!f)
-                        return cli_usage_error("cannot read --user-data '%s': %s", path,
-                                               strerror(errno));
-                buf = malloc(cap + 1);
-                if (!buf)
-                        abort();
-                n = fread(buf, 1, cap, f);
-                fclose(f);
-                buf[n] = '\0';
-                *ret = buf;
-                *ret_len = n; /* a larger file is cut at 64 KiB, and refused as over the limit */
-        }
-        return 0;
-}
-
 static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
         kiln_run_spec spec = {0};
@@ -79,7 +45,8 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
         if (cli_arg_get(args, "user-data")) {
                 size_t len = 0;
 
-                rc = read_user_data(cli_arg_get(args, "user-data"), &user_data, &len);
+                rc = cli_read_value("--user-data", cli_arg_get(args, "user-data"), 65536,
+                                    &user_data, &len);
                 if (rc != 0)
                         return rc;
                 spec.user_data = user_data;
@@ -370,7 +337,7 @@ static int cmd_modify_instance_attribute(const cli_verb *verb, const cli_global 
                                        "--instance-initiated-shutdown-behavior, --user-data, "
                                        "--instance-type");
         if (ch.attr == KILN_ATTR_USER_DATA) {
-                rc = read_user_data(value, &user_data, &ch.user_data_len);
+                rc = cli_read_value("--user-data", value, 65536, &user_data, &ch.user_data_len);
                 if (rc != 0)
                         return rc;
                 ch.user_data = user_data;

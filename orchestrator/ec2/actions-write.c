@@ -252,6 +252,8 @@ int ec2_register_image(ec2_call *c, kiln_error **err)
         spec.architecture = ec2_param(c->params, "Architecture");
         spec.root_device_name = ec2_param(c->params, "RootDeviceName");
         spec.boot_mode = ec2_param(c->params, "BootMode");
+        spec.tpm_support = ec2_param(c->params, "TpmSupport");
+        spec.uefi_data = ec2_param(c->params, "UefiData");
         virt = ec2_param(c->params, "VirtualizationType");
         ena = ec2_param(c->params, "EnaSupport");
         if (ec2_need(spec.name, "Name", err) < 0 || ec2_parse_mappings(c, &maps, &n_maps, err) < 0)

@@ -127,6 +127,26 @@ int main(void)
         spec.filter = "kiln-i-0123456789abcdef0";
         check_case("linux-kvm-network-filter", &spec);
         spec.filter = NULL;
+        spec.kvm = false;
+        spec.network = NULL;
+        spec.uefi = true;
+        spec.nvram_path = "/var/lib/kiln/pools/local/i-0123456789abcdef0-nvram.fd";
+        check_case("linux-tcg-uefi", &spec);
+        spec.secure_boot = true;
+        spec.tpm = true;
+        check_case("linux-tcg-uefi-secureboot-tpm", &spec);
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *xml = virt_domain_render(&spec, &e);
+
+                like(xml, "machine='q35'", "Secure Boot takes a q35 machine");
+                like(xml, "<smm state='on'/>", "with SMM");
+                like(xml, "bus=pcie.0", "and user networking's NIC on its PCI Express root");
+                like(xml, "<backend type='emulator' version='2.0'/>",
+                     "a TPM 2.0 emulated by swtpm");
+        }
+        spec.uefi = spec.secure_boot = spec.tpm = false;
+        spec.nvram_path = NULL;
         spec.skeleton_path = win_skel;
         spec.kvm = false;
         spec.network = NULL;

@@ -2991,6 +2991,105 @@ static void t_security_groups(t_env *t)
         kiln_security_group_clear(&web);
 }
 
+/* UEFI images: boot modes, TPM support, and UEFI data that goes in and comes back out. */
+static void t_uefi(t_env *t)
+{
+        kiln_autofree char *snap = plant_snapshot(t->a, NULL, NULL, NULL, false);
+        kiln_autofree char *vars = NULL, *text = NULL;
+        size_t vars_len = 0;
+        kiln_mapping_spec m = {"/dev/vda", snap, 0, -1, NULL, false};
+        static const struct {
+                const char *boot, *tpm, *uefi, *api;
+                bool secure;
+        } bad[] = {
+                {"uefi-only", NULL, NULL, "InvalidParameterValue", false},
+                {"uefi", "v1.2", NULL, "InvalidParameterValue", false},
+                {NULL, "v2.0", NULL, "InvalidParameterCombination", false},
+                {"legacy-bios", NULL, NULL, "InvalidParameterCombination", true},
+                {"uefi", NULL, "bm90IHpsaWI=", "InvalidParameterValue", false},
+                {"uefi", NULL, "***", "InvalidParameterValue", false},
+        };
+
+        fixture(snap != NULL, "a snapshot to register UEFI images from");
+        for (size_t i = 0; snap && i < KILN_ARRAY_SIZE(bad); i++) {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_register_spec r = {0};
+                kiln_autofree char *what = kiln_xasprintf(
+                        "register-image --boot-mode %s%s%s%s%s", bad[i].boot ? bad[i].boot : "-",
+                        bad[i].tpm ? " --tpm-support " : "", bad[i].tpm ? bad[i].tpm : "",
+                        bad[i].uefi ? " --uefi-data (not UEFI data)" : "",
+                        bad[i].secure ? " --secure-boot" : "");
+                char *out = NULL;
+
+                r.name = "uefi-bad";
+                r.default_user = "admin";
+                r.mappings = &m;
+                r.n_mappings = 1;
+                r.boot_mode = bad[i].boot;
+                r.tpm_support = bad[i].tpm;
+                r.uefi_data = bad[i].uefi;
+                r.secure_boot = bad[i].secure;
+                refused(kiln_image_register(t->a, &r, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
+                        bad[i].api, what);
+        }
+        if (kiln_file_read("/usr/share/OVMF/OVMF_VARS_4M.fd", 8u << 20, &vars, &vars_len, NULL) <
+            0) {
+                ok(1, "# SKIP no OVMF variable store (package ovmf) for the UEFI data round trip");
+                return;
+        }
+        text = kiln_deflate_base64(vars, vars_len);
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *id = NULL;
+                kiln_register_spec r = {0};
+                kiln_image_attribute a = {0};
+                void *back = NULL;
+                size_t back_len = 0;
+
+                r.name = "uefi-tpm";
+                r.default_user = "admin";
+                r.mappings = &m;
+                r.n_mappings = 1;
+                r.boot_mode = "uefi-preferred";
+                r.tpm_support = "v2.0";
+                r.uefi_data = text;
+                succeeds(kiln_image_register(t->a, &r, NULL, NULL, &id, &e), &e,
+                         "a uefi-preferred image with a TPM and OVMF's variable store");
+                ok(strlen(text) < 65536, "its UefiData is %zu characters for %zu bytes",
+                   strlen(text), vars_len);
+                if (!id)
+                        return;
+                {
+                        kiln_image *img = NULL;
+                        size_t n = 0;
+                        kiln_image_query q = {0};
+                        const char *ids[] = {id};
+
+                        q.image_ids = ids;
+                        q.n_image_ids = 1;
+                        kiln_images_describe(t->a, &q, &img, &n, &e);
+                        ok(n == 1 && strcmp(img[0].boot_mode, "uefi-preferred") == 0 &&
+                                   img[0].tpm_support && strcmp(img[0].tpm_support, "v2.0") == 0 &&
+                                   img[0].has_uefi_data,
+                           "describe-images: BootMode uefi-preferred, TpmSupport v2.0");
+                        kiln_images_free(img, n);
+                }
+                succeeds(kiln_image_attribute_describe(t->a, id, "uefiData", &a, &e), &e,
+                         "describe-image-attribute uefiData");
+                ok(a.value &&
+                           kiln_inflate_base64("UefiData", a.value, 8u << 20, &back, &back_len,
+                                               NULL) == 0 &&
+                           back_len == vars_len && memcmp(back, vars, vars_len) == 0,
+                   "  gives the variable store back, byte for byte");
+                free(back);
+                kiln_image_attribute_clear(&a);
+                succeeds(kiln_image_attribute_describe(t->a, id, "tpmSupport", &a, &e), &e,
+                         "describe-image-attribute tpmSupport");
+                is_str(a.value, "v2.0", "  says v2.0");
+                kiln_image_attribute_clear(&a);
+        }
+}
+
 int main(void)
 {
         kiln_autoptr(kiln_error) err = NULL;
@@ -3035,10 +3134,10 @@ int main(void)
                     "a kiln home with two regions on the test driver, four accounts, an "
                     "organization")) {
                 void (*sections[])(t_env *) = {
-                        t_context,    t_visibility,     t_owner_alias, t_owner_only, t_deregister,
-                        t_snapshots,  t_ungeneralized,  t_copy,        t_run,        t_create,
-                        t_names,      t_filters,        t_tags,        t_volumes,    t_mappings,
-                        t_attributes, t_security_groups};
+                        t_context,    t_visibility,      t_owner_alias, t_owner_only, t_deregister,
+                        t_snapshots,  t_ungeneralized,   t_copy,        t_run,        t_create,
+                        t_names,      t_filters,         t_tags,        t_volumes,    t_mappings,
+                        t_attributes, t_security_groups, t_uefi};
 
                 for (size_t i = 0; i < KILN_ARRAY_SIZE(sections); i++)
                         sections[i](&t);

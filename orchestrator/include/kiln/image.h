@@ -59,7 +59,10 @@ typedef struct kiln_image {
         char *architecture;
         char *platform; /* "linux" or "windows" */
         char *default_user;
-        char *boot_mode; /* legacy-bios or uefi */
+        char *boot_mode;    /* legacy-bios, uefi or uefi-preferred */
+        char *tpm_support;  /* "v2.0": its instances get a TPM 2.0; NULL: none */
+        bool secure_boot;   /* UEFI with Secure Boot (kiln's own attribute) */
+        bool has_uefi_data; /* it carries a UEFI variable store (UefiData) */
         char *root_device_name;
         char *creation_date;
         char *owner_alias; /* amazon, aws-marketplace, or NULL */
@@ -116,7 +119,10 @@ typedef struct kiln_register_spec {
         const char *default_user;
         const char *architecture; /* NULL: x86_64 */
         const char *description;
-        const char *boot_mode;   /* NULL: legacy-bios */
+        const char *boot_mode;   /* NULL: legacy-bios; uefi, uefi-preferred */
+        const char *tpm_support; /* NULL or "v2.0" (needs UEFI) */
+        const char *uefi_data;   /* NULL, or UefiData as describe-image-attribute gives it */
+        bool secure_boot;        /* UEFI with Secure Boot */
         const char *source;      /* where the disk came from, for the snapshot's description;
                                     NULL: disk_path */
         const char *owner_alias; /* amazon or aws-marketplace for catalog images, else NULL */
@@ -227,10 +233,12 @@ typedef struct kiln_image_attribute {
         char *description;      /* for "description" */
         kiln_permission *perms; /* for "launchPermission" */
         size_t n_perms;
+        char *value; /* for "bootMode", "tpmSupport" (NULL: none) and "uefiData" (the variable
+                        store deflated, then base64; NULL: none) */
 } kiln_image_attribute;
 
 KILN_PUBLIC void kiln_image_attribute_clear(kiln_image_attribute *a);
-/* attribute: "launchPermission" or "description". */
+/* attribute: "launchPermission", "description", "bootMode", "tpmSupport" or "uefiData". */
 KILN_PUBLIC int kiln_image_attribute_describe(kiln_ctx *ctx, const char *image_id,
                                               const char *attribute, kiln_image_attribute *ret,
                                               kiln_error **err);

@@ -50,7 +50,10 @@ typedef struct kiln_instance {
         char *platform; /* linux or windows */
         char *default_user;
         char *architecture;
-        char *boot_mode;
+        char *boot_mode;    /* legacy-bios or uefi (an image's uefi-preferred launches uefi) */
+        char *tpm_support;  /* "v2.0": an emulated TPM 2.0 (its state never goes into an image) */
+        bool secure_boot;   /* UEFI with Secure Boot */
+        char *nvram_volume; /* UEFI: the pool volume holding its variable store, else NULL */
         char *root_device_name;
         char *network;      /* libvirt network, or NULL for user networking */
         char *host;         /* address to connect to */

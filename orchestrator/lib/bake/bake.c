@@ -60,6 +60,8 @@ typedef struct bake {
         kiln_image img;
         bake_volume *vols;
         size_t n_vols;
+        void *uefi; /* the instance's UEFI variables, for the image (NULL: none) */
+        size_t uefi_len;
 } bake;
 
 static void bake_clear(bake *b)
@@ -82,6 +84,7 @@ static void bake_clear(bake *b)
         kiln_instance_clear(&b->inst);
         free(b->domain);
         free(b->seed);
+        free(b->uefi);
 }
 
 /* The crash points of create-image and create-snapshot have the verb's name. */
@@ -164,6 +167,9 @@ static int bake_commit(registry *r, void *userdata, kiln_error **err)
         if (tag_specs_apply(r, b->tag_specs, b->n_tag_specs, "image", b->img.image_id, err) < 0)
                 return -1;
         bake_crash(b, "commit-between");
+        if (b->uefi &&
+            registry_image_set_uefi_data(r, b->img.image_id, b->uefi, b->uefi_len, err) < 0)
+                return -1;
         return registry_image_set_state(r, b->img.image_id, "available", NULL, NULL, err);
 }
 
@@ -282,6 +288,8 @@ static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
         b->img.platform = inst->platform;
         b->img.default_user = inst->default_user;
         b->img.boot_mode = inst->boot_mode;
+        b->img.tpm_support = inst->tpm_support;
+        b->img.secure_boot = inst->secure_boot;
         b->img.root_device_name = inst->root_device_name;
         b->img.creation_date = b->now;
         b->img.source_instance_id = inst->instance_id;
@@ -408,13 +416,46 @@ static void freeze_files(const bake *b)
                                  b->vols[i].frozen_path, strerror(errno));
 }
 
+/* The image takes the instance's UEFI variables (EC2's UefiData): boot entries and variables
+ * set in the guest survive into its instances. Its TPM's state stays behind. A UEFI instance
+ * that never started has none yet (libvirt makes them at the first start). */
+static int capture_nvram(bake *b, virStoragePoolPtr pool, kiln_error **err)
+{
+        kiln_autofree char *dir = NULL, *file = NULL, *data = NULL;
+        kiln_autoptr(kiln_error) e = NULL;
+        size_t len = 0;
+        int rc;
+
+        if (!b->spec || !b->inst.nvram_volume)
+                return 0;
+        /* libvirt wrote the file beside the pool's own volumes: the pool learns of it. */
+        if (virt_pool_refresh(pool, err) < 0)
+                return -1;
+        dir = ctx_workdir(b->ctx, err);
+        if (!dir)
+                return -1;
+        file = kiln_xasprintf("%s/nvram.fd", dir);
+        rc = virt_volume_download(pool, b->inst.nvram_volume, file, NULL, NULL, &e);
+        if (rc < 0 && e->code == KILN_E_NOT_FOUND)
+                rc = 0;
+        else if (rc < 0)
+                *err = kiln_steal(&e);
+        else if ((rc = kiln_file_read(file, 64u << 20, &data, &len, err)) == 0) {
+                b->uefi = kiln_steal(&data);
+                b->uefi_len = len;
+        }
+        ctx_workdir_remove(dir);
+        return rc;
+}
+
 static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
 {
         virStoragePoolPtr pool = ctx_pool(b->ctx, b->ctx->region->name, err);
         uint64_t t0 = kiln_now_ms();
         int rc;
 
-        if (!pool || (b->spec ? bake_plan(b, pool, err) : snapshot_plan(b, pool, err)) < 0)
+        if (!pool || (b->spec ? bake_plan(b, pool, err) : snapshot_plan(b, pool, err)) < 0 ||
+            capture_nvram(b, pool, err) < 0)
                 return -1;
         if (registry_write(b->ctx->reg, bake_reserve, b, err) < 0)
                 return -1;

@@ -123,6 +123,22 @@ static const char *plan_chain(copy_plan *p, registry *r, const char *src_id, boo
         return l->dst_id;
 }
 
+/* The image's UEFI variables go with it (both regions' registries are this one). */
+static int copy_uefi_data(registry *r, const copy_plan *p, kiln_error **err)
+{
+        void *data = NULL;
+        size_t len = 0;
+        int rc;
+
+        if (!p->src.has_uefi_data)
+                return 0;
+        rc = registry_image_uefi_data(r, p->src.image_id, &data, &len, err);
+        if (rc == 0)
+                rc = registry_image_set_uefi_data(r, p->dst.image_id, data, len, err);
+        free(data);
+        return rc;
+}
+
 static int copy_reserve(registry *r, void *userdata, kiln_error **err)
 {
         copy_plan *p = userdata;
@@ -185,13 +201,15 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
         p->dst.platform = p->src.platform;
         p->dst.default_user = p->src.default_user;
         p->dst.boot_mode = p->src.boot_mode;
+        p->dst.tpm_support = p->src.tpm_support;
+        p->dst.secure_boot = p->src.secure_boot;
         p->dst.root_device_name = p->src.root_device_name;
         p->dst.creation_date = p->now;
         p->dst.source_image_id = p->src.image_id;
         p->dst.source_region = p->src.region;
         p->dst.hourly_price = p->src.hourly_price;
         p->dst.ungeneralized = p->src.ungeneralized;
-        if (registry_image_insert(r, &p->dst, err) < 0)
+        if (registry_image_insert(r, &p->dst, err) < 0 || copy_uefi_data(r, p, err) < 0)
                 return -1;
         for (size_t i = 0; i < p->n_layers; i++) {
                 copy_layer *l = &p->layers[i];

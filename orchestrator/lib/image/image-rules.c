@@ -126,3 +126,25 @@ int rules_image_visible_in(kiln_ctx *ctx, registry *r, const char *region, const
         *ret = img;
         return 0;
 }
+
+/* OVMF's variable stores are at most 4 MiB (the 4M build's is 540 KiB). */
+#define UEFI_DATA_MAX (4u << 20)
+
+int image_uefi_data_parse(const char *text, void **ret, size_t *ret_len, kiln_error **err)
+{
+        void *data = NULL;
+        size_t len = 0;
+
+        if (kiln_inflate_base64("UefiData", text, UEFI_DATA_MAX, &data, &len, err) < 0)
+                return -1;
+        /* A firmware volume: its header's signature "_FVH" at offset 40. */
+        if (len < 64 || memcmp((const char *) data + 40, "_FVH", 4) != 0) {
+                free(data);
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "UefiData does not hold a UEFI variable store (no firmware "
+                                      "volume header)");
+        }
+        *ret = data;
+        *ret_len = len;
+        return 0;
+}

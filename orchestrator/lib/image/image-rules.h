@@ -29,6 +29,9 @@ int rules_image_visible_in(kiln_ctx *ctx, registry *r, const char *region, const
 bool rules_worker_alive(pid_t pid);
 int rules_not_found_image(kiln_error **err, const char *id);
 int rules_not_authorized(kiln_error **err, const char *id);
+/* UefiData as kiln writes it (describe-image-attribute uefiData: the variable store deflated,
+ * then base64) into the store's bytes; InvalidParameterValue unless it is one. */
+int image_uefi_data_parse(const char *text, void **ret, size_t *ret_len, kiln_error **err);
 
 /* The caller may create volumes from (read) the snapshot: owner, public, or its account in
  * the createVolumePermission. */

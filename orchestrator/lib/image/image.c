@@ -449,9 +449,13 @@ static int reset_txn(registry *r, void *userdata, kiln_error **err)
 
 static int check_attribute(const char *attribute, bool reset, kiln_error **err)
 {
-        if (attribute && (strcmp(attribute, "launchPermission") == 0 ||
-                          (!reset && strcmp(attribute, "description") == 0)))
+        static const char *const readable[] = {"description", "bootMode", "tpmSupport", "uefiData"};
+
+        if (attribute && strcmp(attribute, "launchPermission") == 0)
                 return 0;
+        for (size_t i = 0; attribute && !reset && i < KILN_ARRAY_SIZE(readable); i++)
+                if (strcmp(attribute, readable[i]) == 0)
+                        return 0;
         /* EC2 answers the deprecated attribute with AuthFailure (reference §6.6). */
         if (attribute && !reset && strcmp(attribute, "blockDeviceMapping") == 0)
                 return kiln_error_set(err, KILN_E_PERMISSION, "AuthFailure",
@@ -459,7 +463,9 @@ static int check_attribute(const char *attribute, bool reset, kiln_error **err)
         return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                               "Value (%s) for parameter attribute is invalid: expected %s",
                               attribute ? attribute : "",
-                              reset ? "launchPermission" : "launchPermission or description");
+                              reset ? "launchPermission"
+                                    : "launchPermission, description, bootMode, tpmSupport or "
+                                      "uefiData");
 }
 
 int kiln_image_attribute_reset(kiln_ctx *ctx, const char *image_id, const char *attribute,
@@ -489,6 +495,18 @@ static int attribute_txn(registry *r, void *userdata, kiln_error **err)
         t->attr->image_id = kiln_xstrdup(t->id);
         if (strcmp(attribute, "description") == 0) {
                 t->attr->description = kiln_xstrdup(img.description);
+        } else if (strcmp(attribute, "bootMode") == 0) {
+                t->attr->value = kiln_xstrdup(img.boot_mode);
+        } else if (strcmp(attribute, "tpmSupport") == 0) {
+                t->attr->value = kiln_xstrdup(img.tpm_support);
+        } else if (strcmp(attribute, "uefiData") == 0) {
+                void *data = NULL;
+                size_t len = 0;
+
+                rc = registry_image_uefi_data(r, t->id, &data, &len, err);
+                if (rc == 0 && data)
+                        t->attr->value = kiln_deflate_base64(data, len);
+                free(data);
         } else if (strcmp(img.owner_id, t->ctx->account) != 0) {
                 rc = rules_not_authorized(err, t->id);
         } else {

@@ -37,6 +37,8 @@ typedef struct register_txn {
         size_t n_disks;
         kiln_image img; /* its mappings are built (and owned) by build_mappings */
         bool inherited; /* inherit_from_snapshot ran */
+        void *uefi;     /* the UEFI variable store of UefiData, or NULL */
+        size_t uefi_len;
 } register_txn;
 
 static void mappings_free(kiln_image *img)
@@ -154,7 +156,10 @@ static int register_commit(registry *r, void *userdata, kiln_error **err)
                                                 err) < 0)
                         return -1;
         kiln_crash_point("register.commit-between");
-        return registry_image_insert(r, &t->img, err);
+        if (registry_image_insert(r, &t->img, err) < 0)
+                return -1;
+        return t->uefi ? registry_image_set_uefi_data(r, t->img.image_id, t->uefi, t->uefi_len, err)
+                       : 0;
 }
 
 static int register_forget(registry *r, void *userdata, kiln_error **err)
@@ -225,10 +230,21 @@ int image_register_validate(const kiln_register_spec *spec, kiln_error **err)
                                       "Invalid architecture '%s': expected x86_64, i386 or arm64",
                                       spec->architecture);
         if (spec->boot_mode && strcmp(spec->boot_mode, "legacy-bios") != 0 &&
-            strcmp(spec->boot_mode, "uefi") != 0)
+            strcmp(spec->boot_mode, "uefi") != 0 && strcmp(spec->boot_mode, "uefi-preferred") != 0)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                      "Invalid boot mode '%s': expected legacy-bios or uefi",
+                                      "Invalid boot mode '%s': expected legacy-bios, uefi or "
+                                      "uefi-preferred",
                                       spec->boot_mode);
+        if (spec->tpm_support && strcmp(spec->tpm_support, "v2.0") != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Invalid TPM support '%s': expected v2.0", spec->tpm_support);
+        if ((spec->tpm_support || spec->secure_boot || spec->uefi_data) &&
+            (!spec->boot_mode || strcmp(spec->boot_mode, "legacy-bios") == 0))
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterCombination",
+                                      "%s needs the boot mode uefi or uefi-preferred",
+                                      spec->tpm_support   ? "TPM support"
+                                      : spec->secure_boot ? "Secure Boot"
+                                                          : "UEFI data");
         if (spec->default_user && seed_check_user_name(spec->default_user, err) < 0)
                 return -1;
         if (root && !device_named(root))
@@ -389,8 +405,10 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         t.root = spec->root_device_name ? spec->root_device_name
                  : spec->device_name    ? spec->device_name
                                         : "/dev/vda";
-        if (image_register_validate(spec, err) < 0 || collect_disks(&t, err) < 0 ||
-            inspect_disks(&t, imported, err) < 0)
+        if (image_register_validate(spec, err) < 0 ||
+            (spec->uefi_data &&
+             image_uefi_data_parse(spec->uefi_data, &t.uefi, &t.uefi_len, err) < 0) ||
+            collect_disks(&t, err) < 0 || inspect_disks(&t, imported, err) < 0)
                 goto out;
         detect_system(&t, &os, &platform, &user);
         t.img.image_id = kiln_id_new("ami");
@@ -406,6 +424,8 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         t.img.platform = (char *) (windows ? "windows" : "linux");
         t.img.default_user = (char *) (user ? user : windows ? "Administrator" : "");
         t.img.boot_mode = (char *) (spec->boot_mode ? spec->boot_mode : "legacy-bios");
+        t.img.tpm_support = (char *) spec->tpm_support;
+        t.img.secure_boot = spec->secure_boot;
         t.img.owner_alias = (char *) spec->owner_alias;
         t.img.hourly_price = spec->hourly_price;
         platform = t.img.platform;
@@ -433,6 +453,7 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         if (r == 0)
                 *ret_image_id = kiln_steal(&t.img.image_id);
 out:
+        free(t.uefi);
         txn_clear(&t, platform, user);
         disk_os_clear(&os);
         return r;

@@ -118,7 +118,7 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                     const char *seed_volume, kiln_error **err)
 {
         kiln_autofree char *skeleton = NULL, *console = NULL, *xml = NULL, *type = NULL;
-        kiln_autofree char *filter = NULL;
+        kiln_autofree char *filter = NULL, *nvram = NULL;
         kiln_autofree virt_forward *fwd = NULL;
         virt_domain_disk disks[16] = {{0}};
         char *serials[16] = {0};
@@ -177,6 +177,13 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                 }
                 spec.forwards = fwd;
                 spec.n_forwards = inst->n_forwards;
+                spec.uefi = strcmp(inst->boot_mode, "uefi") == 0;
+                spec.secure_boot = spec.uefi && inst->secure_boot;
+                spec.tpm = inst->tpm_support != NULL;
+                if (spec.uefi && inst->nvram_volume) {
+                        nvram = kiln_xasprintf("%s/%s", ctx->region->pool_path, inst->nvram_volume);
+                        spec.nvram_path = nvram;
+                }
                 /* Redefining keeps the domain's UUID: libvirt refuses a new one for a name. */
                 {
                         char uuid[VIR_UUID_STRING_BUFLEN];

@@ -148,6 +148,7 @@ typedef struct made {
         size_t n_vols;
         size_t n_vol_files;
         bool seed_file;
+        bool nvram_file;    /* its NVRAM volume was written from the image's UEFI data */
         char *host_private; /* wiped and freed as soon as the seed is written */
         char *kiln_public;
         const void *user_data; /* the request's, kept with the instance */
@@ -211,6 +212,8 @@ static void made_rollback(launch *l, made *m)
                 virt_volume_delete(pool, m->seed_volume, NULL);
         for (size_t i = 0; pool && i < m->n_vol_files; i++)
                 virt_volume_delete(pool, m->vols[i].volume, NULL);
+        if (pool && m->nvram_file)
+                virt_volume_delete(pool, m->inst.nvram_volume, NULL);
         if (m->recorded)
                 registry_write(l->ctx->reg, forget_records, m, NULL);
         if (m->dir)
@@ -405,6 +408,45 @@ static int volumes_join(made *m, vol_job *jobs, kiln_error **err)
         return rc;
 }
 
+typedef struct uefi_read {
+        const char *image_id;
+        void *data;
+        size_t len;
+} uefi_read;
+
+static int read_uefi(registry *r, void *userdata, kiln_error **err)
+{
+        uefi_read *u = userdata;
+
+        free(u->data);
+        return registry_image_uefi_data(r, u->image_id, &u->data, &u->len, err);
+}
+
+/* The image's UEFI variables become the new instance's NVRAM volume (without them, libvirt
+ * makes it from the firmware's template at the first start). */
+static int nvram_from_image(launch *l, made *m, virStoragePoolPtr pool, kiln_error **err)
+{
+        uefi_read u = {l->img.image_id, NULL, 0};
+        kiln_autofree char *dir = NULL, *file = NULL, *path = NULL;
+        int rc = -1;
+
+        if (registry_read(l->ctx->reg, read_uefi, &u, err) < 0)
+                goto out;
+        dir = ctx_workdir(l->ctx, err);
+        if (!dir)
+                goto out;
+        file = kiln_xasprintf("%s/nvram.fd", dir);
+        if (kiln_file_write_private_data(file, u.data, u.len, err) == 0 &&
+            virt_volume_upload_raw(pool, m->inst.nvram_volume, file, false, &path, err) == 0) {
+                m->nvram_file = true;
+                rc = 0;
+        }
+        ctx_workdir_remove(dir);
+out:
+        free(u.data);
+        return rc;
+}
+
 static int launch_one(launch *l, int index, made *m, kiln_error **err)
 {
         virStoragePoolPtr pool = ctx_pool(l->ctx, l->ctx->region->name, err);
@@ -436,7 +478,14 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         m->inst.platform = kiln_xstrdup(l->img.platform);
         m->inst.default_user = kiln_xstrdup(windows ? "Administrator" : l->img.default_user);
         m->inst.architecture = kiln_xstrdup(l->img.architecture);
-        m->inst.boot_mode = kiln_xstrdup(l->img.boot_mode);
+        /* uefi-preferred: every kiln instance type can boot UEFI. */
+        m->inst.boot_mode = kiln_xstrdup(
+                !l->img.boot_mode || strcmp(l->img.boot_mode, "legacy-bios") == 0 ? "legacy-bios"
+                                                                                  : "uefi");
+        m->inst.tpm_support = kiln_xstrdup(l->img.tpm_support);
+        m->inst.secure_boot = l->img.secure_boot;
+        if (strcmp(m->inst.boot_mode, "uefi") == 0)
+                m->inst.nvram_volume = kiln_xasprintf("%s-nvram.fd", m->inst.instance_id);
         m->inst.root_device_name = kiln_xstrdup(l->img.root_device_name);
         m->inst.network = kiln_xstrdup(l->spec->network);
         /* On a libvirt network the address comes from a DHCP lease, once the guest has one. */
@@ -510,6 +559,8 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         if (volumes_join(m, jobs, rc < 0 ? NULL : err) < 0 || rc < 0)
                 return -1;
         explicit_bzero(m->host_private, strlen(m->host_private));
+        if (l->img.has_uefi_data && nvram_from_image(l, m, pool, err) < 0)
+                return -1;
         if (instance_firewall_apply(l->ctx, &m->inst, false, err) < 0)
                 return -1;
         if (instance_define(l->ctx, &m->inst, m->domain, m->seed_volume, err) < 0)

@@ -29,7 +29,8 @@ void kiln_image_clear(kiln_image *img)
                            &img->root_device_name,  &img->creation_date,
                            &img->owner_alias,       &img->source_image_id,
                            &img->source_region,     &img->source_instance_id,
-                           &img->state_reason_code, &img->state_reason_message};
+                           &img->state_reason_code, &img->state_reason_message,
+                           &img->tpm_support};
 
         if (!img)
                 return;
@@ -89,6 +90,7 @@ void kiln_image_attribute_clear(kiln_image_attribute *a)
                 return;
         free(a->image_id);
         free(a->description);
+        free(a->value);
         kiln_permissions_free(a->perms, a->n_perms);
         memset(a, 0, sizeof(*a));
 }
@@ -119,7 +121,9 @@ void kiln_instance_clear(kiln_instance *inst)
                       &inst->client_token,
                       &inst->vpc_id,
                       &inst->subnet_id,
-                      &inst->status};
+                      &inst->status,
+                      &inst->tpm_support,
+                      &inst->nvram_volume};
 
         if (!inst)
                 return;

@@ -85,11 +85,14 @@ void kiln_shape_image(kiln_sink *s, const kiln_image *img)
         kiln_shape_tags(s, img->tags, img->n_tags);
         STR(s, "VirtualizationType", "virtualizationType", "hvm");
         STR(s, "BootMode", "bootMode", img->boot_mode);
+        STR(s, "TpmSupport", "tpmSupport", img->tpm_support);
         STR(s, "SourceInstanceId", "sourceInstanceId", img->source_instance_id);
         STR(s, "SourceImageId", "sourceImageId", img->source_image_id);
         STR(s, "SourceImageRegion", "sourceImageRegion", img->source_region);
         if (img->default_user && *img->default_user)
                 STR(s, "DefaultUser", "defaultUser", img->default_user);
+        if (img->secure_boot)
+                BOOL(s, "SecureBoot", "secureBoot", true);
         s->end_object(s);
 }
 
@@ -215,6 +218,20 @@ void kiln_shape_image_attribute(kiln_sink *s, const kiln_image_attribute *a, con
         STR(s, "ImageId", "imageId", a->image_id);
         if (strcmp(attribute, "launchPermission") == 0) {
                 permissions(s, "LaunchPermissions", "launchPermission", a->perms, a->n_perms);
+        } else if (strcmp(attribute, "bootMode") == 0 || strcmp(attribute, "tpmSupport") == 0 ||
+                   strcmp(attribute, "uefiData") == 0) {
+                static const struct {
+                        const char *attr, *json;
+                } names[] = {{"bootMode", "BootMode"},
+                             {"tpmSupport", "TpmSupport"},
+                             {"uefiData", "UefiData"}};
+
+                for (size_t i = 0; i < KILN_ARRAY_SIZE(names); i++)
+                        if (strcmp(attribute, names[i].attr) == 0 && a->value) {
+                                s->object(s, names[i].json, names[i].attr);
+                                STR(s, "Value", "value", a->value);
+                                s->end_object(s);
+                        }
         } else {
                 s->object(s, "Description", "description");
                 STR(s, "Value", "value", a->description);
@@ -370,6 +387,7 @@ void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst, const kiln_con
         STR(s, "BootMode", "bootMode", inst->boot_mode);
         STR(s, "PlatformDetails", "platformDetails", windows ? "Windows" : "Linux/UNIX");
         STR(s, "UsageOperation", "usageOperation", windows ? "RunInstances:0002" : "RunInstances");
+        STR(s, "TpmSupport", "tpmSupport", inst->tpm_support);
         if (inst->network)
                 STR(s, "NetworkName", "networkName", inst->network);
         if (c && c->protocol)

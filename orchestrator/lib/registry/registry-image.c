@@ -8,7 +8,9 @@
         "id, region, owner, name, description, state, architecture, platform, default_user, "      \
         "boot_mode, root_device_name, creation_date, owner_alias, source_image_id, "               \
         "source_region, source_instance_id, state_reason_code, state_reason_message, "             \
-        "hourly_price, ungeneralized"
+        "hourly_price, ungeneralized, tpm_support, secure_boot"
+/* What a read gets besides: whether the image carries UEFI variables (not the bytes). */
+#define IMAGE_SELECT IMAGE_COLUMNS ", uefi_data IS NOT NULL"
 
 /* A mapping's snapshot column: "" (an empty volume) is NULL. */
 static char *mapping_snapshot(char *id)
@@ -25,7 +27,7 @@ int registry_image_insert(registry *r, const kiln_image *img, kiln_error **err)
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
                 r,
                 "INSERT INTO images (" IMAGE_COLUMNS ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+                "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
                 err);
         const char *texts[] = {img->image_id,
                                img->region,
@@ -53,7 +55,10 @@ int registry_image_insert(registry *r, const kiln_image *img, kiln_error **err)
                         return -1;
         sqlite3_bind_double(st, 19, img->hourly_price);
         sqlite3_bind_int(st, 20, img->ungeneralized);
-        sqlite3_bind_int64(st, 21, registry_next_seq(r, "images"));
+        if (registry_bind_text(r, st, 21, img->tpm_support, err) < 0)
+                return -1;
+        sqlite3_bind_int(st, 22, img->secure_boot);
+        sqlite3_bind_int64(st, 23, registry_next_seq(r, "images"));
         if (sqlite3_step(st) != SQLITE_DONE)
                 return registry_fail(r, err, "insert image");
         for (size_t i = 0; i < img->n_mappings; i++) {
@@ -97,6 +102,9 @@ static void image_from_row(sqlite3_stmt *st, kiln_image *img)
                 *fields[i] = registry_col_text(st, i);
         img->hourly_price = sqlite3_column_double(st, 18);
         img->ungeneralized = sqlite3_column_int(st, 19) != 0;
+        img->tpm_support = registry_col_text(st, 20);
+        img->secure_boot = sqlite3_column_int(st, 21) != 0;
+        img->has_uefi_data = sqlite3_column_int(st, 22) != 0;
 }
 
 static int image_load_mappings(registry *r, kiln_image *img, kiln_error **err)
@@ -148,7 +156,7 @@ static int image_complete(registry *r, kiln_image *img, kiln_error **err)
 int registry_image_get(registry *r, const char *id, kiln_image *ret, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st =
-                registry_prepare(r, "SELECT " IMAGE_COLUMNS " FROM images WHERE id = ?1", err);
+                registry_prepare(r, "SELECT " IMAGE_SELECT " FROM images WHERE id = ?1", err);
         kiln_image img = {0};
         int rc;
 
@@ -289,7 +297,7 @@ int registry_image_list(registry *r, const char *region, const char *owner, kiln
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
                 r,
-                "SELECT " IMAGE_COLUMNS " FROM images WHERE region = ?1 AND state != "
+                "SELECT " IMAGE_SELECT " FROM images WHERE region = ?1 AND state != "
                 "'deregistered' AND (?2 IS NULL OR owner = ?2) ORDER BY seq",
                 err);
         kiln_image *imgs = NULL;
@@ -511,4 +519,45 @@ int registry_perms_clear(registry *r, registry_perm_table t, const char *id, kil
         const char *args[] = {id, NULL};
 
         return registry_exec(r, sql, args, err);
+}
+
+int registry_image_set_uefi_data(registry *r, const char *id, const void *data, size_t len,
+                                 kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st =
+                registry_prepare(r, "UPDATE images SET uefi_data = ?2 WHERE id = ?1", err);
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        if (data)
+                sqlite3_bind_blob64(st, 2, data, len, SQLITE_TRANSIENT);
+        else
+                sqlite3_bind_null(st, 2);
+        if (sqlite3_step(st) != SQLITE_DONE)
+                return registry_fail(r, err, "store UEFI variables");
+        return 0;
+}
+
+int registry_image_uefi_data(registry *r, const char *id, void **ret, size_t *ret_len,
+                             kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st =
+                registry_prepare(r, "SELECT uefi_data FROM images WHERE id = ?1", err);
+        const void *blob;
+        size_t n;
+
+        *ret = NULL;
+        *ret_len = 0;
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+                return -1;
+        if (sqlite3_step(st) != SQLITE_ROW)
+                return registry_fail(r, err, "read UEFI variables");
+        blob = sqlite3_column_blob(st, 0);
+        n = (size_t) sqlite3_column_bytes(st, 0);
+        if (blob && n) {
+                *ret = kiln_xmalloc(n);
+                memcpy(*ret, blob, n);
+                *ret_len = n;
+        }
+        return 0;
 }

@@ -41,8 +41,9 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
                 r,
                 "INSERT INTO instances (" INSTANCE_COLUMNS ", domain, seed_volume, worker_pid, "
-                "seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
-                "?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)",
+                "seq, tpm_support, secure_boot, nvram_volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+                "?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)",
                 err);
         const char *texts[] = {inst->instance_id,
                                inst->reservation_id,
@@ -85,6 +86,10 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
                 return -1;
         sqlite3_bind_int64(st, 29, worker_pid);
         sqlite3_bind_int64(st, 30, registry_next_seq(r, "instances"));
+        if (registry_bind_text(r, st, 31, inst->tpm_support, err) < 0 ||
+            registry_bind_text(r, st, 33, inst->nvram_volume, err) < 0)
+                return -1;
+        sqlite3_bind_int(st, 32, inst->secure_boot);
         if (sqlite3_step(st) != SQLITE_DONE)
                 return constraint_or_fail(r, err, "insert instance");
         return 0;
@@ -239,6 +244,9 @@ static void instance_from_row(sqlite3_stmt *st, kiln_instance *inst)
         inst->disable_api_termination = sqlite3_column_int(st, 24) != 0;
         inst->disable_api_stop = sqlite3_column_int(st, 25) != 0;
         inst->status = registry_col_text(st, 26);
+        inst->tpm_support = registry_col_text(st, 27);
+        inst->secure_boot = sqlite3_column_int(st, 28) != 0;
+        inst->nvram_volume = registry_col_text(st, 29);
         inst->state_code = registry_instance_state_code(inst->state);
 }
 
@@ -274,7 +282,10 @@ static int instance_complete(registry *r, kiln_instance *inst, kiln_error **err)
 int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_error **err)
 {
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r, "SELECT " INSTANCE_COLUMNS ", status FROM instances WHERE id = ?1", err);
+                r,
+                "SELECT " INSTANCE_COLUMNS
+                ", status, tpm_support, secure_boot, nvram_volume FROM instances WHERE id = ?1",
+                err);
         kiln_instance inst = {0};
         int rc;
 

@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  10
+#define REGISTRY_SCHEMA_VERSION  11
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -23,7 +23,8 @@ static const char registry_schema[] =
         " owner_alias TEXT, source_image_id TEXT, source_region TEXT, source_instance_id TEXT,"
         " state_reason_code TEXT, state_reason_message TEXT,"
         " hourly_price REAL NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
-        " ungeneralized INTEGER NOT NULL DEFAULT 0);"
+        " ungeneralized INTEGER NOT NULL DEFAULT 0, tpm_support TEXT,"
+        " secure_boot INTEGER NOT NULL DEFAULT 0, uefi_data BLOB);"
         "CREATE UNIQUE INDEX IF NOT EXISTS images_live_name ON images(region, owner, name)"
         " WHERE state NOT IN ('deregistered', 'failed');"
         "CREATE INDEX IF NOT EXISTS images_region ON images(region, state, seq);"
@@ -77,7 +78,8 @@ static const char registry_schema[] =
         " worker_pid INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
         " user_data BLOB, seed_keys INTEGER NOT NULL DEFAULT 0, seed_sha256 TEXT,"
         " client_token TEXT, disable_api_termination INTEGER NOT NULL DEFAULT 0,"
-        " disable_api_stop INTEGER NOT NULL DEFAULT 0, status TEXT, status_time TEXT);"
+        " disable_api_stop INTEGER NOT NULL DEFAULT 0, status TEXT, status_time TEXT,"
+        " tpm_support TEXT, secure_boot INTEGER NOT NULL DEFAULT 0, nvram_volume TEXT);"
         "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
         " WHERE state != 'terminated' AND port IS NOT NULL;"
         "CREATE TABLE IF NOT EXISTS volumes ("
@@ -381,6 +383,32 @@ static int migrate_v8(registry *r, kiln_error **err)
         return 0;
 }
 
+/* Version 11: UEFI and TPM: an image's TPM support, Secure Boot and UEFI variable store; an
+ * instance's TPM, Secure Boot and NVRAM volume. */
+static int migrate_v11(registry *r, kiln_error **err)
+{
+        static const struct {
+                const char *table, *column, *decl;
+        } added[] = {{"images", "tpm_support", "TEXT"},
+                     {"images", "secure_boot", "INTEGER NOT NULL DEFAULT 0"},
+                     {"images", "uefi_data", "BLOB"},
+                     {"instances", "tpm_support", "TEXT"},
+                     {"instances", "secure_boot", "INTEGER NOT NULL DEFAULT 0"},
+                     {"instances", "nvram_volume", "TEXT"}};
+
+        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
+                kiln_autofree char *sql = NULL;
+
+                if (column_exists(r, added[i].table, added[i].column))
+                        continue;
+                sql = kiln_xasprintf("ALTER TABLE %s ADD COLUMN %s %s", added[i].table,
+                                     added[i].column, added[i].decl);
+                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                        return registry_fail(r, err, "add a column");
+        }
+        return 0;
+}
+
 /* Version 10: an instance's status since its last start (EC2's instance status checks). */
 static int migrate_v10(registry *r, kiln_error **err)
 {
@@ -462,6 +490,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
         if (version >= 1 && version < 8 && migrate_v8(r, err) < 0)
                 return -1;
         if (version >= 1 && version < 10 && migrate_v10(r, err) < 0)
+                return -1;
+        if (version >= 1 && version < 11 && migrate_v11(r, err) < 0)
                 return -1;
         if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
                          NULL, NULL, NULL) != SQLITE_OK)

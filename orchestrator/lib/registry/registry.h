@@ -50,6 +50,11 @@ int registry_image_set_state(registry *r, const char *id, const char *state,
 int registry_image_set_description(registry *r, const char *id, const char *description,
                                    kiln_error **err);
 int registry_image_delete(registry *r, const char *id, kiln_error **err);
+/* The image's UEFI variable store (OVMF's, as the instance's NVRAM file held it); NULL for none. */
+int registry_image_set_uefi_data(registry *r, const char *id, const void *data, size_t len,
+                                 kiln_error **err);
+int registry_image_uefi_data(registry *r, const char *id, void **ret, size_t *ret_len,
+                             kiln_error **err);
 /* Deregistered images of a region: how many, and dropping their records. */
 int registry_image_count_deregistered(registry *r, const char *region, size_t *ret,
                                       kiln_error **err);

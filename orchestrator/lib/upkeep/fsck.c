@@ -141,9 +141,15 @@ static bool volume_recorded(fsck_state *st, const char *volume)
         for (size_t i = 0; i < st->n_ivols; i++)
                 if (strcmp(st->ivols[i].volume, volume) == 0)
                         return true;
-        for (size_t i = 0; i < st->n_seeds; i++)
-                if (strcmp(st->seeds[i], volume) == 0)
+        for (size_t i = 0; i < st->n_seeds; i++) {
+                size_t n = strlen(st->seed_ids[i]);
+
+                /* The seed, and a UEFI instance's NVRAM volume. */
+                if (strcmp(st->seeds[i], volume) == 0 ||
+                    (strncmp(volume, st->seed_ids[i], n) == 0 &&
+                     strcmp(volume + n, "-nvram.fd") == 0))
                         return true;
+        }
         return false;
 }
 

@@ -79,7 +79,13 @@ int kiln_file_read(const char *path, size_t max, char **ret, size_t *ret_len, ki
 
 int kiln_file_write_private(const char *path, const char *text, kiln_error **err)
 {
-        size_t len = strlen(text), done = 0;
+        return kiln_file_write_private_data(path, text, strlen(text), err);
+}
+
+int kiln_file_write_private_data(const char *path, const void *data, size_t len, kiln_error **err)
+{
+        const char *text = data;
+        size_t done = 0;
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), e = 0;
 
         if (fd < 0)

@@ -56,6 +56,8 @@ int kiln_file_wipe(const char *path);
 /* Writes text to path, created or truncated, mode 0600 (never through a symbolic link). On
  * failure the file is wiped. */
 int kiln_file_write_private(const char *path, const char *text, kiln_error **err);
+/* The same for len bytes of any content. */
+int kiln_file_write_private_data(const char *path, const void *data, size_t len, kiln_error **err);
 /* Finds an executable on PATH; returns a new string or NULL. */
 char *kiln_find_program(const char *name);
 
@@ -106,6 +108,11 @@ char *kiln_ssh_config_value(const char *s);
 /* If KILN_CRASH_AT names this point, the process kills itself with SIGKILL here: crash tests
  * stop kiln at chosen points of an operation and check what fsck finds afterwards. */
 void kiln_crash_point(const char *name);
+/* compress.c: data deflated with zlib, then base64 (NULL if zlib fails); and back, at most max
+ * bytes (InvalidParameterValue naming field otherwise). */
+char *kiln_deflate_base64(const void *data, size_t len);
+int kiln_inflate_base64(const char *field, const char *text, size_t max, void **ret,
+                        size_t *ret_len, kiln_error **err);
 
 /* ---- external commands ---- */
 typedef struct kiln_cmd kiln_cmd;

@@ -9,6 +9,12 @@
 
 #define VIRT_USER_NETDEV "kilnnet0"
 
+/* Secure Boot needs SMM, which QEMU has on q35 only; else i440fx, as every image so far. */
+static bool q35(const virt_domain_spec *spec)
+{
+        return spec->secure_boot;
+}
+
 static char *render_disks(const virt_domain_spec *spec)
 {
         kiln_buf b = {0};
@@ -59,9 +65,52 @@ static char *render_qemu_commandline(const virt_domain_spec *spec)
                               "    <qemu:arg value='%s'/>\n"
                               "    <qemu:arg value='-device'/>\n"
                               "    <qemu:arg value='virtio-net-pci,netdev=" VIRT_USER_NETDEV
-                              ",bus=pci.0,addr=0x10'/>\n"
+                              ",bus=%s,addr=0x10'/>\n"
                               "  </qemu:commandline>",
-                              value);
+                              value, q35(spec) ? "pcie.0" : "pci.0");
+}
+
+static char *render_os(const virt_domain_spec *spec)
+{
+        const char *machine = q35(spec) ? "q35" : "pc";
+        kiln_autofree char *nvram = NULL;
+
+        if (!spec->uefi)
+                return kiln_xasprintf("  <os>\n"
+                                      "    <type arch='x86_64' machine='%s'>hvm</type>\n"
+                                      "    <boot dev='hd'/>\n"
+                                      "  </os>",
+                                      machine);
+        nvram = kiln_xml_escape(spec->nvram_path ? spec->nvram_path : "");
+        return kiln_xasprintf("  <os firmware='efi'>\n"
+                              "    <type arch='x86_64' machine='%s'>hvm</type>\n"
+                              "    <firmware>\n"
+                              "      <feature enabled='%s' name='secure-boot'/>\n"
+                              "      <feature enabled='%s' name='enrolled-keys'/>\n"
+                              "    </firmware>\n"
+                              "%s"
+                              "    <nvram>%s</nvram>\n"
+                              "    <boot dev='hd'/>\n"
+                              "  </os>",
+                              machine, spec->secure_boot ? "yes" : "no",
+                              spec->secure_boot ? "yes" : "no",
+                              spec->secure_boot ? "    <loader secure='yes'/>\n" : "", nvram);
+}
+
+static char *render_firmware_features(const virt_domain_spec *spec)
+{
+        /* Secure Boot keeps its variables where the guest's kernel cannot write them. */
+        return kiln_xstrdup(spec->secure_boot ? "\n    <smm state='on'/>" : "");
+}
+
+static char *render_tpm(const virt_domain_spec *spec)
+{
+        if (!spec->tpm)
+                return kiln_xstrdup("");
+        return kiln_xasprintf("\n    <tpm model='%s'>\n"
+                              "      <backend type='emulator' version='2.0'/>\n"
+                              "    </tpm>",
+                              q35(spec) ? "tpm-crb" : "tpm-tis");
 }
 
 static char *render_interface(const virt_domain_spec *spec)
@@ -109,6 +158,9 @@ char *virt_domain_render(const virt_domain_spec *spec, kiln_error **err)
                 {"console_log", kiln_xml_escape(spec->console_log)},
                 {"interface", render_interface(spec)},
                 {"qemu_commandline", render_qemu_commandline(spec)},
+                {"os", render_os(spec)},
+                {"firmware_features", render_firmware_features(spec)},
+                {"tpm", render_tpm(spec)},
         };
         const char *p;
         int rc = 0;
@@ -310,7 +362,7 @@ int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err)
         }
         if (virt_domain_destroy(dom, err) < 0)
                 return -1;
-        if (virDomainUndefine(dom) < 0)
+        if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_TPM) < 0)
                 return virt_error(err, "cannot undefine domain '%s'", name);
         return 0;
 }

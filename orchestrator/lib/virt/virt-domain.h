@@ -40,6 +40,13 @@ typedef struct virt_domain_spec {
         const virt_forward *forwards;
         size_t n_forwards;
         const char *uuid; /* keep this UUID (redefining an existing domain), or NULL */
+        /* Firmware: BIOS, or UEFI (the firmware libvirt picks from QEMU's descriptors) with
+         * its variable store in nvram_path (made from the firmware's template if missing),
+         * with Secure Boot (then a q35 machine with SMM). */
+        bool uefi;
+        bool secure_boot;
+        const char *nvram_path;
+        bool tpm; /* an emulated TPM 2.0 (swtpm), its state kept by libvirt per domain */
 } virt_domain_spec;
 
 /* The domain XML: the skeleton with every {{field}} filled; every value is XML-escaped. */
@@ -59,7 +66,8 @@ int virt_domain_shutdown(virDomainPtr dom, kiln_error **err);
 int virt_domain_reboot(virDomainPtr dom, kiln_error **err);
 /* Pulls the plug; a domain that is not running is not an error. */
 int virt_domain_destroy(virDomainPtr dom, kiln_error **err);
-/* Destroys (if running) and undefines; a missing domain is not an error. */
+/* Destroys (if running) and undefines, with its NVRAM and TPM state; a missing domain is not
+ * an error. */
 int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err);
 /* Adds or removes a forward of a running domain's user networking (QEMU's hostfwd_add and
  * hostfwd_remove through its monitor). KILN_R_PORT_IN_USE when the host port is taken. */
