@@ -131,7 +131,7 @@ tier_e2e() {
                 return
         fi
         cat "$log"; rm -f "$log"
-        export KILN_TEST_IMAGE KILN_ACCEL
+        export KILN_TEST_IMAGE KILN_TEST_IMAGE_UEFI KILN_ACCEL
         local inventory
         inventory=$(libvirt_inventory)
         for t in "$top"/tests/e2e/test-*.sh; do

@@ -8,18 +8,20 @@ packages=(
         # build
         make gcc clang pkg-config
         libvirt-dev libcurl4-openssl-dev libjansson-dev libssh2-1-dev libsqlite3-dev libyaml-dev
-        libssl-dev libxml2-dev libnbd-dev libext2fs-dev comerr-dev libmicrohttpd-dev
+        libssl-dev libxml2-dev libnbd-dev libext2fs-dev comerr-dev libmicrohttpd-dev zlib1g-dev
         # lint and sanitizers
         clang-format clang-tidy cppcheck valgrind libclang-rt-14-dev
-        # hypervisor: libvirtd, virtlogd, the QEMU driver, TCG/KVM guests, disk tools
+        # hypervisor: libvirtd, virtlogd, the QEMU driver, TCG/KVM guests, UEFI firmware, an
+        # emulated TPM (swtpm), disk tools
         libvirt-daemon libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
-        qemu-system-x86 qemu-utils
+        qemu-system-x86 ovmf swtpm swtpm-tools qemu-utils
         # libvirt networks (--network NAME): dnsmasq for DHCP, iptables for its rules, unshare
         dnsmasq-base iptables util-linux
         # NoCloud seeds, keys, SSH clients in tests
         xorriso openssh-client openssh-server openssl
-        # guest image recipe (tests/images): no mounts, no loop devices
-        mmdebstrap e2fsprogs fdisk grub-pc-bin grub-common debian-archive-keyring
+        # guest image recipe (tests/images): no mounts, no loop devices; BIOS and UEFI disks
+        mmdebstrap e2fsprogs fdisk grub-pc-bin grub-efi-amd64-bin grub-common dosfstools mtools
+        debian-archive-keyring
         # test harness and benchmark helpers
         python3 libxml2-utils procps iproute2 ca-certificates sqlite3 time bc packer curl
         apache2-utils # ab: bench/endpoint's load

@@ -96,4 +96,10 @@ harness_e2e_prepare() {
         fi
         [ -r "$KILN_TEST_IMAGE" ] || { echo "harness: cannot read image $KILN_TEST_IMAGE"; return 1; }
         echo "harness: image $KILN_TEST_IMAGE"
+        # The same image's UEFI disk (GPT, an EFI system partition, GRUB for EFI): made by the
+        # same build, so this costs one cache lookup.
+        if [ -z "${KILN_TEST_IMAGE_UEFI:-}" ]; then
+                KILN_TEST_IMAGE_UEFI=$("$KILN_TOP/tests/images/build.sh" debian12 --uefi) || return 1
+        fi
+        echo "harness: UEFI image $KILN_TEST_IMAGE_UEFI"
 }

@@ -87,4 +87,17 @@ KILN_PUBLIC int kiln_keypairs_describe(kiln_ctx *ctx, const kiln_keypair_query *
 KILN_PUBLIC int kiln_keypair_delete(kiln_ctx *ctx, const char *name, const char *key_pair_id,
                                     kiln_error **err);
 
+/* A Windows instance's password from GetPasswordData's PasswordData, as `aws ec2
+ * get-password-data --priv-launch-key FILE` decrypts it: private_key_pem is the text of the
+ * launch key pair's private key file, RSA in PEM, PKCS#1 ("BEGIN RSA PRIVATE KEY", as
+ * kiln_keypair_create writes it) or PKCS#8 ("BEGIN PRIVATE KEY"), without a passphrase;
+ * password_data is the base64 of the password encrypted with its public key (PKCS#1 v1.5).
+ * An empty password_data (no password yet) gives an empty password, as the aws CLI prints it.
+ * *ret_password is the password (UTF-8), to free with kiln_keypair_material_free. Refused,
+ * KILN_E_INVALID, with the aws CLI's "Unable to decrypt password data using provided private
+ * key file" and why: a file that is not such a key (an ED25519 key, a key in OpenSSH's format,
+ * one with a passphrase), data that is not base64, or a key that does not match. */
+KILN_PUBLIC int kiln_password_decrypt(const char *private_key_pem, const char *password_data,
+                                      char **ret_password, kiln_error **err);
+
 #endif

@@ -4,7 +4,8 @@
  *   keypair-format.c       public key material: OpenSSH lines, the aws CLI's blob, RFC 4716,
  *                          PEM and DER, and the SSH wire format;
  *   keypair-keygen.c       new key pairs and their private key files;
- *   keypair-fingerprint.c  EC2's fingerprints.
+ *   keypair-fingerprint.c  EC2's fingerprints;
+ *   keypair-password.c     Windows passwords and their encryption for GetPasswordData.
  * All of it runs in this process on libcrypto: no tool is run, and a private key goes to no
  * file but the one the caller names. */
 #ifndef KILN_KEYPAIR_PRIVATE_H
@@ -89,6 +90,27 @@ int keypair_line_split(const char *line, char **ret_type, char **ret_b64, unsign
 int keypair_line_key(const char *line, keypair_pkey **ret, kiln_error **err);
 /* The OpenSSH public key line of an RSA or ED25519 key: "TYPE BASE64". */
 char *keypair_key_line(const keypair_pkey *pkey, kiln_error **err);
+
+/* ==== keypair-password.c ==== */
+
+/* The Windows passwords kiln makes: their length and the symbols they may hold. */
+#define KEYPAIR_PASSWORD_LEN     32
+#define KEYPAIR_PASSWORD_SYMBOLS "-_.:+@"
+
+/* A new random password for a Windows instance's Administrator, which Windows' complexity rule
+ * accepts: KEYPAIR_PASSWORD_LEN characters, a letter first, with at least one upper case
+ * letter, one lower case letter, one digit and one of KEYPAIR_PASSWORD_SYMBOLS, and never
+ * "admin" in any case (keypair-password.c says why these). Free it with
+ * kiln_keypair_material_free, which wipes it. */
+char *keypair_password_new(void);
+
+/* GetPasswordData's PasswordData: len bytes of data encrypted with the RSA public key of an
+ * OpenSSH line ("ssh-rsa BASE64 [COMMENT]"), PKCS#1 v1.5 padding, in base64 (*ret_base64, a
+ * new string). Refused: a line that is no key (InvalidKeyPair.Format); an ED25519 key
+ * ("Unsupported", EC2's refusal of a Windows launch with one); more than the key's size less
+ * 11 bytes (InvalidParameterValue); all KILN_E_INVALID. libcrypto failing is KILN_E_IO. */
+int keypair_encrypt_for(const char *public_key_line, const void *data, size_t len,
+                        char **ret_base64, kiln_error **err);
 
 /* The SSH wire format (RFC 4251 §5) written into one buffer that is never moved, since blobs
  * can hold private keys. A writer without a buffer (p NULL) only counts: run the same steps

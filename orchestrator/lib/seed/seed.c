@@ -56,6 +56,7 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "seed/seed-private.h"
 #include "seed/seed.h"
 #include "util/util.h"
 
@@ -903,13 +904,14 @@ int seed_render(const seed_spec *spec, char **ret_meta_data, char **ret_user_dat
 
 /* ---- the ISO ---- */
 
-/* Writes all of text to fd; 0 or -errno. */
-static int write_all(int fd, const char *text, size_t len)
+/* Writes all of data to fd; 0 or -errno. */
+static int write_all(int fd, const void *data, size_t len)
 {
+        const char *p = data;
         size_t done = 0;
 
         while (done < len) {
-                ssize_t n = write(fd, text + done, len - done);
+                ssize_t n = write(fd, p + done, len - done);
 
                 if (n < 0 && errno == EINTR)
                         continue;
@@ -920,14 +922,31 @@ static int write_all(int fd, const char *text, size_t len)
         return 0;
 }
 
-static int stage_file(const char *dir, const char *name, const char *text, kiln_error **err)
+char *seed_staging_new(const char *iso_path, char **ret_iso, kiln_error **err)
+{
+        /* "./" keeps a relative path that starts with '-' from reading as an option */
+        kiln_autofree char *iso = kiln_xasprintf("%s%s", iso_path[0] == '-' ? "./" : "", iso_path);
+        char *dir = kiln_xasprintf("%s.staging-XXXXXX", iso);
+
+        if (!mkdtemp(dir)) {
+                kiln_error_set_errno(err, errno, KILN_E_IO,
+                                     "cannot create a staging directory for '%s'", iso_path);
+                free(dir);
+                return NULL;
+        }
+        *ret_iso = kiln_steal(&iso);
+        return dir;
+}
+
+int seed_stage_file(const char *dir, const char *name, const void *data, size_t len,
+                    kiln_error **err)
 {
         kiln_autofree char *path = kiln_xasprintf("%s/%s", dir, name);
         int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), r;
 
         if (fd < 0)
                 return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot create '%s'", path);
-        r = write_all(fd, text, strlen(text));
+        r = write_all(fd, data, len);
         if (close(fd) < 0 && r == 0)
                 r = -errno;
         if (r < 0)
@@ -935,24 +954,53 @@ static int stage_file(const char *dir, const char *name, const char *text, kiln_
         return 0;
 }
 
-static int build_iso(const char *dir, const char *meta_data, const char *user_data,
-                     const char *network_config, const char *iso_path, kiln_error **err)
+int seed_staging_remove(const char *dir, const char *const *files, size_t n_files,
+                        const char *const *subdirs, size_t n_subdirs, kiln_error **err)
+{
+        int r = 0;
+
+        for (size_t i = 0; i < n_files; i++) {
+                kiln_autofree char *path = kiln_xasprintf("%s/%s", dir, files[i]);
+
+                if (kiln_file_wipe(path) < 0)
+                        r = kiln_error_set_errno(err, errno, KILN_E_IO, "cannot remove '%s'", path);
+        }
+        for (size_t i = 0; i < n_subdirs; i++) {
+                kiln_autofree char *path = kiln_xasprintf("%s/%s", dir, subdirs[i]);
+
+                if (rmdir(path) < 0 && errno != ENOENT)
+                        r = kiln_error_set_errno(err, errno, KILN_E_IO, "cannot remove '%s'", path);
+        }
+        if (rmdir(dir) < 0)
+                r = kiln_error_set_errno(err, errno, KILN_E_IO, "cannot remove '%s'", dir);
+        return r;
+}
+
+int seed_build_image(const char *dir, const char *volid, const char *iso, const char *what,
+                     kiln_error **err)
 {
         kiln_autoptr(kiln_cmd) cmd = NULL;
 
-        if (stage_file(dir, "meta-data", meta_data, err) < 0 ||
-            stage_file(dir, "user-data", user_data, err) < 0 ||
-            (network_config && stage_file(dir, "network-config", network_config, err) < 0))
-                return -1;
-        if (unlink(iso_path) < 0 && errno != ENOENT)
-                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot replace '%s'", iso_path);
-        cmd = kiln_cmd_new("xorriso", "-as", "mkisofs", "-output", iso_path, "-volid", "cidata",
-                           "-joliet", "-rock", dir, NULL);
+        if (unlink(iso) < 0 && errno != ENOENT)
+                return kiln_error_set_errno(err, errno, KILN_E_IO, "cannot replace '%s'", iso);
+        cmd = kiln_cmd_new("xorriso", "-as", "mkisofs", "-output", iso, "-volid", volid, "-joliet",
+                           "-rock", dir, NULL);
         if (kiln_cmd_run(cmd, NULL, err) < 0) {
-                kiln_error_prefix(err, "cannot write the seed image '%s'", iso_path);
+                kiln_error_prefix(err, "cannot write the %s '%s'", what, iso);
                 return -1;
         }
         return 0;
+}
+
+static int build_iso(const char *dir, const char *meta_data, const char *user_data,
+                     const char *network_config, const char *iso_path, kiln_error **err)
+{
+        if (seed_stage_file(dir, "meta-data", meta_data, strlen(meta_data), err) < 0 ||
+            seed_stage_file(dir, "user-data", user_data, strlen(user_data), err) < 0 ||
+            (network_config && seed_stage_file(dir, "network-config", network_config,
+                                               strlen(network_config), err) < 0))
+                return -1;
+        return seed_build_image(dir, "cidata", iso_path, "seed image", err);
 }
 
 int seed_write_iso(const char *meta_data, const char *user_data, const char *network_config,
@@ -963,21 +1011,12 @@ int seed_write_iso(const char *meta_data, const char *user_data, const char *net
         int r;
 
         assert(meta_data && user_data && iso_path);
-        /* "./" keeps a relative path that starts with '-' from reading as an option */
-        iso = kiln_xasprintf("%s%s", iso_path[0] == '-' ? "./" : "", iso_path);
-        dir = kiln_xasprintf("%s.staging-XXXXXX", iso);
-        if (!mkdtemp(dir))
-                return kiln_error_set_errno(err, errno, KILN_E_IO,
-                                            "cannot create a staging directory for '%s'", iso_path);
+        dir = seed_staging_new(iso_path, &iso, err);
+        if (!dir)
+                return -1;
         r = build_iso(dir, meta_data, user_data, network_config, iso, err);
         /* user-data may hold a private host key: overwritten before it goes. */
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(names); i++) {
-                kiln_autofree char *path = kiln_xasprintf("%s/%s", dir, names[i]);
-
-                if (kiln_file_wipe(path) < 0 && r == 0)
-                        r = kiln_error_set_errno(err, errno, KILN_E_IO, "cannot remove '%s'", path);
-        }
-        if (rmdir(dir) < 0 && r == 0)
-                r = kiln_error_set_errno(err, errno, KILN_E_IO, "cannot remove '%s'", dir);
+        if (seed_staging_remove(dir, names, KILN_ARRAY_SIZE(names), NULL, 0, err) < 0)
+                r = -1;
         return r;
 }

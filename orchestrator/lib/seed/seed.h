@@ -77,4 +77,57 @@ int seed_render(const seed_spec *spec, char **ret_meta_data, char **ret_user_dat
 int seed_write_iso(const char *meta_data, const char *user_data, const char *network_config,
                    const char *iso_path, kiln_error **err);
 
+/* ==== the OpenStack config drive (configdrive.c) ====
+ *
+ * Windows images run cloudbase-init, whose ConfigDriveService reads an ISO 9660 (or vfat)
+ * volume labelled "config-2" holding openstack/latest/meta_data.json and, if there is user
+ * data, openstack/latest/user_data, as OpenStack Nova writes them (nova/virt/configdrive.py,
+ * nova/api/metadata/base.py). Of meta_data.json cloudbase-init reads (baseopenstackservice.py)
+ * "uuid" (the instance ID), "hostname", "public_keys" (the values), "keys" (entries of type
+ * "ssh"), "admin_pass" (SetUserPasswordPlugin sets it as the user's password), and
+ * "meta"."admin_username" (the user CreateUserPlugin creates or updates and the password and
+ * keys go to; without it, its configuration's `username`). */
+
+/* A key pair on the drive. Both strings are borrowed. */
+typedef struct seed_configdrive_key {
+        const char *name; /* the key pair's name: the member of "public_keys" */
+        const char *line; /* its OpenSSH public key line */
+} seed_configdrive_key;
+
+/* What one instance's config drive says. Every string is borrowed, UTF-8 without control
+ * characters. */
+typedef struct seed_configdrive_spec {
+        const char *instance_id;          /* "uuid" (required) */
+        const char *hostname;             /* "hostname" (required) */
+        const char *name;                 /* "name" (the instance's Name); NULL: the instance ID */
+        const char *availability_zone;    /* "availability_zone" (required) */
+        long launch_index;                /* "launch_index": 0 for the first of a launch */
+        const char *admin_username;       /* "meta": {"admin_username": ...}; NULL: left out */
+        const char *admin_pass;           /* "admin_pass"; NULL: left out, for the drive an
+                                             instance keeps after its first boot */
+        const seed_configdrive_key *keys; /* "public_keys" {name: line} and "keys" */
+        size_t n_keys;
+} seed_configdrive_spec;
+
+/* Renders meta_data.json: the members, in this order, "uuid", "meta" (when admin_username is
+ * set), "admin_pass" (when set), "public_keys" (always, {} without keys), "keys" (a list of
+ * {"name", "type": "ssh", "data"}), "hostname", "name", "launch_index", "availability_zone".
+ * Refused (KILN_E_INVALID): a missing instance ID (InvalidInstanceID.Malformed), a missing
+ * hostname or zone, text with control characters or bad UTF-8, an empty or duplicate key
+ * name, an empty or multi-line key line, a negative launch index (InvalidParameterValue). On
+ * success *ret_meta_data is a new string for the caller, who wipes it when it holds the
+ * password (kiln_keypair_material_free's way); no other copy of the password is left behind.
+ * On failure it is untouched. */
+int seed_configdrive_render(const seed_configdrive_spec *spec, char **ret_meta_data,
+                            kiln_error **err);
+
+/* Writes the config drive as an ISO 9660 image with Joliet and Rock Ridge and the volume label
+ * "config-2" at iso_path (replacing any file there), holding openstack/latest/meta_data.json
+ * and, when user_data is not NULL and user_data_len not 0, openstack/latest/user_data (the
+ * raw bytes, as EC2 takes them: at most SEED_USER_DATA_MAX, else InvalidUserData.Malformed,
+ * KILN_E_LIMIT). Staged and built as seed_write_iso does; the staged files are overwritten
+ * before they are removed. Errors: KILN_E_IO. */
+int seed_configdrive_write_iso(const char *meta_data, const void *user_data, size_t user_data_len,
+                               const char *iso_path, kiln_error **err);
+
 #endif

@@ -8,9 +8,14 @@ files=$(dirname "$0")/files
 
 install -m 0644 "$files/90-kiln.cfg" "$root/etc/cloud/cloud.cfg.d/90-kiln.cfg"
 install -m 0644 "$files/interfaces" "$root/etc/network/interfaces"
-mkdir -p "$root/etc/network/interfaces.d" "$root/boot/grub/i386-pc"
+mkdir -p "$root/etc/network/interfaces.d"
+# One grub.cfg for both disks (BIOS and UEFI), and the host's GRUB modules for each platform,
+# the same build as the core.img and BOOTX64.EFI that build.sh makes, for GRUB to load on demand.
+for platform in i386-pc x86_64-efi; do
+        mkdir -p "$root/boot/grub/$platform"
+        cp /usr/lib/grub/$platform/*.mod /usr/lib/grub/$platform/*.lst "$root/boot/grub/$platform/"
+done
 install -m 0644 "$files/grub.cfg" "$root/boot/grub/grub.cfg"
-cp /usr/lib/grub/i386-pc/*.mod /usr/lib/grub/i386-pc/*.lst "$root/boot/grub/i386-pc/"
 
 printf 'LABEL=kiln-root / ext4 defaults,errors=remount-ro 0 1\n' >"$root/etc/fstab"
 printf 'localhost\n' >"$root/etc/hostname"
