@@ -24,6 +24,8 @@ CC        ?= cc
 PKGS      := libvirt libvirt-qemu zlib libcurl jansson libssh2 sqlite3 yaml-0.1 libcrypto libxml-2.0 libnbd ext2fs com_err \
              libmicrohttpd
 CONFIG    ?= release
+# The builds that the test command and the demo make run on every core.
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 IS_CLANG  := $(shell $(CC) --version 2>/dev/null | grep -q clang && echo 1)
 BUILD     := build/$(CONFIG)$(if $(IS_CLANG),-clang)
 
@@ -129,7 +131,7 @@ deps:
 # The README's first command: kiln's main job end to end on a real guest.
 demo:
 	@tests/harness/deps.sh
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(JOBS) all
 	@examples/demo.sh
 
 unit: unit-bins
@@ -139,7 +141,7 @@ unit: unit-bins
 # The README's test command: installs what is missing, builds, and runs both tiers.
 test:
 	@tests/harness/deps.sh
-	@$(MAKE) --no-print-directory all unit-bins
+	@$(MAKE) --no-print-directory -j$(JOBS) all unit-bins
 	@KILN_BIN=$(CURDIR)/$(BUILD)/kiln KILN_TEST_BIN=$(CURDIR)/$(BUILD)/tests \
 	  KILN_E2E_REQUIRED=1 exec tests/run.sh unit lint asan fuzz e2e
 
@@ -149,10 +151,10 @@ check-e2e: all unit-bins
 check-asan:
 	@ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(MAKE) --no-print-directory CONFIG=asan unit
+	  $(MAKE) --no-print-directory -j$(JOBS) CONFIG=asan unit
 
 check-valgrind:
-	@$(MAKE) --no-print-directory CONFIG=debug unit-bins
+	@$(MAKE) --no-print-directory -j$(JOBS) CONFIG=debug unit-bins
 	@KILN_BIN=$(CURDIR)/build/debug/kiln KILN_TEST_BIN=$(CURDIR)/build/debug/tests \
 	  KILN_TEST_WRAPPER="valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
 	  tests/run.sh unit
@@ -162,11 +164,11 @@ check-valgrind:
 FUZZ_SECONDS ?= 60
 
 fuzz:
-	@$(MAKE) --no-print-directory CONFIG=fuzz CC=clang fuzz-bins
+	@$(MAKE) --no-print-directory -j$(JOBS) CONFIG=fuzz CC=clang fuzz-bins
 	@FUZZ_BIN_DIR=$(CURDIR)/build/fuzz-clang/fuzz tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 fuzz-smoke:
-	@$(MAKE) --no-print-directory CONFIG=fuzz CC=clang fuzz-bins
+	@$(MAKE) --no-print-directory -j$(JOBS) CONFIG=fuzz CC=clang fuzz-bins
 	@FUZZ_BIN_DIR=$(CURDIR)/build/fuzz-clang/fuzz tests/fuzz/run.sh 5
 
 image:
@@ -245,7 +247,7 @@ format:
 
 # The layering check reads the library's objects (who calls whom): built first, as debug.
 lint:
-	@$(MAKE) --no-print-directory CONFIG=debug lib
+	@$(MAKE) --no-print-directory -j$(JOBS) CONFIG=debug lib
 	@KILN_LINT_OBJECTS=build/debug$(if $(IS_CLANG),-clang)/orchestrator/lib \
 	  tests/harness/lint.sh $(C_FILES)
 

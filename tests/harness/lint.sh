@@ -32,11 +32,13 @@ if ! python3 tests/harness/lint-layers.py ${KILN_LINT_OBJECTS:+--objects "$KILN_
 fi
 
 cflags=$(pkg-config --cflags libvirt libcurl jansson libssh2 sqlite3 yaml-0.1 libxml-2.0 libnbd ext2fs com_err)
+# cppcheck and clang-tidy read one file at a time: as many at once as there are cores.
+jobs=$(nproc 2>/dev/null || echo 2)
 srcs=()
 for f in "${files[@]}"; do [[ $f == *.c ]] && srcs+=("$f"); done
 
 echo "lint: cppcheck"
-cppcheck --quiet --enable=warning,portability,performance --error-exitcode=1 \
+cppcheck --quiet -j "$jobs" --enable=warning,portability,performance --error-exitcode=1 \
         --inline-suppr --suppress=missingIncludeSystem --suppress=varFuncNullUB -D_GNU_SOURCE -DKILN_VERSION='"lint"' \
         -DKILN_SRCDIR='"."' -Iorchestrator/include -Iorchestrator/lib -Iorchestrator -Itests/unit \
         "${srcs[@]}" || status=1
@@ -46,10 +48,16 @@ checks='-*,clang-analyzer-*,bugprone-*,-bugprone-easily-swappable-parameters'
 checks+=',-bugprone-reserved-identifier,-bugprone-macro-parentheses'
 checks+=',-bugprone-assignment-in-if-condition'
 checks+=',-clang-analyzer-security.insecureAPI.DeprecatedOrUnsafeBufferHandling'
-# shellcheck disable=SC2086
-tidy_out=$(clang-tidy --quiet --checks="$checks" "${srcs[@]}" -- -std=gnu11 -D_GNU_SOURCE \
-        -DKILN_VERSION='"lint"' -DKILN_SRCDIR='"."' -Iorchestrator/include -Iorchestrator/lib -Iorchestrator \
-        -Itests/unit $cflags 2>/dev/null)
+tidy() {
+        # shellcheck disable=SC2086
+        clang-tidy --quiet --checks="$checks" "$@" -- -std=gnu11 -D_GNU_SOURCE \
+                -DKILN_VERSION='"lint"' -DKILN_SRCDIR='"."' -Iorchestrator/include -Iorchestrator/lib \
+                -Iorchestrator -Itests/unit $cflags 2>/dev/null
+}
+export -f tidy
+export checks cflags
+# shellcheck disable=SC2016
+tidy_out=$(printf '%s\n' "${srcs[@]}" | xargs -r -n 4 -P "$jobs" bash -c 'tidy "$@"' _)
 if printf '%s\n' "$tidy_out" | grep -q ' \(warning\|error\):'; then
         printf '%s\n' "$tidy_out" | grep ' \(warning\|error\):'
         status=1

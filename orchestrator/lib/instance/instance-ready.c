@@ -10,6 +10,13 @@
 #include "ssh/ssh.h"
 #include "util/util.h"
 
+/* The watch of a boot: one SSH session waits up to WATCH_PROBE_MS for cloud-init (a stopping
+ * server waits no longer than that for it), and a guest whose SSH does not answer yet is tried
+ * again every WATCH_INTERVAL_MS. Under TCG each SSH handshake costs the guest CPU time that its
+ * boot needs too: the watch tries as seldom as that allows. */
+#define WATCH_PROBE_MS    30000
+#define WATCH_INTERVAL_MS 3000
+
 /* One attempt: SSH with the pinned host key and kiln's access key, then cloud-init's
  * verdict. 1 ready, 0 not yet, -1 a hard error (a host key that is not the pinned one). */
 static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadline, char **last,
@@ -118,15 +125,16 @@ void instance_watch_ready(kiln_ctx *ctx, const char *id)
                 if (strcmp(inst.state, "running") == 0 && access_forwarded(&inst) &&
                     (inst.host || instance_find_address(ctx, &inst) > 0))
                         rc = ready_probe(ctx, &inst,
-                                         kiln_now_ms() + 10000 < deadline ? kiln_now_ms() + 10000
-                                                                          : deadline,
+                                         kiln_now_ms() + WATCH_PROBE_MS < deadline
+                                                 ? kiln_now_ms() + WATCH_PROBE_MS
+                                                 : deadline,
                                          &last, &e);
                 kiln_instance_clear(&inst);
                 if (rc != 0 || kiln_now_ms() >= deadline) {
                         set_status(ctx, id, rc > 0 ? "ok" : "impaired");
                         return;
                 }
-                kiln_sleep_ms(2000);
+                kiln_sleep_ms(WATCH_INTERVAL_MS);
         }
 }
 

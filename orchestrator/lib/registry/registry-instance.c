@@ -12,6 +12,8 @@
         "state_reason_code, state_reason_message, transition_reason, launch_time, platform, "      \
         "default_user, architecture, boot_mode, root_device_name, network, host, host_key, "       \
         "accel, launch_index, port, client_token, disable_api_termination, disable_api_stop"
+/* What a read gets besides the columns an insert writes in that order. */
+#define INSTANCE_SELECT INSTANCE_COLUMNS ", status, tpm_support, secure_boot, nvram_volume"
 
 int registry_instance_state_code(const char *state)
 {
@@ -281,11 +283,8 @@ static int instance_complete(registry *r, kiln_instance *inst, kiln_error **err)
 
 int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r,
-                "SELECT " INSTANCE_COLUMNS
-                ", status, tpm_support, secure_boot, nvram_volume FROM instances WHERE id = ?1",
-                err);
+        kiln_autoptr(sqlite3_stmt) st =
+                registry_prepare(r, "SELECT " INSTANCE_SELECT " FROM instances WHERE id = ?1", err);
         kiln_instance inst = {0};
         int rc;
 
@@ -310,8 +309,8 @@ int registry_instance_list(registry *r, const char *region, const char *owner, k
 {
         kiln_autoptr(sqlite3_stmt) st =
                 registry_prepare(r,
-                                 "SELECT " INSTANCE_COLUMNS
-                                 ", status FROM instances WHERE region = ?1 AND (?2 IS NULL OR "
+                                 "SELECT " INSTANCE_SELECT " FROM instances "
+                                 "WHERE region = ?1 AND (?2 IS NULL OR "
                                  "owner = ?2) ORDER BY seq",
                                  err);
         kiln_instance *list = NULL;
