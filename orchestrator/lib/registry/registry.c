@@ -295,6 +295,26 @@ static bool column_exists(registry *r, const char *table, const char *column)
                sqlite3_step(st) == SQLITE_ROW;
 }
 
+/* A column a migration adds, unless an interrupted migration already added it. */
+typedef struct added_column {
+        const char *table, *column, *decl;
+} added_column;
+
+static int add_columns(registry *r, const added_column *cols, size_t n, kiln_error **err)
+{
+        for (size_t i = 0; i < n; i++) {
+                kiln_autofree char *sql = NULL;
+
+                if (column_exists(r, cols[i].table, cols[i].column))
+                        continue;
+                sql = kiln_xasprintf("ALTER TABLE %s ADD COLUMN %s %s", cols[i].table,
+                                     cols[i].column, cols[i].decl);
+                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+                        return registry_fail(r, err, "add a column");
+        }
+        return 0;
+}
+
 /* Version 3:
  * - whether an image (and the snapshots a bake froze for it) was generalized is a column, no
  *   longer the tag "kiln:generalized", which a user could have set. Images the tag marked
@@ -304,24 +324,15 @@ static bool column_exists(registry *r, const char *table, const char *column)
  *   their seed is left as it is). */
 static int migrate_v3(registry *r, kiln_error **err)
 {
-        static const struct {
-                const char *table, *column, *decl;
-        } added[] = {{"images", "ungeneralized", "INTEGER NOT NULL DEFAULT 0"},
-                     {"snapshots", "ungeneralized", "INTEGER NOT NULL DEFAULT 0"},
-                     {"instances", "user_data", "BLOB"},
-                     {"instances", "seed_keys", "INTEGER NOT NULL DEFAULT 0"},
-                     {"instances", "seed_sha256", "TEXT"}};
+        static const added_column added[] = {
+                {"images", "ungeneralized", "INTEGER NOT NULL DEFAULT 0"},
+                {"snapshots", "ungeneralized", "INTEGER NOT NULL DEFAULT 0"},
+                {"instances", "user_data", "BLOB"},
+                {"instances", "seed_keys", "INTEGER NOT NULL DEFAULT 0"},
+                {"instances", "seed_sha256", "TEXT"}};
 
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
-                kiln_autofree char *sql = NULL;
-
-                if (column_exists(r, added[i].table, added[i].column))
-                        continue;
-                sql = kiln_xasprintf("ALTER TABLE %s ADD COLUMN %s %s", added[i].table,
-                                     added[i].column, added[i].decl);
-                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-                        return registry_fail(r, err, "add a column");
-        }
+        if (add_columns(r, added, KILN_ARRAY_SIZE(added), err) < 0)
+                return -1;
         if (sqlite3_exec(r->db,
                          "UPDATE images SET ungeneralized = 1 WHERE id IN (SELECT resource_id "
                          "FROM tags WHERE key = 'kiln:generalized' AND value = 'false');"
@@ -367,63 +378,35 @@ static int migrate_v7(registry *r, kiln_error **err)
  * disableApiTermination and disableApiStop attributes). */
 static int migrate_v8(registry *r, kiln_error **err)
 {
-        static const char *const added[] = {"disable_api_termination", "disable_api_stop"};
+        static const added_column added[] = {
+                {"instances", "disable_api_termination", "INTEGER NOT NULL DEFAULT 0"},
+                {"instances", "disable_api_stop", "INTEGER NOT NULL DEFAULT 0"}};
 
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
-                kiln_autofree char *sql = NULL;
-
-                if (column_exists(r, "instances", added[i]))
-                        continue;
-                sql = kiln_xasprintf("ALTER TABLE instances ADD COLUMN %s INTEGER NOT NULL "
-                                     "DEFAULT 0",
-                                     added[i]);
-                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-                        return registry_fail(r, err, "add a column");
-        }
-        return 0;
+        return add_columns(r, added, KILN_ARRAY_SIZE(added), err);
 }
 
 /* Version 11: UEFI and TPM: an image's TPM support, Secure Boot and UEFI variable store; an
  * instance's TPM, Secure Boot and NVRAM volume. */
 static int migrate_v11(registry *r, kiln_error **err)
 {
-        static const struct {
-                const char *table, *column, *decl;
-        } added[] = {{"images", "tpm_support", "TEXT"},
-                     {"images", "secure_boot", "INTEGER NOT NULL DEFAULT 0"},
-                     {"images", "uefi_data", "BLOB"},
-                     {"instances", "tpm_support", "TEXT"},
-                     {"instances", "secure_boot", "INTEGER NOT NULL DEFAULT 0"},
-                     {"instances", "nvram_volume", "TEXT"}};
+        static const added_column added[] = {
+                {"images", "tpm_support", "TEXT"},
+                {"images", "secure_boot", "INTEGER NOT NULL DEFAULT 0"},
+                {"images", "uefi_data", "BLOB"},
+                {"instances", "tpm_support", "TEXT"},
+                {"instances", "secure_boot", "INTEGER NOT NULL DEFAULT 0"},
+                {"instances", "nvram_volume", "TEXT"}};
 
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
-                kiln_autofree char *sql = NULL;
-
-                if (column_exists(r, added[i].table, added[i].column))
-                        continue;
-                sql = kiln_xasprintf("ALTER TABLE %s ADD COLUMN %s %s", added[i].table,
-                                     added[i].column, added[i].decl);
-                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-                        return registry_fail(r, err, "add a column");
-        }
-        return 0;
+        return add_columns(r, added, KILN_ARRAY_SIZE(added), err);
 }
 
 /* Version 10: an instance's status since its last start (EC2's instance status checks). */
 static int migrate_v10(registry *r, kiln_error **err)
 {
-        static const char *const added[] = {"status", "status_time"};
+        static const added_column added[] = {{"instances", "status", "TEXT"},
+                                             {"instances", "status_time", "TEXT"}};
 
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
-                kiln_autofree char *sql = NULL;
-
-                if (column_exists(r, "instances", added[i]))
-                        continue;
-                sql = kiln_xasprintf("ALTER TABLE instances ADD COLUMN %s TEXT", added[i]);
-                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-                        return registry_fail(r, err, "add a column");
-        }
-        return 0;
+        return add_columns(r, added, KILN_ARRAY_SIZE(added), err);
 }
 
 /* Version 9 adds the security group tables (CREATE TABLE IF NOT EXISTS above). Instances
@@ -434,22 +417,13 @@ static int migrate_v10(registry *r, kiln_error **err)
  * their mappings). */
 static int migrate_v4(registry *r, kiln_error **err)
 {
-        static const struct {
-                const char *column, *decl;
-        } added[] = {{"volume_type", "TEXT NOT NULL DEFAULT 'standard'"},
-                     {"attach_time", "TEXT"},
-                     {"position", "INTEGER NOT NULL DEFAULT 0"}};
+        static const added_column added[] = {
+                {"volumes", "volume_type", "TEXT NOT NULL DEFAULT 'standard'"},
+                {"volumes", "attach_time", "TEXT"},
+                {"volumes", "position", "INTEGER NOT NULL DEFAULT 0"}};
 
-        for (size_t i = 0; i < KILN_ARRAY_SIZE(added); i++) {
-                kiln_autofree char *sql = NULL;
-
-                if (column_exists(r, "volumes", added[i].column))
-                        continue;
-                sql = kiln_xasprintf("ALTER TABLE volumes ADD COLUMN %s %s", added[i].column,
-                                     added[i].decl);
-                if (sqlite3_exec(r->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-                        return registry_fail(r, err, "add a column");
-        }
+        if (add_columns(r, added, KILN_ARRAY_SIZE(added), err) < 0)
+                return -1;
         /* Volumes made at launch were attached when they were made, in mapping order. */
         if (sqlite3_exec(r->db,
                          "UPDATE volumes SET attach_time = create_time, position = seq "
