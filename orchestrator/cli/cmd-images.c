@@ -73,6 +73,8 @@ int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args
                 .boot_mode = cli_arg_get(args, "boot-mode"),
                 .tpm_support = cli_arg_get(args, "tpm-support"),
                 .secure_boot = cli_arg_has(args, "secure-boot"),
+                .no_ena = cli_arg_has(args, "no-ena-support"),
+                .rtc = cli_arg_get(args, "clock"),
         };
         kiln_autofree char *uefi = NULL;
         kiln_autoptr(kiln_ctx) ctx = NULL;
@@ -85,6 +87,8 @@ int cmd_register_image(const cli_verb *verb, const cli_global *g, const cli_args
         (void) verb;
         if (!spec.name)
                 return cli_usage_error("register-image needs --name");
+        if (spec.no_ena && cli_arg_has(args, "ena-support"))
+                return cli_usage_error("give --ena-support or --no-ena-support, not both");
         rc = parse_disks(args, &spec, &disks);
         if (rc != 0)
                 return rc;
@@ -412,6 +416,11 @@ static const cli_opt register_opts[] = {
          "the UEFI variables instances start with, as describe-image-attribute --attribute "
          "uefiData prints them"},
         {"secure-boot", CLI_ARG_NONE, NULL, "UEFI with Secure Boot (the firmware's keys)"},
+        {"ena-support", CLI_ARG_NONE, NULL, "the guest has virtio drivers (the default)"},
+        {"no-ena-support", CLI_ARG_NONE, NULL,
+         "the guest has no virtio drivers: instances get an e1000e NIC and SATA disks"},
+        {"clock", CLI_ARG_ONE, "utc|localtime",
+         "the instances' hardware clock (default: local time for Windows, else UTC)"},
         {"description", CLI_ARG_ONE, "TEXT", "up to 255 characters"},
         CLI_END_OPTS,
 };

@@ -1,6 +1,8 @@
 /* Instance verbs: run-instances, describe-instances, start/stop/reboot/terminate-instances,
- * get-console-output, wait, and ssh (which runs the system's ssh with the pinned host key). */
+ * get-console-output, get-password-data, wait, and ssh (which runs the system's ssh with the pinned
+ * host key). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -241,6 +243,59 @@ static int cmd_get_console_output(const cli_verb *verb, const cli_global *g, con
                 cli_w_end_object(w);
                 cli_writer_finish(w, g);
         }
+        return CLI_EXIT_OK;
+}
+
+/* GetPasswordData; with --priv-launch-key the password itself, as the aws CLI prints it. */
+static int cmd_get_password_data(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        const char *id = cli_arg_get(args, "instance-id");
+        const char *key_file = cli_arg_get(args, "priv-launch-key");
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_autofree char *key = NULL;
+        kiln_password_data p = {0};
+        char *password = NULL;
+        size_t key_len = 0;
+        int rc = 0;
+
+        (void) verb;
+        if (!id)
+                return cli_usage_error("get-password-data needs --instance-id");
+        if (key_file) {
+                char arg[PATH_MAX + sizeof("file://")];
+
+                if (strlen(key_file) >= PATH_MAX)
+                        return cli_usage_error("--priv-launch-key: the file name is too long");
+                snprintf(arg, sizeof(arg), "file://%s", key_file);
+                rc = cli_read_value("--priv-launch-key", arg, (size_t) 64 * 1024, &key, &key_len);
+                if (rc != 0)
+                        return rc;
+        }
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_instance_password_data(ctx, id, &p, &err) < 0)
+                return cli_fail(err);
+        if (key && kiln_password_decrypt(key, p.password_data, &password, &err) < 0) {
+                kiln_password_data_clear(&p);
+                return cli_fail(err);
+        }
+        {
+                cli_writer *w = cli_writer_new(g);
+                kiln_autofree char *ts = cli_timestamp(p.timestamp);
+
+                cli_w_object(w, NULL);
+                cli_w_str(w, "InstanceId", p.instance_id);
+                cli_w_str(w, "PasswordData", password ? password : p.password_data);
+                cli_w_str(w, "Timestamp", ts);
+                cli_w_end_object(w);
+                cli_writer_finish(w, g);
+        }
+        kiln_keypair_material_free(password);
+        if (key)
+                explicit_bzero(key, key_len);
+        kiln_password_data_clear(&p);
         return CLI_EXIT_OK;
 }
 
@@ -584,6 +639,13 @@ static const cli_opt console_opts[] = {
         CLI_END_OPTS,
 };
 
+static const cli_opt password_opts[] = {
+        {"instance-id", CLI_ARG_ONE, "ID", "the Windows instance"},
+        {"priv-launch-key", CLI_ARG_ONE, "FILE",
+         "the launch key pair's private key (PEM): print the password itself"},
+        CLI_END_OPTS,
+};
+
 static const cli_opt types_opts[] = {
         {"instance-types", CLI_ARG_LIST, "TYPE...",
          "only these (all of templates/instance-types.json "
@@ -674,6 +736,11 @@ const cli_verb cli_instance_verbs[] = {
         {"get-console-output", "instances", "the last 64 KiB of an instance's serial console",
          "--instance-id ID", console_opts, 0, cmd_get_console_output,
          "kiln get-console-output --instance-id i-... --output text"},
+        {"get-password-data", "instances",
+         "a Windows instance's Administrator password, encrypted with its key pair (empty "
+         "until its first boot has set it), or decrypted with --priv-launch-key",
+         "--instance-id ID [--priv-launch-key FILE]", password_opts, 0, cmd_get_password_data,
+         "kiln get-password-data --instance-id i-... --priv-launch-key ~/.kiln/keys/win.pem"},
         {"describe-instance-types", "instances",
          "the instance types: vCPUs and memory (templates/instance-types.json)",
          "[--instance-types TYPE...]", types_opts, 0, cmd_describe_instance_types,

@@ -1,8 +1,8 @@
 /* The endpoint's instance actions: RunInstances, DescribeInstances, Start, Stop, Reboot and
- * TerminateInstances, GetConsoleOutput, CreateImage, Describe/ModifyInstanceAttribute,
- * DescribeInstanceTypes, DescribeVpcs and DescribeSubnets, each through the
- * public API as the CLI's verbs are, with the same shapes. A stop through the endpoint is forced
- * after 50 s, so that it answers within the aws CLI's 60 s read timeout. */
+ * TerminateInstances, GetConsoleOutput, GetPasswordData, CreateImage,
+ * Describe/ModifyInstanceAttribute, DescribeInstanceTypes, DescribeVpcs and DescribeSubnets, each
+ * through the public API as the CLI's verbs are, with the same shapes. A stop through the endpoint
+ * is forced after 50 s, so that it answers within the aws CLI's 60 s read timeout. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +293,21 @@ static int get_console_output(ec2_call *c, kiln_error **err)
         return 0;
 }
 
+static int get_password_data(ec2_call *c, kiln_error **err)
+{
+        const char *id = ec2_param(c->params, "InstanceId");
+        kiln_password_data p = {0};
+
+        if (ec2_need(id, "InstanceId", err) < 0 || ec2_params_done(c, err) < 0 ||
+            kiln_instance_password_data(c->ctx, id, &p, err) < 0)
+                return -1;
+        S(c)->str(S(c), "InstanceId", "instanceId", p.instance_id);
+        S(c)->time(S(c), "Timestamp", "timestamp", p.timestamp);
+        S(c)->str(S(c), "PasswordData", "passwordData", p.password_data);
+        kiln_password_data_clear(&p);
+        return 0;
+}
+
 /* CreateImage generalizes as `kiln create-image` does: the image holds none of the instance's
  * keys or identity. */
 static int create_image(ec2_call *c, kiln_error **err)
@@ -498,6 +513,7 @@ const ec2_action ec2_instance_actions[] = {
         {"DescribeVpcs", describe_vpcs, false},
         {"DescribeInstanceStatus", describe_instance_status, false},
         {"GetConsoleOutput", get_console_output, false},
+        {"GetPasswordData", get_password_data, false},
         {"ModifyInstanceAttribute", modify_instance_attribute, true},
         {"RebootInstances", reboot_instances, true},
         {"RunInstances", run_instances, true},

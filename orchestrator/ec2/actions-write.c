@@ -263,11 +263,13 @@ int ec2_register_image(ec2_call *c, kiln_error **err)
                                "kiln's images are hvm, not %s", virt);
                 goto out;
         }
-        if (ena && strcmp(ena, "true") != 0) {
+        /* Without ENA (virtio) drivers, instances get an e1000e NIC and SATA disks. */
+        if (ena && strcmp(ena, "true") != 0 && strcmp(ena, "false") != 0) {
                 kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                               "kiln's images have ENA support (virtio): EnaSupport=%s", ena);
+                               "Invalid value '%s' for EnaSupport: expected true or false", ena);
                 goto out;
         }
+        spec.no_ena = ena && strcmp(ena, "false") == 0;
         if (!n_maps) {
                 ec2_need(NULL, "BlockDeviceMapping", err);
                 goto out;

@@ -100,6 +100,9 @@ tap_is "$RC" 0 "aws ec2 wait instance-running"
 aws_a wait instance-status-ok --instance-ids "$ID"
 tap_is "$RC" 0 "aws ec2 wait instance-status-ok: the server saw SSH and cloud-init answer"
 tap_diag "launch to status ok: $(( $(date +%s) - start )) s"
+aws_a get-password-data --instance-id "$ID"
+tap_is "$RC $(json 'd["InstanceId"] + " [" + d["PasswordData"] + "]"')" "0 $ID []" \
+        "get-password-data of a Linux instance: an empty PasswordData, as EC2 gives"
 aws_a describe-instance-status --instance-ids "$ID"
 tap_is "$(json '[(s["InstanceStatus"]["Status"], s["InstanceStatus"]["Details"][0]["Status"], s["SystemStatus"]["Status"]) for s in d["InstanceStatuses"]]')" \
         "[('ok', 'passed', 'ok')]" "describe-instance-status: the instance and system checks pass"

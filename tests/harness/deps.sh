@@ -25,6 +25,8 @@ packages=(
         # test harness and benchmark helpers
         python3 libxml2-utils procps iproute2 ca-certificates sqlite3 time bc packer curl
         apache2-utils # ab: bench/endpoint's load
+        # an RDP client for the Windows stand-in (tests/e2e/test-windows.sh), on a virtual display
+        freerdp2-x11 xvfb xauth
         # EC2 clients that drive kiln serve in the tests: the aws CLI and boto3 (botocore)
         awscli python3-boto3
         # kiln(1) rendered and checked (tests/unit/test-install.sh)

@@ -152,7 +152,70 @@ int main(void)
         spec.network = NULL;
         fwd[0].guest_port = 3389;
         spec.n_forwards = 1;
+        spec.q35 = spec.localtime = true;
         check_case("windows-tcg-user", &spec);
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *xml = virt_domain_render(&spec, &e);
+
+                like(xml, "machine='q35'", "Windows: a q35 machine");
+                like(xml,
+                     "      <relaxed state='on'/>\n      <vapic state='on'/>\n      <spinlocks "
+                     "state='on' retries='8191'/>\n      <runtime state='on'/>\n      "
+                     "<frequencies state='on'/>",
+                     "Hyper-V enlightenments relaxed, vapic, spinlocks, runtime, frequencies");
+                ok(xml && !strstr(xml, "vpindex") && !strstr(xml, "synic") &&
+                           !strstr(xml, "stimer"),
+                   "under TCG without vpindex, synic and stimer, which QEMU gives only with KVM");
+                like(xml, "<clock offset='localtime'>", "the clock in local time");
+                like(xml, "<timer name='hypervclock' present='yes'/>", "with Hyper-V's clock");
+        }
+        spec.kvm = true;
+        spec.uefi = spec.tpm = true;
+        spec.nvram_path = "/var/lib/kiln/pools/local/i-0123456789abcdef0-nvram.fd";
+        spec.localtime = false;
+        check_case("windows-kvm-uefi-tpm", &spec);
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *xml = virt_domain_render(&spec, &e);
+
+                like(xml,
+                     "<vpindex state='on'/>\n      <synic state='on'/>\n      <stimer "
+                     "state='on'/>",
+                     "with KVM also vpindex, synic and stimer");
+                like(xml, "<clock offset='utc'>", "the clock in UTC when asked");
+                like(xml, "<tpm model='tpm-crb'>", "a TPM on q35 is CRB (Windows 11's)");
+        }
+        spec.kvm = spec.uefi = spec.tpm = false;
+        spec.nvram_path = NULL;
+        spec.localtime = true;
+        spec.legacy_devices = true;
+        check_case("windows-tcg-user-legacy", &spec);
+        {
+                kiln_autoptr(kiln_error) e = NULL;
+                kiln_autofree char *xml = virt_domain_render(&spec, &e);
+
+                like(xml, "<target dev='sda' bus='sata'/>",
+                     "without virtio drivers: the disks on SATA");
+                like(xml, "<disk type='volume' device='cdrom'>",
+                     "the config drive a CD-ROM, where cloudbase-init looks");
+                like(xml, "<target dev='sdz' bus='sata'/>", "  also on SATA");
+                ok(xml && !strstr(xml, "bus='virtio'") && !strstr(xml, "virtio-net"),
+                   "no virtio disk or NIC");
+                like(xml, "value='e1000e,netdev=kilnnet0,bus=pcie.0",
+                     "user networking's NIC an e1000e on q35");
+                spec.network = "default";
+                free(xml);
+                xml = virt_domain_render(&spec, &e);
+                like(xml, "<model type='e1000e'/>", "  as is a libvirt network's");
+                spec.network = NULL;
+                spec.q35 = false;
+                free(xml);
+                xml = virt_domain_render(&spec, &e);
+                like(xml, "value='e1000,netdev=kilnnet0,bus=pci.0", "  and an e1000 on i440fx");
+                spec.q35 = true;
+        }
+        spec.legacy_devices = false;
         check_filters();
         {
                 kiln_autoptr(kiln_error) e = NULL;

@@ -63,6 +63,10 @@ typedef struct kiln_image {
         char *tpm_support;  /* "v2.0": its instances get a TPM 2.0; NULL: none */
         bool secure_boot;   /* UEFI with Secure Boot (kiln's own attribute) */
         bool has_uefi_data; /* it carries a UEFI variable store (UefiData) */
+        bool no_ena;        /* EnaSupport false: no virtio drivers, so its instances get an
+                               e1000e NIC and SATA disks (kiln's stand-ins for EC2's ENA) */
+        char *rtc;          /* "utc" or "localtime": the instances' clock; NULL: the platform's
+                               (Windows keeps local time, Linux UTC) */
         char *root_device_name;
         char *creation_date;
         char *owner_alias; /* amazon, aws-marketplace, or NULL */
@@ -123,6 +127,8 @@ typedef struct kiln_register_spec {
         const char *tpm_support; /* NULL or "v2.0" (needs UEFI) */
         const char *uefi_data;   /* NULL, or UefiData as describe-image-attribute gives it */
         bool secure_boot;        /* UEFI with Secure Boot */
+        bool no_ena;             /* EnaSupport false: no virtio drivers (e1000e and SATA) */
+        const char *rtc;         /* NULL, "utc" or "localtime" */
         const char *source;      /* where the disk came from, for the snapshot's description;
                                     NULL: disk_path */
         const char *owner_alias; /* amazon or aws-marketplace for catalog images, else NULL */

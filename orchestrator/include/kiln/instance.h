@@ -54,6 +54,8 @@ typedef struct kiln_instance {
         char *tpm_support;  /* "v2.0": an emulated TPM 2.0 (its state never goes into an image) */
         bool secure_boot;   /* UEFI with Secure Boot */
         char *nvram_volume; /* UEFI: the pool volume holding its variable store, else NULL */
+        bool no_ena;        /* the image's EnaSupport false: e1000e and SATA, not virtio */
+        char *rtc;          /* the image's clock: "utc", "localtime" or NULL (the platform's) */
         char *root_device_name;
         char *network;      /* libvirt network, or NULL for user networking */
         char *host;         /* address to connect to */
@@ -192,6 +194,22 @@ KILN_PUBLIC int kiln_instances_terminate(kiln_ctx *ctx, const char *const *ids, 
 KILN_PUBLIC int kiln_instance_console(kiln_ctx *ctx, const char *instance_id, char **ret_output,
                                       kiln_error **err);
 
+/* GetPasswordData. */
+typedef struct kiln_password_data {
+        char *instance_id;
+        char *timestamp;     /* when the password was made (now, while there is none) */
+        char *password_data; /* base64 of the password encrypted with the launch key pair's
+                                RSA public key (PKCS#1 v1.5); "" until the first boot has
+                                taken it from the config drive, and always for Linux instances
+                                and instances launched without a key pair */
+} kiln_password_data;
+
+/* A Windows instance's PasswordData (kiln_password_decrypt gives the password).
+ * InvalidInstanceID.Malformed/NotFound for an ID that is not one of the region's. */
+KILN_PUBLIC int kiln_instance_password_data(kiln_ctx *ctx, const char *instance_id,
+                                            kiln_password_data *ret, kiln_error **err);
+KILN_PUBLIC void kiln_password_data_clear(kiln_password_data *p);
+
 /* An instance type of templates/instance-types.json (DescribeInstanceTypes). */
 typedef struct kiln_instance_type {
         char *name;
@@ -215,6 +233,7 @@ typedef struct kiln_instance_attribute {
         bool disable_api_termination;
         bool disable_api_stop;
         char *shutdown_behavior;  /* InstanceInitiatedShutdownBehavior: always "stop" */
+        bool no_ena;              /* EnaSupport false: e1000e and SATA */
         unsigned char *user_data; /* NULL: none */
         size_t user_data_len;
 } kiln_instance_attribute;
@@ -288,7 +307,9 @@ typedef struct kiln_connection {
         char *known_hosts_line; /* ssh only */
         char *known_hosts_file;
         char *identity_file; /* the key pair's private key if kiln wrote it, else NULL */
-        char *command;       /* a ready ssh command line (ssh only) */
+        char *command;       /* a ready ssh (Linux) or xfreerdp (Windows) command line */
+        char *rdp_file;      /* Windows: an .rdp file for host, port and user in the
+                                instance directory */
 } kiln_connection;
 
 KILN_PUBLIC int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst,

@@ -290,6 +290,8 @@ static int bake_plan(bake *b, virStoragePoolPtr pool, kiln_error **err)
         b->img.boot_mode = inst->boot_mode;
         b->img.tpm_support = inst->tpm_support;
         b->img.secure_boot = inst->secure_boot;
+        b->img.no_ena = inst->no_ena;
+        b->img.rtc = inst->rtc;
         b->img.root_device_name = inst->root_device_name;
         b->img.creation_date = b->now;
         b->img.source_instance_id = inst->instance_id;

@@ -203,6 +203,8 @@ static int copy_reserve(registry *r, void *userdata, kiln_error **err)
         p->dst.boot_mode = p->src.boot_mode;
         p->dst.tpm_support = p->src.tpm_support;
         p->dst.secure_boot = p->src.secure_boot;
+        p->dst.no_ena = p->src.no_ena;
+        p->dst.rtc = p->src.rtc;
         p->dst.root_device_name = p->src.root_device_name;
         p->dst.creation_date = p->now;
         p->dst.source_image_id = p->src.image_id;

@@ -238,6 +238,9 @@ int image_register_validate(const kiln_register_spec *spec, kiln_error **err)
         if (spec->tpm_support && strcmp(spec->tpm_support, "v2.0") != 0)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                       "Invalid TPM support '%s': expected v2.0", spec->tpm_support);
+        if (spec->rtc && strcmp(spec->rtc, "utc") != 0 && strcmp(spec->rtc, "localtime") != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                      "Invalid clock '%s': expected utc or localtime", spec->rtc);
         if ((spec->tpm_support || spec->secure_boot || spec->uefi_data) &&
             (!spec->boot_mode || strcmp(spec->boot_mode, "legacy-bios") == 0))
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterCombination",
@@ -426,6 +429,8 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         t.img.boot_mode = (char *) (spec->boot_mode ? spec->boot_mode : "legacy-bios");
         t.img.tpm_support = (char *) spec->tpm_support;
         t.img.secure_boot = spec->secure_boot;
+        t.img.no_ena = spec->no_ena;
+        t.img.rtc = (char *) spec->rtc;
         t.img.owner_alias = (char *) spec->owner_alias;
         t.img.hourly_price = spec->hourly_price;
         platform = t.img.platform;

@@ -69,6 +69,7 @@ static int describe_txn(registry *r, void *userdata, kiln_error **err)
         t->out->root_device_name = kiln_steal(&inst.root_device_name);
         t->out->disable_api_termination = inst.disable_api_termination;
         t->out->disable_api_stop = inst.disable_api_stop;
+        t->out->no_ena = inst.no_ena;
         t->out->shutdown_behavior = kiln_xstrdup("stop");
         t->out->user_data = ud;
         t->out->user_data_len = len;

@@ -1,5 +1,5 @@
-/* How to reach an instance: connection info with a ready ssh command, and the system ssh's
- * argv for `kiln ssh`. */
+/* How to reach an instance: connection info with a ready ssh command (an xfreerdp command and
+ * an .rdp file for Windows), and the system ssh's argv for `kiln ssh`. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +8,7 @@
 
 #include "instance/instance-private.h"
 #include "keypair/keypair-private.h"
+#include "net/rdp.h"
 #include "util/util.h"
 
 static char *identity_for(kiln_ctx *ctx, const kiln_instance *inst, const char *identity)
@@ -61,6 +62,26 @@ static char **ssh_options(kiln_ctx *ctx, const kiln_instance *inst, const char *
         return argv;
 }
 
+/* Windows: FreeRDP's command line (it asks for the password: get-password-data gives it),
+ * and the .rdp file, written again when the address changed. */
+static void rdp_connection(kiln_ctx *ctx, const kiln_instance *inst, kiln_connection *c)
+{
+        kiln_autofree char *text = rdp_file_render(inst->host, inst->port, instance_user(inst));
+        kiln_autofree char *old = NULL;
+        kiln_autofree char *v = kiln_xasprintf("/v:%s:%d", inst->host, inst->port);
+        kiln_autofree char *u = kiln_xasprintf("/u:%s", instance_user(inst));
+        kiln_autofree char *v_word = kiln_shell_word(v), *u_word = kiln_shell_word(u);
+
+        c->command = kiln_xasprintf("xfreerdp %s %s /cert:tofu", v_word, u_word);
+        c->rdp_file = instance_file(ctx, inst->instance_id, "connect.rdp");
+        if (kiln_file_read(c->rdp_file, 4096, &old, NULL, NULL) == 0 && strcmp(old, text) == 0)
+                return;
+        if (kiln_file_write_private(c->rdp_file, text, NULL) < 0) {
+                free(c->rdp_file);
+                c->rdp_file = NULL;
+        }
+}
+
 int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst, const char *identity,
                              kiln_connection *ret, kiln_error **err)
 {
@@ -72,6 +93,8 @@ int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst, const cha
         c.host = kiln_xstrdup(inst->host);
         c.port = inst->port;
         c.user = kiln_xstrdup(instance_user(inst));
+        if (windows && inst->host)
+                rdp_connection(ctx, inst, &c);
         if (!windows && inst->host_key && inst->host) {
                 c.known_hosts_line = instance_known_hosts_line(inst);
                 c.known_hosts_file = instance_file(ctx, inst->instance_id, "known_hosts");

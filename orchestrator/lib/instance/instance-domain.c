@@ -180,6 +180,10 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                 spec.uefi = strcmp(inst->boot_mode, "uefi") == 0;
                 spec.secure_boot = spec.uefi && inst->secure_boot;
                 spec.tpm = inst->tpm_support != NULL;
+                /* Windows keeps its RTC in local time unless its image says UTC. */
+                spec.q35 = strcmp(inst->platform, "windows") == 0;
+                spec.localtime = inst->rtc ? strcmp(inst->rtc, "localtime") == 0 : spec.q35;
+                spec.legacy_devices = inst->no_ena;
                 if (spec.uefi && inst->nvram_volume) {
                         nvram = kiln_xasprintf("%s/%s", ctx->region->pool_path, inst->nvram_volume);
                         spec.nvram_path = nvram;

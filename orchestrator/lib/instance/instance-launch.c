@@ -132,6 +132,14 @@ static int launch_check(registry *r, void *userdata, kiln_error **err)
                 l->public_key = kiln_steal(&kp.public_key);
                 kiln_keypair_clear(&kp);
         }
+        /* The password is encrypted with the key pair's RSA key. */
+        if (l->public_key && l->img.platform && strcmp(l->img.platform, "windows") == 0 &&
+            strncmp(l->public_key, "ssh-rsa ", 8) != 0)
+                return kiln_error_set(err, KILN_E_INVALID, "Unsupported",
+                                      "ED25519 key pairs are not supported with Windows AMIs. "
+                                      "Choose a different key pair type and try again. (key "
+                                      "pair '%s', image %s)",
+                                      l->spec->key_name, l->img.image_id);
         return 0;
 }
 
@@ -154,19 +162,27 @@ typedef struct made {
         const void *user_data; /* the request's, kept with the instance */
         size_t user_data_len;
         const char *seed_sha256;        /* while the seed is recorded */
+        const char *password_data;      /* a Windows instance's, while it is recorded */
         const kiln_tag_spec *tag_specs; /* the request's TagSpecifications */
         size_t n_tag_specs;
         kiln_ctx *ctx;
         const char *request; /* the first instance records the request's ClientToken */
 } made;
 
+static bool seed_has_secret(const made *m)
+{
+        return strcmp(m->inst.platform, "windows") != 0 || m->launch->public_key;
+}
+
 static int insert_records(registry *r, void *userdata, kiln_error **err)
 {
         made *m = userdata;
 
+        /* The seed carries a secret until the first boot takes it: the private host key, or
+         * a Windows instance's password (which it has only with a key pair). */
         if (registry_instance_insert(r, &m->inst, m->domain, m->seed_volume, getpid(), err) < 0 ||
             registry_instance_set_seed(r, m->inst.instance_id, m->user_data, m->user_data_len,
-                                       strcmp(m->inst.platform, "windows") != 0, err) < 0)
+                                       seed_has_secret(m), err) < 0)
                 return -1;
         for (size_t i = 0; i < m->n_vols; i++)
                 if (registry_volume_insert(r, &m->vols[i], err) < 0 ||
@@ -277,19 +293,50 @@ static int record_seed(registry *r, void *userdata, kiln_error **err)
 {
         made *m = userdata;
 
-        return registry_instance_set_seed_state(r, m->inst.instance_id,
-                                                strcmp(m->inst.platform, "windows") != 0,
+        if (m->password_data &&
+            registry_instance_set_password(r, m->inst.instance_id, m->password_data, err) < 0)
+                return -1;
+        return registry_instance_set_seed_state(r, m->inst.instance_id, seed_has_secret(m),
                                                 m->seed_sha256, err);
 }
 
-/* The seed, with the private host key the first boot takes. */
+/* Records the seed's state, then uploads the ISO (*iso: wiped in any case). */
+static int seed_record_upload(launch *l, made *m, virStoragePoolPtr pool, char **iso, char **sha,
+                              kiln_error **err)
+{
+        int rc;
+
+        m->seed_sha256 = *sha;
+        rc = registry_write(l->ctx->reg, record_seed, m, err);
+        m->seed_sha256 = NULL;
+        m->password_data = NULL;
+        if (rc < 0) {
+                kiln_file_wipe(*iso);
+                return -1;
+        }
+        if (instance_seed_upload(pool, m->seed_volume, *iso, err) < 0)
+                return -1;
+        m->seed_file = true;
+        return 0;
+}
+
+/* The seed, with the private host key the first boot takes; for Windows, the config drive
+ * with the password the first boot sets. */
 static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **err)
 {
-        kiln_autofree char *iso = NULL, *sha = NULL;
+        kiln_autofree char *iso = NULL, *sha = NULL, *password_data = NULL;
         const char *keys[2];
         size_t n_keys = 0;
         seed_spec s = {0};
 
+        if (strcmp(m->inst.platform, "windows") == 0) {
+                if (instance_configdrive_render(l->ctx, &m->inst, l->public_key, true,
+                                                l->spec->user_data, l->spec->user_data_len, &iso,
+                                                &sha, &password_data, err) < 0)
+                        return -1;
+                m->password_data = password_data;
+                return seed_record_upload(l, m, pool, &iso, &sha, err);
+        }
         if (l->public_key)
                 keys[n_keys++] = l->public_key;
         keys[n_keys++] = m->kiln_public;
@@ -304,17 +351,7 @@ static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **er
         s.user_data_len = l->spec->user_data_len;
         if (instance_seed_render(l->ctx, m->inst.instance_id, &s, &iso, &sha, err) < 0)
                 return -1;
-        m->seed_sha256 = sha;
-        if (registry_write(l->ctx->reg, record_seed, m, err) < 0) {
-                m->seed_sha256 = NULL;
-                kiln_file_wipe(iso);
-                return -1;
-        }
-        m->seed_sha256 = NULL;
-        if (instance_seed_upload(pool, m->seed_volume, iso, err) < 0)
-                return -1;
-        m->seed_file = true;
-        return 0;
+        return seed_record_upload(l, m, pool, &iso, &sha, err);
 }
 
 /* One volume file of an instance. The files are made on threads of their own, while the seed
@@ -484,6 +521,8 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
                                                                                   : "uefi");
         m->inst.tpm_support = kiln_xstrdup(l->img.tpm_support);
         m->inst.secure_boot = l->img.secure_boot;
+        m->inst.no_ena = l->img.no_ena;
+        m->inst.rtc = l->img.rtc ? kiln_xstrdup(l->img.rtc) : NULL;
         if (strcmp(m->inst.boot_mode, "uefi") == 0)
                 m->inst.nvram_volume = kiln_xasprintf("%s-nvram.fd", m->inst.instance_id);
         m->inst.root_device_name = kiln_xstrdup(l->img.root_device_name);

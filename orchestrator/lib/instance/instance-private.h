@@ -114,14 +114,26 @@ int instance_seed_render(kiln_ctx *ctx, const char *id, const seed_spec *spec, c
                          char **ret_sha256, kiln_error **err);
 int instance_seed_upload(virStoragePoolPtr pool, const char *volume, const char *iso,
                          kiln_error **err);
+/* A Windows instance's seed: the config drive cloudbase-init reads, for inst (its ID, key
+ * pair name, region) with the launch key pair's public line (NULL: none) and the user data.
+ * With with_password (and a launch key), the drive carries a new password for Administrator
+ * and *ret_password_data is that password encrypted with the launch key (GetPasswordData's
+ * PasswordData); else it is NULL. The ISO and its SHA-256 as instance_seed_render gives them;
+ * no clear copy of the password is left anywhere but in the ISO. */
+int instance_configdrive_render(kiln_ctx *ctx, const kiln_instance *inst, const char *launch_key,
+                                bool with_password, const void *user_data, size_t user_data_len,
+                                char **ret_iso, char **ret_sha256, char **ret_password_data,
+                                kiln_error **err);
 /* A new ed25519 host key for the instance, made in memory: the private key in OpenSSH's format
  * (no final newline; the caller wipes it) and the public line "ssh-ed25519 BASE64 ID". */
 int instance_host_key_new(const char *id, char **ret_private, char **ret_public, kiln_error **err);
-/* Replaces a seed that still carries the private host key, or a seed volume that is missing,
- * with the seed the instance keeps (no private key); nothing to do otherwise. */
+/* Replaces a seed that still carries the private host key (a Windows instance's: the clear
+ * password), or a seed volume that is missing, with the seed the instance keeps (no private
+ * key, no password); nothing to do otherwise. */
 int instance_seed_scrub(kiln_ctx *ctx, const char *id, kiln_error **err);
 /* After generalization took the guest's host keys: a new host key, pinned (registry and
- * known_hosts), in a seed that carries it until the next boot takes it. */
+ * known_hosts), in a seed that carries it until the next boot takes it. A Windows instance
+ * gets a new password instead (its PasswordData recorded anew). */
 int instance_rekey(kiln_ctx *ctx, const char *id, kiln_error **err);
 /* Writes the seed again from the records (after its user data changed). */
 int instance_seed_rewrite(kiln_ctx *ctx, const char *id, kiln_error **err);

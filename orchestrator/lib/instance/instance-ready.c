@@ -1,5 +1,6 @@
-/* Readiness: SSH answers with the pinned host key and cloud-init has finished; the waits for
- * states and for readiness, with the console's tail when one times out. */
+/* Readiness: SSH answers with the pinned host key and cloud-init has finished (Linux), or the
+ * RDP port answers a connection request with a confirm (Windows); the waits for states and
+ * for readiness, with the console's tail when one times out. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <libvirt/libvirt.h>
 
 #include "instance/instance-private.h"
+#include "net/rdp.h"
 #include "ssh/ssh.h"
 #include "util/util.h"
 
@@ -34,6 +36,15 @@ static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadli
                 free(*last);
                 *last = kiln_xasprintf("no DHCP lease on network '%s' yet", inst->network);
                 return 0;
+        }
+        if (strcmp(inst->platform, "windows") == 0) {
+                if (rdp_probe(inst->host, inst->port, attempt < deadline ? attempt : deadline,
+                              last) == 0)
+                        return 0;
+                /* The guest set its password before its RDP service took connections: the
+                 * config drive need not hold it any more. */
+                instance_seed_scrub(ctx, inst->instance_id, NULL);
+                return 1;
         }
 
         if (instance_ssh_connect(ctx, inst, attempt < deadline ? attempt : deadline, &s, &e) < 0) {
@@ -117,11 +128,6 @@ void instance_watch_ready(kiln_ctx *ctx, const char *id)
                         kiln_instance_clear(&inst);
                         return;
                 }
-                /* Windows is reached over RDP: its readiness is not SSH's. */
-                if (strcmp(inst.platform, "windows") == 0) {
-                        kiln_instance_clear(&inst);
-                        return;
-                }
                 if (strcmp(inst.state, "running") == 0 && access_forwarded(&inst) &&
                     (inst.host || instance_find_address(ctx, &inst) > 0))
                         rc = ready_probe(ctx, &inst,
@@ -175,7 +181,8 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                     inst.status && strcmp(inst.status, "impaired") == 0) {
                         rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
                                             "The instance '%s' is impaired: it did not answer "
-                                            "SSH or cloud-init did not finish after its start",
+                                            "SSH (RDP for Windows) or cloud-init did not finish "
+                                            "after its start",
                                             instance_id);
                         kiln_instance_clear(&inst);
                         return rc;

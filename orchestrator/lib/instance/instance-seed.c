@@ -47,10 +47,25 @@ static char *file_sha256(const char *path, kiln_error **err)
         return kiln_buf_steal(&hex);
 }
 
+/* After the ISO at *iso was written (rc 0): hands it and its SHA-256 over; wipes it on any
+ * failure. */
+static int iso_finish(int rc, char **iso, char **ret_iso, char **ret_sha256, kiln_error **err)
+{
+        char *sha = rc == 0 ? file_sha256(*iso, err) : NULL;
+
+        if (!sha) {
+                kiln_file_wipe(*iso);
+                return -1;
+        }
+        *ret_iso = kiln_steal(iso);
+        *ret_sha256 = sha;
+        return 0;
+}
+
 int instance_seed_render(kiln_ctx *ctx, const char *id, const seed_spec *spec, char **ret_iso,
                          char **ret_sha256, kiln_error **err)
 {
-        kiln_autofree char *meta = NULL, *user = NULL, *sha = NULL;
+        kiln_autofree char *meta = NULL, *user = NULL;
         kiln_autofree char *iso = instance_file(ctx, id, "seed.iso");
         int rc;
 
@@ -58,14 +73,46 @@ int instance_seed_render(kiln_ctx *ctx, const char *id, const seed_spec *spec, c
                 return -1;
         rc = seed_write_iso(meta, user, NULL, iso, err);
         explicit_bzero(user, strlen(user));
-        if (rc == 0)
-                sha = file_sha256(iso, err);
-        if (!sha) {
-                kiln_file_wipe(iso);
-                return -1;
+        return iso_finish(rc, &iso, ret_iso, ret_sha256, err);
+}
+
+int instance_configdrive_render(kiln_ctx *ctx, const kiln_instance *inst, const char *launch_key,
+                                bool with_password, const void *user_data, size_t user_data_len,
+                                char **ret_iso, char **ret_sha256, char **ret_password_data,
+                                kiln_error **err)
+{
+        kiln_autofree char *iso = instance_file(ctx, inst->instance_id, "seed.iso");
+        kiln_autofree char *zone = kiln_xasprintf("%sa", inst->region);
+        kiln_autofree char *meta = NULL, *data = NULL;
+        seed_configdrive_key key = {inst->key_name ? inst->key_name : "launch-key", launch_key};
+        seed_configdrive_spec spec = {0};
+        char *password = NULL;
+        int rc;
+
+        spec.instance_id = inst->instance_id;
+        spec.hostname = inst->instance_id;
+        spec.availability_zone = zone;
+        spec.launch_index = inst->launch_index;
+        spec.admin_username = "Administrator";
+        spec.keys = launch_key ? &key : NULL;
+        spec.n_keys = launch_key ? 1 : 0;
+        if (with_password && launch_key) {
+                password = keypair_password_new();
+                if (keypair_encrypt_for(launch_key, password, strlen(password), &data, err) < 0) {
+                        kiln_keypair_material_free(password);
+                        return -1;
+                }
+                spec.admin_pass = password;
         }
-        *ret_iso = kiln_steal(&iso);
-        *ret_sha256 = kiln_steal(&sha);
+        rc = seed_configdrive_render(&spec, &meta, err);
+        kiln_keypair_material_free(password);
+        if (rc == 0)
+                rc = seed_configdrive_write_iso(meta, user_data, user_data_len, iso, err);
+        if (meta)
+                kiln_keypair_material_free(kiln_steal(&meta));
+        if (iso_finish(rc, &iso, ret_iso, ret_sha256, err) < 0)
+                return -1;
+        *ret_password_data = kiln_steal(&data);
         return 0;
 }
 
@@ -116,7 +163,8 @@ typedef struct seed_job {
         /* the new state, for the transaction that records it */
         bool new_keys;
         const char *new_sha256;
-        const char *new_host_key; /* or NULL: unchanged */
+        const char *new_host_key;      /* or NULL: unchanged */
+        const char *new_password_data; /* a Windows instance's new password, or NULL */
 } seed_job;
 
 static void job_clear(seed_job *j)
@@ -150,6 +198,9 @@ static int job_record(registry *r, void *userdata, kiln_error **err)
 
         if (j->new_host_key && registry_instance_set_host_key(r, j->id, j->new_host_key, err) < 0)
                 return -1;
+        if (j->new_password_data &&
+            registry_instance_set_password(r, j->id, j->new_password_data, err) < 0)
+                return -1;
         return registry_instance_set_seed_state(r, j->id, j->new_keys, j->new_sha256, err);
 }
 
@@ -161,12 +212,16 @@ static bool job_applies(const seed_job *j)
                strcmp(j->inst.state, "shutting-down") != 0;
 }
 
+static int job_replace(kiln_ctx *ctx, seed_job *j, virStoragePoolPtr pool, const char *iso,
+                       kiln_error **err);
+
 /* Writes the seed: with host_private (a new key whose public line is host_public) or without
  * a private key. Recorded first, then the volume replaced. */
 static int job_write(kiln_ctx *ctx, seed_job *j, const char *host_private, const char *host_public,
                      kiln_error **err)
 {
         kiln_autofree char *launch_key = NULL, *kiln_key = NULL, *iso = NULL, *sha = NULL;
+        kiln_autofree char *password_data = NULL;
         kiln_autoptr(kiln_error) e = NULL;
         virStoragePoolPtr pool = ctx_pool(ctx, j->inst.region, err);
         const char *keys[2];
@@ -179,6 +234,18 @@ static int job_write(kiln_ctx *ctx, seed_job *j, const char *host_private, const
         if (!launch_key && (!e || e->code != KILN_E_NOT_FOUND)) {
                 *err = kiln_steal(&e);
                 return -1;
+        }
+        if (strcmp(j->inst.platform, "windows") == 0) {
+                /* host_private only says "with a secret": for Windows, a new password. */
+                if (instance_configdrive_render(ctx, &j->inst, launch_key, host_private != NULL,
+                                                j->user_data, j->user_data_len, &iso, &sha,
+                                                &password_data, err) < 0)
+                        return -1;
+                j->new_keys = password_data != NULL;
+                j->new_sha256 = sha;
+                j->new_host_key = NULL;
+                j->new_password_data = password_data;
+                return job_replace(ctx, j, pool, iso, err);
         }
         kiln_key = read_key_line(ctx, j->id, "kiln_ed25519.pub", err);
         if (!kiln_key)
@@ -200,6 +267,16 @@ static int job_write(kiln_ctx *ctx, seed_job *j, const char *host_private, const
         j->new_keys = host_private != NULL;
         j->new_sha256 = sha;
         j->new_host_key = host_private ? host_public : NULL;
+        j->new_password_data = NULL;
+        return job_replace(ctx, j, pool, iso, err);
+}
+
+/* Records the new seed, then puts the ISO in place of the volume. */
+static int job_replace(kiln_ctx *ctx, seed_job *j, virStoragePoolPtr pool, const char *iso,
+                       kiln_error **err)
+{
+        kiln_autoptr(kiln_error) e = NULL;
+
         if (registry_write(ctx->reg, job_record, j, err) < 0) {
                 kiln_file_wipe(iso);
                 return -1;
@@ -210,7 +287,6 @@ static int job_write(kiln_ctx *ctx, seed_job *j, const char *host_private, const
                 return -1;
         }
         kiln_crash_point("seed.after-delete");
-        kiln_error_free(kiln_steal(&e));
         /* KILN_E_EXISTS: another process wrote the same seed at the same moment. */
         if (instance_seed_upload(pool, j->seed_volume, iso, &e) < 0 &&
             (!e || e->code != KILN_E_EXISTS)) {
@@ -236,6 +312,8 @@ static int seed_renew(kiln_ctx *ctx, const char *id, seed_what what, kiln_error 
 
                 if (!pool) {
                         rc = -1;
+                } else if (what == SEED_REKEY && strcmp(j.inst.platform, "windows") == 0) {
+                        rc = job_write(ctx, &j, "", NULL, err);
                 } else if (what == SEED_REKEY) {
                         kiln_autofree char *priv = NULL, *pub = NULL;
 

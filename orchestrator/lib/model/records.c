@@ -30,7 +30,7 @@ void kiln_image_clear(kiln_image *img)
                            &img->owner_alias,       &img->source_image_id,
                            &img->source_region,     &img->source_instance_id,
                            &img->state_reason_code, &img->state_reason_message,
-                           &img->tpm_support};
+                           &img->tpm_support,       &img->rtc};
 
         if (!img)
                 return;
@@ -123,7 +123,8 @@ void kiln_instance_clear(kiln_instance *inst)
                       &inst->subnet_id,
                       &inst->status,
                       &inst->tpm_support,
-                      &inst->nvram_volume};
+                      &inst->nvram_volume,
+                      &inst->rtc};
 
         if (!inst)
                 return;
@@ -175,6 +176,7 @@ void kiln_connection_clear(kiln_connection *c)
         free(c->known_hosts_file);
         free(c->identity_file);
         free(c->command);
+        free(c->rdp_file);
         memset(c, 0, sizeof(*c));
 }
 

@@ -70,7 +70,7 @@ void kiln_shape_image(kiln_sink *s, const kiln_image *img)
         STR(s, "State", "imageState", img->state);
         mappings(s, img);
         STR(s, "Description", "description", img->description);
-        BOOL(s, "EnaSupport", "enaSupport", true);
+        BOOL(s, "EnaSupport", "enaSupport", !img->no_ena);
         STR(s, "Hypervisor", "hypervisor", "xen");
         STR(s, "ImageOwnerAlias", "imageOwnerAlias", img->owner_alias);
         STR(s, "Name", "name", img->name);
@@ -296,7 +296,12 @@ static void connection(kiln_sink *s, const kiln_connection *c, const kiln_instan
         STR(s, "KnownHostsLine", "knownHostsLine", c->known_hosts_line);
         STR(s, "KnownHostsFile", "knownHostsFile", c->known_hosts_file);
         STR(s, "IdentityFile", "identityFile", c->identity_file);
-        STR(s, "SshCommand", "sshCommand", c->command);
+        if (c->rdp_file) {
+                STR(s, "RdpCommand", "rdpCommand", c->command);
+                STR(s, "RdpFile", "rdpFile", c->rdp_file);
+        } else {
+                STR(s, "SshCommand", "sshCommand", c->command);
+        }
         if (!inst->network) {
                 s->array(s, "Forwards", "forwardSet");
                 for (size_t i = 0; i < inst->n_forwards; i++) {
@@ -361,7 +366,7 @@ void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst, const kiln_con
         s->end_array(s);
         STR(s, "ClientToken", "clientToken", inst->client_token ? inst->client_token : "");
         BOOL(s, "EbsOptimized", "ebsOptimized", false);
-        BOOL(s, "EnaSupport", "enaSupport", true);
+        BOOL(s, "EnaSupport", "enaSupport", !inst->no_ena);
         STR(s, "Hypervisor", "hypervisor", "xen");
         s->array(s, "NetworkInterfaces", "networkInterfaceSet");
         s->end_array(s);
@@ -513,7 +518,7 @@ void kiln_shape_instance_attribute(kiln_sink *s, const kiln_instance_attribute *
         else if (strcmp(attribute, "ebsOptimized") == 0)
                 attr_bool(s, "EbsOptimized", "ebsOptimized", false);
         else if (strcmp(attribute, "enaSupport") == 0)
-                attr_bool(s, "EnaSupport", "enaSupport", true);
+                attr_bool(s, "EnaSupport", "enaSupport", !a->no_ena);
         else if (strcmp(attribute, "sourceDestCheck") == 0)
                 attr_bool(s, "SourceDestCheck", "sourceDestCheck", true);
         STR(s, "InstanceId", "instanceId", a->instance_id);

@@ -8,7 +8,7 @@
         "id, region, owner, name, description, state, architecture, platform, default_user, "      \
         "boot_mode, root_device_name, creation_date, owner_alias, source_image_id, "               \
         "source_region, source_instance_id, state_reason_code, state_reason_message, "             \
-        "hourly_price, ungeneralized, tpm_support, secure_boot"
+        "hourly_price, ungeneralized, tpm_support, secure_boot, ena_support, rtc"
 /* What a read gets besides: whether the image carries UEFI variables (not the bytes). */
 #define IMAGE_SELECT IMAGE_COLUMNS ", uefi_data IS NOT NULL"
 
@@ -27,7 +27,8 @@ int registry_image_insert(registry *r, const kiln_image *img, kiln_error **err)
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
                 r,
                 "INSERT INTO images (" IMAGE_COLUMNS ", seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
+                "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
+                "?24, ?25)",
                 err);
         const char *texts[] = {img->image_id,
                                img->region,
@@ -58,7 +59,10 @@ int registry_image_insert(registry *r, const kiln_image *img, kiln_error **err)
         if (registry_bind_text(r, st, 21, img->tpm_support, err) < 0)
                 return -1;
         sqlite3_bind_int(st, 22, img->secure_boot);
-        sqlite3_bind_int64(st, 23, registry_next_seq(r, "images"));
+        sqlite3_bind_int(st, 23, !img->no_ena);
+        if (registry_bind_text(r, st, 24, img->rtc, err) < 0)
+                return -1;
+        sqlite3_bind_int64(st, 25, registry_next_seq(r, "images"));
         if (sqlite3_step(st) != SQLITE_DONE)
                 return registry_fail(r, err, "insert image");
         for (size_t i = 0; i < img->n_mappings; i++) {
@@ -104,7 +108,9 @@ static void image_from_row(sqlite3_stmt *st, kiln_image *img)
         img->ungeneralized = sqlite3_column_int(st, 19) != 0;
         img->tpm_support = registry_col_text(st, 20);
         img->secure_boot = sqlite3_column_int(st, 21) != 0;
-        img->has_uefi_data = sqlite3_column_int(st, 22) != 0;
+        img->no_ena = sqlite3_column_int(st, 22) == 0;
+        img->rtc = registry_col_text(st, 23);
+        img->has_uefi_data = sqlite3_column_int(st, 24) != 0;
 }
 
 static int image_load_mappings(registry *r, kiln_image *img, kiln_error **err)

@@ -13,7 +13,8 @@
         "default_user, architecture, boot_mode, root_device_name, network, host, host_key, "       \
         "accel, launch_index, port, client_token, disable_api_termination, disable_api_stop"
 /* What a read gets besides the columns an insert writes in that order. */
-#define INSTANCE_SELECT INSTANCE_COLUMNS ", status, tpm_support, secure_boot, nvram_volume"
+#define INSTANCE_SELECT                                                                            \
+        INSTANCE_COLUMNS ", status, tpm_support, secure_boot, nvram_volume, ena_support, rtc"
 
 int registry_instance_state_code(const char *state)
 {
@@ -43,9 +44,9 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
                 r,
                 "INSERT INTO instances (" INSTANCE_COLUMNS ", domain, seed_volume, worker_pid, "
-                "seq, tpm_support, secure_boot, nvram_volume) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-                "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
-                "?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33)",
+                "seq, tpm_support, secure_boot, nvram_volume, ena_support, rtc) VALUES (?1, ?2, "
+                "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+                "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
                 err);
         const char *texts[] = {inst->instance_id,
                                inst->reservation_id,
@@ -92,6 +93,9 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
             registry_bind_text(r, st, 33, inst->nvram_volume, err) < 0)
                 return -1;
         sqlite3_bind_int(st, 32, inst->secure_boot);
+        sqlite3_bind_int(st, 34, !inst->no_ena);
+        if (registry_bind_text(r, st, 35, inst->rtc, err) < 0)
+                return -1;
         if (sqlite3_step(st) != SQLITE_DONE)
                 return constraint_or_fail(r, err, "insert instance");
         return 0;
@@ -249,6 +253,8 @@ static void instance_from_row(sqlite3_stmt *st, kiln_instance *inst)
         inst->tpm_support = registry_col_text(st, 27);
         inst->secure_boot = sqlite3_column_int(st, 28) != 0;
         inst->nvram_volume = registry_col_text(st, 29);
+        inst->no_ena = sqlite3_column_int(st, 30) == 0;
+        inst->rtc = registry_col_text(st, 31);
         inst->state_code = registry_instance_state_code(inst->state);
 }
 
@@ -281,20 +287,36 @@ static int instance_complete(registry *r, kiln_instance *inst, kiln_error **err)
         return registry_tags_get(r, inst->instance_id, &inst->tags, &inst->n_tags, err);
 }
 
-int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_error **err)
+/* Runs a SELECT of columns FROM instances WHERE id = ?1: the statement on the instance's row,
+ * or NULL with KILN_E_NOT_FOUND when there is none (what names the read in other errors). */
+static sqlite3_stmt *instance_row(registry *r, const char *columns, const char *id,
+                                  const char *what, kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st =
-                registry_prepare(r, "SELECT " INSTANCE_SELECT " FROM instances WHERE id = ?1", err);
-        kiln_instance inst = {0};
+        kiln_autofree char *sql = kiln_xasprintf("SELECT %s FROM instances WHERE id = ?1", columns);
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, err);
         int rc;
 
         if (!st || registry_bind_text(r, st, 1, id, err) < 0)
-                return -1;
+                return NULL;
         rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return kiln_error_set(err, KILN_E_NOT_FOUND, NULL, "no instance '%s'", id);
-        if (rc != SQLITE_ROW)
-                return registry_fail(r, err, "read instance");
+        if (rc == SQLITE_DONE) {
+                kiln_error_set(err, KILN_E_NOT_FOUND, NULL, "no instance '%s'", id);
+                return NULL;
+        }
+        if (rc != SQLITE_ROW) {
+                registry_fail(r, err, what);
+                return NULL;
+        }
+        return kiln_steal(&st);
+}
+
+int registry_instance_get(registry *r, const char *id, kiln_instance *ret, kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st = instance_row(r, INSTANCE_SELECT, id, "read instance", err);
+        kiln_instance inst = {0};
+
+        if (!st)
+                return -1;
         instance_from_row(st, &inst);
         if (instance_complete(r, &inst, err) < 0) {
                 kiln_instance_clear(&inst);
@@ -342,17 +364,11 @@ int registry_instance_list(registry *r, const char *region, const char *owner, k
 int registry_instance_private(registry *r, const char *id, char **ret_domain, char **ret_seed,
                               pid_t *ret_worker, kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r, "SELECT domain, seed_volume, worker_pid FROM instances WHERE id = ?1", err);
-        int rc;
+        kiln_autoptr(sqlite3_stmt) st =
+                instance_row(r, "domain, seed_volume, worker_pid", id, "read instance", err);
 
-        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+        if (!st)
                 return -1;
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return kiln_error_set(err, KILN_E_NOT_FOUND, NULL, "no instance '%s'", id);
-        if (rc != SQLITE_ROW)
-                return registry_fail(r, err, "read instance");
         if (ret_domain)
                 *ret_domain = registry_col_text(st, 0);
         if (ret_seed)
@@ -447,6 +463,34 @@ int registry_instance_set_seed_state(registry *r, const char *id, bool keys, con
         return registry_step_done(r, st, err);
 }
 
+int registry_instance_set_password(registry *r, const char *id, const char *password_data,
+                                   kiln_error **err)
+{
+        kiln_autofree char *now = password_data ? kiln_time_now_iso() : NULL;
+        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
+                r, "UPDATE instances SET password_data = ?2, password_time = ?3 WHERE id = ?1",
+                err);
+
+        if (!st || registry_bind_text(r, st, 1, id, err) < 0 ||
+            registry_bind_text(r, st, 2, password_data, err) < 0 ||
+            registry_bind_text(r, st, 3, now, err) < 0)
+                return -1;
+        return registry_step_done(r, st, err);
+}
+
+int registry_instance_password(registry *r, const char *id, char **ret_data, char **ret_time,
+                               kiln_error **err)
+{
+        kiln_autoptr(sqlite3_stmt) st =
+                instance_row(r, "password_data, password_time", id, "read instance password", err);
+
+        if (!st)
+                return -1;
+        *ret_data = registry_col_text(st, 0);
+        *ret_time = registry_col_text(st, 1);
+        return 0;
+}
+
 int registry_instance_set_type(registry *r, const char *id, const char *type, kiln_error **err)
 {
         const char *args[] = {id, type, NULL};
@@ -484,19 +528,13 @@ int registry_instance_set_host_key(registry *r, const char *id, const char *host
 int registry_instance_seed(registry *r, const char *id, void **ret_user_data, size_t *ret_len,
                            bool *ret_keys, char **ret_sha256, kiln_error **err)
 {
-        kiln_autoptr(sqlite3_stmt) st = registry_prepare(
-                r, "SELECT user_data, seed_keys, seed_sha256 FROM instances WHERE id = ?1", err);
+        kiln_autoptr(sqlite3_stmt) st =
+                instance_row(r, "user_data, seed_keys, seed_sha256", id, "read instance seed", err);
         const void *blob;
         size_t len;
-        int rc;
 
-        if (!st || registry_bind_text(r, st, 1, id, err) < 0)
+        if (!st)
                 return -1;
-        rc = sqlite3_step(st);
-        if (rc == SQLITE_DONE)
-                return kiln_error_set(err, KILN_E_NOT_FOUND, NULL, "no instance '%s'", id);
-        if (rc != SQLITE_ROW)
-                return registry_fail(r, err, "read instance seed");
         blob = sqlite3_column_blob(st, 0);
         len = (size_t) sqlite3_column_bytes(st, 0);
         if (ret_user_data) {

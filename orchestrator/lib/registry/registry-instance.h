@@ -63,6 +63,13 @@ int registry_instance_set_seed(registry *r, const char *id, const void *user_dat
  * (hex), by which fsck knows a seed that a crash left stale. */
 int registry_instance_set_seed_state(registry *r, const char *id, bool keys, const char *sha256,
                                      kiln_error **err);
+/* A Windows instance's PasswordData (base64, encrypted with the launch key pair's public key)
+ * and when it was made; NULL clears both. */
+int registry_instance_set_password(registry *r, const char *id, const char *password_data,
+                                   kiln_error **err);
+/* *ret_data and *ret_time: new strings, or NULL when the instance has no password. */
+int registry_instance_password(registry *r, const char *id, char **ret_data, char **ret_time,
+                               kiln_error **err);
 int registry_instance_set_type(registry *r, const char *id, const char *type, kiln_error **err);
 /* disableApiTermination and disableApiStop: 0 or 1, or -1 to leave one as it is. */
 int registry_instance_set_protection(registry *r, const char *id, int termination, int stop,

@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  11
+#define REGISTRY_SCHEMA_VERSION  12
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -24,7 +24,8 @@ static const char registry_schema[] =
         " state_reason_code TEXT, state_reason_message TEXT,"
         " hourly_price REAL NOT NULL DEFAULT 0, seq INTEGER NOT NULL,"
         " ungeneralized INTEGER NOT NULL DEFAULT 0, tpm_support TEXT,"
-        " secure_boot INTEGER NOT NULL DEFAULT 0, uefi_data BLOB);"
+        " secure_boot INTEGER NOT NULL DEFAULT 0, uefi_data BLOB,"
+        " ena_support INTEGER NOT NULL DEFAULT 1, rtc TEXT);"
         "CREATE UNIQUE INDEX IF NOT EXISTS images_live_name ON images(region, owner, name)"
         " WHERE state NOT IN ('deregistered', 'failed');"
         "CREATE INDEX IF NOT EXISTS images_region ON images(region, state, seq);"
@@ -79,7 +80,9 @@ static const char registry_schema[] =
         " user_data BLOB, seed_keys INTEGER NOT NULL DEFAULT 0, seed_sha256 TEXT,"
         " client_token TEXT, disable_api_termination INTEGER NOT NULL DEFAULT 0,"
         " disable_api_stop INTEGER NOT NULL DEFAULT 0, status TEXT, status_time TEXT,"
-        " tpm_support TEXT, secure_boot INTEGER NOT NULL DEFAULT 0, nvram_volume TEXT);"
+        " tpm_support TEXT, secure_boot INTEGER NOT NULL DEFAULT 0, nvram_volume TEXT,"
+        " password_data TEXT, password_time TEXT, ena_support INTEGER NOT NULL DEFAULT 1,"
+        " rtc TEXT);"
         "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
         " WHERE state != 'terminated' AND port IS NOT NULL;"
         "CREATE TABLE IF NOT EXISTS volumes ("
@@ -400,6 +403,22 @@ static int migrate_v11(registry *r, kiln_error **err)
         return add_columns(r, added, KILN_ARRAY_SIZE(added), err);
 }
 
+/* Version 12: a Windows instance's password, encrypted with its key pair's public key
+ * (GetPasswordData), and when it was made; whether an image and its instances have virtio
+ * drivers (EnaSupport) and keep their clock in UTC or local time. */
+static int migrate_v12(registry *r, kiln_error **err)
+{
+        static const added_column added[] = {
+                {"instances", "password_data", "TEXT"},
+                {"instances", "password_time", "TEXT"},
+                {"images", "ena_support", "INTEGER NOT NULL DEFAULT 1"},
+                {"images", "rtc", "TEXT"},
+                {"instances", "ena_support", "INTEGER NOT NULL DEFAULT 1"},
+                {"instances", "rtc", "TEXT"}};
+
+        return add_columns(r, added, KILN_ARRAY_SIZE(added), err);
+}
+
 /* Version 10: an instance's status since its last start (EC2's instance status checks). */
 static int migrate_v10(registry *r, kiln_error **err)
 {
@@ -466,6 +485,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
         if (version >= 1 && version < 10 && migrate_v10(r, err) < 0)
                 return -1;
         if (version >= 1 && version < 11 && migrate_v11(r, err) < 0)
+                return -1;
+        if (version >= 1 && version < 12 && migrate_v12(r, err) < 0)
                 return -1;
         if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
                          NULL, NULL, NULL) != SQLITE_OK)

@@ -39,9 +39,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -177,16 +174,6 @@ static const char *ssh_hostkey_methods(const char *type)
 
 /* ---- time, errors, waiting ---- */
 
-/* Milliseconds left until deadline, as a poll() timeout. */
-static int ssh_poll_ms(uint64_t deadline)
-{
-        uint64_t now = kiln_now_ms();
-
-        if (now >= deadline)
-                return 0;
-        return deadline - now > INT32_MAX ? INT32_MAX : (int) (deadline - now);
-}
-
 const char *ssh_where(const kiln_ssh *s)
 {
         return s->where;
@@ -273,7 +260,7 @@ static int ssh_wait(kiln_ssh *s, uint64_t deadline, const char *doing, kiln_erro
         if (!pfd.events)
                 pfd.events = POLLIN; /* nothing pending on our side: the server has to speak */
         if (kiln_now_ms() < deadline) {
-                r = poll(&pfd, 1, ssh_poll_ms(deadline));
+                r = poll(&pfd, 1, kiln_poll_ms(deadline));
                 if (r < 0 && errno != EINTR)
                         return kiln_error_set_errno(err, errno, KILN_E_IO, "poll");
         }
@@ -284,90 +271,6 @@ static int ssh_wait(kiln_ssh *s, uint64_t deadline, const char *doing, kiln_erro
 }
 
 /* ---- connecting ---- */
-
-typedef struct addrinfo ssh_addrinfo;
-
-static ssh_addrinfo *ssh_addrinfo_free(ssh_addrinfo *ai)
-{
-        freeaddrinfo(ai);
-        return NULL;
-}
-
-KILN_DEFINE_AUTOPTR(ssh_addrinfo, ssh_addrinfo_free)
-
-/* Hands *fd over (kiln_autoclose then closes nothing). */
-static int ssh_fd_steal(int *fd)
-{
-        int r = *fd;
-
-        *fd = -1;
-        return r;
-}
-
-/* Connects a non-blocking socket to one address. Returns 0, an errno value, or -1 when the
- * deadline passes. */
-static int ssh_tcp_try(const struct addrinfo *a, uint64_t deadline, int *ret_fd)
-{
-        kiln_autoclose int fd = -1;
-        int soerr = 0, one = 1;
-        socklen_t len = sizeof(soerr);
-
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0)
-                return errno;
-        if (connect(fd, a->ai_addr, a->ai_addrlen) < 0) {
-                struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-
-                if (errno != EINPROGRESS && errno != EINTR)
-                        return errno;
-                for (;;) {
-                        int r = 0;
-
-                        if (kiln_now_ms() >= deadline)
-                                return -1;
-                        r = poll(&pfd, 1, ssh_poll_ms(deadline));
-                        if (r < 0 && errno != EINTR)
-                                return errno;
-                        if (r > 0)
-                                break;
-                }
-                if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-                        return errno;
-                if (soerr)
-                        return soerr;
-        }
-        /* Commands and their answers are small packets: do not hold them back. */
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        *ret_fd = ssh_fd_steal(&fd);
-        return 0;
-}
-
-static int ssh_tcp_connect(const ssh_target *t, const char *where, uint64_t deadline, int *ret_fd,
-                           kiln_error **err)
-{
-        struct addrinfo hints = {
-                .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-        kiln_autoptr(ssh_addrinfo) ai = NULL;
-        char port[16];
-        int r = 0, last = 0;
-
-        snprintf(port, sizeof(port), "%d", t->port);
-        r = getaddrinfo(t->host, port, &hints, &ai);
-        if (r != 0)
-                return kiln_error_set(err, KILN_E_SSH, NULL, "cannot resolve '%s': %s", t->host,
-                                      r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-        for (const struct addrinfo *a = ai; a; a = a->ai_next) {
-                last = ssh_tcp_try(a, deadline, ret_fd);
-                if (last == 0)
-                        return 0;
-                if (last < 0)
-                        return kiln_error_set(err, KILN_E_TIMEOUT, NULL,
-                                              "timed out connecting to %s", where);
-                kiln_log(KILN_LOG_DEBUG, "ssh: cannot connect to %s: %s", where, strerror(last));
-        }
-        return kiln_error_set_errno(err, last ? last : EADDRNOTAVAIL, KILN_E_SSH,
-                                    "cannot connect to %s", where);
-}
 
 static int ssh_target_check(const ssh_target *t, kiln_error **err)
 {
@@ -706,7 +609,7 @@ int ssh_connect(const ssh_target *t, uint64_t deadline_ms, kiln_ssh **ret, kiln_
         s->fd = -1;
         s->where = ssh_where_new(t->host, t->port);
         kiln_log(KILN_LOG_DEBUG, "ssh: connecting to %s as '%s'", s->where, t->user);
-        if (ssh_tcp_connect(t, s->where, deadline_ms, &s->fd, err) < 0)
+        if (kiln_tcp_connect(t->host, t->port, s->where, deadline_ms, KILN_E_SSH, &s->fd, err) < 0)
                 return -1;
         if (ssh_handshake(s, host_key_type, deadline_ms, err) < 0)
                 return -1;

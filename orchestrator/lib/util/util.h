@@ -83,6 +83,14 @@ char *kiln_id_new(const char *prefix);
 bool kiln_id_valid(const char *prefix, const char *s);
 /* The monotonic clock (CLOCK_MONOTONIC) in milliseconds, for deadlines. */
 uint64_t kiln_now_ms(void);
+/* Milliseconds left until deadline (kiln_now_ms's clock), as a poll() timeout. */
+int kiln_poll_ms(uint64_t deadline);
+/* A TCP connection to host:port (a name or an address; every address it resolves to is
+ * tried), non-blocking, with TCP_NODELAY, by deadline. *ret_fd is the caller's. Errors name
+ * the peer as `where`: KILN_E_TIMEOUT when the deadline passes, else code (a name that does
+ * not resolve, a refused or unreachable peer). */
+int kiln_tcp_connect(const char *host, int port, const char *where, uint64_t deadline,
+                     kiln_error_code code, int *ret_fd, kiln_error **err);
 /* Sleeps ms milliseconds (a signal does not cut it short). */
 void kiln_sleep_ms(long ms);
 /* Current UTC time as 2024-01-02T03:04:05.000Z. */

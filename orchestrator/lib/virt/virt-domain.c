@@ -9,10 +9,16 @@
 
 #define VIRT_USER_NETDEV "kilnnet0"
 
-/* Secure Boot needs SMM, which QEMU has on q35 only; else i440fx, as every image so far. */
+/* Secure Boot needs SMM, which QEMU has on q35 only; else i440fx unless q35 is asked for. */
 static bool q35(const virt_domain_spec *spec)
 {
-        return spec->secure_boot;
+        return spec->q35 || spec->secure_boot;
+}
+
+/* The NIC model for guests without virtio drivers. */
+static const char *legacy_nic(const virt_domain_spec *spec)
+{
+        return q35(spec) ? "e1000e" : "e1000";
 }
 
 static char *render_disks(const virt_domain_spec *spec)
@@ -26,16 +32,20 @@ static char *render_disks(const virt_domain_spec *spec)
                 kiln_autofree char *target = kiln_xml_escape(d->target);
                 kiln_autofree char *serial =
                         d->serial ? kiln_xml_escape(d->serial) : kiln_xstrdup("");
+                bool cdrom = spec->legacy_devices && d->raw && d->read_only;
 
+                if (spec->legacy_devices && strncmp(target, "vd", 2) == 0)
+                        target[0] = 's';
                 kiln_buf_appendf(&b,
-                                 "    <disk type='volume' device='disk'>\n"
+                                 "    <disk type='volume' device='%s'>\n"
                                  "      <driver name='qemu' type='%s'/>\n"
                                  "      <source pool='%s' volume='%s'/>\n"
-                                 "      <target dev='%s' bus='virtio'/>\n"
+                                 "      <target dev='%s' bus='%s'/>\n"
                                  "%s%s%s"
                                  "%s"
                                  "    </disk>",
-                                 d->raw ? "raw" : "qcow2", pool, vol, target,
+                                 cdrom ? "cdrom" : "disk", d->raw ? "raw" : "qcow2", pool, vol,
+                                 target, spec->legacy_devices ? "sata" : "virtio",
                                  *serial ? "      <serial>" : "", serial,
                                  *serial ? "</serial>\n" : "",
                                  d->read_only ? "      <readonly/>\n" : "");
@@ -64,10 +74,11 @@ static char *render_qemu_commandline(const virt_domain_spec *spec)
                               "    <qemu:arg value='-netdev'/>\n"
                               "    <qemu:arg value='%s'/>\n"
                               "    <qemu:arg value='-device'/>\n"
-                              "    <qemu:arg value='virtio-net-pci,netdev=" VIRT_USER_NETDEV
+                              "    <qemu:arg value='%s,netdev=" VIRT_USER_NETDEV
                               ",bus=%s,addr=0x10'/>\n"
                               "  </qemu:commandline>",
-                              value, q35(spec) ? "pcie.0" : "pci.0");
+                              value, spec->legacy_devices ? legacy_nic(spec) : "virtio-net-pci",
+                              q35(spec) ? "pcie.0" : "pci.0");
 }
 
 static char *render_os(const virt_domain_spec *spec)
@@ -116,6 +127,7 @@ static char *render_tpm(const virt_domain_spec *spec)
 static char *render_interface(const virt_domain_spec *spec)
 {
         kiln_autofree char *net = NULL;
+        const char *model = spec->legacy_devices ? legacy_nic(spec) : "virtio";
 
         if (!spec->network)
                 return kiln_xstrdup("");
@@ -125,16 +137,34 @@ static char *render_interface(const virt_domain_spec *spec)
 
                 return kiln_xasprintf("    <interface type='network'>\n"
                                       "      <source network='%s'/>\n"
-                                      "      <model type='virtio'/>\n"
+                                      "      <model type='%s'/>\n"
                                       "      <filterref filter='%s'/>\n"
                                       "    </interface>",
-                                      net, filter);
+                                      net, model, filter);
         }
         return kiln_xasprintf("    <interface type='network'>\n"
                               "      <source network='%s'/>\n"
-                              "      <model type='virtio'/>\n"
+                              "      <model type='%s'/>\n"
                               "    </interface>",
-                              net);
+                              net, model);
+}
+
+/* Hyper-V enlightenments for Windows guests. vpindex, synic and stimer need KVM (QEMU refuses
+ * them under TCG: "kernel doesn't allow setting HyperV VP_INDEX"); the others work in both. */
+static char *render_hyperv(const virt_domain_spec *spec)
+{
+        return kiln_xasprintf("\n    <hyperv mode='custom'>\n"
+                              "      <relaxed state='on'/>\n"
+                              "      <vapic state='on'/>\n"
+                              "      <spinlocks state='on' retries='8191'/>\n"
+                              "%s"
+                              "      <runtime state='on'/>\n"
+                              "      <frequencies state='on'/>\n"
+                              "    </hyperv>",
+                              spec->kvm ? "      <vpindex state='on'/>\n"
+                                          "      <synic state='on'/>\n"
+                                          "      <stimer state='on'/>\n"
+                                        : "");
 }
 
 typedef struct field {
@@ -161,6 +191,8 @@ char *virt_domain_render(const virt_domain_spec *spec, kiln_error **err)
                 {"os", render_os(spec)},
                 {"firmware_features", render_firmware_features(spec)},
                 {"tpm", render_tpm(spec)},
+                {"hyperv", render_hyperv(spec)},
+                {"clock_offset", kiln_xstrdup(spec->localtime ? "localtime" : "utc")},
         };
         const char *p;
         int rc = 0;

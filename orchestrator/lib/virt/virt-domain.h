@@ -46,7 +46,13 @@ typedef struct virt_domain_spec {
         bool uefi;
         bool secure_boot;
         const char *nvram_path;
-        bool tpm; /* an emulated TPM 2.0 (swtpm), its state kept by libvirt per domain */
+        bool tpm;       /* an emulated TPM 2.0 (swtpm), its state kept by libvirt per domain */
+        bool q35;       /* a q35 machine (PCIe, AHCI), as Windows wants; also with Secure Boot */
+        bool localtime; /* the RTC in local time (Windows' default), else UTC */
+        /* For guests without virtio drivers: disks on SATA (targets vdX become sdX; the
+         * read-only raw disk, the seed, a CD-ROM) and an Intel NIC, e1000e on q35, e1000 on
+         * i440fx, which Windows and Linux drive with their own drivers. */
+        bool legacy_devices;
 } virt_domain_spec;
 
 /* The domain XML: the skeleton with every {{field}} filled; every value is XML-escaped. */

@@ -17,6 +17,14 @@ for platform in i386-pc x86_64-efi; do
 done
 install -m 0644 "$files/grub.cfg" "$root/boot/grub/grub.cfg"
 
+# The Windows stand-in (files/kiln-standin): xrdp stays off unless a config drive is attached.
+install -m 0755 "$files/kiln-standin" "$root/usr/local/sbin/kiln-standin"
+install -m 0644 "$files/kiln-standin.service" "$root/etc/systemd/system/kiln-standin.service"
+chroot "$root" systemctl enable kiln-standin.service
+chroot "$root" systemctl disable xrdp.service xrdp-sesman.service
+# xrdp runs as its own user, which reads the TLS key through the ssl-cert group.
+chroot "$root" adduser --quiet xrdp ssl-cert
+
 printf 'LABEL=kiln-root / ext4 defaults,errors=remount-ro 0 1\n' >"$root/etc/fstab"
 printf 'localhost\n' >"$root/etc/hostname"
 printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
@@ -31,6 +39,10 @@ chroot "$root" passwd -l root >/dev/null
 
 # Identities are made at first boot: host keys by cloud-init, machine-id by systemd.
 rm -f "$root"/etc/ssh/ssh_host_*
+# The TLS key and certificate (ssl-cert's) and RSA keys (xrdp's) that the packages made: the
+# stand-in makes its own at first boot.
+rm -f "$root/etc/ssl/private/ssl-cert-snakeoil.key" "$root/etc/ssl/certs/ssl-cert-snakeoil.pem" \
+        "$root/etc/xrdp/rsakeys.ini"
 : >"$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id"
 rm -rf "$root/var/lib/cloud"/*
