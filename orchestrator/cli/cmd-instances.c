@@ -512,7 +512,8 @@ static int cmd_wait(const cli_verb *verb, const cli_global *g, const cli_args *a
                      {"instance-ready", KILN_WAIT_READY},
                      {"instance-stopped", KILN_WAIT_STOPPED},
                      {"instance-terminated", KILN_WAIT_TERMINATED},
-                     {"instance-status-ok", KILN_WAIT_STATUS_OK}};
+                     {"instance-status-ok", KILN_WAIT_STATUS_OK},
+                     {"password-data-available", KILN_WAIT_PASSWORD_DATA}};
         static const struct {
                 const char *name, *ids;
                 kiln_resource_wait_what what;
@@ -551,10 +552,16 @@ static int cmd_wait(const cli_verb *verb, const cli_global *g, const cli_args *a
         if (w < 0)
                 return cli_usage_error("wait needs one of instance-running, instance-ready, "
                                        "instance-status-ok, instance-stopped, "
-                                       "instance-terminated, volume-available, "
+                                       "instance-terminated, password-data-available, "
+                                       "volume-available, "
                                        "volume-in-use, snapshot-completed, image-available%s%s%s",
                                        what ? " (not '" : "", what ? what : "", what ? "')" : "");
         n_ids = cli_arg_all(args, "instance-ids", &ids);
+        if (!n_ids) {
+                /* The aws CLI's password-data-available takes one --instance-id. */
+                free(ids);
+                n_ids = cli_arg_all(args, "instance-id", &ids);
+        }
         if (!n_ids) {
                 free(ids);
                 return cli_usage_error("wait %s needs --instance-ids", what);
@@ -700,6 +707,8 @@ static const cli_opt subnets_opts[] = {
 
 static const cli_opt wait_opts[] = {
         {"instance-ids", CLI_ARG_LIST, "ID...", "the instances"},
+        {"instance-id", CLI_ARG_ONE, "ID",
+         "one instance (as the aws CLI's password-data-available)"},
         {"volume-ids", CLI_ARG_LIST, "ID...", "the volumes (volume-available, volume-in-use)"},
         {"snapshot-ids", CLI_ARG_LIST, "ID...", "the snapshots (snapshot-completed)"},
         {"image-ids", CLI_ARG_LIST, "ID...", "the images (image-available)"},
@@ -774,7 +783,7 @@ const cli_verb cli_instance_verbs[] = {
          "wait until instances are running, ready, status ok, stopped or terminated, volumes "
          "available or in use, snapshots completed, images available",
          "instance-running|instance-ready|instance-status-ok|instance-stopped|"
-         "instance-terminated|volume-available|"
+         "instance-terminated|password-data-available|volume-available|"
          "volume-in-use|snapshot-completed|image-available --instance-ids|--volume-ids|"
          "--snapshot-ids|--image-ids ID...",
          wait_opts, 1, cmd_wait, "kiln wait instance-ready --instance-ids i-..."},

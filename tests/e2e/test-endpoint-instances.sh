@@ -103,6 +103,9 @@ tap_diag "launch to status ok: $(( $(date +%s) - start )) s"
 aws_a get-password-data --instance-id "$ID"
 tap_is "$RC $(json 'd["InstanceId"] + " [" + d["PasswordData"] + "]"')" "0 $ID []" \
         "get-password-data of a Linux instance: an empty PasswordData, as EC2 gives"
+kiln_as $ACCT_A wait password-data-available --instance-id "$ID"
+tap_is "$RC" 6 "kiln wait password-data-available refuses a Linux instance at once (exit 6)"
+tap_like "$ERR" "IncorrectInstanceState.*is not a Windows instance" "  saying why"
 aws_a describe-instance-status --instance-ids "$ID"
 tap_is "$(json '[(s["InstanceStatus"]["Status"], s["InstanceStatus"]["Details"][0]["Status"], s["SystemStatus"]["Status"]) for s in d["InstanceStatuses"]]')" \
         "[('ok', 'passed', 'ok')]" "describe-instance-status: the instance and system checks pass"

@@ -212,6 +212,13 @@ aws_a register-image --name from-snap --root-device-name /dev/vda --architecture
 tap_is "$RC" 0 "register-image from a snapshot and an empty volume"
 FROM=$(json 'd["ImageId"]')
 same DescribeImagesResult "the registered image" describe-images --image-ids "$FROM" -- describe-images --image-ids "$FROM"
+aws_a register-image --name no-virtio --root-device-name /dev/vda --no-ena-support \
+        --block-device-mappings "DeviceName=/dev/vda,Ebs={SnapshotId=$SNAP1}"
+tap_is "$RC" 0 "register-image --no-ena-support: an image without virtio drivers"
+NOVIRTIO=$(json 'd["ImageId"]')
+aws_a describe-images --image-ids "$NOVIRTIO"
+tap_is "$(json 'd["Images"][0]["EnaSupport"]')" False "  EnaSupport false"
+aws_a deregister-image --image-id "$NOVIRTIO"
 kiln_as $ACCT_A describe-images --image-ids "$FROM"
 tap_is "$(json '[(m["DeviceName"], m["Ebs"].get("SnapshotId")) for m in d["Images"][0]["BlockDeviceMappings"]]')" \
         "[('/dev/vda', '$SNAP1'), ('/dev/vdb', None)]" "it maps the snapshot itself and an empty volume"

@@ -54,6 +54,8 @@ tap_is "$RC" 0 "the instance becomes ready: its RDP port answers with a connecti
 [ "$RC" = 0 ] || tap_diag "$ERR"
 tap_diag "launch to ready: $(( $(date +%s) - start )) s"
 
+kiln_rc wait password-data-available --instance-id "$ID"
+tap_is "$RC" 0 "kiln wait password-data-available"
 kiln_rc get-password-data --instance-id "$ID"
 DATA=$(json 'd["PasswordData"]')
 tap_like "$DATA" '^[A-Za-z0-9+/]{300,}={0,2}$' "then PasswordData: the password encrypted, in base64"

@@ -140,7 +140,10 @@ typedef enum {
         KILN_WAIT_READY, /* SSH answers with the pinned host key and cloud-init has finished */
         KILN_WAIT_STOPPED,
         KILN_WAIT_TERMINATED,
-        KILN_WAIT_STATUS_OK, /* its status check is ok (describe-instance-status) */
+        KILN_WAIT_STATUS_OK,     /* its status check is ok (describe-instance-status) */
+        KILN_WAIT_PASSWORD_DATA, /* a Windows instance's PasswordData is there (refused at
+                                    once for Linux instances and launches without a key
+                                    pair, which never get one) */
 } kiln_wait_what;
 
 /* Waits until the instance reaches the state, or timeout_s passes (KILN_E_TIMEOUT naming what

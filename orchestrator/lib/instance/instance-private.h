@@ -107,6 +107,10 @@ char *instance_console_tail(kiln_ctx *ctx, const char *id, size_t max);
  * pinned host key. */
 int instance_ssh_connect(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadline_ms,
                          kiln_ssh **ret, kiln_error **err);
+/* For wait password-data-available (instance-password.c): 1 when the instance's PasswordData
+ * is there, 0 not yet, -1 (IncorrectInstanceState) when it never will be: a Linux instance,
+ * or one launched without a key pair. */
+int instance_password_available(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err);
 /* The seed volume (instance-seed.c). instance_seed_render writes the ISO for spec into the
  * instance directory (*ret_iso, to be uploaded or wiped) and gives its SHA-256 (hex);
  * instance_seed_upload makes it the read-only volume NAME and wipes the file. */

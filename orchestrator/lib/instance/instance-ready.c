@@ -155,6 +155,7 @@ static const char *wait_target(kiln_wait_what what)
                 return "terminated";
         case KILN_WAIT_READY:
         case KILN_WAIT_STATUS_OK:
+        case KILN_WAIT_PASSWORD_DATA:
                 break;
         }
         return "running";
@@ -177,6 +178,13 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                         return -1;
                 inst = one[0];
                 free(one);
+                if (what == KILN_WAIT_PASSWORD_DATA) {
+                        rc = instance_password_available(ctx, &inst, err);
+                        if (rc != 0) {
+                                kiln_instance_clear(&inst);
+                                return rc > 0 ? 0 : -1;
+                        }
+                }
                 if (what == KILN_WAIT_STATUS_OK && strcmp(inst.state, "running") == 0 &&
                     inst.status && strcmp(inst.status, "impaired") == 0) {
                         rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
@@ -215,7 +223,8 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                         kiln_instance_clear(&inst);
                         return rc;
                 }
-                if ((what == KILN_WAIT_READY || what == KILN_WAIT_STATUS_OK) &&
+                if ((what == KILN_WAIT_READY || what == KILN_WAIT_STATUS_OK ||
+                     what == KILN_WAIT_PASSWORD_DATA) &&
                     strcmp(inst.state, "running") != 0 && strcmp(inst.state, "pending") != 0) {
                         rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
                                             "The instance '%s' is %s and will not become ready",
@@ -239,11 +248,18 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                         kiln_instance_clear(&inst);
                         return rc;
                 }
-                if (what == KILN_WAIT_READY && strcmp(inst.state, "running") == 0)
+                /* The password is there once the guest is seen ready (which takes it off the
+                 * config drive): the wait looks itself, in case no watch does any more. */
+                if ((what == KILN_WAIT_READY || what == KILN_WAIT_PASSWORD_DATA) &&
+                    strcmp(inst.state, "running") == 0)
                         rc = ready_probe(ctx, &inst, deadline, &last, err);
-                if (what == KILN_WAIT_READY && rc > 0 &&
+                if ((what == KILN_WAIT_READY || what == KILN_WAIT_PASSWORD_DATA) && rc > 0 &&
                     (!inst.status || strcmp(inst.status, "ok") != 0))
                         set_status(ctx, instance_id, "ok");
+                if (what == KILN_WAIT_PASSWORD_DATA && rc > 0) {
+                        kiln_instance_clear(&inst);
+                        continue;
+                }
                 if (!last)
                         last = kiln_xasprintf("state %s", inst.state);
                 kiln_instance_clear(&inst);
@@ -256,15 +272,16 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                 if (kiln_now_ms() >= deadline) {
                         kiln_autofree char *tail = instance_console_tail(ctx, instance_id, 2000);
 
-                        return kiln_error_set(err, KILN_E_TIMEOUT, NULL,
-                                              "The instance '%s' did not become %s within %d s "
-                                              "(last: %s); console tail:\n%s",
-                                              instance_id,
-                                              what == KILN_WAIT_READY       ? "ready"
-                                              : what == KILN_WAIT_STATUS_OK ? "status ok"
-                                                                            : wait_target(what),
-                                              timeout_s > 0 ? timeout_s : INSTANCE_DEFAULT_WAIT_S,
-                                              last, tail);
+                        return kiln_error_set(
+                                err, KILN_E_TIMEOUT, NULL,
+                                "The instance '%s' did not become %s within %d s "
+                                "(last: %s); console tail:\n%s",
+                                instance_id,
+                                what == KILN_WAIT_READY           ? "ready"
+                                : what == KILN_WAIT_STATUS_OK     ? "status ok"
+                                : what == KILN_WAIT_PASSWORD_DATA ? "ready with its password"
+                                                                  : wait_target(what),
+                                timeout_s > 0 ? timeout_s : INSTANCE_DEFAULT_WAIT_S, last, tail);
                 }
                 kiln_sleep_ms(1000);
         }
