@@ -2,7 +2,7 @@
 # Launch and connect on real guests: an instance from the test image with a kiln key pair and
 # user data, ready (pinned SSH, cloud-init done), reached with the ssh command describe-instances
 # prints (the system's OpenSSH, strict host key checking, an empty known_hosts of its own),
-# then stop, start, reboot, terminate through EC2's states; three instances launched at once on
+# then stop, start, reboot, terminate through EC2's states; two instances launched at once on
 # distinct ports; and every bad launch refused with its error, leaving nothing behind.
 set -u
 . "$KILN_TOP/tests/harness/tap.sh"
@@ -153,25 +153,25 @@ tap_is "$RC" 0 "terminate is idempotent"
 kiln_rc describe-instances --instance-ids i-0123456789abcdef0
 tap_is "$RC" 4 "an unknown instance: InvalidInstanceID.NotFound"
 
-# ---- three at once ----
-for k in 1 2 3; do
+# ---- two at once (more only share the two cores further) ----
+for k in 1 2; do
         ("$KILN_BIN" --no-progress run-instances --image-id "$AMI" --key-name e2e >"$work/par$k.json" 2>"$work/par$k.err"; echo $? >"$work/par$k.rc") &
 done
 wait
-tap_is "$(cat "$work"/par?.rc | tr -d '\n')" "000" "three launches at once all succeed"
+tap_is "$(cat "$work"/par?.rc | tr -d '\n')" "00" "two launches at once both succeed"
 ids=$(cat "$work"/par?.json | python3 -c 'import json,sys
 txt = sys.stdin.read().replace("}\n{", "}\n\x00{").split("\x00")
 print(" ".join(json.loads(t)["Instances"][0]["InstanceId"] for t in txt if t.strip()))')
 ports=$("$KILN_BIN" describe-instances --instance-ids $ids | python3 -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(i["ConnectionInfo"]["Port"]) for r in d["Reservations"] for i in r["Instances"]))')
-tap_is "$(echo $ports | tr ' ' '\n' | sort -u | wc -l)" "3" "on three distinct ports ($ports)"
+tap_is "$(echo $ports | tr ' ' '\n' | sort -u | wc -l)" "2" "on distinct ports ($ports)"
 start=$(date +%s)
 ready=0
 for id in $ids; do
         "$KILN_BIN" wait instance-ready --instance-ids "$id" >/dev/null 2>"$work/wait.err" && ready=$((ready + 1))
 done
-tap_is "$ready" "3" "all three become ready"
-tap_diag "three at once: ready within $(( $(date +%s) - start )) s of each other's launch"
+tap_is "$ready" "2" "both become ready"
+tap_diag "two at once: ready within $(( $(date +%s) - start )) s of each other's launch"
 kiln_rc terminate-instances --instance-ids $ids
-tap_is "$(domains)" "$before_dom" "and all three are gone after terminate"
+tap_is "$(domains)" "$before_dom" "and both are gone after terminate"
 
 tap_done

@@ -306,6 +306,57 @@ int main(void)
                    "others do not");
         }
         {
+                static const struct {
+                        const char *region, *what, *msg;
+                } bad[] = {
+                        {"\"ListenAddress\":\"host.example\"", "a listen address that is a name",
+                         "$.Regions[0].ListenAddress: must be an IPv4 or IPv6 address"},
+                        {"\"ListenAddress\":\"10.0.0.1\",\"PortRange\":\"500-600\"",
+                         "a port range below 1024", "$.Regions[0].PortRange: must be FIRST-LAST"},
+                        {"\"PortRange\":\"42000-41000\"", "a range that ends before it starts",
+                         "$.Regions[0].PortRange"},
+                        {"\"PortRange\":\"42000-43000x\"", "a range with more after it",
+                         "$.Regions[0].PortRange"},
+                };
+
+                for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                        kiln_autoptr(config) c = NULL;
+                        kiln_autofree char *text = kiln_xasprintf(
+                                "{\"DefaultRegion\":\"local\",\"DefaultAccount\":\"111111111111\","
+                                "\"Regions\":[{\"Name\":\"local\",\"Uri\":\"u\",\"Pool\":\"p\","
+                                "\"PoolPath\":\"/x\",%s}],\"Accounts\":[{\"AccountId\":"
+                                "\"111111111111\"}]}",
+                                bad[i].region);
+
+                        write_config(dir, text);
+                        is_int(config_load_or_create(dir, &c, &e), -1, "refused: %s", bad[i].what);
+                        like(e ? e->msg : NULL, bad[i].msg, "  named by its path");
+                        e = kiln_error_free(e);
+                }
+        }
+        {
+                kiln_autoptr(config) c = NULL;
+                write_config(dir,
+                             "{\"DefaultRegion\":\"far\",\"DefaultAccount\":\"111111111111\","
+                             "\"Regions\":[{\"Name\":\"far\",\"Uri\":"
+                             "\"qemu+tcp://10.0.0.2/system\",\"Pool\":\"p\",\"PoolPath\":\"/x\","
+                             "\"ListenAddress\":\"10.0.0.2\",\"PortRange\":\"41000-41009\"},"
+                             "{\"Name\":\"near\",\"Uri\":\"qemu:///system\",\"Pool\":\"q\","
+                             "\"PoolPath\":\"/y\"}],"
+                             "\"Accounts\":[{\"AccountId\":\"111111111111\"}]}");
+                is_int(config_load_or_create(dir, &c, &e), 0, "a region on another host parses");
+                ok(c && c->regions[0].listen_address &&
+                           strcmp(c->regions[0].listen_address, "10.0.0.2") == 0 &&
+                           c->regions[0].first_port == 41000 && c->regions[0].last_port == 41009,
+                   "with its ListenAddress and PortRange");
+                ok(c && kiln_region_is_remote(&c->regions[0]),
+                   "qemu+tcp://10.0.0.2/system is remote");
+                ok(c && !kiln_region_is_remote(&c->regions[1]) &&
+                           c->regions[1].listen_address == NULL &&
+                           c->regions[1].first_port == 40000,
+                   "qemu:///system is not; no ListenAddress, the default range");
+        }
+        {
                 kiln_autofree char *p = kiln_xasprintf("%s/config.json", dir);
 
                 unlink(p);

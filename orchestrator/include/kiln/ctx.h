@@ -55,7 +55,17 @@ typedef struct kiln_region_info {
         char *pool;
         char *pool_path;
         char *network; /* NULL: user-mode networking */
+        /* Where user networking's forwards listen and kiln connects: the region's host's
+         * address, for a host other than this one; NULL: 127.0.0.1. The host ports then come
+         * from first_port..last_port (PortRange, default 40000-44999), unique among the
+         * region's live instances; a port the host has in use is replaced at the start. */
+        char *listen_address;
+        int first_port, last_port;
 } kiln_region_info;
+
+/* Whether the region's libvirt URI names another host (qemu+tcp://HOST/..., qemu+ssh://...),
+ * whose files kiln can reach only through libvirt. */
+KILN_PUBLIC bool kiln_region_is_remote(const kiln_region_info *r);
 
 KILN_PUBLIC int kiln_regions_describe(kiln_ctx *ctx, kiln_region_info **ret, size_t *ret_n,
                                       kiln_error **err);

@@ -1,5 +1,6 @@
 /* Configuration: one JSON file in the kiln home. A first run writes a working default: region
  * "local" on qemu:///system with a directory pool under the home, and one new account. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -22,6 +23,7 @@ static void region_clear(kiln_region_info *r)
         free(r->pool);
         free(r->pool_path);
         free(r->network);
+        free(r->listen_address);
 }
 
 config *config_free(config *c)
@@ -168,9 +170,41 @@ static int check_keys(json_t *o, const char *const *allowed, const char *path, c
         return 0;
 }
 
+/* ListenAddress (an IPv4 or IPv6 address) and PortRange ("FIRST-LAST", 1024-65535). */
+static int get_listen(json_t *o, kiln_region_info *r, const char *path, const char *where,
+                      kiln_error **err)
+{
+        kiln_autofree char *range = NULL;
+        unsigned char buf[sizeof(struct in6_addr)];
+
+        r->first_port = 40000;
+        r->last_port = 44999;
+        if (get_str(o, "ListenAddress", false, &r->listen_address, path, where, err) < 0 ||
+            get_str(o, "PortRange", false, &range, path, where, err) < 0)
+                return -1;
+        if (r->listen_address && inet_pton(AF_INET, r->listen_address, buf) != 1 &&
+            inet_pton(AF_INET6, r->listen_address, buf) != 1) {
+                kiln_autofree char *at = kiln_xasprintf("%s.ListenAddress", where);
+
+                return bad(err, path, at, "must be an IPv4 or IPv6 address");
+        }
+        if (range) {
+                kiln_autofree char *at = kiln_xasprintf("%s.PortRange", where);
+                int first = 0, last = 0, used = 0;
+
+                if (sscanf(range, "%d-%d%n", &first, &last, &used) != 2 ||
+                    (size_t) used != strlen(range) || first < 1024 || last > 65535 || first > last)
+                        return bad(err, path, at, "must be FIRST-LAST, within 1024-65535");
+                r->first_port = first;
+                r->last_port = last;
+        }
+        return 0;
+}
+
 static int parse_regions(config *c, json_t *arr, kiln_error **err)
 {
-        static const char *const keys[] = {"Name", "Uri", "Pool", "PoolPath", "Network", NULL};
+        static const char *const keys[] = {"Name",    "Uri",           "Pool",      "PoolPath",
+                                           "Network", "ListenAddress", "PortRange", NULL};
         size_t i;
         json_t *o;
 
@@ -186,7 +220,8 @@ static int parse_regions(config *c, json_t *arr, kiln_error **err)
                     get_str(o, "Uri", true, &r->uri, c->path, where, err) < 0 ||
                     get_str(o, "Pool", true, &r->pool, c->path, where, err) < 0 ||
                     get_str(o, "PoolPath", true, &r->pool_path, c->path, where, err) < 0 ||
-                    get_str(o, "Network", false, &r->network, c->path, where, err) < 0)
+                    get_str(o, "Network", false, &r->network, c->path, where, err) < 0 ||
+                    get_listen(o, r, c->path, where, err) < 0)
                         return -1;
                 for (size_t j = 0; j + 1 < c->n_regions; j++)
                         if (strcmp(c->regions[j].name, r->name) == 0)

@@ -286,6 +286,9 @@ int kiln_regions_describe(kiln_ctx *ctx, kiln_region_info **ret, size_t *ret_n, 
                 r[i].pool = kiln_xstrdup(c->pool);
                 r[i].pool_path = kiln_xstrdup(c->pool_path);
                 r[i].network = kiln_xstrdup(c->network);
+                r[i].listen_address = kiln_xstrdup(c->listen_address);
+                r[i].first_port = c->first_port;
+                r[i].last_port = c->last_port;
         }
         *ret = r;
         *ret_n = ctx->cfg->n_regions;
@@ -316,6 +319,14 @@ void kiln_region_infos_free(kiln_region_info *r, size_t n)
                 free(r[i].pool);
                 free(r[i].pool_path);
                 free(r[i].network);
+                free(r[i].listen_address);
         }
         free(r);
+}
+
+bool kiln_region_is_remote(const kiln_region_info *r)
+{
+        const char *p = strstr(r->uri, "://");
+
+        return p && p[3] && p[3] != '/';
 }

@@ -64,6 +64,20 @@ int instance_load(kiln_ctx *ctx, registry *r, const char *id, kiln_instance *ret
         return 0;
 }
 
+const kiln_region_info *instance_region(kiln_ctx *ctx, const kiln_instance *inst)
+{
+        const kiln_region_info *r = inst->region ? config_region(ctx->cfg, inst->region) : NULL;
+
+        return r ? r : ctx->region;
+}
+
+const char *instance_listen_address(kiln_ctx *ctx, const kiln_instance *inst)
+{
+        const char *a = instance_region(ctx, inst)->listen_address;
+
+        return a ? a : "127.0.0.1";
+}
+
 const char *instance_user(const kiln_instance *inst)
 {
         if (strcmp(inst->platform, "windows") == 0)
@@ -139,13 +153,53 @@ void instance_set_state_fields(kiln_instance *inst, const char *state)
         inst->state_code = registry_instance_state_code(state);
 }
 
+char *instance_console_volume(const char *id)
+{
+        return kiln_xasprintf("%s-console.log", id);
+}
+
+char *instance_console_path(kiln_ctx *ctx, const kiln_instance *inst)
+{
+        const kiln_region_info *region = instance_region(ctx, inst);
+        kiln_autofree char *vol = instance_console_volume(inst->instance_id);
+
+        if (kiln_region_is_remote(region))
+                return kiln_xasprintf("%s/%s", region->pool_path, vol);
+        return instance_file(ctx, inst->instance_id, "console.log");
+}
+
+/* The console log of an instance of another host: a file of its pool, read through libvirt. */
+static char *console_download(kiln_ctx *ctx, const char *id, char **ret_dir)
+{
+        virStoragePoolPtr pool = ctx_pool(ctx, ctx->region->name, NULL);
+        kiln_autofree char *vol = instance_console_volume(id);
+        char *dir = pool ? ctx_workdir(ctx, NULL) : NULL;
+        char *path = dir ? kiln_xasprintf("%s/console.log", dir) : NULL;
+
+        if (!path || virt_pool_refresh(pool, NULL) < 0 ||
+            virt_volume_download(pool, vol, path, NULL, NULL, NULL) < 0) {
+                free(path);
+                path = NULL;
+        }
+        *ret_dir = dir;
+        return path;
+}
+
 char *instance_console_tail(kiln_ctx *ctx, const char *id, size_t max)
 {
-        kiln_autofree char *path = instance_file(ctx, id, "console.log");
+        kiln_autofree char *path = NULL, *dir = NULL;
         kiln_autofree char *text = NULL;
         size_t n = 0;
+        int rc;
 
-        if (kiln_file_read(path, 64 << 20, &text, &n, NULL) < 0 || n == 0)
+        if (kiln_region_is_remote(ctx->region))
+                path = console_download(ctx, id, &dir);
+        else
+                path = instance_file(ctx, id, "console.log");
+        rc = path ? kiln_file_read(path, 64 << 20, &text, &n, NULL) : -1;
+        if (dir)
+                ctx_workdir_remove(dir);
+        if (rc < 0 || n == 0)
                 return kiln_xstrdup("(no console output)");
         return kiln_xstrdup(n > max ? text + n - max : text);
 }

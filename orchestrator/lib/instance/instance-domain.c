@@ -155,7 +155,7 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                 skeleton = data_file(strcmp(inst->platform, "windows") == 0
                                              ? "templates/domain/windows.xml"
                                              : "templates/domain/linux.xml");
-                console = instance_file(ctx, inst->instance_id, "console.log");
+                console = instance_console_path(ctx, inst);
                 spec.skeleton_path = skeleton;
                 spec.name = domain;
                 spec.instance_id = inst->instance_id;
@@ -176,6 +176,7 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                         fwd[i].guest_port = inst->forwards[i].guest_port;
                 }
                 spec.forwards = fwd;
+                spec.listen_address = instance_listen_address(ctx, inst);
                 spec.n_forwards = inst->n_forwards;
                 spec.uefi = strcmp(inst->boot_mode, "uefi") == 0;
                 spec.secure_boot = spec.uefi && inst->secure_boot;

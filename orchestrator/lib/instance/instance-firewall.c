@@ -39,10 +39,24 @@ bool instance_port_free(int port)
         return bound_socket(SOCK_STREAM, port, NULL) == 0;
 }
 
-int instance_free_port(kiln_error **err)
+/* A port of the region's range, for a host kiln cannot probe. */
+static int range_port(const kiln_region_info *region)
+{
+        uint32_t r = 0;
+
+        kiln_random_bytes(&r, sizeof(r));
+        return region->first_port +
+               (int) (r % (uint32_t) (region->last_port - region->first_port + 1));
+}
+
+int instance_free_port(const kiln_region_info *region, kiln_error **err)
 {
         int port;
 
+        /* Another host's ports: the registry keeps them unique, and a start that finds one
+         * in use gets another (instance-start.c). */
+        if (region->listen_address)
+                return range_port(region);
         if (bound_socket(SOCK_STREAM, 0, &port) < 0)
                 return kiln_error_set_errno(err, errno, KILN_E_IO,
                                             "cannot find a free port on 127.0.0.1");
@@ -206,16 +220,20 @@ static void apply_reset(apply_txn *t)
         t->n_rules = t->n_fwd = t->n_groups = 0;
 }
 
-/* A host port for a new forward: free on 127.0.0.1 now, and no other live instance's. */
+/* A host port for a new forward: free on 127.0.0.1 now (another host's: in the region's
+ * range), and no other live instance's. */
 static int pick_host_port(registry *r, const apply_txn *t, const char *proto, int *ret,
                           kiln_error **err)
 {
         for (int tries = 0; tries < FORWARD_PORT_TRIES; tries++) {
                 bool taken = false;
                 int port;
+                const kiln_region_info *region = instance_region(t->ctx, t->inst);
 
-                if (bound_socket(strcmp(proto, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, 0, &port) <
-                    0)
+                if (region->listen_address)
+                        port = range_port(region);
+                else if (bound_socket(strcmp(proto, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, 0,
+                                      &port) < 0)
                         return kiln_error_set_errno(err, errno, KILN_E_IO,
                                                     "cannot find a free port on 127.0.0.1");
                 for (size_t i = 0; i < t->n_fwd; i++)
@@ -229,7 +247,7 @@ static int pick_host_port(registry *r, const apply_txn *t, const char *proto, in
                         return 0;
                 }
         }
-        return kiln_error_set(err, KILN_E_IO, NULL, "cannot find a free port on 127.0.0.1");
+        return kiln_error_set(err, KILN_E_IO, NULL, "cannot find a free host port for a forward");
 }
 
 static int apply_write(registry *r, void *userdata, kiln_error **err)
@@ -378,7 +396,8 @@ static int forwards_live(kiln_ctx *ctx, const kiln_instance *inst, const kiln_fo
                 if (!kept) {
                         virt_forward v = {o->protocol, o->host_port, o->guest_port};
 
-                        rc = virt_domain_forward(dom, &v, false, err);
+                        rc = virt_domain_forward(dom, instance_listen_address(ctx, inst), &v, false,
+                                                 err);
                 }
         }
         for (size_t k = 0; rc == 0 && k < n; k++) {
@@ -391,7 +410,8 @@ static int forwards_live(kiln_ctx *ctx, const kiln_instance *inst, const kiln_fo
                 if (!had) {
                         virt_forward v = {fwd[k].protocol, fwd[k].host_port, fwd[k].guest_port};
 
-                        rc = virt_domain_forward(dom, &v, true, err);
+                        rc = virt_domain_forward(dom, instance_listen_address(ctx, inst), &v, true,
+                                                 err);
                 }
         }
         virDomainFree(dom);

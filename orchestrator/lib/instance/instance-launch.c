@@ -528,7 +528,8 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         m->inst.root_device_name = kiln_xstrdup(l->img.root_device_name);
         m->inst.network = kiln_xstrdup(l->spec->network);
         /* On a libvirt network the address comes from a DHCP lease, once the guest has one. */
-        m->inst.host = l->spec->network ? NULL : kiln_xstrdup("127.0.0.1");
+        m->inst.host =
+                l->spec->network ? NULL : kiln_xstrdup(instance_listen_address(l->ctx, &m->inst));
         m->inst.accel = kiln_xstrdup(l->accel);
         m->inst.vpc_id = instance_vpc_id(m->inst.region);
         m->inst.subnet_id = instance_subnet_id(m->inst.region);
@@ -580,7 +581,9 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         for (int tries = 0;; tries++) {
                 kiln_autoptr(kiln_error) e = NULL;
 
-                m->inst.port = !l->spec->network ? instance_free_port(err) : windows ? 3389 : 22;
+                m->inst.port = !l->spec->network ? instance_free_port(l->ctx->region, err)
+                               : windows         ? 3389
+                                                 : 22;
                 if (m->inst.port < 0)
                         return -1;
                 if (registry_write(l->ctx->reg, insert_records, m, &e) == 0)

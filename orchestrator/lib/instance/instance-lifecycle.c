@@ -238,6 +238,18 @@ static int terminate_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain,
                         rc = -1;
         if (seed && virt_volume_delete(pool, seed, err) < 0)
                 rc = -1;
+        if (kiln_region_is_remote(ctx->region)) {
+                kiln_autofree char *console = instance_console_volume(inst->instance_id);
+
+                /* virtlogd's file and the copies it rotated out. */
+                virt_pool_refresh(pool, NULL);
+                virt_volume_delete(pool, console, NULL);
+                for (int i = 0; i < 3; i++) {
+                        kiln_autofree char *old = kiln_xasprintf("%s.%d", console, i);
+
+                        virt_volume_delete(pool, old, NULL);
+                }
+        }
         ctx_workdir_remove(dir);
         registry_volumes_free(t.vols, t.n_vols);
         instance_set_state_fields(inst, "terminated");

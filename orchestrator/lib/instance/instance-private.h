@@ -34,7 +34,18 @@ void instance_watch_ready(kiln_ctx *ctx, const char *id);
 
 /* ---- the firewall: what the instance's security groups open (instance-firewall.c) ---- */
 /* A TCP port on 127.0.0.1 that nothing listens on now. */
-int instance_free_port(kiln_error **err);
+int instance_free_port(const kiln_region_info *region, kiln_error **err);
+/* The instance's region's configuration (the context's region if it is not configured any
+ * more). */
+const kiln_region_info *instance_region(kiln_ctx *ctx, const kiln_instance *inst);
+/* Where the instance's forwards listen and kiln connects: its region's ListenAddress, or
+ * 127.0.0.1. */
+const char *instance_listen_address(kiln_ctx *ctx, const kiln_instance *inst);
+/* The serial console's log file, as the instance's host sees it: in the instance directory,
+ * or for another host's instance the pool volume instance_console_volume() (kiln reads it
+ * through libvirt). */
+char *instance_console_path(kiln_ctx *ctx, const kiln_instance *inst);
+char *instance_console_volume(const char *id);
 bool instance_port_free(int port);
 /* The name of the nwfilter of an instance on a libvirt network. */
 char *instance_filter_name(const char *instance_id);

@@ -91,7 +91,7 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
                         *err = kiln_steal(&e);
                         break;
                 }
-                t.port = instance_free_port(err);
+                t.port = instance_free_port(instance_region(ctx, &inst), err);
                 if (t.port < 0 || registry_write(ctx->reg, set_port, &t, err) < 0)
                         break;
                 inst.port = t.port;

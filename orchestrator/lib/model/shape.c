@@ -183,6 +183,7 @@ void kiln_shape_region(kiln_sink *s, const kiln_region_info *r)
         STR(s, "Pool", "pool", r->pool);
         STR(s, "PoolPath", "poolPath", r->pool_path);
         STR(s, "Network", "network", r->network);
+        STR(s, "ListenAddress", "listenAddress", r->listen_address);
         s->end_object(s);
 }
 
@@ -281,7 +282,10 @@ static void addresses(kiln_sink *s, const kiln_instance *inst, bool running)
                     inst->network ? inst->host : "10.0.2.15");
         s->array(s, "ProductCodes", "productCodes");
         s->end_array(s);
-        STR(s, "PublicDnsName", "dnsName", !inst->network && running ? "localhost" : "");
+        STR(s, "PublicDnsName", "dnsName",
+            inst->network || !running                            ? ""
+            : inst->host && strcmp(inst->host, "127.0.0.1") != 0 ? inst->host
+                                                                 : "localhost");
         if (!inst->network && running)
                 STR(s, "PublicIpAddress", "ipAddress", inst->host);
 }
@@ -307,7 +311,7 @@ static void connection(kiln_sink *s, const kiln_connection *c, const kiln_instan
                 for (size_t i = 0; i < inst->n_forwards; i++) {
                         s->object(s, NULL, NULL);
                         STR(s, "Protocol", "protocol", inst->forwards[i].protocol);
-                        STR(s, "Host", "host", "127.0.0.1");
+                        STR(s, "Host", "host", inst->host ? inst->host : "127.0.0.1");
                         INT(s, "HostPort", "hostPort", inst->forwards[i].host_port);
                         INT(s, "GuestPort", "guestPort", inst->forwards[i].guest_port);
                         s->end_object(s);

@@ -144,10 +144,12 @@ static bool volume_recorded(fsck_state *st, const char *volume)
         for (size_t i = 0; i < st->n_seeds; i++) {
                 size_t n = strlen(st->seed_ids[i]);
 
-                /* The seed, and a UEFI instance's NVRAM volume. */
+                /* The seed, a UEFI instance's NVRAM volume, and on another host its console
+                 * log (and virtlogd's rotated copies). */
                 if (strcmp(st->seeds[i], volume) == 0 ||
                     (strncmp(volume, st->seed_ids[i], n) == 0 &&
-                     strcmp(volume + n, "-nvram.fd") == 0))
+                     (strcmp(volume + n, "-nvram.fd") == 0 ||
+                      strncmp(volume + n, "-console.log", 12) == 0)))
                         return true;
         }
         return false;

@@ -66,8 +66,9 @@ static char *render_qemu_commandline(const virt_domain_spec *spec)
                 return kiln_xstrdup("");
         kiln_buf_appendf(&netdev, "user,id=" VIRT_USER_NETDEV);
         for (size_t i = 0; i < spec->n_forwards; i++)
-                kiln_buf_appendf(&netdev, ",hostfwd=%s:127.0.0.1:%d-:%d",
+                kiln_buf_appendf(&netdev, ",hostfwd=%s:%s:%d-:%d",
                                  strcmp(spec->forwards[i].protocol, "udp") == 0 ? "udp" : "tcp",
+                                 spec->listen_address ? spec->listen_address : "127.0.0.1",
                                  spec->forwards[i].host_port, spec->forwards[i].guest_port);
         value = kiln_buf_steal(&netdev);
         return kiln_xasprintf("  <qemu:commandline>\n"
@@ -401,14 +402,15 @@ int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err)
 
 /* ---- network ---- */
 
-int virt_domain_forward(virDomainPtr dom, const virt_forward *fwd, bool add, kiln_error **err)
+int virt_domain_forward(virDomainPtr dom, const char *address, const virt_forward *fwd, bool add,
+                        kiln_error **err)
 {
         const char *name = virDomainGetName(dom);
         const char *proto = strcmp(fwd->protocol, "udp") == 0 ? "udp" : "tcp";
         kiln_autofree char *cmd =
-                add ? kiln_xasprintf("hostfwd_add " VIRT_USER_NETDEV " %s:127.0.0.1:%d-:%d", proto,
-                                     fwd->host_port, fwd->guest_port)
-                    : kiln_xasprintf("hostfwd_remove " VIRT_USER_NETDEV " %s:127.0.0.1:%d", proto,
+                add ? kiln_xasprintf("hostfwd_add " VIRT_USER_NETDEV " %s:%s:%d-:%d", proto,
+                                     address, fwd->host_port, fwd->guest_port)
+                    : kiln_xasprintf("hostfwd_remove " VIRT_USER_NETDEV " %s:%s:%d", proto, address,
                                      fwd->host_port);
         char *reply = NULL;
         bool failed;

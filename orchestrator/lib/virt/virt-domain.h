@@ -36,7 +36,8 @@ typedef struct virt_domain_spec {
         const char *console_log; /* serial console log file on the domain's host */
         const char *network;     /* libvirt network name, or NULL for user networking */
         const char *filter;      /* the network interface's nwfilter, or NULL */
-        /* user networking: 127.0.0.1:host_port -> guest_port, each */
+        /* user networking: listen_address (NULL: 127.0.0.1):host_port -> guest_port, each */
+        const char *listen_address;
         const virt_forward *forwards;
         size_t n_forwards;
         const char *uuid; /* keep this UUID (redefining an existing domain), or NULL */
@@ -77,7 +78,8 @@ int virt_domain_destroy(virDomainPtr dom, kiln_error **err);
 int virt_domain_remove(virConnectPtr conn, const char *name, kiln_error **err);
 /* Adds or removes a forward of a running domain's user networking (QEMU's hostfwd_add and
  * hostfwd_remove through its monitor). KILN_R_PORT_IN_USE when the host port is taken. */
-int virt_domain_forward(virDomainPtr dom, const virt_forward *fwd, bool add, kiln_error **err);
+int virt_domain_forward(virDomainPtr dom, const char *address, const virt_forward *fwd, bool add,
+                        kiln_error **err);
 
 /* Defines (or redefines: libvirt applies the change to the interfaces using it at once) an
  * nwfilter; removes one, quietly if it is not there. */
