@@ -141,6 +141,7 @@ tier_e2e() {
                 [ "$interrupted" = 1 ] && break
         done
         [ "$interrupted" = 1 ] || check_inventory "$inventory"
+        rm -f "${KILN_IMAGE_COLD_OUT:-}" "${KILN_IMAGE_COLD_ERR:-}"
         harness_libvirt_down
 }
 

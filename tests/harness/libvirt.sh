@@ -92,7 +92,24 @@ harness_e2e_prepare() {
         echo "harness: accelerator $KILN_ACCEL ($(printf '%s' "$doctor" | python3 -c \
                 'import json,sys; print(json.load(sys.stdin)["Accelerator"].get("Reason","KVM runs guests"))'))"
         if [ -z "${KILN_TEST_IMAGE:-}" ]; then
-                KILN_TEST_IMAGE=$("$KILN_TOP/tests/images/build.sh" debian12) || return 1
+                # When the cache has no disks of this recipe, this build is the cold path that
+                # test-image-cold.sh checks: its output is kept for that test, which then checks
+                # it instead of building the image a second time.
+                local out err
+                out=$(mktemp /var/tmp/kiln-image-out.XXXXXX)
+                err=$(mktemp /var/tmp/kiln-image-err.XXXXXX)
+                if ! "$KILN_TOP/tests/images/build.sh" debian12 >"$out" 2>"$err"; then
+                        cat "$err"
+                        rm -f "$out" "$err"
+                        return 1
+                fi
+                cat "$err"
+                KILN_TEST_IMAGE=$(head -n 1 "$out")
+                if grep -q '^image: built debian12' "$err"; then
+                        export KILN_IMAGE_COLD_OUT=$out KILN_IMAGE_COLD_ERR=$err
+                else
+                        rm -f "$out" "$err"
+                fi
         fi
         [ -r "$KILN_TEST_IMAGE" ] || { echo "harness: cannot read image $KILN_TEST_IMAGE"; return 1; }
         echo "harness: image $KILN_TEST_IMAGE"
