@@ -23,6 +23,7 @@ done
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (guests on qemu:///system)" >&2; exit 1; }
 
 harness_e2e_prepare >&2
+harness_image_cold_done
 domains_before=$(virsh -q -c "$HOME_URI" list --all --name | sort)
 pools_before=$(virsh -q -c "$HOME_URI" pool-list --all --name | sort)
 work=$(mktemp -d /var/tmp/kiln-bench-build.XXXXXX)

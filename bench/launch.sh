@@ -13,6 +13,7 @@ export KILN_BIN=${KILN_BIN:-$top/build/release/kiln}
 . "$top/tests/harness/home.sh"
 
 harness_e2e_prepare >&2
+harness_image_cold_done
 home_setup
 trap 'cleanup' EXIT
 cleanup() {

@@ -29,6 +29,7 @@ trap 'exit 143' TERM
 
 step "libvirt, the accelerator and the guest image (built from Debian packages, cached)"
 harness_e2e_prepare
+harness_image_cold_done
 k describe-regions >/dev/null # creates the kiln home and the region's pool on first use
 work=${KILN_HOME:-/var/lib/kiln}/demo
 mkdir -p "$work"

@@ -127,6 +127,7 @@ tier_e2e() {
                         echo "ok - e2e tier # SKIP $(echo "$why" | tail -n 1)"
                         skipped=$((skipped + 1))
                 fi
+                harness_image_cold_done
                 harness_libvirt_down
                 return
         fi
@@ -141,7 +142,7 @@ tier_e2e() {
                 [ "$interrupted" = 1 ] && break
         done
         [ "$interrupted" = 1 ] || check_inventory "$inventory"
-        rm -f "${KILN_IMAGE_COLD_OUT:-}" "${KILN_IMAGE_COLD_ERR:-}"
+        harness_image_cold_done
         harness_libvirt_down
 }
 

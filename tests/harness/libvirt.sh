@@ -80,6 +80,13 @@ harness_libvirt_down() {
         HARNESS_STARTED_PIDS=()
 }
 
+# The cold build's output that harness_e2e_prepare kept for test-image-cold.sh: removed by
+# whoever runs no such test (the demo, the benchmarks) and by the e2e tier at its end.
+harness_image_cold_done() {
+        rm -f "${KILN_IMAGE_COLD_OUT:-}" "${KILN_IMAGE_COLD_ERR:-}"
+        unset KILN_IMAGE_COLD_OUT KILN_IMAGE_COLD_ERR
+}
+
 harness_e2e_prepare() {
         local doctor
         [ -x "$KILN_BIN" ] || { echo "harness: $KILN_BIN is not built"; return 1; }
