@@ -87,6 +87,55 @@ harness_image_cold_done() {
         unset KILN_IMAGE_COLD_OUT KILN_IMAGE_COLD_ERR
 }
 
+# The test image's build (or its lookup in the cache), in the background: tests/run.sh starts it
+# before the tiers that come ahead of e2e, so that on a machine with an empty cache the build
+# (minutes, mostly downloads and dpkg) runs beside them. harness_image_build_finish waits for it.
+harness_image_build_start() {
+        KILN_IMAGE_BUILD_OUT=$(mktemp /var/tmp/kiln-image-out.XXXXXX)
+        KILN_IMAGE_BUILD_ERR=$(mktemp /var/tmp/kiln-image-err.XXXXXX)
+        KILN_IMAGE_BUILD_RC=$(mktemp /var/tmp/kiln-image-rc.XXXXXX)
+        (
+                trap - INT TERM
+                "$KILN_TOP/tests/images/build.sh" debian12 >"$KILN_IMAGE_BUILD_OUT" \
+                        2>"$KILN_IMAGE_BUILD_ERR"
+                echo $? >"$KILN_IMAGE_BUILD_RC"
+        ) &
+        KILN_IMAGE_BUILD_PID=$!
+}
+
+# Stops a background build that is still running (an interrupted run) and removes its files.
+harness_image_build_stop() {
+        if [ -n "${KILN_IMAGE_BUILD_PID:-}" ]; then
+                pkill -TERM -P "$KILN_IMAGE_BUILD_PID" 2>/dev/null
+                wait "$KILN_IMAGE_BUILD_PID" 2>/dev/null
+        fi
+        rm -f "${KILN_IMAGE_BUILD_OUT:-}" "${KILN_IMAGE_BUILD_ERR:-}" "${KILN_IMAGE_BUILD_RC:-}"
+        unset KILN_IMAGE_BUILD_PID KILN_IMAGE_BUILD_OUT KILN_IMAGE_BUILD_ERR KILN_IMAGE_BUILD_RC
+}
+
+# When the cache had no disks of this recipe, this build is the cold path that
+# test-image-cold.sh checks: its output is kept for that test, which then checks it instead of
+# building the image a second time.
+harness_image_build_finish() {
+        local out=$KILN_IMAGE_BUILD_OUT err=$KILN_IMAGE_BUILD_ERR rc
+        wait "$KILN_IMAGE_BUILD_PID" 2>/dev/null
+        rc=$(cat "$KILN_IMAGE_BUILD_RC" 2>/dev/null)
+        rm -f "$KILN_IMAGE_BUILD_RC"
+        unset KILN_IMAGE_BUILD_PID KILN_IMAGE_BUILD_OUT KILN_IMAGE_BUILD_ERR KILN_IMAGE_BUILD_RC
+        cat "$err"
+        if [ "$rc" != 0 ]; then
+                echo "harness: the test image's build failed (exit ${rc:-unknown})"
+                rm -f "$out" "$err"
+                return 1
+        fi
+        KILN_TEST_IMAGE=$(head -n 1 "$out")
+        if grep -q '^image: built debian12' "$err"; then
+                export KILN_IMAGE_COLD_OUT=$out KILN_IMAGE_COLD_ERR=$err
+        else
+                rm -f "$out" "$err"
+        fi
+}
+
 harness_e2e_prepare() {
         local doctor
         [ -x "$KILN_BIN" ] || { echo "harness: $KILN_BIN is not built"; return 1; }
@@ -99,24 +148,8 @@ harness_e2e_prepare() {
         echo "harness: accelerator $KILN_ACCEL ($(printf '%s' "$doctor" | python3 -c \
                 'import json,sys; print(json.load(sys.stdin)["Accelerator"].get("Reason","KVM runs guests"))'))"
         if [ -z "${KILN_TEST_IMAGE:-}" ]; then
-                # When the cache has no disks of this recipe, this build is the cold path that
-                # test-image-cold.sh checks: its output is kept for that test, which then checks
-                # it instead of building the image a second time.
-                local out err
-                out=$(mktemp /var/tmp/kiln-image-out.XXXXXX)
-                err=$(mktemp /var/tmp/kiln-image-err.XXXXXX)
-                if ! "$KILN_TOP/tests/images/build.sh" debian12 >"$out" 2>"$err"; then
-                        cat "$err"
-                        rm -f "$out" "$err"
-                        return 1
-                fi
-                cat "$err"
-                KILN_TEST_IMAGE=$(head -n 1 "$out")
-                if grep -q '^image: built debian12' "$err"; then
-                        export KILN_IMAGE_COLD_OUT=$out KILN_IMAGE_COLD_ERR=$err
-                else
-                        rm -f "$out" "$err"
-                fi
+                [ -n "${KILN_IMAGE_BUILD_PID:-}" ] || harness_image_build_start
+                harness_image_build_finish || return 1
         fi
         [ -r "$KILN_TEST_IMAGE" ] || { echo "harness: cannot read image $KILN_TEST_IMAGE"; return 1; }
         echo "harness: image $KILN_TEST_IMAGE"
