@@ -243,6 +243,8 @@ int cmd_describe_snapshot_attribute(const cli_verb *verb, const cli_global *g,
                                     const cli_args *args);
 int cmd_modify_snapshot_attribute(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_args *args);
+int cmd_describe_availability_zones(const cli_verb *verb, const cli_global *g,
+                                    const cli_args *args);
 int cmd_describe_storage(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_fsck(const cli_verb *verb, const cli_global *g, const cli_args *args);
 int cmd_gc(const cli_verb *verb, const cli_global *g, const cli_args *args);

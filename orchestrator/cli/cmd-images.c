@@ -285,6 +285,7 @@ int cmd_copy_image(const cli_verb *verb, const cli_global *g, const cli_args *ar
                 .description = cli_arg_get(args, "description"),
                 .copy_image_tags = cli_arg_has(args, "copy-image-tags"),
                 .client_token = cli_arg_get(args, "client-token"),
+                .all_hosts = cli_arg_has(args, "all-hosts"),
         };
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
@@ -475,6 +476,9 @@ static const cli_opt copy_opts[] = {
         {"description", CLI_ARG_ONE, "TEXT", "description of the copy"},
         {"copy-image-tags", CLI_ARG_NONE, NULL, "the source image's tags (yours) go on the copy"},
         {"client-token", CLI_ARG_ONE, "TOKEN", "idempotency: a retry with it gets the same copy"},
+        {"all-hosts", CLI_ARG_NONE, NULL,
+         "a region of several hosts: the layers go to every host now (default: its first; the "
+         "others get them at their first launch of the image)"},
         CLI_END_OPTS,
 };
 

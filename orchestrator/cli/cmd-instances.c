@@ -34,6 +34,15 @@ static int cmd_run_instances(const cli_verb *verb, const cli_global *g, const cl
         spec.count = 1;
         if (!spec.image_id)
                 return cli_usage_error("run-instances needs --image-id");
+        if (cli_arg_get(args, "placement")) {
+                const char *p = cli_arg_get(args, "placement");
+
+                if (strncmp(p, "AvailabilityZone=", 17) != 0 || !p[17] || strchr(p, ','))
+                        return cli_usage_error("invalid --placement '%s': expected "
+                                               "AvailabilityZone=ZONE",
+                                               p);
+                spec.availability_zone = p + 17;
+        }
         if (count) {
                 char *end;
                 long c = strtol(count, &end, 10);
@@ -606,6 +615,8 @@ static const cli_opt run_opts[] = {
         {"user-data", CLI_ARG_ONE, "TEXT|file://PATH", "cloud-init user data, at most 16384 bytes"},
         {"count", CLI_ARG_ONE, "N", "instances to launch (1 to 20), all or none"},
         {"network", CLI_ARG_ONE, "user|NAME", "user networking with a 127.0.0.1 forward (default)"},
+        {"placement", CLI_ARG_ONE, "AvailabilityZone=ZONE",
+         "the zone (host) to run on; default: the host with the most room"},
         {"accel", CLI_ARG_ONE, "auto|kvm|tcg", "accelerator (auto: KVM only where it runs guests)"},
         {"wait", CLI_ARG_NONE, NULL, "return when SSH answers and cloud-init has finished"},
         CLI_OPT_TAG_SPECS("instances (instance) and their volumes (volume)"),

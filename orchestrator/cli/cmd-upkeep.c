@@ -32,6 +32,37 @@ int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_ar
         return CLI_EXIT_OK;
 }
 
+/* One zone per host of the current region. */
+int cmd_describe_availability_zones(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        kiln_autoptr(kiln_ctx) ctx = NULL;
+        kiln_autoptr(kiln_error) err = NULL;
+        kiln_region_info *r = NULL;
+        size_t n = 0;
+        cli_writer *w;
+        int rc = 0;
+
+        (void) verb;
+        (void) args;
+        ctx = cli_ctx_open(g, &rc);
+        if (!ctx)
+                return rc;
+        if (kiln_regions_describe(ctx, &r, &n, &err) < 0)
+                return cli_fail(err);
+        w = cli_writer_new(g);
+        cli_w_object(w, NULL);
+        kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_AVAILABILITY_ZONES);
+        for (size_t i = 0; i < n; i++)
+                for (size_t h = 0; strcmp(r[i].name, kiln_ctx_region(ctx)) == 0 && h < r[i].n_hosts;
+                     h++)
+                        kiln_shape_availability_zone(cli_w_sink(w), &r[i], &r[i].hosts[h]);
+        cli_w_end_array(w);
+        cli_w_end_object(w);
+        cli_writer_finish(w, g);
+        kiln_region_infos_free(r, n);
+        return CLI_EXIT_OK;
+}
+
 static double cost(uint64_t bytes, double price)
 {
         return (double) bytes / (1024.0 * 1024.0 * 1024.0) * price;
@@ -198,6 +229,9 @@ const cli_verb cli_upkeep_verbs[] = {
          cmd_describe_storage, "kiln describe-storage --output table"},
         {"describe-regions", "upkeep", "list the configured regions", "", NULL, 0,
          cmd_describe_regions, "kiln describe-regions"},
+        {"describe-availability-zones", "upkeep",
+         "list the region's availability zones: one per host", "", NULL, 0,
+         cmd_describe_availability_zones, "kiln --region rack describe-availability-zones"},
         {"fsck", "upkeep", "check registry and pools after a crash; --repair mends them",
          "[--repair]", fsck_opts, 0, cmd_fsck, "kiln fsck --repair"},
         {"gc", "upkeep",

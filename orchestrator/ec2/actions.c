@@ -162,43 +162,53 @@ out:
         return rc;
 }
 
-/* One zone per region: REGION + "a". */
+/* One zone per host of the current region: the region's name and a letter. */
 static int describe_availability_zones(ec2_call *c, kiln_error **err)
 {
         const char **names = NULL;
         size_t n_names = ec2_param_list(c->params, "ZoneName", &names);
         const char *region = kiln_ctx_region(c->ctx);
-        char zone[256];
+        kiln_region_info *regions = NULL, *r = NULL;
+        size_t n_regions = 0;
         bool all = false;
         int rc = -1;
 
-        snprintf(zone, sizeof(zone), "%sa", region);
         if (ec2_param_bool(c->params, "AllAvailabilityZones", false, &all, err) < 0 ||
-            ec2_params_done(c, err) < 0)
+            ec2_params_done(c, err) < 0 ||
+            kiln_regions_describe(c->ctx, &regions, &n_regions, err) < 0)
                 goto out;
-        for (size_t k = 0; k < n_names; k++)
-                if (strcmp(names[k], zone) != 0) {
+        for (size_t i = 0; i < n_regions; i++)
+                if (strcmp(regions[i].name, region) == 0)
+                        r = &regions[i];
+        if (!r) {
+                kiln_error_set(err, KILN_E_INTERNAL, NULL, "no region '%s'", region);
+                goto out;
+        }
+        for (size_t k = 0; k < n_names; k++) {
+                bool known = false;
+
+                for (size_t h = 0; h < r->n_hosts; h++)
+                        known = known || strcmp(names[k], r->hosts[h].zone) == 0;
+                if (!known) {
                         kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                        "The zone '%s' does not exist in region %s", names[k],
                                        region);
                         goto out;
                 }
-        S(c)->array(S(c), "AvailabilityZones", "availabilityZoneInfo");
-        S(c)->object(S(c), NULL, NULL);
-        S(c)->str(S(c), "State", "zoneState", "available");
-        S(c)->str(S(c), "OptInStatus", "optInStatus", "opt-in-not-required");
-        S(c)->array(S(c), "Messages", "messageSet");
-        S(c)->end_array(S(c));
-        S(c)->str(S(c), "RegionName", "regionName", region);
-        S(c)->str(S(c), "ZoneName", "zoneName", zone);
-        S(c)->str(S(c), "ZoneId", "zoneId", zone);
-        S(c)->str(S(c), "GroupName", "groupName", region);
-        S(c)->str(S(c), "NetworkBorderGroup", "networkBorderGroup", region);
-        S(c)->str(S(c), "ZoneType", "zoneType", "availability-zone");
-        S(c)->end_object(S(c));
+        }
+        kiln_shape_list_begin(S(c), KILN_LIST_AVAILABILITY_ZONES);
+        for (size_t h = 0; h < r->n_hosts; h++) {
+                bool wanted = n_names == 0;
+
+                for (size_t k = 0; k < n_names; k++)
+                        wanted = wanted || strcmp(names[k], r->hosts[h].zone) == 0;
+                if (wanted)
+                        kiln_shape_availability_zone(S(c), r, &r->hosts[h]);
+        }
         S(c)->end_array(S(c));
         rc = 0;
 out:
+        kiln_region_infos_free(regions, n_regions);
         free(names);
         return rc;
 }

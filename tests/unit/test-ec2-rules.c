@@ -891,7 +891,7 @@ static void t_copy(t_env *t)
         west_vols = plant_volume_count(t->aw, NULL);
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"mars", id, "app", NULL, false, NULL};
+                kiln_copy_spec c = {"mars", id, "app", NULL, false, NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->aw, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -899,7 +899,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", "ami-nope", "app", NULL, false, NULL};
+                kiln_copy_spec c = {"local", "ami-nope", "app", NULL, false, NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->aw, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -907,7 +907,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "app", NULL, false, NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->bw, &c, NULL, NULL, &out, &e), &e, KILN_E_NOT_FOUND,
@@ -920,7 +920,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false, NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->bw, &c, NULL, NULL, &out, &e), &e, KILN_E_PERMISSION,
@@ -942,7 +942,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app-west", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "app-west", NULL, false, NULL, false};
                 char *out = NULL;
                 kiln_autofree char *want =
                         kiln_xasprintf("AMI name app-west is already in use by AMI %s", west_img);
@@ -954,7 +954,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "ab", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "ab", NULL, false, NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->aw, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -965,7 +965,7 @@ static void t_copy(t_env *t)
         /* With read permission on the snapshot as well, B may copy it. */
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "bobs-app", NULL, false, NULL, false};
                 kiln_autofree char *out = NULL;
                 kiln_image img = {0};
 
@@ -982,7 +982,7 @@ static void t_copy(t_env *t)
         /* The owner's copy into west, after making the source public. */
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "app", NULL, false, NULL, false};
                 kiln_autofree char *out = NULL;
                 kiln_image img = {0};
                 kiln_snapshot *s = NULL;
@@ -1024,7 +1024,7 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app-copy", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "app-copy", NULL, false, NULL, false};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -1032,15 +1032,17 @@ static void t_copy(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "app-token", NULL, false, "copy-token-1"};
-                kiln_copy_spec other = {"local", id, "app-token-2", NULL, false, "copy-token-1"};
+                kiln_copy_spec c = {"local", id, "app-token", NULL, false, "copy-token-1", false};
+                kiln_copy_spec other = {"local",        id,   "app-token-2", NULL, false,
+                                        "copy-token-1", false};
                 kiln_copy_spec longer = {"local",
                                          id,
                                          "app-token-3",
                                          NULL,
                                          false,
                                          "0123456789012345678901234567890123456789012345678901234"
-                                         "5678901234"};
+                                         "5678901234",
+                                         false};
                 kiln_autofree char *first = NULL, *again = NULL;
                 char *out = NULL;
 
@@ -1062,7 +1064,7 @@ static void t_copy(t_env *t)
                 const char *su[] = {snap_u};
                 plant_image_spec spec = {NULL, "keep-id-src", NULL, NULL, NULL, true, su, 1};
                 kiln_autofree char *src = snap_u ? plant_image(t->a, &spec) : NULL;
-                kiln_copy_spec c = {"local", src, "keep-id-copy", NULL, false, NULL};
+                kiln_copy_spec c = {"local", src, "keep-id-copy", NULL, false, NULL, false};
                 kiln_autofree char *out = NULL;
 
                 succeeds(src ? kiln_image_copy(t->a, &c, NULL, NULL, &out, &e) : -1, &e,
@@ -1463,7 +1465,7 @@ static void t_names(t_env *t)
                 return;
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "web#1", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "web#1", NULL, false, NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -1475,7 +1477,7 @@ static void t_names(t_env *t)
         name[129] = '\0';
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, name, NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, name, NULL, false, NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e, KILN_E_INVALID,
@@ -1484,7 +1486,7 @@ static void t_names(t_env *t)
         name[128] = '\0';
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, name, NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, name, NULL, false, NULL, false};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -1493,7 +1495,8 @@ static void t_names(t_env *t)
         {
                 kiln_autoptr(kiln_error) e = NULL;
                 kiln_copy_spec c = {"local", id,    "web (v2) [x86_64]/base.img @2024 it's_ok-1",
-                                    NULL,    false, NULL};
+                                    NULL,    false, NULL,
+                                    false};
                 kiln_autofree char *out = NULL;
 
                 succeeds(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e,
@@ -1511,7 +1514,7 @@ static void t_names(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "names-src", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "names-src", NULL, false, NULL, false};
                 char *out = NULL;
 
                 refused(kiln_image_copy(t->a, &c, NULL, NULL, &out, &e), &e, KILN_E_EXISTS,
@@ -1519,12 +1522,12 @@ static void t_names(t_env *t)
         }
         {
                 kiln_autoptr(kiln_error) e = NULL;
-                kiln_copy_spec c = {"local", id, "names-src", NULL, false, NULL};
+                kiln_copy_spec c = {"local", id, "names-src", NULL, false, NULL, false};
                 kiln_autofree char *out = NULL;
                 kiln_autofree char *src = NULL;
 
                 /* The name is freed by deregistering: copy the source first to keep one. */
-                kiln_copy_spec keep = {"local", id, "names-keep", NULL, false, NULL};
+                kiln_copy_spec keep = {"local", id, "names-keep", NULL, false, NULL, false};
 
                 succeeds(kiln_image_copy(t->a, &keep, NULL, NULL, &src, &e), &e,
                          "a copy called names-keep");
@@ -1574,7 +1577,7 @@ static void t_names(t_env *t)
                 }
                 {
                         kiln_autoptr(kiln_error) e = NULL;
-                        kiln_copy_spec c = {"local", own, "names-desc-copy", d, false, NULL};
+                        kiln_copy_spec c = {"local", own, "names-desc-copy", d, false, NULL, false};
                         char *out = NULL;
 
                         d[255] = 'x';

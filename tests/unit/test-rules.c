@@ -357,6 +357,113 @@ int main(void)
                    "qemu:///system is not; no ListenAddress, the default range");
         }
         {
+                static const struct {
+                        const char *region, *what, *msg;
+                } bad[] = {
+                        {"\"Hosts\":[]", "an empty Hosts list",
+                         "$.Regions[0].Hosts: must be a list of 1 to 26 hosts"},
+                        {"\"Hosts\":[{\"PoolPath\":\"/x\"}]", "a host without its Uri",
+                         "$.Regions[0].Hosts[0].Uri: missing"},
+                        {"\"Hosts\":[{\"Uri\":\"a\",\"PoolPath\":\"/x\"},{\"Uri\":\"a\","
+                         "\"PoolPath\":\"/y\"}]",
+                         "a host named twice",
+                         "$.Regions[0].Hosts[1]: the region names this Uri twice"},
+                        {"\"Hosts\":[{\"Uri\":\"a\",\"PoolPath\":\"/x\",\"ListenAddress\":"
+                         "\"far\"}]",
+                         "a host's listen address that is a name",
+                         "$.Regions[0].Hosts[0].ListenAddress: must be an IPv4 or IPv6"},
+                        {"\"Hosts\":[{\"Uri\":\"a\",\"PoolPath\":\"/x\",\"Pool\":\"p\"}]",
+                         "an unknown key of a host", "$.Regions[0].Hosts[0].Pool: unknown key"},
+                        {"\"Hosts\":[{\"Uri\":\"a\",\"PoolPath\":\"/x\",\"ListenAddress\":"
+                         "\"10.0.0.1\",\"ProxyJump\":{\"User\":\"u\",\"Host\":\"h\","
+                         "\"IdentityFile\":\"/k\",\"HostKey\":\"ssh-ed25519 AAAA\"}}]",
+                         "both ListenAddress and ProxyJump",
+                         "$.Regions[0].Hosts[0]: give either ListenAddress or ProxyJump"},
+                        {"\"Hosts\":[{\"Uri\":\"a\",\"PoolPath\":\"/x\",\"ProxyJump\":{"
+                         "\"User\":\"u\",\"Host\":\"h\",\"IdentityFile\":\"/k\"}}]",
+                         "a jump host without its host key",
+                         "$.Regions[0].Hosts[0].ProxyJump.HostKey: missing"},
+                        {"\"Hosts\":[{\"Uri\":\"a\",\"PoolPath\":\"/x\",\"ProxyJump\":{"
+                         "\"User\":\"u\",\"Host\":\"h\",\"Port\":70000,\"IdentityFile\":"
+                         "\"/k\",\"HostKey\":\"ssh-ed25519 AAAA\"}}]",
+                         "a jump host's port out of range",
+                         "$.Regions[0].Hosts[0].ProxyJump.Port: must be a number from 1 to 65535"},
+                        {"\"Hosts\":[{\"Uri\":\"a\",\"PoolPath\":\"/x\",\"ProxyJump\":{"
+                         "\"User\":\"u\",\"Host\":\"-oProxyCommand=x\",\"IdentityFile\":\"/k\","
+                         "\"HostKey\":\"ssh-ed25519 AAAA\"}}]",
+                         "a jump host that would be an ssh option",
+                         "$.Regions[0].Hosts[0].ProxyJump: User and Host must be a plain name"},
+                        {"\"Uri\":\"a\",\"Hosts\":[{\"Uri\":\"a\",\"PoolPath\":\"/x\"}]",
+                         "both Uri and Hosts",
+                         "$.Regions[0]: give either Hosts or Uri, PoolPath and ListenAddress"},
+                };
+
+                for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                        kiln_autoptr(config) c = NULL;
+                        kiln_autofree char *text = kiln_xasprintf(
+                                "{\"DefaultRegion\":\"local\",\"DefaultAccount\":\"111111111111\","
+                                "\"Regions\":[{\"Name\":\"local\",\"Pool\":\"p\",%s}],"
+                                "\"Accounts\":[{\"AccountId\":\"111111111111\"}]}",
+                                bad[i].region);
+
+                        write_config(dir, text);
+                        is_int(config_load_or_create(dir, &c, &e), -1, "refused: %s", bad[i].what);
+                        like(e ? e->msg : NULL, bad[i].msg, "  named by its path");
+                        e = kiln_error_free(e);
+                }
+        }
+        {
+                kiln_autoptr(config) c = NULL;
+                const kiln_region_info *r;
+
+                write_config(dir, "{\"DefaultRegion\":\"rack\",\"DefaultAccount\":\"111111111111\","
+                                  "\"Regions\":[{\"Name\":\"rack\",\"Pool\":\"p\",\"Hosts\":["
+                                  "{\"Uri\":\"qemu:///system\",\"PoolPath\":\"/x\"},"
+                                  "{\"Uri\":\"qemu+tcp://10.0.0.2/system\",\"PoolPath\":\"/y\","
+                                  "\"ListenAddress\":\"10.0.0.2\"},"
+                                  "{\"Uri\":\"qemu+tcp://10.0.0.3/system\",\"PoolPath\":\"/z\","
+                                  "\"ProxyJump\":{\"User\":\"kiln\",\"Host\":\"10.0.0.3\","
+                                  "\"IdentityFile\":\"/k\",\"HostKey\":\"ssh-ed25519 AAAA\"}}]}],"
+                                  "\"Accounts\":[{\"AccountId\":\"111111111111\"}]}");
+                is_int(config_load_or_create(dir, &c, &e), 0, "a region of three hosts parses");
+                r = c ? config_region(c, "rack") : NULL;
+                ok(r && r->n_hosts == 3, "with its three hosts");
+                ok(r && r->hosts[2].jump && strcmp(r->hosts[2].jump->user, "kiln") == 0 &&
+                           strcmp(r->hosts[2].jump->host, "10.0.0.3") == 0 &&
+                           r->hosts[2].jump->port == 22 && !r->hosts[1].jump,
+                   "the third's ProxyJump, port 22 by default");
+                ok(r && strcmp(r->hosts[0].zone, "racka") == 0 &&
+                           strcmp(r->hosts[1].zone, "rackb") == 0,
+                   "one zone each: racka, rackb");
+                ok(r && strlen(r->hosts[1].host_id) == 19 &&
+                           strncmp(r->hosts[1].host_id, "h-", 2) == 0 &&
+                           strspn(r->hosts[1].host_id + 2, "0123456789abcdef") == 17,
+                   "a HostId of EC2's shape: h- and 17 hex digits");
+                ok(r && strcmp(r->hosts[0].host_id, r->hosts[1].host_id) != 0, "one per host");
+                ok(r && strcmp(r->uri, "qemu:///system") == 0 && strcmp(r->pool_path, "/x") == 0 &&
+                           !r->listen_address,
+                   "the region's Uri and PoolPath are its first host's");
+                ok(r && !kiln_host_is_remote(&r->hosts[0]) && kiln_host_is_remote(&r->hosts[1]),
+                   "the second host is remote, the first is not");
+                ok(r && kiln_region_host(r, "rackb") == &r->hosts[1] &&
+                           kiln_region_host(r, r->hosts[1].host_id) == &r->hosts[1] &&
+                           !kiln_region_host(r, "rackd"),
+                   "hosts are found by zone or HostId");
+        }
+        {
+                kiln_autoptr(config) c = NULL;
+
+                write_config(dir, "{\"DefaultRegion\":\"one\",\"DefaultAccount\":\"111111111111\","
+                                  "\"Regions\":[{\"Name\":\"one\",\"Uri\":\"qemu:///system\","
+                                  "\"Pool\":\"p\",\"PoolPath\":\"/x\"}],"
+                                  "\"Accounts\":[{\"AccountId\":\"111111111111\"}]}");
+                is_int(config_load_or_create(dir, &c, &e), 0, "a region of one host parses");
+                ok(c && c->regions[0].n_hosts == 1 &&
+                           strcmp(c->regions[0].hosts[0].zone, "onea") == 0 &&
+                           strcmp(c->regions[0].hosts[0].uri, "qemu:///system") == 0,
+                   "as one host, zone onea");
+        }
+        {
                 kiln_autofree char *p = kiln_xasprintf("%s/config.json", dir);
 
                 unlink(p);

@@ -916,6 +916,71 @@ static void t_keys(t_env *t)
         }
 }
 
+static void count_bytes(const char *data, size_t len, void *userdata)
+{
+        (void) data;
+        *(size_t *) userdata += len;
+}
+
+/* Through a jump host (the same sshd): a direct-tcpip channel from it to the target carries
+ * the session. */
+static void t_jump(t_env *t, const char *user_key)
+{
+        ssh_target jump = target(t, t->port, user_key, t->host_key);
+        ssh_target tg = target(t, t->port, user_key, t->host_key);
+        kiln_autofree char *out = NULL;
+        kiln_autofree char *big = kiln_xcalloc(1, 3u << 20);
+        size_t got = 0;
+        int status = -1;
+
+        tg.jump = &jump;
+        {
+                kiln_autoptr(kiln_ssh) s = NULL;
+                kiln_autoptr(kiln_error) err = NULL;
+
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), 0,
+                       "through a jump host: connects");
+                if (!s) {
+                        printf("# %s\n", err->msg);
+                        return;
+                }
+                like(ssh_where(s), " through 127.0.0.1:", "  and names both in its messages");
+                is_int(ssh_exec_capture(s, "echo through", kiln_now_ms() + 20000, &out, NULL,
+                                        &status, &err),
+                       0, "  runs a command");
+                is_str(out, "through\n", "  with its output");
+                /* 3 MiB each way: the pump keeps both directions moving. */
+                is_int(ssh_exec(s, "cat", big, 3u << 20, kiln_now_ms() + 60000, count_bytes, NULL,
+                                &got, &status, &err),
+                       0, "  3 MiB in and out again");
+                ok(got == (3u << 20) && status == 0, "  every byte came back (%zu)", got);
+        }
+        {
+                kiln_autoptr(kiln_ssh) s = NULL;
+                kiln_autoptr(kiln_error) err = NULL;
+                ssh_target wrong = jump;
+
+                wrong.pinned_host_key = t->other_key;
+                tg.jump = &wrong;
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), -1,
+                       "a jump host whose key is not the pinned one is refused");
+                like(err ? err->msg : NULL, "the jump host: host key mismatch", "  saying so");
+        }
+        {
+                kiln_autoptr(kiln_ssh) s = NULL;
+                kiln_autoptr(kiln_error) err = NULL;
+                int closed = 0;
+
+                (void) tcp_listener(false, &closed);
+                tg.jump = &jump;
+                tg.port = closed;
+                is_int(ssh_connect(&tg, kiln_now_ms() + 10000, &s, &err), -1,
+                       "a target port nothing listens on, through the jump");
+                like(err ? err->msg : NULL,
+                     "cannot connect to 127.0.0.1:", "  the jump host cannot connect to it");
+        }
+}
+
 static void t_real(t_env *t)
 {
         kiln_autofree char *host_pub = kiln_xasprintf("%s/host_ed25519.pub", t->dir);
@@ -951,6 +1016,7 @@ static void t_real(t_env *t)
         t_deadlines(t, s, &tg);
         t_upload(t, s);
         t_keys(t);
+        t_jump(t, user_key);
 }
 
 int main(void)

@@ -48,7 +48,30 @@ KILN_PUBLIC kiln_runner *kiln_runner_new(void);
 KILN_PUBLIC void kiln_runner_free(kiln_runner *r);
 KILN_PUBLIC void kiln_ctx_set_runner(kiln_ctx *ctx, kiln_runner *r);
 
-/* A configured region. */
+/* One host of a region: a libvirt daemon and its storage pool. Each is an availability zone of
+ * its region (the region's name and a letter, in the configuration's order: "locala",
+ * "localb"), and has a HostId of EC2's shape derived from the region's name and its URI. */
+/* An SSH jump host (OpenSSH's ProxyJump) through which a host's instances are reached: their
+ * forwards listen on the host's own 127.0.0.1, and kiln's SSH sessions and the printed ssh
+ * command go through the jump host. */
+typedef struct kiln_proxy_jump {
+        char *user;
+        char *host;
+        int port;
+        char *identity_file; /* kiln's key for the jump host */
+        char *host_key;      /* its public key line: the only one accepted */
+} kiln_proxy_jump;
+
+typedef struct kiln_host_info {
+        char *host_id;
+        char *zone;
+        char *uri;
+        char *pool_path;
+        char *listen_address;  /* NULL: 127.0.0.1 */
+        kiln_proxy_jump *jump; /* NULL: none */
+} kiln_host_info;
+
+/* A configured region. uri, pool_path and listen_address are its first host's. */
 typedef struct kiln_region_info {
         char *name;
         char *uri;
@@ -61,11 +84,18 @@ typedef struct kiln_region_info {
          * region's live instances; a port the host has in use is replaced at the start. */
         char *listen_address;
         int first_port, last_port;
+        kiln_host_info *hosts; /* at least one */
+        size_t n_hosts;
 } kiln_region_info;
 
 /* Whether the region's libvirt URI names another host (qemu+tcp://HOST/..., qemu+ssh://...),
  * whose files kiln can reach only through libvirt. */
 KILN_PUBLIC bool kiln_region_is_remote(const kiln_region_info *r);
+/* The same for one of its hosts. */
+KILN_PUBLIC bool kiln_host_is_remote(const kiln_host_info *h);
+/* The region's host with that HostId or availability zone, or NULL. */
+KILN_PUBLIC const kiln_host_info *kiln_region_host(const kiln_region_info *r,
+                                                   const char *id_or_zone);
 
 KILN_PUBLIC int kiln_regions_describe(kiln_ctx *ctx, kiln_region_info **ret, size_t *ret_n,
                                       kiln_error **err);

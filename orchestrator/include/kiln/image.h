@@ -277,6 +277,9 @@ typedef struct kiln_copy_spec {
         /* EC2's ClientToken (NULL: none): a second request with the token gets the image the
          * first made; with other parameters, IdempotentParameterMismatch. */
         const char *client_token;
+        /* A destination region of several hosts: the layers go to every host now, not only to
+         * its first (the others get them when they first launch the image). */
+        bool all_hosts;
 } kiln_copy_spec;
 
 /* Copies into the context's region: new image and snapshot IDs; layers the destination pool

@@ -57,8 +57,15 @@ typedef struct kiln_instance {
         bool no_ena;        /* the image's EnaSupport false: e1000e and SATA, not virtio */
         char *rtc;          /* the image's clock: "utc", "localtime" or NULL (the platform's) */
         char *root_device_name;
-        char *network;      /* libvirt network, or NULL for user networking */
-        char *host;         /* address to connect to */
+        char *network; /* libvirt network, or NULL for user networking */
+        char *host;    /* address to connect to */
+        /* Placement: the region's host that runs it (HostId; NULL: the region's first) and
+         * its availability zone (filled in by the describe calls). */
+        char *host_id;
+        char *zone;
+        /* Its host did not answer when it was described: its state is the last one recorded,
+         * and its instance and system status are impaired. */
+        bool host_unreachable;
         int port;           /* the service port there (forwarded from 22 or 3389) */
         char *host_key;     /* the pinned SSH host key line */
         char *accel;        /* kvm or tcg */
@@ -313,6 +320,8 @@ typedef struct kiln_connection {
         char *command;       /* a ready ssh (Linux) or xfreerdp (Windows) command line */
         char *rdp_file;      /* Windows: an .rdp file for host, port and user in the
                                 instance directory */
+        char *proxy_jump;    /* "USER@HOST[:PORT]": host and port are as the jump host
+                                sees them (its host's ProxyJump), else NULL */
 } kiln_connection;
 
 KILN_PUBLIC int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst,

@@ -48,6 +48,9 @@ KILN_PUBLIC void kiln_shape_keypair(kiln_sink *s, const kiln_keypair *kp);
 KILN_PUBLIC void kiln_shape_keypair_made(kiln_sink *s, const kiln_keypair *kp,
                                          const char *material);
 KILN_PUBLIC void kiln_shape_region(kiln_sink *s, const kiln_region_info *r);
+/* One AvailabilityZone of DescribeAvailabilityZones: a host of the region. */
+KILN_PUBLIC void kiln_shape_availability_zone(kiln_sink *s, const kiln_region_info *r,
+                                              const kiln_host_info *h);
 /* DescribeImageAttribute (attribute: launchPermission or description) and
  * DescribeSnapshotAttribute (createVolumePermission). */
 KILN_PUBLIC void kiln_shape_image_attribute(kiln_sink *s, const kiln_image_attribute *a,
@@ -107,6 +110,7 @@ typedef enum {
         KILN_LIST_SUBNETS,
         KILN_LIST_SECURITY_GROUPS,
         KILN_LIST_INSTANCE_STATUSES,
+        KILN_LIST_AVAILABILITY_ZONES,
 } kiln_list_kind;
 KILN_PUBLIC void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind);
 

@@ -31,6 +31,7 @@ typedef struct kiln_volume {
         bool delete_on_termination;
         kiln_tag *tags; /* sorted by key */
         size_t n_tags;
+        char *zone; /* the availability zone: its host's */
 } kiln_volume;
 
 KILN_PUBLIC void kiln_volume_clear(kiln_volume *v);

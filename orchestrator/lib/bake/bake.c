@@ -142,7 +142,10 @@ static int bake_reserve(registry *r, void *userdata, kiln_error **err)
         if (rules_check_name_free(r, b->img.region, b->img.owner_id, b->img.name, err) < 0)
                 return -1;
         for (size_t i = 0; i < b->n_vols; i++)
-                if (registry_snapshot_insert(r, &b->vols[i].snap, err) < 0)
+                if (registry_snapshot_insert(r, &b->vols[i].snap, err) < 0 ||
+                    /* In a region of several hosts, the new layer is on the instance's. */
+                    (b->inst.host_id && registry_snapshot_host_add(r, b->vols[i].snap.s.snapshot_id,
+                                                                   b->inst.host_id, err) < 0))
                         return -1;
         bake_crash(b, "reserve-between");
         return b->img.image_id ? registry_image_insert(r, &b->img, err) : 0;
@@ -362,7 +365,7 @@ static int fresh_overlays(bake *b, virStoragePoolPtr pool, kiln_error **err)
  * hot-plugged volumes need not follow the order of the definition. */
 static int live_snapshot(bake *b, virStoragePoolPtr pool, kiln_error **err)
 {
-        virConnectPtr conn = instance_conn(b->ctx, err);
+        virConnectPtr conn = instance_conn(b->ctx, &b->inst, err);
         const char *pname = b->ctx->region->pool;
         kiln_autoptr(virt_dom) dom = NULL;
         virt_snapshot_disk *disks = NULL;
@@ -452,7 +455,8 @@ static int capture_nvram(bake *b, virStoragePoolPtr pool, kiln_error **err)
 
 static int do_bake(bake *b, bool live, uint64_t *ret_ms, kiln_error **err)
 {
-        virStoragePoolPtr pool = ctx_pool(b->ctx, b->ctx->region->name, err);
+        /* The instance's host (a volume's snapshot: the region's first). */
+        virStoragePoolPtr pool = instance_pool(b->ctx, &b->inst, err);
         uint64_t t0 = kiln_now_ms();
         int rc;
 
@@ -616,6 +620,7 @@ static int load_volume(registry *r, void *userdata, kiln_error **err)
                 iv->size = v.size;
                 b->inst.volumes = iv;
                 b->inst.n_volumes = 1;
+                b->inst.host_id = kiln_steal(&v.host_id); /* where its file is */
         }
         /* A root volume holds the instance's keys and identity: its snapshots are never made
          * public, as an image that was not generalized. */

@@ -9,12 +9,39 @@
 #include <string.h>
 #include <sys/random.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include "core/config.h"
 #include "util/util.h"
 
 #define CONFIG_MAX_BYTES (1 << 20)
+
+void config_jump_free(kiln_proxy_jump *j)
+{
+        if (!j)
+                return;
+        free(j->user);
+        free(j->host);
+        free(j->identity_file);
+        free(j->host_key);
+        free(j);
+}
+
+kiln_proxy_jump *config_jump_dup(const kiln_proxy_jump *j)
+{
+        kiln_proxy_jump *d;
+
+        if (!j)
+                return NULL;
+        d = kiln_xcalloc(1, sizeof(*d));
+        d->user = kiln_xstrdup(j->user);
+        d->host = kiln_xstrdup(j->host);
+        d->port = j->port;
+        d->identity_file = kiln_xstrdup(j->identity_file);
+        d->host_key = kiln_xstrdup(j->host_key);
+        return d;
+}
 
 static void region_clear(kiln_region_info *r)
 {
@@ -24,6 +51,15 @@ static void region_clear(kiln_region_info *r)
         free(r->pool_path);
         free(r->network);
         free(r->listen_address);
+        for (size_t i = 0; i < r->n_hosts; i++) {
+                free(r->hosts[i].host_id);
+                free(r->hosts[i].zone);
+                free(r->hosts[i].uri);
+                free(r->hosts[i].pool_path);
+                free(r->hosts[i].listen_address);
+                config_jump_free(r->hosts[i].jump);
+        }
+        free(r->hosts);
 }
 
 config *config_free(config *c)
@@ -170,24 +206,27 @@ static int check_keys(json_t *o, const char *const *allowed, const char *path, c
         return 0;
 }
 
-/* ListenAddress (an IPv4 or IPv6 address) and PortRange ("FIRST-LAST", 1024-65535). */
-static int get_listen(json_t *o, kiln_region_info *r, const char *path, const char *where,
-                      kiln_error **err)
+static int check_address(const char *address, const char *path, const char *where, kiln_error **err)
+{
+        unsigned char buf[sizeof(struct in6_addr)];
+        kiln_autofree char *at = kiln_xasprintf("%s.ListenAddress", where);
+
+        if (address && inet_pton(AF_INET, address, buf) != 1 &&
+            inet_pton(AF_INET6, address, buf) != 1)
+                return bad(err, path, at, "must be an IPv4 or IPv6 address");
+        return 0;
+}
+
+/* PortRange ("FIRST-LAST", 1024-65535; default 40000-44999). */
+static int get_ports(json_t *o, kiln_region_info *r, const char *path, const char *where,
+                     kiln_error **err)
 {
         kiln_autofree char *range = NULL;
-        unsigned char buf[sizeof(struct in6_addr)];
 
         r->first_port = 40000;
         r->last_port = 44999;
-        if (get_str(o, "ListenAddress", false, &r->listen_address, path, where, err) < 0 ||
-            get_str(o, "PortRange", false, &range, path, where, err) < 0)
+        if (get_str(o, "PortRange", false, &range, path, where, err) < 0)
                 return -1;
-        if (r->listen_address && inet_pton(AF_INET, r->listen_address, buf) != 1 &&
-            inet_pton(AF_INET6, r->listen_address, buf) != 1) {
-                kiln_autofree char *at = kiln_xasprintf("%s.ListenAddress", where);
-
-                return bad(err, path, at, "must be an IPv4 or IPv6 address");
-        }
         if (range) {
                 kiln_autofree char *at = kiln_xasprintf("%s.PortRange", where);
                 int first = 0, last = 0, used = 0;
@@ -201,10 +240,138 @@ static int get_listen(json_t *o, kiln_region_info *r, const char *path, const ch
         return 0;
 }
 
+/* A host's ID: "h-" and 17 hex digits of the SHA-256 of the region's name and the host's URI,
+ * so that it stays the same while the configuration names the host the same way. */
+static char *host_id(const char *region, const char *uri)
+{
+        unsigned char d[KILN_DIGEST_MAX];
+        size_t n = 0;
+        kiln_autofree char *text = kiln_xasprintf("%s\n%s", region, uri);
+        char hex[2 * KILN_DIGEST_MAX + 1];
+
+        if (kiln_digest(KILN_DIGEST_SHA256, text, strlen(text), d, &n, NULL) < 0)
+                abort(); /* SHA-256 is always there */
+        for (size_t i = 0; i < n; i++)
+                snprintf(hex + 2 * i, 3, "%02x", d[i]);
+        hex[17] = '\0';
+        return kiln_xasprintf("h-%s", hex);
+}
+
+/* ProxyJump: {User, Host, Port (default 22), IdentityFile, HostKey}. */
+static int get_jump(json_t *o, kiln_host_info *h, const char *path, const char *where,
+                    kiln_error **err)
+{
+        static const char *const keys[] = {"User", "Host", "Port", "IdentityFile", "HostKey", NULL};
+        json_t *j = json_object_get(o, "ProxyJump"), *port;
+        kiln_autofree char *at = kiln_xasprintf("%s.ProxyJump", where);
+        kiln_proxy_jump *pj;
+
+        if (!j)
+                return 0;
+        if (check_keys(j, keys, path, at, err) < 0)
+                return -1;
+        if (h->listen_address)
+                return bad(err, path, where,
+                           "give either ListenAddress or ProxyJump: one way to reach instances");
+        pj = h->jump = kiln_xcalloc(1, sizeof(*pj));
+        if (get_str(j, "User", true, &pj->user, path, at, err) < 0 ||
+            get_str(j, "Host", true, &pj->host, path, at, err) < 0 ||
+            get_str(j, "IdentityFile", true, &pj->identity_file, path, at, err) < 0 ||
+            get_str(j, "HostKey", true, &pj->host_key, path, at, err) < 0)
+                return -1;
+        port = json_object_get(j, "Port");
+        pj->port = 22;
+        if (port) {
+                kiln_autofree char *pat = kiln_xasprintf("%s.Port", at);
+
+                if (!json_is_integer(port) || json_integer_value(port) < 1 ||
+                    json_integer_value(port) > 65535)
+                        return bad(err, path, pat, "must be a number from 1 to 65535");
+                pj->port = (int) json_integer_value(port);
+        }
+        if (!*pj->host || !*pj->user || pj->host[0] == '-' || strpbrk(pj->host, " \t@:/") ||
+            pj->user[0] == '-' || strpbrk(pj->user, " \t@:/"))
+                return bad(err, path, at, "User and Host must be a plain name or address");
+        if (strncmp(pj->host_key, "ssh-", 4) != 0 && strncmp(pj->host_key, "ecdsa-", 6) != 0) {
+                kiln_autofree char *kat = kiln_xasprintf("%s.HostKey", at);
+
+                return bad(err, path, kat,
+                           "must be the jump host's public key line (ssh-ed25519 AAAA...)");
+        }
+        return 0;
+}
+
+/* Hosts: a list of {Uri, PoolPath, ListenAddress or ProxyJump}, at most 26 (one zone letter
+ * each). */
+static int parse_hosts(json_t *arr, kiln_region_info *r, const char *path, const char *where,
+                       kiln_error **err)
+{
+        static const char *const keys[] = {"Uri", "PoolPath", "ListenAddress", "ProxyJump", NULL};
+        kiln_autofree char *at = kiln_xasprintf("%s.Hosts", where);
+        size_t i;
+        json_t *o;
+
+        if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > 26)
+                return bad(err, path, at, "must be a list of 1 to 26 hosts");
+        r->hosts = kiln_xcalloc(json_array_size(arr), sizeof(*r->hosts));
+        json_array_foreach (arr, i, o) {
+                kiln_autofree char *hw = kiln_xasprintf("%s[%zu]", at, i);
+                kiln_host_info *h = &r->hosts[r->n_hosts++];
+
+                if (check_keys(o, keys, path, hw, err) < 0 ||
+                    get_str(o, "Uri", true, &h->uri, path, hw, err) < 0 ||
+                    get_str(o, "PoolPath", true, &h->pool_path, path, hw, err) < 0 ||
+                    get_str(o, "ListenAddress", false, &h->listen_address, path, hw, err) < 0 ||
+                    check_address(h->listen_address, path, hw, err) < 0 ||
+                    get_jump(o, h, path, hw, err) < 0)
+                        return -1;
+                for (size_t j = 0; j + 1 < r->n_hosts; j++)
+                        if (strcmp(r->hosts[j].uri, h->uri) == 0)
+                                return bad(err, path, hw, "the region names this Uri twice");
+        }
+        return 0;
+}
+
+/* A region names its one host with Uri, PoolPath and ListenAddress, or several with Hosts. */
+static int get_hosts(json_t *o, kiln_region_info *r, const char *path, const char *where,
+                     kiln_error **err)
+{
+        json_t *hosts = json_object_get(o, "Hosts");
+
+        if (hosts) {
+                if (json_object_get(o, "Uri") || json_object_get(o, "PoolPath") ||
+                    json_object_get(o, "ListenAddress") || json_object_get(o, "ProxyJump"))
+                        return bad(err, path, where,
+                                   "give either Hosts or Uri, PoolPath and ListenAddress or "
+                                   "ProxyJump");
+                if (parse_hosts(hosts, r, path, where, err) < 0)
+                        return -1;
+        } else {
+                r->hosts = kiln_xcalloc(1, sizeof(*r->hosts));
+                r->n_hosts = 1;
+                if (get_str(o, "Uri", true, &r->hosts[0].uri, path, where, err) < 0 ||
+                    get_str(o, "PoolPath", true, &r->hosts[0].pool_path, path, where, err) < 0 ||
+                    get_str(o, "ListenAddress", false, &r->hosts[0].listen_address, path, where,
+                            err) < 0 ||
+                    check_address(r->hosts[0].listen_address, path, where, err) < 0 ||
+                    get_jump(o, &r->hosts[0], path, where, err) < 0)
+                        return -1;
+        }
+        for (size_t i = 0; i < r->n_hosts; i++) {
+                r->hosts[i].host_id = host_id(r->name, r->hosts[i].uri);
+                r->hosts[i].zone = kiln_xasprintf("%s%c", r->name, (char) ('a' + i));
+        }
+        r->uri = kiln_xstrdup(r->hosts[0].uri);
+        r->pool_path = kiln_xstrdup(r->hosts[0].pool_path);
+        r->listen_address = kiln_xstrdup(r->hosts[0].listen_address);
+        return 0;
+}
+
 static int parse_regions(config *c, json_t *arr, kiln_error **err)
 {
-        static const char *const keys[] = {"Name",    "Uri",           "Pool",      "PoolPath",
-                                           "Network", "ListenAddress", "PortRange", NULL};
+        static const char *const keys[] = {
+                "Name",          "Uri",       "Pool",  "PoolPath",  "Network",
+                "ListenAddress", "PortRange", "Hosts", "ProxyJump", NULL};
         size_t i;
         json_t *o;
 
@@ -217,11 +384,10 @@ static int parse_regions(config *c, json_t *arr, kiln_error **err)
 
                 if (check_keys(o, keys, c->path, where, err) < 0 ||
                     get_str(o, "Name", true, &r->name, c->path, where, err) < 0 ||
-                    get_str(o, "Uri", true, &r->uri, c->path, where, err) < 0 ||
                     get_str(o, "Pool", true, &r->pool, c->path, where, err) < 0 ||
-                    get_str(o, "PoolPath", true, &r->pool_path, c->path, where, err) < 0 ||
+                    get_hosts(o, r, c->path, where, err) < 0 ||
                     get_str(o, "Network", false, &r->network, c->path, where, err) < 0 ||
-                    get_listen(o, r, c->path, where, err) < 0)
+                    get_ports(o, r, c->path, where, err) < 0)
                         return -1;
                 for (size_t j = 0; j + 1 < c->n_regions; j++)
                         if (strcmp(c->regions[j].name, r->name) == 0)

@@ -10,8 +10,13 @@
 
 typedef struct ctx_region_conn {
         char *region;
-        virConnectPtr conn;
+        char *host_id;
+        virConnectPtr conn; /* NULL: the last attempt failed (failure) */
         virStoragePoolPtr pool;
+        /* A host that did not answer is not asked again before then (ms), so that one call
+         * over many of its instances waits for it once. */
+        uint64_t retry_at;
+        char *failure;
 } ctx_region_conn;
 
 struct kiln_ctx {
@@ -33,8 +38,14 @@ int ctx_run(kiln_ctx *ctx, const char *id, ctx_job_fn fn);
 /* Whether long work should end: an interrupt, or the runner is stopping. */
 bool ctx_stopping(const kiln_ctx *ctx);
 
-/* The region's storage pool (connecting and creating the pool on first use). Borrowed. */
+/* The region's storage pool on its first host (connecting and creating the pool on first use).
+ * Borrowed. */
 virStoragePoolPtr ctx_pool(kiln_ctx *ctx, const char *region, kiln_error **err);
+/* The same on the region's host with that HostId or zone (NULL: the first), and its
+ * connection. InvalidHostID.NotFound when the configuration does not name it. */
+virStoragePoolPtr ctx_host_pool(kiln_ctx *ctx, const char *region, const char *host,
+                                kiln_error **err);
+virConnectPtr ctx_host_conn(kiln_ctx *ctx, const char *region, const char *host, kiln_error **err);
 /* A new private work directory under HOME/tmp; the caller removes it. */
 char *ctx_workdir(kiln_ctx *ctx, kiln_error **err);
 /* A process that forks a child which opens a registry of its own must not hold one at the

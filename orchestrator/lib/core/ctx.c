@@ -173,6 +173,8 @@ kiln_ctx *kiln_ctx_free(kiln_ctx *ctx)
                 virt_pool_free(ctx->conns[i].pool);
                 virt_disconnect(ctx->conns[i].conn);
                 free(ctx->conns[i].region);
+                free(ctx->conns[i].host_id);
+                free(ctx->conns[i].failure);
         }
         free(ctx->conns);
         registry_close(ctx->reg);
@@ -203,9 +205,38 @@ double kiln_ctx_storage_price(const kiln_ctx *ctx)
         return ctx->cfg->price_per_gib_month;
 }
 
-virStoragePoolPtr ctx_pool(kiln_ctx *ctx, const char *region, kiln_error **err)
+/* A host that did not answer is asked again after this long (a long-running endpoint sees it
+ * come back). */
+#define CTX_RETRY_MS 10000
+
+static int ctx_host_open(ctx_region_conn *c, const kiln_region_info *info, const kiln_host_info *h,
+                         kiln_error **err)
+{
+        c->conn = virt_connect(h->uri, err);
+        if (!c->conn) {
+                if (info->n_hosts > 1)
+                        kiln_error_prefix(err, "host %s (%s) of region '%s'", h->host_id, h->uri,
+                                          info->name);
+                return -1;
+        }
+        c->pool = virt_pool_ensure_dir(c->conn, info->pool, h->pool_path, err);
+        if (!c->pool) {
+                c->conn = virt_disconnect(c->conn);
+                if (info->n_hosts > 1)
+                        kiln_error_prefix(err, "region '%s', host %s", info->name, h->host_id);
+                else
+                        kiln_error_prefix(err, "region '%s'", info->name);
+                return -1;
+        }
+        return 0;
+}
+
+virStoragePoolPtr ctx_host_pool(kiln_ctx *ctx, const char *region, const char *host,
+                                kiln_error **err)
 {
         const kiln_region_info *info = config_region(ctx->cfg, region);
+        const kiln_host_info *h;
+        kiln_autoptr(kiln_error) e = NULL;
         ctx_region_conn *c;
 
         if (!info) {
@@ -213,24 +244,56 @@ virStoragePoolPtr ctx_pool(kiln_ctx *ctx, const char *region, kiln_error **err)
                                "The region '%s' does not exist", region);
                 return NULL;
         }
-        for (size_t i = 0; i < ctx->n_conns; i++)
-                if (strcmp(ctx->conns[i].region, region) == 0)
-                        return ctx->conns[i].pool;
-        ctx->conns = kiln_xrealloc(ctx->conns, (ctx->n_conns + 1) * sizeof(*ctx->conns));
-        c = &ctx->conns[ctx->n_conns];
-        memset(c, 0, sizeof(*c));
-        c->conn = virt_connect(info->uri, err);
-        if (!c->conn)
-                return NULL;
-        c->pool = virt_pool_ensure_dir(c->conn, info->pool, info->pool_path, err);
-        if (!c->pool) {
-                c->conn = virt_disconnect(c->conn);
-                kiln_error_prefix(err, "region '%s'", region);
+        h = host ? kiln_region_host(info, host) : &info->hosts[0];
+        if (!h) {
+                kiln_error_set(err, KILN_E_NOT_FOUND, "InvalidHostID.NotFound",
+                               "The region '%s' has no host '%s' (its configuration no longer "
+                               "names it)",
+                               region, host);
                 return NULL;
         }
-        c->region = kiln_xstrdup(region);
-        ctx->n_conns++;
+        c = NULL;
+        for (size_t i = 0; i < ctx->n_conns; i++)
+                if (strcmp(ctx->conns[i].region, region) == 0 &&
+                    strcmp(ctx->conns[i].host_id, h->host_id) == 0)
+                        c = &ctx->conns[i];
+        if (c && c->conn)
+                return c->pool;
+        if (c && kiln_now_ms() < c->retry_at) {
+                kiln_error_set(err, KILN_E_LIBVIRT, NULL, "%s", c->failure);
+                return NULL;
+        }
+        if (!c) {
+                ctx->conns = kiln_xrealloc(ctx->conns, (ctx->n_conns + 1) * sizeof(*ctx->conns));
+                c = &ctx->conns[ctx->n_conns++];
+                memset(c, 0, sizeof(*c));
+                c->region = kiln_xstrdup(region);
+                c->host_id = kiln_xstrdup(h->host_id);
+        }
+        if (ctx_host_open(c, info, h, &e) < 0) {
+                free(c->failure);
+                c->failure = kiln_xstrdup(e->msg);
+                c->retry_at = kiln_now_ms() + CTX_RETRY_MS;
+                if (err)
+                        *err = kiln_steal(&e);
+                return NULL;
+        }
         return c->pool;
+}
+
+virStoragePoolPtr ctx_pool(kiln_ctx *ctx, const char *region, kiln_error **err)
+{
+        return ctx_host_pool(ctx, region, NULL, err);
+}
+
+virConnectPtr ctx_host_conn(kiln_ctx *ctx, const char *region, const char *host, kiln_error **err)
+{
+        virStoragePoolPtr pool = ctx_host_pool(ctx, region, host, err);
+
+        for (size_t i = 0; pool && i < ctx->n_conns; i++)
+                if (ctx->conns[i].pool == pool)
+                        return ctx->conns[i].conn;
+        return NULL;
 }
 
 char *ctx_workdir(kiln_ctx *ctx, kiln_error **err)
@@ -289,6 +352,16 @@ int kiln_regions_describe(kiln_ctx *ctx, kiln_region_info **ret, size_t *ret_n, 
                 r[i].listen_address = kiln_xstrdup(c->listen_address);
                 r[i].first_port = c->first_port;
                 r[i].last_port = c->last_port;
+                r[i].hosts = kiln_xcalloc(c->n_hosts, sizeof(*r[i].hosts));
+                r[i].n_hosts = c->n_hosts;
+                for (size_t j = 0; j < c->n_hosts; j++) {
+                        r[i].hosts[j].host_id = kiln_xstrdup(c->hosts[j].host_id);
+                        r[i].hosts[j].zone = kiln_xstrdup(c->hosts[j].zone);
+                        r[i].hosts[j].uri = kiln_xstrdup(c->hosts[j].uri);
+                        r[i].hosts[j].pool_path = kiln_xstrdup(c->hosts[j].pool_path);
+                        r[i].hosts[j].listen_address = kiln_xstrdup(c->hosts[j].listen_address);
+                        r[i].hosts[j].jump = config_jump_dup(c->hosts[j].jump);
+                }
         }
         *ret = r;
         *ret_n = ctx->cfg->n_regions;
@@ -320,13 +393,41 @@ void kiln_region_infos_free(kiln_region_info *r, size_t n)
                 free(r[i].pool_path);
                 free(r[i].network);
                 free(r[i].listen_address);
+                for (size_t j = 0; j < r[i].n_hosts; j++) {
+                        free(r[i].hosts[j].host_id);
+                        free(r[i].hosts[j].zone);
+                        free(r[i].hosts[j].uri);
+                        free(r[i].hosts[j].pool_path);
+                        free(r[i].hosts[j].listen_address);
+                        config_jump_free(r[i].hosts[j].jump);
+                }
+                free(r[i].hosts);
         }
         free(r);
 }
 
-bool kiln_region_is_remote(const kiln_region_info *r)
+static bool uri_is_remote(const char *uri)
 {
-        const char *p = strstr(r->uri, "://");
+        const char *p = strstr(uri, "://");
 
         return p && p[3] && p[3] != '/';
+}
+
+bool kiln_region_is_remote(const kiln_region_info *r)
+{
+        return uri_is_remote(r->uri);
+}
+
+bool kiln_host_is_remote(const kiln_host_info *h)
+{
+        return uri_is_remote(h->uri);
+}
+
+const kiln_host_info *kiln_region_host(const kiln_region_info *r, const char *id_or_zone)
+{
+        for (size_t i = 0; id_or_zone && i < r->n_hosts; i++)
+                if (strcmp(r->hosts[i].host_id, id_or_zone) == 0 ||
+                    strcmp(r->hosts[i].zone, id_or_zone) == 0)
+                        return &r->hosts[i];
+        return NULL;
 }

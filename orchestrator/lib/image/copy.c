@@ -283,18 +283,6 @@ static int copy_forget(registry *r, void *userdata, kiln_error **err)
         return p->dst.image_id ? registry_image_delete(r, p->dst.image_id, err) : 0;
 }
 
-static char *layer_path(virStoragePoolPtr pool, const char *volume, kiln_error **err)
-{
-        virt_volume_info info = {0};
-        char *path;
-
-        if (virt_volume_get_info(pool, volume, &info, err) < 0)
-                return NULL;
-        path = kiln_steal(&info.path);
-        virt_volume_info_clear(&info);
-        return path;
-}
-
 /* Moves one layer's data, or makes the overlay. */
 static int copy_layer_data(copy_plan *p, copy_layer *l, virStoragePoolPtr src_pool,
                            virStoragePoolPtr dst_pool, const char *work, kiln_progress_fn fn,
@@ -318,7 +306,7 @@ static int copy_layer_data(copy_plan *p, copy_layer *l, virStoragePoolPtr src_po
                         vol = kiln_steal(&have.volume);
                         registry_snapshot_clear(&have);
                 }
-                parent_path = layer_path(dst_pool, vol, err);
+                parent_path = image_volume_path(dst_pool, vol, err);
                 if (!parent_path)
                         return -1;
         }
@@ -383,9 +371,23 @@ int kiln_image_copy(kiln_ctx *ctx, const kiln_copy_spec *spec, kiln_progress_fn 
                 return 0;
         }
         if (reserved) {
+                const kiln_region_info *src = config_region(ctx->cfg, spec->source_region);
+
                 kiln_crash_point("copy.after-reserve");
                 work = ctx_workdir(ctx, err);
                 rc = work ? 0 : -1;
+                /* Regions of several hosts: the layers are read on the source's first host and
+                 * written on the destination's, so both must hold what the copy builds on. */
+                for (size_t i = 0; rc == 0 && i < p.n_layers; i++) {
+                        copy_layer *l = &p.layers[i];
+
+                        if (l->existing)
+                                rc = image_layers_bring(ctx, ctx->region, l->dst_id,
+                                                        ctx->region->hosts[0].host_id, err);
+                        else if (!l->overlay)
+                                rc = image_layers_bring(ctx, src, l->src.s.snapshot_id,
+                                                        src->hosts[0].host_id, err);
+                }
                 for (; rc == 0 && done < p.n_layers; done++) {
                         copy_layer *l = &p.layers[done];
 
@@ -400,6 +402,21 @@ int kiln_image_copy(kiln_ctx *ctx, const kiln_copy_spec *spec, kiln_progress_fn 
                         rc = registry_write(ctx->reg, copy_commit, &p, err);
                 if (rc == 0)
                         kiln_crash_point("copy.after-commit");
+                /* --all-hosts: every host of the destination gets the layers now, not at its
+                 * first launch of the image. The copy is complete without: a host that cannot
+                 * take them now is named in a warning, and gets them when it launches it. */
+                for (size_t h = 1; rc == 0 && spec->all_hosts && h < ctx->region->n_hosts; h++) {
+                        kiln_autoptr(kiln_error) e = NULL;
+                        const char *host = ctx->region->hosts[h].host_id;
+
+                        for (size_t i = 0; !e && i < p.n_layers; i++)
+                                image_layers_bring(ctx, ctx->region, p.layers[i].dst_id, host, &e);
+                        if (e)
+                                kiln_log(KILN_LOG_WARN,
+                                         "host %s did not get the image's layers "
+                                         "(it gets them when it first launches the image): %s",
+                                         host, e->msg);
+                }
                 if (rc < 0) {
                         for (size_t i = 0; i < p.n_layers; i++)
                                 if (!p.layers[i].existing)

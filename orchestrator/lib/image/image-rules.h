@@ -28,6 +28,14 @@ int rules_image_visible_in(kiln_ctx *ctx, registry *r, const char *region, const
 /* True if the process that wrote a pending record still runs. */
 bool rules_worker_alive(pid_t pid);
 int rules_not_found_image(kiln_error **err, const char *id);
+/* layers.c: whether the region's host holds the snapshot's layer (1, 0, or -1 on an error),
+ * and bringing the snapshot's chain of layers to the host from the hosts that hold them. */
+int image_layer_on_host(kiln_ctx *ctx, const kiln_region_info *region, const char *snapshot_id,
+                        const char *host_id, kiln_error **err);
+int image_layers_bring(kiln_ctx *ctx, const kiln_region_info *region, const char *snapshot_id,
+                       const char *host_id, kiln_error **err);
+/* The path of a pool's volume on the pool's host. */
+char *image_volume_path(virStoragePoolPtr pool, const char *volume, kiln_error **err);
 int rules_not_authorized(kiln_error **err, const char *id);
 /* UefiData as kiln writes it (describe-image-attribute uefiData: the variable store deflated,
  * then base64) into the store's bytes; InvalidParameterValue unless it is one. */

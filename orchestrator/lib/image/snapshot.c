@@ -211,7 +211,8 @@ typedef struct snap_txn {
         const kiln_permission_change *change;
         kiln_permission *perms;
         size_t n_perms;
-        char **purge; /* volumes whose files go once the records are committed */
+        char **purge;       /* volumes whose files go once the records are committed */
+        char **purge_hosts; /* and the host of each (NULL: the region's first) */
         size_t n_purge;
 } snap_txn;
 
@@ -247,13 +248,29 @@ static int owned_snapshot(snap_txn *t, registry *r, registry_snapshot *ret, kiln
 
 /* Removes the record of a snapshot nothing builds on, then walks up its hidden (deleted)
  * ancestors that have no other children. */
+/* The layer's file on each host that holds it, to go after the commit. */
+static int purge_add(snap_txn *t, registry *r, const registry_snapshot *s, kiln_error **err)
+{
+        char **hosts = NULL;
+        size_t n = 0;
+
+        if (registry_snapshot_hosts(r, s->s.snapshot_id, &hosts, &n, err) < 0)
+                return -1;
+        for (size_t i = 0; i < (n ? n : 1); i++) {
+                t->purge = kiln_xrealloc(t->purge, (t->n_purge + 1) * sizeof(char *));
+                t->purge_hosts = kiln_xrealloc(t->purge_hosts, (t->n_purge + 1) * sizeof(char *));
+                t->purge[t->n_purge] = kiln_xstrdup(s->volume);
+                t->purge_hosts[t->n_purge++] = n ? kiln_xstrdup(hosts[i]) : NULL;
+        }
+        kiln_strv_free(hosts, n);
+        return 0;
+}
+
 static int purge_chain(snap_txn *t, registry *r, registry_snapshot *s, kiln_error **err)
 {
         kiln_autofree char *parent = kiln_xstrdup(s->s.parent_id);
 
-        t->purge = kiln_xrealloc(t->purge, (t->n_purge + 1) * sizeof(char *));
-        t->purge[t->n_purge++] = kiln_xstrdup(s->volume);
-        if (registry_snapshot_delete(r, s->s.snapshot_id, err) < 0)
+        if (purge_add(t, r, s, err) < 0 || registry_snapshot_delete(r, s->s.snapshot_id, err) < 0)
                 return -1;
         while (parent) {
                 registry_snapshot p = {0};
@@ -266,9 +283,7 @@ static int purge_chain(snap_txn *t, registry *r, registry_snapshot *s, kiln_erro
                         registry_snapshot_clear(&p);
                         return err && *err ? -1 : 0;
                 }
-                t->purge = kiln_xrealloc(t->purge, (t->n_purge + 1) * sizeof(char *));
-                t->purge[t->n_purge++] = kiln_xstrdup(p.volume);
-                if (registry_snapshot_delete(r, parent, err) < 0) {
+                if (purge_add(t, r, &p, err) < 0 || registry_snapshot_delete(r, parent, err) < 0) {
                         registry_snapshot_clear(&p);
                         return -1;
                 }
@@ -286,8 +301,10 @@ static int delete_txn(registry *r, void *userdata, kiln_error **err)
         kiln_autofree char *user = NULL;
         int children = 0, rc;
 
-        for (size_t i = 0; i < t->n_purge; i++)
+        for (size_t i = 0; i < t->n_purge; i++) {
                 free(t->purge[i]);
+                free(t->purge_hosts[i]);
+        }
         t->n_purge = 0;
         if (owned_snapshot(t, r, &s, err) < 0)
                 return -1;
@@ -310,8 +327,7 @@ static int delete_txn(registry *r, void *userdata, kiln_error **err)
 
 int kiln_snapshot_delete(kiln_ctx *ctx, const char *snapshot_id, kiln_error **err)
 {
-        snap_txn t = {ctx, snapshot_id, NULL, NULL, 0, NULL, 0};
-        virStoragePoolPtr pool;
+        snap_txn t = {ctx, snapshot_id, NULL, NULL, 0, NULL, NULL, 0};
         int rc;
 
         rc = registry_write(ctx->reg, delete_txn, &t, err);
@@ -319,18 +335,21 @@ int kiln_snapshot_delete(kiln_ctx *ctx, const char *snapshot_id, kiln_error **er
                 kiln_crash_point("delete-snapshot.after-commit");
                 /* The records are gone; a file left by a failure here is an orphan that fsck
                  * removes. */
-                pool = ctx_pool(ctx, ctx->region->name, err);
-                for (size_t i = 0; pool && i < t.n_purge; i++) {
-                        if (virt_volume_delete(pool, t.purge[i], err) < 0)
+                for (size_t i = 0; i < t.n_purge; i++) {
+                        virStoragePoolPtr pool =
+                                ctx_host_pool(ctx, ctx->region->name, t.purge_hosts[i], err);
+
+                        if (!pool || virt_volume_delete(pool, t.purge[i], err) < 0)
                                 rc = -1;
                         kiln_crash_point("delete-snapshot.between-files");
                 }
-                if (!pool)
-                        rc = -1;
         }
-        for (size_t i = 0; i < t.n_purge; i++)
+        for (size_t i = 0; i < t.n_purge; i++) {
                 free(t.purge[i]);
+                free(t.purge_hosts[i]);
+        }
         free(t.purge);
+        free(t.purge_hosts);
         return rc;
 }
 
@@ -374,7 +393,7 @@ static int perms_txn(registry *r, void *userdata, kiln_error **err)
 int kiln_snapshot_permissions_describe(kiln_ctx *ctx, const char *snapshot_id,
                                        kiln_permission **ret, size_t *ret_n, kiln_error **err)
 {
-        snap_txn t = {ctx, snapshot_id, NULL, NULL, 0, NULL, 0};
+        snap_txn t = {ctx, snapshot_id, NULL, NULL, 0, NULL, NULL, 0};
 
         if (registry_read(ctx->reg, perms_txn, &t, err) < 0)
                 return -1;
@@ -386,7 +405,7 @@ int kiln_snapshot_permissions_describe(kiln_ctx *ctx, const char *snapshot_id,
 int kiln_snapshot_modify_permission(kiln_ctx *ctx, const char *snapshot_id,
                                     const kiln_permission_change *change, kiln_error **err)
 {
-        snap_txn t = {ctx, snapshot_id, change, NULL, 0, NULL, 0};
+        snap_txn t = {ctx, snapshot_id, change, NULL, 0, NULL, NULL, 0};
 
         if (change->n_add && change->n_remove)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterCombination",
@@ -421,7 +440,7 @@ static int reset_perms_txn(registry *r, void *userdata, kiln_error **err)
 int kiln_snapshot_attribute_reset(kiln_ctx *ctx, const char *snapshot_id, const char *attribute,
                                   kiln_error **err)
 {
-        snap_txn t = {ctx, snapshot_id, NULL, NULL, 0, NULL, 0};
+        snap_txn t = {ctx, snapshot_id, NULL, NULL, 0, NULL, NULL, 0};
 
         if (!attribute || strcmp(attribute, "createVolumePermission") != 0)
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",

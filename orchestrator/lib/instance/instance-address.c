@@ -60,7 +60,7 @@ int instance_find_address(kiln_ctx *ctx, kiln_instance *inst)
                 return 1;
         if (!inst->network)
                 return 0;
-        conn = instance_conn(ctx, NULL);
+        conn = instance_conn(ctx, inst, NULL);
         if (!conn ||
             registry_instance_private(ctx->reg, inst->instance_id, &domain, NULL, NULL, NULL) < 0)
                 return 0;
@@ -83,8 +83,17 @@ int instance_ssh_connect(kiln_ctx *ctx, const kiln_instance *inst, uint64_t dead
                          kiln_ssh **ret, kiln_error **err)
 {
         kiln_autofree char *key = instance_file(ctx, inst->instance_id, "kiln_ed25519");
-        ssh_target t = {inst->host, inst->port, instance_user(inst), key, inst->host_key};
+        const kiln_host_info *h = instance_host(ctx, inst);
+        const kiln_proxy_jump *pj = h && !inst->network ? h->jump : NULL;
+        ssh_target jump = {0};
+        ssh_target t = {inst->host, inst->port, instance_user(inst), key, inst->host_key, NULL};
 
+        /* Through the host's jump host: the forward listens on that host's 127.0.0.1. */
+        if (pj) {
+                jump = (ssh_target){pj->host,          pj->port,     pj->user,
+                                    pj->identity_file, pj->host_key, NULL};
+                t.jump = &jump;
+        }
         return ssh_connect(&t, deadline_ms, ret, err);
 }
 

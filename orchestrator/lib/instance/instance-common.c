@@ -71,11 +71,29 @@ const kiln_region_info *instance_region(kiln_ctx *ctx, const kiln_instance *inst
         return r ? r : ctx->region;
 }
 
+const kiln_host_info *instance_host(kiln_ctx *ctx, const kiln_instance *inst)
+{
+        const kiln_region_info *r = instance_region(ctx, inst);
+
+        return inst->host_id ? kiln_region_host(r, inst->host_id) : &r->hosts[0];
+}
+
+char *instance_proxy_jump(kiln_ctx *ctx, const kiln_instance *inst)
+{
+        const kiln_host_info *h = inst->network ? NULL : instance_host(ctx, inst);
+
+        if (!h || !h->jump)
+                return NULL;
+        if (h->jump->port == 22)
+                return kiln_xasprintf("%s@%s", h->jump->user, h->jump->host);
+        return kiln_xasprintf("%s@%s:%d", h->jump->user, h->jump->host, h->jump->port);
+}
+
 const char *instance_listen_address(kiln_ctx *ctx, const kiln_instance *inst)
 {
-        const char *a = instance_region(ctx, inst)->listen_address;
+        const kiln_host_info *h = instance_host(ctx, inst);
 
-        return a ? a : "127.0.0.1";
+        return h && h->listen_address ? h->listen_address : "127.0.0.1";
 }
 
 const char *instance_user(const kiln_instance *inst)
@@ -163,16 +181,19 @@ char *instance_console_path(kiln_ctx *ctx, const kiln_instance *inst)
         const kiln_region_info *region = instance_region(ctx, inst);
         kiln_autofree char *vol = instance_console_volume(inst->instance_id);
 
-        if (kiln_region_is_remote(region))
-                return kiln_xasprintf("%s/%s", region->pool_path, vol);
+        const kiln_host_info *h = instance_host(ctx, inst);
+
+        (void) region;
+        if (h && kiln_host_is_remote(h))
+                return kiln_xasprintf("%s/%s", h->pool_path, vol);
         return instance_file(ctx, inst->instance_id, "console.log");
 }
 
 /* The console log of an instance of another host: a file of its pool, read through libvirt. */
-static char *console_download(kiln_ctx *ctx, const char *id, char **ret_dir)
+static char *console_download(kiln_ctx *ctx, const kiln_instance *inst, char **ret_dir)
 {
-        virStoragePoolPtr pool = ctx_pool(ctx, ctx->region->name, NULL);
-        kiln_autofree char *vol = instance_console_volume(id);
+        virStoragePoolPtr pool = instance_pool(ctx, inst, NULL);
+        kiln_autofree char *vol = instance_console_volume(inst->instance_id);
         char *dir = pool ? ctx_workdir(ctx, NULL) : NULL;
         char *path = dir ? kiln_xasprintf("%s/console.log", dir) : NULL;
 
@@ -185,17 +206,18 @@ static char *console_download(kiln_ctx *ctx, const char *id, char **ret_dir)
         return path;
 }
 
-char *instance_console_tail(kiln_ctx *ctx, const char *id, size_t max)
+char *instance_console_tail(kiln_ctx *ctx, const kiln_instance *inst, size_t max)
 {
+        const kiln_host_info *h = instance_host(ctx, inst);
         kiln_autofree char *path = NULL, *dir = NULL;
         kiln_autofree char *text = NULL;
         size_t n = 0;
         int rc;
 
-        if (kiln_region_is_remote(ctx->region))
-                path = console_download(ctx, id, &dir);
+        if (h && kiln_host_is_remote(h))
+                path = console_download(ctx, inst, &dir);
         else
-                path = instance_file(ctx, id, "console.log");
+                path = instance_file(ctx, inst->instance_id, "console.log");
         rc = path ? kiln_file_read(path, 64 << 20, &text, &n, NULL) : -1;
         if (dir)
                 ctx_workdir_remove(dir);
@@ -204,14 +226,12 @@ char *instance_console_tail(kiln_ctx *ctx, const char *id, size_t max)
         return kiln_xstrdup(n > max ? text + n - max : text);
 }
 
-virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err)
+virConnectPtr instance_conn(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err)
 {
-        if (!ctx_pool(ctx, ctx->region->name, err))
-                return NULL;
-        for (size_t i = 0; i < ctx->n_conns; i++)
-                if (strcmp(ctx->conns[i].region, ctx->region->name) == 0)
-                        return ctx->conns[i].conn;
-        kiln_error_set(err, KILN_E_INTERNAL, NULL, "no connection for region '%s'",
-                       ctx->region->name);
-        return NULL;
+        return ctx_host_conn(ctx, instance_region(ctx, inst)->name, inst->host_id, err);
+}
+
+virStoragePoolPtr instance_pool(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err)
+{
+        return ctx_host_pool(ctx, instance_region(ctx, inst)->name, inst->host_id, err);
 }

@@ -33,7 +33,8 @@ static char **ssh_options(kiln_ctx *ctx, const kiln_instance *inst, const char *
 {
         kiln_autofree char *known = instance_file(ctx, inst->instance_id, "known_hosts");
         kiln_autofree char *known_v = kiln_ssh_config_value(known);
-        char **argv = kiln_xcalloc(14, sizeof(char *));
+        kiln_autofree char *jump = instance_proxy_jump(ctx, inst);
+        char **argv = kiln_xcalloc(16, sizeof(char *));
         size_t n = 0;
 
         argv[n++] = kiln_xstrdup("ssh");
@@ -53,6 +54,13 @@ static char **ssh_options(kiln_ctx *ctx, const kiln_instance *inst, const char *
         } else {
                 argv[n++] = kiln_xstrdup("-i");
                 argv[n++] = kiln_xstrdup(identity_file);
+        }
+        /* The forward listens on the instance's host's 127.0.0.1: through its jump host. The
+         * user's own ssh set-up reaches the jump host (its key and known host), as for any
+         * ProxyJump. */
+        if (jump) {
+                argv[n++] = kiln_xstrdup("-J");
+                argv[n++] = kiln_steal(&jump);
         }
         argv[n++] = kiln_xstrdup("-p");
         argv[n++] = kiln_xasprintf("%d", inst->port);
@@ -93,6 +101,7 @@ int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst, const cha
         c.host = kiln_xstrdup(inst->host);
         c.port = inst->port;
         c.user = kiln_xstrdup(instance_user(inst));
+        c.proxy_jump = instance_proxy_jump(ctx, inst);
         if (windows && inst->host)
                 rdp_connection(ctx, inst, &c);
         if (!windows && inst->host_key && inst->host) {

@@ -25,8 +25,13 @@ static void reconcile(kiln_ctx *ctx, kiln_instance *inst)
         if (registry_instance_private(ctx->reg, inst->instance_id, &domain, NULL, &worker, NULL) <
             0)
                 return;
-        conn = instance_conn(ctx, NULL);
-        dom = conn ? virt_domain_lookup(conn, domain, NULL) : NULL;
+        conn = instance_conn(ctx, inst, NULL);
+        if (!conn) {
+                /* Nothing is concluded from a host that does not answer. */
+                inst->host_unreachable = true;
+                return;
+        }
+        dom = virt_domain_lookup(conn, domain, NULL);
         if (strcmp(inst->state, "pending") == 0) {
                 /* Pending while a worker starts it; a worker that died leaves it stopped. */
                 if (rules_worker_alive(worker))
@@ -157,6 +162,14 @@ int kiln_instances_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
                 for (size_t i = 0; i < n_ids; i++)
                         keep = keep || strcmp(t.all[k].instance_id, ids[i]) == 0;
                 if (keep) {
+                        const kiln_host_info *h = instance_host(ctx, &t.all[k]);
+
+                        /* Placement: the zone and HostId of the host it runs on. */
+                        if (h) {
+                                t.all[k].zone = kiln_xstrdup(h->zone);
+                                if (!t.all[k].host_id)
+                                        t.all[k].host_id = kiln_xstrdup(h->host_id);
+                        }
                         reconcile(ctx, &t.all[k]);
                         t.all[k].vpc_id = instance_vpc_id(t.all[k].region);
                         t.all[k].subnet_id = instance_subnet_id(t.all[k].region);

@@ -66,7 +66,8 @@ int instance_type_lookup(const char *name, char **ret_name, unsigned *ret_vcpus,
                 return -1;
         for (size_t i = 0; i < n && rc < 0; i++)
                 if (name ? strcmp(list[i].name, name) == 0 : list[i].is_default) {
-                        *ret_name = kiln_xstrdup(list[i].name);
+                        if (ret_name)
+                                *ret_name = kiln_xstrdup(list[i].name);
                         *ret_vcpus = list[i].vcpus;
                         *ret_memory_mib = list[i].memory_mib;
                         rc = 0;
@@ -123,7 +124,7 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
         virt_domain_disk disks[16] = {{0}};
         char *serials[16] = {0};
         virt_domain_spec spec = {0};
-        virConnectPtr conn = instance_conn(ctx, err);
+        virConnectPtr conn = instance_conn(ctx, inst, err);
         size_t n = 0;
         unsigned vcpus = 1, mem = 1024;
 
@@ -220,7 +221,7 @@ char *instance_volume_serial(const char *volume_id)
 
 int instance_check_network(kiln_ctx *ctx, const char *network, kiln_error **err)
 {
-        virConnectPtr conn = instance_conn(ctx, err);
+        virConnectPtr conn = ctx_host_conn(ctx, ctx->region->name, NULL, err);
         virNetworkPtr net;
         int active;
 

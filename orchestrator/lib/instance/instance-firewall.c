@@ -49,13 +49,18 @@ static int range_port(const kiln_region_info *region)
                (int) (r % (uint32_t) (region->last_port - region->first_port + 1));
 }
 
-int instance_free_port(const kiln_region_info *region, kiln_error **err)
+bool instance_ports_from_range(const kiln_host_info *host)
+{
+        return host && (host->listen_address || kiln_host_is_remote(host));
+}
+
+int instance_free_port(const kiln_region_info *region, const kiln_host_info *host, kiln_error **err)
 {
         int port;
 
         /* Another host's ports: the registry keeps them unique, and a start that finds one
          * in use gets another (instance-start.c). */
-        if (region->listen_address)
+        if (instance_ports_from_range(host))
                 return range_port(region);
         if (bound_socket(SOCK_STREAM, 0, &port) < 0)
                 return kiln_error_set_errno(err, errno, KILN_E_IO,
@@ -229,8 +234,9 @@ static int pick_host_port(registry *r, const apply_txn *t, const char *proto, in
                 bool taken = false;
                 int port;
                 const kiln_region_info *region = instance_region(t->ctx, t->inst);
+                const kiln_host_info *host = instance_host(t->ctx, t->inst);
 
-                if (region->listen_address)
+                if (instance_ports_from_range(host))
                         port = range_port(region);
                 else if (bound_socket(strcmp(proto, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, 0,
                                       &port) < 0)
@@ -371,7 +377,7 @@ char *instance_filter_xml(const char *name, const kiln_sg_rule *rules, size_t n)
 static int forwards_live(kiln_ctx *ctx, const kiln_instance *inst, const kiln_forward *fwd,
                          size_t n, kiln_error **err)
 {
-        virConnectPtr conn = instance_conn(ctx, err);
+        virConnectPtr conn = instance_conn(ctx, inst, err);
         kiln_autofree char *domain = NULL;
         virDomainPtr dom;
         int rc = 0;
@@ -424,7 +430,7 @@ int instance_firewall_apply(kiln_ctx *ctx, kiln_instance *inst, bool live, kiln_
         int rc = registry_write(ctx->reg, apply_write, &t, err);
 
         if (rc == 0 && inst->network) {
-                virConnectPtr conn = instance_conn(ctx, err);
+                virConnectPtr conn = instance_conn(ctx, inst, err);
                 kiln_autofree char *name = instance_filter_name(inst->instance_id);
                 kiln_autofree char *xml = instance_filter_xml(name, t.rules, t.n_rules);
 
@@ -455,7 +461,7 @@ void instance_firewall_remove(kiln_ctx *ctx, const kiln_instance *inst)
 
         if (!inst->network)
                 return;
-        conn = instance_conn(ctx, NULL);
+        conn = instance_conn(ctx, inst, NULL);
         name = instance_filter_name(inst->instance_id);
         if (conn && virt_nwfilter_remove(conn, name, &e) < 0)
                 kiln_log(KILN_LOG_WARN, "instance %s: %s", inst->instance_id, e->msg);

@@ -217,8 +217,8 @@ static int forget_records(registry *r, void *userdata, kiln_error **err)
 
 static void made_rollback(launch *l, made *m)
 {
-        virStoragePoolPtr pool = ctx_pool(l->ctx, l->ctx->region->name, NULL);
-        virConnectPtr conn = instance_conn(l->ctx, NULL);
+        virStoragePoolPtr pool = instance_pool(l->ctx, &m->inst, NULL);
+        virConnectPtr conn = instance_conn(l->ctx, &m->inst, NULL);
 
         if (m->defined && conn)
                 virt_domain_remove(conn, m->domain, NULL);
@@ -484,16 +484,129 @@ out:
         return rc;
 }
 
+/* MiB of memory the host has that kiln's live instances there were not given: its total less
+ * the memory of their types. -1 when the host does not answer. */
+static long long host_room(launch *l, const kiln_host_info *h, const kiln_instance *list, size_t n)
+{
+        virConnectPtr conn = ctx_host_conn(l->ctx, l->ctx->region->name, h->host_id, NULL);
+        virNodeInfo info;
+        long long room;
+
+        if (!conn || virNodeGetInfo(conn, &info) < 0)
+                return -1;
+        room = (long long) (info.memory / 1024);
+        for (size_t i = 0; i < n; i++) {
+                const char *on =
+                        list[i].host_id ? list[i].host_id : l->ctx->region->hosts[0].host_id;
+                unsigned vcpus = 0, mem = 0;
+
+                if (strcmp(on, h->host_id) != 0 || (strcmp(list[i].state, "pending") != 0 &&
+                                                    strcmp(list[i].state, "running") != 0))
+                        continue;
+                if (instance_type_lookup(list[i].instance_type, NULL, &vcpus, &mem, NULL) == 0)
+                        room -= mem;
+        }
+        return room;
+}
+
+/* Whether the host holds every layer the image's mappings start from. */
+static int host_has_layers(launch *l, const kiln_host_info *h, kiln_error **err)
+{
+        for (size_t i = 0; i < l->img.n_mappings; i++) {
+                int have;
+
+                if (!l->img.mappings[i].snapshot_id)
+                        continue;
+                have = image_layer_on_host(l->ctx, l->ctx->region, l->img.mappings[i].snapshot_id,
+                                           h->host_id, err);
+                if (have <= 0)
+                        return have;
+        }
+        return 1;
+}
+
+/* In a region of several hosts: the host the launch names (Placement's AvailabilityZone), or
+ * else, among the hosts that answer (and for Windows, that are not reached through a jump
+ * host), the one with room for the instance that holds the image's layers, then the most room
+ * (host_room). The image's layers are then brought to it. A region of one host has nothing to
+ * choose: the instance records no host. */
+static int launch_place(launch *l, made *m, kiln_error **err)
+{
+        const kiln_region_info *region = l->ctx->region;
+        const kiln_host_info *best = NULL;
+        long long best_room = 0;
+        int best_fit = 0, best_layers = 0;
+        kiln_instance *list = NULL;
+        size_t n = 0;
+        unsigned vcpus = 0, mem = 0;
+
+        if (region->n_hosts < 2)
+                return 0;
+        if (l->spec->availability_zone && *l->spec->availability_zone)
+                best = kiln_region_host(region, l->spec->availability_zone);
+        if (!best) {
+                if (instance_type_lookup(l->type, NULL, &vcpus, &mem, err) < 0 ||
+                    registry_instance_list(l->ctx->reg, region->name, NULL, &list, &n, err) < 0)
+                        return -1;
+                for (size_t i = 0; i < region->n_hosts; i++) {
+                        const kiln_host_info *h = &region->hosts[i];
+                        long long room = host_room(l, h, list, n);
+                        int fit = room >= (long long) mem, layers;
+
+                        if (room < 0)
+                                continue; /* a host that does not answer */
+                        if (h->jump && !l->spec->network && l->img.platform &&
+                            strcmp(l->img.platform, "windows") == 0)
+                                continue; /* RDP does not go through a jump host */
+                        layers = host_has_layers(l, h, err);
+                        if (layers < 0) {
+                                kiln_instances_free(list, n);
+                                return -1;
+                        }
+                        if (!best || fit > best_fit || (fit == best_fit && layers > best_layers) ||
+                            (fit == best_fit && layers == best_layers && room > best_room)) {
+                                best = h;
+                                best_room = room;
+                                best_fit = fit;
+                                best_layers = layers;
+                        }
+                }
+                kiln_instances_free(list, n);
+        }
+        if (!best)
+                return kiln_error_set(err, KILN_E_LIBVIRT, "InsufficientInstanceCapacity",
+                                      "No host of region '%s' answers: there is no capacity "
+                                      "for the instance",
+                                      region->name);
+        m->inst.host_id = kiln_xstrdup(best->host_id);
+        m->inst.zone = kiln_xstrdup(best->zone);
+        for (size_t i = 0; i < l->img.n_mappings; i++)
+                if (l->img.mappings[i].snapshot_id &&
+                    image_layers_bring(l->ctx, region, l->img.mappings[i].snapshot_id,
+                                       best->host_id, err) < 0)
+                        return -1;
+        return 0;
+}
+
 static int launch_one(launch *l, int index, made *m, kiln_error **err)
 {
-        virStoragePoolPtr pool = ctx_pool(l->ctx, l->ctx->region->name, err);
+        virStoragePoolPtr pool;
         kiln_autofree char *now = kiln_time_now_iso();
         bool windows = l->img.platform && strcmp(l->img.platform, "windows") == 0;
         vol_job *jobs = NULL;
         int rc;
 
-        if (!pool)
+        m->inst.region = kiln_xstrdup(l->ctx->region->name);
+        if (launch_place(l, m, err) < 0 || !(pool = instance_pool(l->ctx, &m->inst, err)))
                 return -1;
+        /* kiln checks RDP itself, with no SSH in between: a jump host cannot carry it. */
+        if (windows && !l->spec->network && instance_host(l->ctx, &m->inst)->jump)
+                return kiln_error_set(err, KILN_E_UNSUPPORTED, "Unsupported",
+                                      "A Windows instance cannot run on host %s of region '%s': "
+                                      "it is reached through a jump host (ProxyJump), which "
+                                      "carries SSH only; give the host a ListenAddress",
+                                      instance_host(l->ctx, &m->inst)->host_id,
+                                      l->ctx->region->name);
         m->inst.instance_id = kiln_id_new("i");
         m->ctx = l->ctx;
         m->launch = l;
@@ -504,7 +617,6 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         m->tag_specs = l->spec->tag_specs;
         m->n_tag_specs = l->spec->n_tag_specs;
         m->inst.reservation_id = kiln_xstrdup(l->reservation_id);
-        m->inst.region = kiln_xstrdup(l->ctx->region->name);
         m->inst.owner_id = kiln_xstrdup(l->ctx->account);
         m->inst.image_id = kiln_xstrdup(l->img.image_id);
         m->inst.instance_type = kiln_xstrdup(l->type);
@@ -554,6 +666,7 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
 
                 v->volume_id = kiln_id_new("vol");
                 v->region = kiln_xstrdup(l->ctx->region->name);
+                v->host_id = m->inst.host_id ? kiln_xstrdup(m->inst.host_id) : NULL;
                 v->owner_id = kiln_xstrdup(l->ctx->account);
                 v->instance_id = kiln_xstrdup(m->inst.instance_id);
                 v->device_name = kiln_xstrdup(l->img.mappings[i].device_name);
@@ -581,9 +694,11 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
         for (int tries = 0;; tries++) {
                 kiln_autoptr(kiln_error) e = NULL;
 
-                m->inst.port = !l->spec->network ? instance_free_port(l->ctx->region, err)
-                               : windows         ? 3389
-                                                 : 22;
+                m->inst.port = !l->spec->network
+                                       ? instance_free_port(l->ctx->region,
+                                                            instance_host(l->ctx, &m->inst), err)
+                               : windows ? 3389
+                                         : 22;
                 if (m->inst.port < 0)
                         return -1;
                 if (registry_write(l->ctx->reg, insert_records, m, &e) == 0)
@@ -658,14 +773,24 @@ static int launch_prepare(launch *l, kiln_error **err)
                                               l->spec->subnet_id, l->ctx->region->name, mine);
         }
         if (l->spec->availability_zone && *l->spec->availability_zone) {
-                kiln_autofree char *zone = kiln_xasprintf("%sa", l->ctx->region->name);
+                const kiln_region_info *region = l->ctx->region;
+                const kiln_host_info *h = kiln_region_host(region, l->spec->availability_zone);
 
-                if (strcmp(l->spec->availability_zone, zone) != 0)
+                if (!h || strcmp(h->zone, l->spec->availability_zone) != 0) {
+                        kiln_autofree char *zones = kiln_xstrdup(region->hosts[0].zone);
+
+                        for (size_t i = 1; i < region->n_hosts; i++) {
+                                char *more = kiln_xasprintf("%s, %s", zones, region->hosts[i].zone);
+
+                                free(zones);
+                                zones = more;
+                        }
                         return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                               "Invalid availability zone: [%s]; region '%s' has "
-                                              "one: %s",
-                                              l->spec->availability_zone, l->ctx->region->name,
-                                              zone);
+                                              "%s: %s",
+                                              l->spec->availability_zone, region->name,
+                                              region->n_hosts > 1 ? "these" : "one", zones);
+                }
         }
         l->request = request_digest(l->spec);
         if (l->spec->count < 1 || l->spec->count > 20)

@@ -86,7 +86,7 @@ static int stop_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, void
                     kiln_error **err)
 {
         stop_arg *a = arg;
-        virConnectPtr conn = instance_conn(ctx, err);
+        virConnectPtr conn = instance_conn(ctx, inst, err);
         kiln_autoptr(virt_dom) dom = NULL;
         kiln_autofree char *transition = instance_transition_now();
         uint64_t deadline;
@@ -156,7 +156,7 @@ int kiln_instances_start(kiln_ctx *ctx, const char *const *ids, size_t n, kiln_s
 static int reboot_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, void *arg,
                       kiln_error **err)
 {
-        virConnectPtr conn = instance_conn(ctx, err);
+        virConnectPtr conn = instance_conn(ctx, inst, err);
         kiln_autoptr(virt_dom) dom = NULL;
 
         (void) arg;
@@ -212,8 +212,8 @@ static int terminate_records(registry *r, void *userdata, kiln_error **err)
 static int terminate_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain, void *arg,
                          kiln_error **err)
 {
-        virConnectPtr conn = instance_conn(ctx, err);
-        virStoragePoolPtr pool = ctx_pool(ctx, ctx->region->name, err);
+        virConnectPtr conn = instance_conn(ctx, inst, err);
+        virStoragePoolPtr pool = instance_pool(ctx, inst, err);
         kiln_autofree char *seed = NULL, *dir = instance_dir(ctx, inst->instance_id);
         kiln_autofree char *transition = instance_transition_now();
         term_txn t = {inst->instance_id, NULL, 0, transition};
@@ -238,7 +238,7 @@ static int terminate_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain,
                         rc = -1;
         if (seed && virt_volume_delete(pool, seed, err) < 0)
                 rc = -1;
-        if (kiln_region_is_remote(ctx->region)) {
+        if (instance_host(ctx, inst) && kiln_host_is_remote(instance_host(ctx, inst))) {
                 kiln_autofree char *console = instance_console_volume(inst->instance_id);
 
                 /* virtlogd's file and the copies it rotated out. */
@@ -269,7 +269,7 @@ int kiln_instance_console(kiln_ctx *ctx, const char *instance_id, char **ret_out
 
         if (instance_load(ctx, ctx->reg, instance_id, &inst, err) < 0)
                 return -1;
+        *ret_output = instance_console_tail(ctx, &inst, CONSOLE_MAX);
         kiln_instance_clear(&inst);
-        *ret_output = instance_console_tail(ctx, instance_id, CONSOLE_MAX);
         return 0;
 }

@@ -22,8 +22,9 @@ char *instance_read_line(const char *path, kiln_error **err);
  * .NotFound otherwise. */
 int instance_load(kiln_ctx *ctx, registry *r, const char *id, kiln_instance *ret, kiln_error **err);
 int instance_check_id(const char *id, kiln_error **err);
-/* The region's connection (after ctx_pool). */
-virConnectPtr instance_conn(kiln_ctx *ctx, kiln_error **err);
+/* The connection to the instance's host, and the pool there (connecting on first use). */
+virConnectPtr instance_conn(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err);
+virStoragePoolPtr instance_pool(kiln_ctx *ctx, const kiln_instance *inst, kiln_error **err);
 /* The region's VPC and subnet IDs (instance-vpc.c). */
 char *instance_vpc_id(const char *region);
 char *instance_subnet_id(const char *region);
@@ -33,14 +34,24 @@ char *instance_subnet_id(const char *region);
 void instance_watch_ready(kiln_ctx *ctx, const char *id);
 
 /* ---- the firewall: what the instance's security groups open (instance-firewall.c) ---- */
-/* A TCP port on 127.0.0.1 that nothing listens on now. */
-int instance_free_port(const kiln_region_info *region, kiln_error **err);
+/* A TCP port for a forward: on this machine's 127.0.0.1 one that nothing listens on now; on a
+ * host with a ListenAddress, or another host (reached through its jump host), one of the
+ * region's PortRange (instance_ports_from_range). */
+int instance_free_port(const kiln_region_info *region, const kiln_host_info *host,
+                       kiln_error **err);
+bool instance_ports_from_range(const kiln_host_info *host);
 /* The instance's region's configuration (the context's region if it is not configured any
  * more). */
 const kiln_region_info *instance_region(kiln_ctx *ctx, const kiln_instance *inst);
 /* Where the instance's forwards listen and kiln connects: its region's ListenAddress, or
  * 127.0.0.1. */
 const char *instance_listen_address(kiln_ctx *ctx, const kiln_instance *inst);
+/* The region's host that runs the instance, or NULL when the configuration no longer names
+ * it. */
+const kiln_host_info *instance_host(kiln_ctx *ctx, const kiln_instance *inst);
+/* "USER@HOST[:PORT]" of the jump host through which the instance is reached (its host's
+ * ProxyJump; user networking only), or NULL. */
+char *instance_proxy_jump(kiln_ctx *ctx, const kiln_instance *inst);
 /* The serial console's log file, as the instance's host sees it: in the instance directory,
  * or for another host's instance the pool volume instance_console_volume() (kiln reads it
  * through libvirt). */
@@ -113,7 +124,7 @@ int instance_write_known_hosts(kiln_ctx *ctx, const kiln_instance *inst, kiln_er
 /* The state name and its EC2 code in a record handed out. */
 void instance_set_state_fields(kiln_instance *inst, const char *state);
 /* The last max bytes of the instance's serial console log, or "(no console output)". */
-char *instance_console_tail(kiln_ctx *ctx, const char *id, size_t max);
+char *instance_console_tail(kiln_ctx *ctx, const kiln_instance *inst, size_t max);
 /* An SSH session to the instance at its address, as kiln's access key, accepting only the
  * pinned host key. */
 int instance_ssh_connect(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadline_ms,

@@ -166,7 +166,7 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
 {
         uint64_t deadline = kiln_now_ms() +
                             (uint64_t) (timeout_s > 0 ? timeout_s : INSTANCE_DEFAULT_WAIT_S) * 1000;
-        kiln_autofree char *last = NULL;
+        kiln_autofree char *last = NULL, *tail = NULL;
 
         for (;;) {
                 kiln_instance inst = {0};
@@ -262,6 +262,10 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                 }
                 if (!last)
                         last = kiln_xasprintf("state %s", inst.state);
+                if (rc == 0 && kiln_now_ms() >= deadline) {
+                        free(tail);
+                        tail = instance_console_tail(ctx, &inst, 2000);
+                }
                 kiln_instance_clear(&inst);
                 if (rc != 0)
                         return rc > 0 ? 0 : -1;
@@ -269,9 +273,7 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                         return kiln_error_set(err, KILN_E_INTERRUPTED, NULL,
                                               "interrupted while waiting for %s (last: %s)",
                                               instance_id, last);
-                if (kiln_now_ms() >= deadline) {
-                        kiln_autofree char *tail = instance_console_tail(ctx, instance_id, 2000);
-
+                if (kiln_now_ms() >= deadline && tail) {
                         return kiln_error_set(
                                 err, KILN_E_TIMEOUT, NULL,
                                 "The instance '%s' did not become %s within %d s "

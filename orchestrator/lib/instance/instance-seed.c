@@ -82,7 +82,9 @@ int instance_configdrive_render(kiln_ctx *ctx, const kiln_instance *inst, const 
                                 kiln_error **err)
 {
         kiln_autofree char *iso = instance_file(ctx, inst->instance_id, "seed.iso");
-        kiln_autofree char *zone = kiln_xasprintf("%sa", inst->region);
+        const kiln_host_info *host = instance_host(ctx, inst);
+        kiln_autofree char *zone =
+                host ? kiln_xstrdup(host->zone) : kiln_xasprintf("%sa", inst->region);
         kiln_autofree char *meta = NULL, *data = NULL;
         seed_configdrive_key key = {inst->key_name ? inst->key_name : "launch-key", launch_key};
         seed_configdrive_spec spec = {0};
@@ -223,7 +225,7 @@ static int job_write(kiln_ctx *ctx, seed_job *j, const char *host_private, const
         kiln_autofree char *launch_key = NULL, *kiln_key = NULL, *iso = NULL, *sha = NULL;
         kiln_autofree char *password_data = NULL;
         kiln_autoptr(kiln_error) e = NULL;
-        virStoragePoolPtr pool = ctx_pool(ctx, j->inst.region, err);
+        virStoragePoolPtr pool = instance_pool(ctx, &j->inst, err);
         const char *keys[2];
         size_t n_keys = 0;
         seed_spec spec = {0};
@@ -308,7 +310,7 @@ static int seed_renew(kiln_ctx *ctx, const char *id, seed_what what, kiln_error 
         int rc = registry_read(ctx->reg, job_read, &j, err);
 
         if (rc == 0 && job_applies(&j)) {
-                virStoragePoolPtr pool = ctx_pool(ctx, j.inst.region, err);
+                virStoragePoolPtr pool = instance_pool(ctx, &j.inst, err);
 
                 if (!pool) {
                         rc = -1;
@@ -378,7 +380,7 @@ int instance_seed_check(kiln_ctx *ctx, const char *id, bool repair, bool *ret_ok
                 job_clear(&j);
                 return rc;
         }
-        pool = ctx_pool(ctx, j.inst.region, err);
+        pool = instance_pool(ctx, &j.inst, err);
         dir = pool ? ctx_workdir(ctx, err) : NULL;
         if (!dir) {
                 job_clear(&j);

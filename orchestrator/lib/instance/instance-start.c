@@ -60,14 +60,15 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
         /* The detached worker passes no error pointer: errors are collected here. */
         kiln_autoptr(kiln_error) local = NULL;
         kiln_error **err = &local;
-        virConnectPtr conn = instance_conn(ctx, err);
+        virConnectPtr conn = NULL;
         kiln_instance inst = {0};
         kiln_autofree char *domain = NULL, *seed = NULL;
         start_txn t = {id, 0, getpid(), false};
         int rc = -1;
 
-        if (!conn || registry_write(ctx->reg, set_worker, &t, err) < 0 ||
+        if (registry_write(ctx->reg, set_worker, &t, err) < 0 ||
             instance_load(ctx, ctx->reg, id, &inst, err) < 0 ||
+            !(conn = instance_conn(ctx, &inst, err)) ||
             registry_instance_private(ctx->reg, id, &domain, &seed, NULL, err) < 0)
                 goto out;
         t.network = inst.network != NULL;
@@ -91,7 +92,8 @@ int instance_start_now(kiln_ctx *ctx, const char *id, kiln_error **ret_err)
                         *err = kiln_steal(&e);
                         break;
                 }
-                t.port = instance_free_port(instance_region(ctx, &inst), err);
+                t.port = instance_free_port(instance_region(ctx, &inst), instance_host(ctx, &inst),
+                                            err);
                 if (t.port < 0 || registry_write(ctx->reg, set_port, &t, err) < 0)
                         break;
                 inst.port = t.port;

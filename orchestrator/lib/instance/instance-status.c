@@ -36,20 +36,28 @@ void kiln_instance_statuses_free(kiln_instance_status *list, size_t n)
 static void status_of(const kiln_instance *inst, kiln_instance_status *s)
 {
         bool running = strcmp(inst->state, "running") == 0;
-        const char *st = !running ? "not-applicable" : inst->status ? inst->status : "initializing";
+        const char *st = !running                 ? "not-applicable"
+                         : inst->host_unreachable ? "impaired"
+                         : inst->status           ? inst->status
+                                                  : "initializing";
         const char *reach = strcmp(st, "ok") == 0             ? "passed"
                             : strcmp(st, "impaired") == 0     ? "failed"
                             : strcmp(st, "initializing") == 0 ? "initializing"
                                                               : NULL;
 
         s->instance_id = kiln_xstrdup(inst->instance_id);
-        s->zone = kiln_xasprintf("%sa", inst->region);
+        s->zone = inst->zone ? kiln_xstrdup(inst->zone) : kiln_xasprintf("%sa", inst->region);
         s->state_code = inst->state_code;
         s->state = kiln_xstrdup(inst->state);
         s->instance_status = kiln_xstrdup(st);
         s->reachability = reach ? kiln_xstrdup(reach) : NULL;
-        s->system_status = kiln_xstrdup(running ? "ok" : "not-applicable");
-        s->system_reachability = running ? kiln_xstrdup("passed") : NULL;
+        /* The host that runs it does not answer: the system check fails, as EC2's does for
+         * a host with a problem. */
+        s->system_status = kiln_xstrdup(!running                 ? "not-applicable"
+                                        : inst->host_unreachable ? "impaired"
+                                                                 : "ok");
+        s->system_reachability =
+                running ? kiln_xstrdup(inst->host_unreachable ? "failed" : "passed") : NULL;
 }
 
 static bool status_match(const kiln_instance_status *s, const kiln_filter *f)

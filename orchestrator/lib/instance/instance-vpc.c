@@ -37,7 +37,7 @@ char *instance_subnet_id(const char *region)
 /* The IPv4 network of a libvirt network's first <ip>, as "A.B.C.D/N". */
 static int network_cidr(kiln_ctx *ctx, const char *name, char **ret, kiln_error **err)
 {
-        virConnectPtr conn = instance_conn(ctx, err);
+        virConnectPtr conn = ctx_host_conn(ctx, ctx->region->name, NULL, err);
         virNetworkPtr net = conn ? virNetworkLookupByName(conn, name) : NULL;
         kiln_autofree char *xml = NULL, *addr = NULL, *prefix = NULL, *mask = NULL;
         struct in_addr a, m = {0};

@@ -124,7 +124,9 @@ void kiln_instance_clear(kiln_instance *inst)
                       &inst->status,
                       &inst->tpm_support,
                       &inst->nvram_volume,
-                      &inst->rtc};
+                      &inst->rtc,
+                      &inst->host_id,
+                      &inst->zone};
 
         if (!inst)
                 return;
@@ -177,6 +179,7 @@ void kiln_connection_clear(kiln_connection *c)
         free(c->identity_file);
         free(c->command);
         free(c->rdp_file);
+        free(c->proxy_jump);
         memset(c, 0, sizeof(*c));
 }
 
@@ -285,7 +288,7 @@ void kiln_volume_clear(kiln_volume *v)
                 return;
         char **f[] = {&v->volume_id, &v->region,      &v->owner_id,    &v->snapshot_id,
                       &v->state,     &v->volume_type, &v->create_time, &v->instance_id,
-                      &v->device,    &v->attach_time};
+                      &v->device,    &v->attach_time, &v->zone};
 
         for (size_t i = 0; i < KILN_ARRAY_SIZE(f); i++)
                 free(*f[i]);

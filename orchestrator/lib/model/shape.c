@@ -128,7 +128,8 @@ void kiln_shape_volume_attachment(kiln_sink *s, const kiln_volume *v, const char
 
 void kiln_shape_volume(kiln_sink *s, const kiln_volume *v, bool attachments)
 {
-        kiln_autofree char *zone = kiln_xasprintf("%sa", v->region);
+        kiln_autofree char *zone =
+                v->zone ? kiln_xstrdup(v->zone) : kiln_xasprintf("%sa", v->region);
 
         s->object(s, NULL, NULL);
         if (attachments) {
@@ -184,6 +185,35 @@ void kiln_shape_region(kiln_sink *s, const kiln_region_info *r)
         STR(s, "PoolPath", "poolPath", r->pool_path);
         STR(s, "Network", "network", r->network);
         STR(s, "ListenAddress", "listenAddress", r->listen_address);
+        if (r->n_hosts > 1) {
+                s->array(s, "Hosts", "hostSet");
+                for (size_t i = 0; i < r->n_hosts; i++) {
+                        s->object(s, NULL, NULL);
+                        STR(s, "HostId", "hostId", r->hosts[i].host_id);
+                        STR(s, "ZoneName", "zoneName", r->hosts[i].zone);
+                        STR(s, "Uri", "uri", r->hosts[i].uri);
+                        STR(s, "PoolPath", "poolPath", r->hosts[i].pool_path);
+                        STR(s, "ListenAddress", "listenAddress", r->hosts[i].listen_address);
+                        s->end_object(s);
+                }
+                s->end_array(s);
+        }
+        s->end_object(s);
+}
+
+void kiln_shape_availability_zone(kiln_sink *s, const kiln_region_info *r, const kiln_host_info *h)
+{
+        s->object(s, NULL, NULL);
+        STR(s, "State", "zoneState", "available");
+        STR(s, "OptInStatus", "optInStatus", "opt-in-not-required");
+        s->array(s, "Messages", "messageSet");
+        s->end_array(s);
+        STR(s, "RegionName", "regionName", r->name);
+        STR(s, "ZoneName", "zoneName", h->zone);
+        STR(s, "ZoneId", "zoneId", h->zone);
+        STR(s, "GroupName", "groupName", r->name);
+        STR(s, "NetworkBorderGroup", "networkBorderGroup", r->name);
+        STR(s, "ZoneType", "zoneType", "availability-zone");
         s->end_object(s);
 }
 
@@ -300,6 +330,8 @@ static void connection(kiln_sink *s, const kiln_connection *c, const kiln_instan
         STR(s, "KnownHostsLine", "knownHostsLine", c->known_hosts_line);
         STR(s, "KnownHostsFile", "knownHostsFile", c->known_hosts_file);
         STR(s, "IdentityFile", "identityFile", c->identity_file);
+        if (c->proxy_jump)
+                STR(s, "ProxyJump", "proxyJump", c->proxy_jump);
         if (c->rdp_file) {
                 STR(s, "RdpCommand", "rdpCommand", c->command);
                 STR(s, "RdpFile", "rdpFile", c->rdp_file);
@@ -325,7 +357,8 @@ void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst, const kiln_con
 {
         bool running = strcmp(inst->state, "running") == 0;
         bool windows = strcmp(inst->platform, "windows") == 0;
-        kiln_autofree char *zone = kiln_xasprintf("%sa", inst->region);
+        kiln_autofree char *zone =
+                inst->zone ? kiln_xstrdup(inst->zone) : kiln_xasprintf("%sa", inst->region);
 
         s->object(s, NULL, NULL);
         INT(s, "AmiLaunchIndex", "amiLaunchIndex", inst->launch_index);
@@ -340,6 +373,8 @@ void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst, const kiln_con
         s->object(s, "Placement", "placement");
         STR(s, "AvailabilityZone", "availabilityZone", zone);
         STR(s, "GroupName", "groupName", "");
+        if (inst->host_id)
+                STR(s, "HostId", "hostId", inst->host_id);
         STR(s, "Tenancy", "tenancy", "default");
         s->end_object(s);
         if (windows)
@@ -718,6 +753,7 @@ void kiln_shape_list_begin(kiln_sink *s, kiln_list_kind kind)
                 [KILN_LIST_SUBNETS] = {"Subnets", "subnetSet"},
                 [KILN_LIST_SECURITY_GROUPS] = {"SecurityGroups", "securityGroupInfo"},
                 [KILN_LIST_INSTANCE_STATUSES] = {"InstanceStatuses", "instanceStatusSet"},
+                [KILN_LIST_AVAILABILITY_ZONES] = {"AvailabilityZones", "availabilityZoneInfo"},
         };
 
         s->array(s, names[kind][0], names[kind][1]);

@@ -301,8 +301,13 @@ static int distribute(run *r, kiln_error **err)
                 kiln_autoptr(kiln_ctx) ctx = NULL;
                 kiln_ctx_options opts = {kiln_ctx_home(r->ctx), t->regions[i],
                                          kiln_ctx_account(r->ctx)};
-                kiln_copy_spec cs = {kiln_ctx_region(r->ctx), r->m->image_id, r->m->image_name,
-                                     t->image_description,    true,           NULL};
+                kiln_copy_spec cs = {kiln_ctx_region(r->ctx),
+                                     r->m->image_id,
+                                     r->m->image_name,
+                                     t->image_description,
+                                     true,
+                                     NULL,
+                                     false};
                 char *copy = NULL;
 
                 if (check_interrupt(err) < 0 || kiln_ctx_new(&opts, &ctx, err) < 0)

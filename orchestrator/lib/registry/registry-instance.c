@@ -14,7 +14,8 @@
         "accel, launch_index, port, client_token, disable_api_termination, disable_api_stop"
 /* What a read gets besides the columns an insert writes in that order. */
 #define INSTANCE_SELECT                                                                            \
-        INSTANCE_COLUMNS ", status, tpm_support, secure_boot, nvram_volume, ena_support, rtc"
+        INSTANCE_COLUMNS ", status, tpm_support, secure_boot, nvram_volume, ena_support, rtc, "    \
+                         "host_id"
 
 int registry_instance_state_code(const char *state)
 {
@@ -44,9 +45,11 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(
                 r,
                 "INSERT INTO instances (" INSTANCE_COLUMNS ", domain, seed_volume, worker_pid, "
-                "seq, tpm_support, secure_boot, nvram_volume, ena_support, rtc) VALUES (?1, ?2, "
-                "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-                "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)",
+                "seq, tpm_support, secure_boot, nvram_volume, ena_support, rtc, host_id) VALUES "
+                "(?1, "
+                "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+                "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, "
+                "?36)",
                 err);
         const char *texts[] = {inst->instance_id,
                                inst->reservation_id,
@@ -94,7 +97,8 @@ int registry_instance_insert(registry *r, const kiln_instance *inst, const char 
                 return -1;
         sqlite3_bind_int(st, 32, inst->secure_boot);
         sqlite3_bind_int(st, 34, !inst->no_ena);
-        if (registry_bind_text(r, st, 35, inst->rtc, err) < 0)
+        if (registry_bind_text(r, st, 35, inst->rtc, err) < 0 ||
+            registry_bind_text(r, st, 36, inst->host_id, err) < 0)
                 return -1;
         if (sqlite3_step(st) != SQLITE_DONE)
                 return constraint_or_fail(r, err, "insert instance");
@@ -107,8 +111,9 @@ int registry_volume_insert(registry *r, const registry_volume *v, kiln_error **e
                 r,
                 "INSERT INTO volumes (id, region, owner, instance_id, device_name, snapshot_id, "
                 "volume, state, create_time, volume_type, attach_time, size, "
-                "delete_on_termination, seq, position, origin_snapshot_id) VALUES (?1, ?2, ?3, ?4, "
-                "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                "delete_on_termination, seq, position, origin_snapshot_id, host_id) VALUES (?1, "
+                "?2, "
+                "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 err);
         const char *texts[] = {v->volume_id,
                                v->region,
@@ -133,7 +138,8 @@ int registry_volume_insert(registry *r, const registry_volume *v, kiln_error **e
         sqlite3_bind_int(st, 15, v->position);
         if (registry_bind_text(r, st, 16,
                                v->origin_snapshot_id ? v->origin_snapshot_id : v->snapshot_id,
-                               err) < 0)
+                               err) < 0 ||
+            registry_bind_text(r, st, 17, v->host_id, err) < 0)
                 return -1;
         if (sqlite3_step(st) != SQLITE_DONE)
                 return registry_fail(r, err, "insert volume");
@@ -157,13 +163,15 @@ static void volume_from_row(sqlite3_stmt *st, registry_volume *v)
         v->attach_time = registry_col_text(st, 12);
         v->position = sqlite3_column_int(st, 13);
         v->origin_snapshot_id = registry_col_text(st, 14);
+        v->host_id = registry_col_text(st, 15);
 }
 
 void registry_volume_clear(registry_volume *v)
 {
         char **f[] = {&v->volume_id,   &v->region,      &v->owner_id,    &v->instance_id,
                       &v->device_name, &v->snapshot_id, &v->volume,      &v->state,
-                      &v->create_time, &v->volume_type, &v->attach_time, &v->origin_snapshot_id};
+                      &v->create_time, &v->volume_type, &v->attach_time, &v->origin_snapshot_id,
+                      &v->host_id};
 
         for (size_t i = 0; i < KILN_ARRAY_SIZE(f); i++)
                 free(*f[i]);
@@ -183,7 +191,7 @@ static int volume_query(registry *r, const char *where, const char *arg, registr
         kiln_autofree char *sql = kiln_xasprintf(
                 "SELECT id, region, owner, instance_id, device_name, snapshot_id, volume, state, "
                 "create_time, size, delete_on_termination, volume_type, attach_time, position, "
-                "origin_snapshot_id FROM volumes WHERE %s ORDER BY position, seq",
+                "origin_snapshot_id, host_id FROM volumes WHERE %s ORDER BY position, seq",
                 where);
         kiln_autoptr(sqlite3_stmt) st = registry_prepare(r, sql, err);
         registry_volume *v = NULL;
@@ -255,6 +263,7 @@ static void instance_from_row(sqlite3_stmt *st, kiln_instance *inst)
         inst->nvram_volume = registry_col_text(st, 29);
         inst->no_ena = sqlite3_column_int(st, 30) == 0;
         inst->rtc = registry_col_text(st, 31);
+        inst->host_id = registry_col_text(st, 32);
         inst->state_code = registry_instance_state_code(inst->state);
 }
 

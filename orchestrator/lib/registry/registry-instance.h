@@ -24,6 +24,7 @@ typedef struct registry_volume {
         /* The snapshot it was made from (EC2's SnapshotId); NULL: made empty. Insert: NULL
          * means snapshot_id. */
         char *origin_snapshot_id;
+        char *host_id; /* the region's host that holds it; NULL: the first */
 } registry_volume;
 
 void registry_volume_clear(registry_volume *v);

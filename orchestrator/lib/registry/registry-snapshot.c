@@ -172,7 +172,29 @@ int registry_snapshot_delete(registry *r, const char *id, kiln_error **err)
                           err) < 0 ||
             registry_exec(r, "DELETE FROM tags WHERE resource_id = ?1", args, err) < 0)
                 return -1;
+        if (registry_exec(r, "DELETE FROM snapshot_hosts WHERE snapshot_id = ?1", args, err) < 0)
+                return -1;
         return registry_exec(r, "DELETE FROM snapshots WHERE id = ?1", args, err);
+}
+
+int registry_snapshot_hosts(registry *r, const char *id, char ***ret, size_t *ret_n,
+                            kiln_error **err)
+{
+        const char *args[] = {id, NULL};
+
+        return registry_query_strv(
+                r, "SELECT host_id FROM snapshot_hosts WHERE snapshot_id = ?1 ORDER BY host_id",
+                args, ret, ret_n, err);
+}
+
+int registry_snapshot_host_add(registry *r, const char *id, const char *host_id, kiln_error **err)
+{
+        const char *args[] = {id, host_id, NULL};
+
+        return registry_exec(r,
+                             "INSERT OR IGNORE INTO snapshot_hosts (snapshot_id, host_id) "
+                             "VALUES (?1, ?2)",
+                             args, err);
 }
 
 int registry_snapshot_children(registry *r, const char *id, int *ret, kiln_error **err)

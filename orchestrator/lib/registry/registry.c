@@ -10,7 +10,7 @@
 #define KILN_STR_(x)      #x
 #define KILN_STRINGIFY(x) KILN_STR_(x)
 
-#define REGISTRY_SCHEMA_VERSION  12
+#define REGISTRY_SCHEMA_VERSION  13
 #define REGISTRY_BUSY_TIMEOUT_MS 5000
 #define REGISTRY_RETRY_SECONDS   120
 
@@ -82,7 +82,7 @@ static const char registry_schema[] =
         " disable_api_stop INTEGER NOT NULL DEFAULT 0, status TEXT, status_time TEXT,"
         " tpm_support TEXT, secure_boot INTEGER NOT NULL DEFAULT 0, nvram_volume TEXT,"
         " password_data TEXT, password_time TEXT, ena_support INTEGER NOT NULL DEFAULT 1,"
-        " rtc TEXT);"
+        " rtc TEXT, host_id TEXT);"
         "CREATE UNIQUE INDEX IF NOT EXISTS instances_port ON instances(host, port)"
         " WHERE state != 'terminated' AND port IS NOT NULL;"
         "CREATE TABLE IF NOT EXISTS volumes ("
@@ -91,8 +91,11 @@ static const char registry_schema[] =
         " size INTEGER NOT NULL, delete_on_termination INTEGER NOT NULL,"
         " state TEXT NOT NULL, create_time TEXT NOT NULL, seq INTEGER NOT NULL,"
         " volume_type TEXT NOT NULL DEFAULT 'standard', attach_time TEXT,"
-        " position INTEGER NOT NULL DEFAULT 0, origin_snapshot_id TEXT);"
+        " position INTEGER NOT NULL DEFAULT 0, origin_snapshot_id TEXT, host_id TEXT);"
         "CREATE INDEX IF NOT EXISTS volumes_snapshot ON volumes(snapshot_id);"
+        /* version 13: the hosts of a region that hold a snapshot's layer besides its first */
+        "CREATE TABLE IF NOT EXISTS snapshot_hosts ("
+        " snapshot_id TEXT NOT NULL, host_id TEXT NOT NULL, PRIMARY KEY (snapshot_id, host_id));"
         /* version 9: security groups, their rules, their instances, the forwards they open */
         "CREATE TABLE IF NOT EXISTS security_groups ("
         " id TEXT PRIMARY KEY, region TEXT NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL,"
@@ -419,6 +422,16 @@ static int migrate_v12(registry *r, kiln_error **err)
         return add_columns(r, added, KILN_ARRAY_SIZE(added), err);
 }
 
+/* Version 13: the host of a region with several that runs an instance or holds a volume (NULL:
+ * the region's first), and the snapshot_hosts table (CREATE TABLE IF NOT EXISTS above). */
+static int migrate_v13(registry *r, kiln_error **err)
+{
+        static const added_column added[] = {{"instances", "host_id", "TEXT"},
+                                             {"volumes", "host_id", "TEXT"}};
+
+        return add_columns(r, added, KILN_ARRAY_SIZE(added), err);
+}
+
 /* Version 10: an instance's status since its last start (EC2's instance status checks). */
 static int migrate_v10(registry *r, kiln_error **err)
 {
@@ -487,6 +500,8 @@ static int registry_migrate(registry *r, void *userdata, kiln_error **err)
         if (version >= 1 && version < 11 && migrate_v11(r, err) < 0)
                 return -1;
         if (version >= 1 && version < 12 && migrate_v12(r, err) < 0)
+                return -1;
+        if (version >= 1 && version < 13 && migrate_v13(r, err) < 0)
                 return -1;
         if (sqlite3_exec(r->db, "PRAGMA user_version = " KILN_STRINGIFY(REGISTRY_SCHEMA_VERSION),
                          NULL, NULL, NULL) != SQLITE_OK)

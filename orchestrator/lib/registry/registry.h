@@ -111,6 +111,11 @@ int registry_snapshot_list(registry *r, const char *region, registry_snapshot **
                            kiln_error **err);
 int registry_snapshot_set_state(registry *r, const char *id, const char *state, kiln_error **err);
 int registry_snapshot_delete(registry *r, const char *id, kiln_error **err);
+/* The hosts of a region with several that hold the snapshot's layer (none listed: only the
+ * region's first host has it, as in a region of one host), and one more. */
+int registry_snapshot_hosts(registry *r, const char *id, char ***ret, size_t *ret_n,
+                            kiln_error **err);
+int registry_snapshot_host_add(registry *r, const char *id, const char *host_id, kiln_error **err);
 /* Number of snapshots (in any state) whose parent is id. */
 int registry_snapshot_children(registry *r, const char *id, int *ret, kiln_error **err);
 /* A snapshot of region holding layer_id whose file is kept (completed or deleted), or

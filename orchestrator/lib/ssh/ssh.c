@@ -40,7 +40,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -63,12 +65,15 @@
  * (OpenSSH allows 10 sessions per connection by default). */
 #define SSH_MAX_ABANDONED 8
 
+typedef struct ssh_tunnel ssh_tunnel;
+
 struct kiln_ssh {
         LIBSSH2_SESSION *session;
         int fd;
-        char *where;     /* "HOST:PORT", for messages */
-        bool handshaken; /* say goodbye before freeing */
-        char *broken;    /* why the session can no longer be used, or NULL */
+        ssh_tunnel *tunnel; /* through a jump host: what carries fd, or NULL */
+        char *where;        /* "HOST:PORT", for messages */
+        bool handshaken;    /* say goodbye before freeing */
+        char *broken;       /* why the session can no longer be used, or NULL */
         /* Channels of commands abandoned at their deadline: our close has been sent, the
          * server's comes when the command ends. Reaped by later calls, or by ssh_free. */
         LIBSSH2_CHANNEL *abandoned[SSH_MAX_ABANDONED];
@@ -583,6 +588,191 @@ static int ssh_authenticate(kiln_ssh *s, const ssh_target *t, const ssh_secret *
         return 0;
 }
 
+/* ---- through a jump host ---- */
+
+/* A direct-tcpip channel of the jump host's session, pumped to one end of a socket pair whose
+ * other end is the inner session's socket. The pump runs on a thread of its own, which alone
+ * uses the jump session from then on; ssh_tunnel_close stops it and frees both. */
+struct ssh_tunnel {
+        kiln_ssh *jump;
+        LIBSSH2_CHANNEL *channel;
+        int fd; /* the pump's end of the pair */
+        pthread_t thread;
+        atomic_bool stop;
+};
+
+/* One buffer of bytes on their way. */
+typedef struct ssh_pipe {
+        char data[SSH_READ_CHUNK];
+        size_t len, off;
+        bool eof; /* the source has ended */
+} ssh_pipe;
+
+static bool ssh_pipe_empty(const ssh_pipe *p)
+{
+        return p->off == p->len;
+}
+
+static void ssh_pipe_took(ssh_pipe *p, ssize_t n)
+{
+        p->off += (size_t) n;
+        if (p->off == p->len)
+                p->off = p->len = 0;
+}
+
+/* One round: moves what can move without waiting. -1 when the tunnel is over (either side
+ * failed, or the inner session closed its end). */
+static int ssh_tunnel_step(ssh_tunnel *t, ssh_pipe *down, ssh_pipe *up, bool *progress)
+{
+        ssize_t n;
+
+        if (ssh_pipe_empty(down) && !down->eof) {
+                n = libssh2_channel_read(t->channel, down->data, sizeof(down->data));
+                if (n > 0) {
+                        down->len = (size_t) n;
+                        *progress = true;
+                } else if (n == 0 || libssh2_channel_eof(t->channel)) {
+                        down->eof = libssh2_channel_eof(t->channel) != 0;
+                        if (down->eof)
+                                (void) shutdown(t->fd, SHUT_WR);
+                } else if (n != LIBSSH2_ERROR_EAGAIN) {
+                        return -1;
+                }
+        }
+        if (!ssh_pipe_empty(down)) {
+                n = send(t->fd, down->data + down->off, down->len - down->off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n > 0) {
+                        ssh_pipe_took(down, n);
+                        *progress = true;
+                } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                        return -1;
+                }
+        }
+        if (ssh_pipe_empty(up) && !up->eof) {
+                n = recv(t->fd, up->data, sizeof(up->data), MSG_DONTWAIT);
+                if (n > 0) {
+                        up->len = (size_t) n;
+                        *progress = true;
+                } else if (n == 0) {
+                        up->eof = true;
+                } else if (errno != EAGAIN && errno != EINTR) {
+                        return -1;
+                }
+        }
+        if (!ssh_pipe_empty(up)) {
+                n = libssh2_channel_write(t->channel, up->data + up->off, up->len - up->off);
+                if (n > 0) {
+                        ssh_pipe_took(up, n);
+                        *progress = true;
+                } else if (n != LIBSSH2_ERROR_EAGAIN) {
+                        return -1;
+                }
+        }
+        return up->eof && ssh_pipe_empty(up) ? -1 : 0;
+}
+
+static void *ssh_tunnel_run(void *arg)
+{
+        ssh_tunnel *t = arg;
+        ssh_pipe *down = kiln_xcalloc(1, sizeof(*down)), *up = kiln_xcalloc(1, sizeof(*up));
+
+        while (!atomic_load(&t->stop)) {
+                bool progress = false;
+                int dirs;
+                struct pollfd pfd[2] = {{.fd = t->jump->fd, .events = POLLIN},
+                                        {.fd = t->fd, .events = 0}};
+
+                if (ssh_tunnel_step(t, down, up, &progress) < 0)
+                        break;
+                if (progress)
+                        continue;
+                dirs = libssh2_session_block_directions(t->jump->session);
+                if (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+                        pfd[0].events |= POLLOUT;
+                if (ssh_pipe_empty(up) && !up->eof)
+                        pfd[1].events |= POLLIN;
+                if (!ssh_pipe_empty(down))
+                        pfd[1].events |= POLLOUT;
+                (void) poll(pfd, 2, 100);
+        }
+        /* The inner session sees its connection end. */
+        (void) shutdown(t->fd, SHUT_RDWR);
+        free(down);
+        free(up);
+        return NULL;
+}
+
+static void ssh_tunnel_close(ssh_tunnel *t)
+{
+        uint64_t grace = kiln_now_ms() + SSH_GRACE_MS;
+
+        if (!t)
+                return;
+        atomic_store(&t->stop, true);
+        pthread_join(t->thread, NULL);
+        while (libssh2_channel_free(t->channel) == LIBSSH2_ERROR_EAGAIN)
+                if (ssh_wait(t->jump, grace, "closing the tunnel through", NULL) < 0)
+                        break;
+        ssh_free(t->jump);
+        close(t->fd);
+        free(t);
+}
+
+/* Connects to the jump host, opens a channel from it to t->host:t->port, and hands back the
+ * socket the inner session is to speak on. */
+static int ssh_tunnel_open(const ssh_target *t, uint64_t deadline, ssh_tunnel **ret, int *ret_fd,
+                           kiln_error **err)
+{
+        kiln_autoptr(kiln_ssh) jump = NULL;
+        LIBSSH2_CHANNEL *ch;
+        ssh_tunnel *tun;
+        int sp[2];
+
+        if (ssh_connect(t->jump, deadline, &jump, err) < 0 || !jump) {
+                kiln_error_prefix(err, "the jump host");
+                return -1;
+        }
+        for (;;) {
+                ch = libssh2_channel_direct_tcpip_ex(jump->session, t->host, t->port, "127.0.0.1",
+                                                     22);
+                if (ch)
+                        break;
+                if (libssh2_session_last_errno(jump->session) != LIBSSH2_ERROR_EAGAIN)
+                        return ssh_lib_error(jump, err, KILN_E_SSH,
+                                             "the jump host %s cannot connect to %s:%d",
+                                             jump->where, t->host, t->port);
+                if (ssh_wait(jump, deadline, "opening a tunnel through", err) < 0)
+                        return -1;
+        }
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, sp) < 0) {
+                int e = errno;
+
+                while (libssh2_channel_free(ch) == LIBSSH2_ERROR_EAGAIN)
+                        (void) poll(NULL, 0, 10);
+                return kiln_error_set_errno(err, e, KILN_E_IO, "socketpair");
+        }
+        tun = kiln_xcalloc(1, sizeof(*tun));
+        tun->jump = kiln_steal(&jump);
+        tun->channel = ch;
+        tun->fd = sp[0];
+        atomic_init(&tun->stop, false);
+        if (pthread_create(&tun->thread, NULL, ssh_tunnel_run, tun) != 0) {
+                close(sp[1]);
+                tun->thread = pthread_self();
+                atomic_store(&tun->stop, true);
+                while (libssh2_channel_free(ch) == LIBSSH2_ERROR_EAGAIN)
+                        (void) poll(NULL, 0, 10);
+                ssh_free(tun->jump);
+                close(sp[0]);
+                free(tun);
+                return kiln_error_set(err, KILN_E_INTERNAL, NULL, "cannot start a thread");
+        }
+        *ret = tun;
+        *ret_fd = sp[1];
+        return 0;
+}
+
 int ssh_connect(const ssh_target *t, uint64_t deadline_ms, kiln_ssh **ret, kiln_error **err)
 {
         kiln_autoptr(kiln_ssh) s = NULL;
@@ -608,8 +798,18 @@ int ssh_connect(const ssh_target *t, uint64_t deadline_ms, kiln_ssh **ret, kiln_
         s = kiln_xcalloc(1, sizeof(*s));
         s->fd = -1;
         s->where = ssh_where_new(t->host, t->port);
+        if (t->jump) {
+                kiln_autofree char *jump = ssh_where_new(t->jump->host, t->jump->port);
+                char *where = kiln_xasprintf("%s through %s", s->where, jump);
+
+                free(s->where);
+                s->where = where;
+        }
         kiln_log(KILN_LOG_DEBUG, "ssh: connecting to %s as '%s'", s->where, t->user);
-        if (kiln_tcp_connect(t->host, t->port, s->where, deadline_ms, KILN_E_SSH, &s->fd, err) < 0)
+        if (t->jump && ssh_tunnel_open(t, deadline_ms, &s->tunnel, &s->fd, err) < 0)
+                return -1;
+        if (!t->jump &&
+            kiln_tcp_connect(t->host, t->port, s->where, deadline_ms, KILN_E_SSH, &s->fd, err) < 0)
                 return -1;
         if (ssh_handshake(s, host_key_type, deadline_ms, err) < 0)
                 return -1;
@@ -654,6 +854,7 @@ kiln_ssh *ssh_free(kiln_ssh *s)
         }
         if (s->fd >= 0)
                 close(s->fd);
+        ssh_tunnel_close(s->tunnel);
         free(s->where);
         free(s->broken);
         free(s);

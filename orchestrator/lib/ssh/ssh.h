@@ -31,6 +31,9 @@ typedef struct ssh_target {
                                          default: libssh2 1.10 has no rsa-sha2 */
         const char *pinned_host_key;  /* the server's public key line as kiln injected it,
                                          "ssh-ed25519 AAAA... comment": the only key accepted */
+        /* NULL, or a host to reach host:port through (OpenSSH's ProxyJump): connected and
+         * checked the same way, then a direct-tcpip channel from it carries this session. */
+        const struct ssh_target *jump;
 } ssh_target;
 
 /* Connects to t->host:t->port: TCP (each address of the name in turn), SSH handshake, host key

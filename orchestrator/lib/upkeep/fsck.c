@@ -19,6 +19,9 @@
 typedef struct fsck_state {
         kiln_ctx *ctx;
         const char *region;
+        const kiln_region_info *info;
+        const kiln_host_info *host; /* the region's host whose pool is checked */
+        bool first;                 /* it is the region's first: the records are checked too */
         bool repair;
         kiln_fsck_issue *issues;
         size_t n_issues;
@@ -166,6 +169,33 @@ static registry_snapshot *snap_find(fsck_state *st, const char *id)
 /* A bake that died after its fresh overlay was made (the domain may be writing to it
  * already): finish it. The volume moves to the fresh overlay, the snapshot completes, and its
  * images become available. */
+/* Whether the checked host holds the snapshot's layer. */
+static bool snap_on_host(fsck_state *st, const registry_snapshot *s)
+{
+        return st->info->n_hosts < 2 || image_layer_on_host(st->ctx, st->info, s->s.snapshot_id,
+                                                            st->host->host_id, NULL) > 0;
+}
+
+/* Whether the checked host runs the instance (or holds the volume) with that HostId. */
+static bool on_host(fsck_state *st, const char *host_id)
+{
+        return strcmp(host_id ? host_id : st->info->hosts[0].host_id, st->host->host_id) == 0;
+}
+
+static bool instance_on_host(fsck_state *st, const char *instance_id)
+{
+        kiln_instance inst = {0};
+        bool on;
+
+        if (st->info->n_hosts < 2)
+                return true;
+        if (registry_instance_get(st->ctx->reg, instance_id, &inst, NULL) < 0)
+                return st->first;
+        on = on_host(st, inst.host_id);
+        kiln_instance_clear(&inst);
+        return on;
+}
+
 static int roll_bake_forward(registry *r, const registry_snapshot *s, const char *fresh,
                              kiln_error **err)
 {
@@ -277,7 +307,7 @@ static void check_snapshots(fsck_state *st, virStoragePoolPtr pool)
                 kiln_fsck_issue *is;
 
                 if (strcmp(s->s.state, "pending") == 0) {
-                        if (rules_worker_alive(s->worker_pid))
+                        if (!st->first || rules_worker_alive(s->worker_pid))
                                 continue; /* in progress */
                         is = issue_add(st, "stale-pending-snapshot", s->s.snapshot_id,
                                        "left pending by a process that is gone");
@@ -293,7 +323,7 @@ static void check_snapshots(fsck_state *st, virStoragePoolPtr pool)
                         continue;
                 }
                 if ((strcmp(s->s.state, "completed") == 0 || strcmp(s->s.state, "deleted") == 0) &&
-                    !volume_present(st, s->volume)) {
+                    !volume_present(st, s->volume) && snap_on_host(st, s)) {
                         is = issue_add(st, "missing-file", s->s.snapshot_id,
                                        "its volume is not in the pool");
                         st->target = s->s.snapshot_id;
@@ -301,7 +331,7 @@ static void check_snapshots(fsck_state *st, virStoragePoolPtr pool)
                             registry_write(st->ctx->reg, repair_missing_file, st, NULL) == 0)
                                 is->repaired = true;
                 }
-                if (s->s.parent_id && !snap_find(st, s->s.parent_id))
+                if (st->first && s->s.parent_id && !snap_find(st, s->s.parent_id))
                         issue_add(st, "missing-parent", s->s.snapshot_id,
                                   "its parent snapshot has no record");
         }
@@ -354,7 +384,7 @@ static void check_volumes(fsck_state *st)
                 registry_volume *v = &st->ivols[i];
                 kiln_fsck_issue *is;
 
-                if (v->instance_id || strcmp(v->state, "creating") != 0)
+                if (v->instance_id || strcmp(v->state, "creating") != 0 || !on_host(st, v->host_id))
                         continue;
                 is = issue_add(st, "stale-creating-volume", v->volume_id,
                                volume_present(st, v->volume)
@@ -397,6 +427,9 @@ static void check_seeds(fsck_state *st)
                 bool present = volume_present(st, st->seeds[i]), ok = true;
                 kiln_fsck_issue *is;
 
+                if (!instance_on_host(st, st->seed_ids[i]))
+                        continue;
+
                 if (present && instance_seed_check(st->ctx, st->seed_ids[i], false, &ok, &e) < 0) {
                         issue_add(st, "seed-error", st->seed_ids[i], e->msg);
                         continue;
@@ -421,7 +454,8 @@ static void check_modes(fsck_state *st, virStoragePoolPtr pool)
         if (!info || !virt_conn_is_local(virStoragePoolGetConnect(pool)))
                 return;
         for (size_t i = 0; i < st->n_vols; i++) {
-                kiln_autofree char *path = kiln_xasprintf("%s/%s", info->pool_path, st->vols[i]);
+                kiln_autofree char *path =
+                        kiln_xasprintf("%s/%s", st->host->pool_path, st->vols[i]);
                 struct stat sb;
                 kiln_fsck_issue *is;
 
@@ -434,13 +468,17 @@ static void check_modes(fsck_state *st, virStoragePoolPtr pool)
         }
 }
 
-static void fsck_region(fsck_state *st)
+static void fsck_host(fsck_state *st)
 {
         kiln_autoptr(kiln_error) e = NULL;
-        virStoragePoolPtr pool = ctx_pool(st->ctx, st->region, &e);
+        virStoragePoolPtr pool = ctx_host_pool(st->ctx, st->region, st->host->host_id, &e);
 
         if (!pool || virt_pool_list_volumes(pool, &st->vols, &st->n_vols, &e) < 0) {
-                issue_add(st, "unreachable-region", st->region, e ? e->msg : "no pool");
+                if (st->info->n_hosts > 1)
+                        issue_add(st, "unreachable-host", st->host->host_id,
+                                  e ? e->msg : "no pool");
+                else
+                        issue_add(st, "unreachable-region", st->region, e ? e->msg : "no pool");
                 return;
         }
         if (registry_read(st->ctx->reg, fsck_load, st, &e) < 0) {
@@ -448,13 +486,31 @@ static void fsck_region(fsck_state *st)
                 return;
         }
         check_snapshots(st, pool);
-        check_images(st);
+        if (st->first)
+                check_images(st);
         check_volumes(st);
         check_seeds(st);
         check_modes(st, pool);
         /* Orphans last, against a fresh read: repairs above removed records. */
         if (registry_read(st->ctx->reg, fsck_load, st, NULL) == 0)
                 check_orphans(st, pool);
+}
+
+/* Each host of the region: its pool against the records of what it holds. */
+static void fsck_region(fsck_state *st)
+{
+        st->info = config_region(st->ctx->cfg, st->region);
+        for (size_t h = 0; h < st->info->n_hosts; h++) {
+                st->host = &st->info->hosts[h];
+                st->first = h == 0;
+                fsck_host(st);
+                fsck_state_reset(st);
+                for (size_t k = 0; k < st->n_vols; k++)
+                        free(st->vols[k]);
+                free(st->vols);
+                st->vols = NULL;
+                st->n_vols = 0;
+        }
 }
 
 /* Work directories (HOME/tmp/work.PID.XXXXXX) of processes that are gone. */
@@ -500,12 +556,6 @@ int kiln_fsck(kiln_ctx *ctx, bool repair, kiln_fsck_issue **ret, size_t *ret_n, 
         for (size_t i = 0; i < ctx->cfg->n_regions; i++) {
                 st.region = ctx->cfg->regions[i].name;
                 fsck_region(&st);
-                fsck_state_reset(&st);
-                for (size_t k = 0; k < st.n_vols; k++)
-                        free(st.vols[k]);
-                free(st.vols);
-                st.vols = NULL;
-                st.n_vols = 0;
         }
         *ret = st.issues;
         *ret_n = st.n_issues;
@@ -518,6 +568,7 @@ typedef struct gc_state {
         const char *region;
         kiln_gc_result *res;
         char **purge;
+        char **purge_hosts; /* the host of each (NULL: the region's first) */
         size_t n_purge;
 } gc_state;
 
@@ -528,10 +579,13 @@ static int gc_txn(registry *r, void *userdata, kiln_error **err)
         size_t n = 0;
         bool again = true;
 
-        for (size_t i = 0; i < g->n_purge; i++)
+        for (size_t i = 0; i < g->n_purge; i++) {
                 free(g->purge[i]);
+                free(g->purge_hosts[i]);
+        }
         free(g->purge);
-        g->purge = NULL;
+        free(g->purge_hosts);
+        g->purge = g->purge_hosts = NULL;
         g->n_purge = 0;
         g->res->images = 0;
         g->res->snapshots = 0;
@@ -552,14 +606,29 @@ static int gc_txn(registry *r, void *userdata, kiln_error **err)
                                 registry_snapshots_free(snaps, n);
                                 return -1;
                         }
+                        char **hosts = NULL;
+                        size_t n_hosts = 0;
+
                         if (children > 0)
                                 continue;
-                        if (registry_snapshot_delete(r, snaps[i].s.snapshot_id, err) < 0) {
+                        if (registry_snapshot_hosts(r, snaps[i].s.snapshot_id, &hosts, &n_hosts,
+                                                    err) < 0 ||
+                            registry_snapshot_delete(r, snaps[i].s.snapshot_id, err) < 0) {
+                                kiln_strv_free(hosts, n_hosts);
                                 registry_snapshots_free(snaps, n);
                                 return -1;
                         }
-                        g->purge = kiln_xrealloc(g->purge, (g->n_purge + 1) * sizeof(char *));
-                        g->purge[g->n_purge++] = kiln_xstrdup(snaps[i].volume);
+                        /* Its file on each host that holds it. */
+                        for (size_t h = 0; h < (n_hosts ? n_hosts : 1); h++) {
+                                g->purge =
+                                        kiln_xrealloc(g->purge, (g->n_purge + 1) * sizeof(char *));
+                                g->purge_hosts = kiln_xrealloc(g->purge_hosts,
+                                                               (g->n_purge + 1) * sizeof(char *));
+                                g->purge[g->n_purge] = kiln_xstrdup(snaps[i].volume);
+                                g->purge_hosts[g->n_purge++] =
+                                        n_hosts ? kiln_xstrdup(hosts[h]) : NULL;
+                        }
+                        kiln_strv_free(hosts, n_hosts);
                         g->res->snapshots++;
                         again = true;
                 }
@@ -576,30 +645,33 @@ int kiln_gc(kiln_ctx *ctx, kiln_gc_result *ret, kiln_error **err)
 
         for (size_t i = 0; i < ctx->cfg->n_regions; i++) {
                 kiln_gc_result res = {0};
-                gc_state g = {ctx->cfg->regions[i].name, &res, NULL, 0};
-                virStoragePoolPtr pool;
+                gc_state g = {ctx->cfg->regions[i].name, &res, NULL, NULL, 0};
                 int rc;
 
                 rc = registry_write(ctx->reg, gc_txn, &g, err);
                 if (rc == 0)
                         kiln_crash_point("gc.after-commit");
-                if (rc == 0 && g.n_purge) {
-                        pool = ctx_pool(ctx, g.region, err);
-                        for (size_t k = 0; pool && k < g.n_purge; k++) {
-                                virt_volume_info info = {0};
+                for (size_t k = 0; rc == 0 && k < g.n_purge; k++) {
+                        virStoragePoolPtr pool =
+                                ctx_host_pool(ctx, g.region, g.purge_hosts[k], err);
+                        virt_volume_info info = {0};
 
-                                if (virt_volume_get_info(pool, g.purge[k], &info, NULL) == 0)
-                                        total.bytes += info.allocation;
-                                virt_volume_info_clear(&info);
-                                if (virt_volume_delete(pool, g.purge[k], err) < 0)
-                                        rc = -1;
+                        if (!pool) {
+                                rc = -1;
+                                break;
                         }
-                        if (!pool)
+                        if (virt_volume_get_info(pool, g.purge[k], &info, NULL) == 0)
+                                total.bytes += info.allocation;
+                        virt_volume_info_clear(&info);
+                        if (virt_volume_delete(pool, g.purge[k], err) < 0)
                                 rc = -1;
                 }
-                for (size_t k = 0; k < g.n_purge; k++)
+                for (size_t k = 0; k < g.n_purge; k++) {
                         free(g.purge[k]);
+                        free(g.purge_hosts[k]);
+                }
                 free(g.purge);
+                free(g.purge_hosts);
                 if (rc < 0)
                         return -1;
                 total.images += res.images;

@@ -188,6 +188,7 @@ static void storage_volumes(storage_txn *t, virStoragePoolPtr pool, kiln_storage
 
         for (size_t i = 0; i < t->n_vols; i++) {
                 registry_volume *v = &t->vols[i];
+                virStoragePoolPtr on;
                 virt_volume_info info = {0};
                 kiln_storage_volume *out;
 
@@ -204,7 +205,9 @@ static void storage_volumes(storage_txn *t, virStoragePoolPtr pool, kiln_storage
                 out->owner_id = kiln_xstrdup(v->owner_id);
                 out->state = kiln_xstrdup(v->state);
                 out->size_gib = v->size;
-                if (virt_volume_get_info(pool, v->volume, &info, NULL) == 0)
+                on = v->host_id ? ctx_host_pool(t->ctx, t->ctx->region->name, v->host_id, NULL)
+                                : pool;
+                if (on && virt_volume_get_info(on, v->volume, &info, NULL) == 0)
                         out->bytes = info.allocation;
                 virt_volume_info_clear(&info);
                 out->monthly_cost = (double) v->size * rep->volume_price_per_gib_month;
@@ -213,6 +216,22 @@ static void storage_volumes(storage_txn *t, virStoragePoolPtr pool, kiln_storage
                 rep->accounts[i].monthly_cost =
                         (double) rep->accounts[i].bytes / GIB * rep->price_per_gib_month +
                         (double) rep->accounts[i].volume_gib * rep->volume_price_per_gib_month;
+}
+
+/* Where the layer's bytes are read: a region of several hosts keeps a snapshot once as EC2
+ * does (its copies on other hosts are caches, not billed), on the first host that holds it. */
+static virStoragePoolPtr layer_pool(kiln_ctx *ctx, virStoragePoolPtr first,
+                                    const registry_snapshot *s)
+{
+        char **hosts = NULL;
+        size_t n = 0;
+        virStoragePoolPtr pool = first;
+
+        if (ctx->region->n_hosts > 1 &&
+            registry_snapshot_hosts(ctx->reg, s->s.snapshot_id, &hosts, &n, NULL) == 0 && n > 0)
+                pool = ctx_host_pool(ctx, ctx->region->name, hosts[0], NULL);
+        kiln_strv_free(hosts, n);
+        return pool;
 }
 
 static kiln_storage_report *storage_report(kiln_ctx *ctx, virStoragePoolPtr pool, storage_txn *t)
@@ -229,8 +248,10 @@ static kiln_storage_report *storage_report(kiln_ctx *ctx, virStoragePoolPtr pool
                 layers[i].s = &t->snaps[i];
                 layers[i].stored = strcmp(t->snaps[i].s.state, "completed") == 0 ||
                                    strcmp(t->snaps[i].s.state, "deleted") == 0;
-                if (layers[i].stored &&
-                    virt_volume_get_info(pool, t->snaps[i].volume, &info, NULL) == 0)
+                virStoragePoolPtr on =
+                        layers[i].stored ? layer_pool(ctx, pool, &t->snaps[i]) : NULL;
+
+                if (on && virt_volume_get_info(on, t->snaps[i].volume, &info, NULL) == 0)
                         layers[i].bytes = info.allocation;
                 virt_volume_info_clear(&info);
         }

@@ -26,10 +26,17 @@ static const char *const volume_types[] = {"standard", "gp2", "gp3", "io1",
 /* ---- records (their destructors are in model/records.c) ---- */
 
 /* The public record of a registry row (whose strings it takes), with its tags. */
-static int volume_public(registry *r, registry_volume *rv, kiln_volume *ret, kiln_error **err)
+static int volume_public(kiln_ctx *ctx, registry *r, registry_volume *rv, kiln_volume *ret,
+                         kiln_error **err)
 {
+        const kiln_region_info *region = config_region(ctx->cfg, rv->region);
+        const kiln_host_info *h = !region       ? NULL
+                                  : rv->host_id ? kiln_region_host(region, rv->host_id)
+                                                : &region->hosts[0];
         kiln_volume v = {0};
 
+        /* The zone of the host that holds it. */
+        v.zone = h ? kiln_xstrdup(h->zone) : kiln_xasprintf("%sa", rv->region);
         v.volume_id = kiln_steal(&rv->volume_id);
         v.region = kiln_steal(&rv->region);
         v.owner_id = kiln_steal(&rv->owner_id);
@@ -93,6 +100,7 @@ static int volume_load(kiln_ctx *ctx, registry *r, const char *id, registry_volu
 }
 
 typedef struct fetch_txn {
+        kiln_ctx *ctx;
         const char *id;
         kiln_volume v;
 } fetch_txn;
@@ -106,7 +114,7 @@ static int fetch_one(registry *r, void *userdata, kiln_error **err)
         kiln_volume_clear(&t->v);
         if (registry_volume_get(r, t->id, &rv, err) < 0)
                 return -1;
-        rc = volume_public(r, &rv, &t->v, err);
+        rc = volume_public(t->ctx, r, &rv, &t->v, err);
         registry_volume_clear(&rv);
         return rc;
 }
@@ -114,7 +122,7 @@ static int fetch_one(registry *r, void *userdata, kiln_error **err)
 /* The public record of volume id as it is now. */
 static int volume_fetch(kiln_ctx *ctx, const char *id, kiln_volume *ret, kiln_error **err)
 {
-        fetch_txn t = {id, {0}};
+        fetch_txn t = {ctx, id, {0}};
 
         if (registry_read(ctx->reg, fetch_one, &t, err) < 0) {
                 kiln_volume_clear(&t.v);
@@ -261,7 +269,7 @@ static int create_validate(const kiln_volume_spec *spec, kiln_error **err)
 int kiln_volume_create(kiln_ctx *ctx, const kiln_volume_spec *spec, kiln_volume *ret,
                        kiln_error **err)
 {
-        kiln_autofree char *zone = kiln_xasprintf("%sa", ctx->region->name);
+        const kiln_host_info *host = &ctx->region->hosts[0];
         kiln_autofree char *now = kiln_time_now_iso();
         kiln_autofree char *path = NULL;
         create_txn t = {ctx, spec, {0}, NULL, NULL, NULL};
@@ -270,13 +278,20 @@ int kiln_volume_create(kiln_ctx *ctx, const kiln_volume_spec *spec, kiln_volume 
 
         if (create_validate(spec, err) < 0 || ctx_token_validate(spec->client_token, err) < 0)
                 return -1;
-        if (spec->availability_zone && strcmp(spec->availability_zone, zone) != 0)
-                return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
-                                      "Invalid availability zone: [%s]; region '%s' has one: %s",
-                                      spec->availability_zone, ctx->region->name, zone);
-        pool = ctx_pool(ctx, ctx->region->name, err);
+        if (spec->availability_zone) {
+                host = kiln_region_host(ctx->region, spec->availability_zone);
+                if (!host || strcmp(host->zone, spec->availability_zone) != 0)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
+                                              "Invalid availability zone: [%s]; region '%s' "
+                                              "has %s, one per host",
+                                              spec->availability_zone, ctx->region->name,
+                                              ctx->region->hosts[0].zone);
+        }
+        pool = ctx_host_pool(ctx, ctx->region->name, host->host_id, err);
         if (!pool)
                 return -1;
+        if (ctx->region->n_hosts > 1)
+                t.v.host_id = kiln_xstrdup(host->host_id);
         t.v.volume_id = kiln_id_new("vol");
         t.v.region = kiln_xstrdup(ctx->region->name);
         t.v.owner_id = kiln_xstrdup(ctx->account);
@@ -351,7 +366,7 @@ static int list_load(registry *r, void *userdata, kiln_error **err)
                 if (strcmp(v[i].owner_id, t->ctx->account) != 0 ||
                     strcmp(v[i].state, "deleted") == 0)
                         continue;
-                rc = volume_public(r, &v[i], &t->all[t->n], err);
+                rc = volume_public(t->ctx, r, &v[i], &t->all[t->n], err);
                 if (rc == 0)
                         t->n++;
         }
@@ -407,7 +422,6 @@ int kiln_volumes_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
                                             "attachment.status",
                                             "attachment.delete-on-termination",
                                             NULL};
-        kiln_autofree char *zone = kiln_xasprintf("%sa", ctx->region->name);
         list_txn t = {ctx, NULL, 0};
         kiln_volume *out;
         size_t n_out = 0;
@@ -437,7 +451,7 @@ int kiln_volumes_describe(kiln_ctx *ctx, const char *const *ids, size_t n_ids,
                 for (size_t i = 0; i < n_ids; i++)
                         keep = keep || strcmp(t.all[k].volume_id, ids[i]) == 0;
                 for (size_t i = 0; keep && i < n_filters; i++)
-                        keep = volume_filter_match(&t.all[k], &filters[i], zone);
+                        keep = volume_filter_match(&t.all[k], &filters[i], t.all[k].zone);
                 if (keep) {
                         out[n_out++] = t.all[k];
                         memset(&t.all[k], 0, sizeof(t.all[k]));
@@ -455,6 +469,7 @@ typedef struct delete_txn {
         kiln_ctx *ctx;
         const char *id;
         char *file;
+        char *host_id;
 } delete_txn;
 
 static int delete_records(registry *r, void *userdata, kiln_error **err)
@@ -472,8 +487,11 @@ static int delete_records(registry *r, void *userdata, kiln_error **err)
                                     "Volume %s is currently attached to %s", t->id, v.instance_id);
         else
                 rc = registry_volume_delete(r, t->id, err);
-        if (rc == 0)
+        if (rc == 0) {
                 t->file = kiln_steal(&v.volume);
+                free(t->host_id);
+                t->host_id = kiln_steal(&v.host_id);
+        }
         registry_volume_clear(&v);
         return rc;
 }
@@ -481,17 +499,20 @@ static int delete_records(registry *r, void *userdata, kiln_error **err)
 int kiln_volume_delete(kiln_ctx *ctx, const char *volume_id, kiln_error **err)
 {
         virStoragePoolPtr pool = ctx_pool(ctx, ctx->region->name, err);
-        delete_txn t = {ctx, volume_id, NULL};
-        int rc;
+        delete_txn t = {ctx, volume_id, NULL, NULL};
+        int rc = -1;
 
         if (!pool)
                 return -1;
         if (registry_write(ctx->reg, delete_records, &t, err) < 0)
-                return -1;
+                goto out;
         /* The record first, the file after: a crash leaves an orphan file fsck removes. */
         kiln_crash_point("delete-volume.after-record");
-        rc = virt_volume_delete(pool, t.file, err);
+        pool = ctx_host_pool(ctx, ctx->region->name, t.host_id, err);
+        rc = pool ? virt_volume_delete(pool, t.file, err) : -1;
+out:
         free(t.file);
+        free(t.host_id);
         return rc;
 }
 
@@ -615,6 +636,22 @@ static int attach_records(registry *r, void *userdata, kiln_error **err)
         if (instance_load(t->ctx, r, inst_id, &t->inst, err) < 0 ||
             (t->detach ? detach_check(t, r, err) : attach_check(t, r, err)) < 0)
                 return -1;
+        /* One host holds both (a region of several hosts: one zone each). */
+        if (!t->detach &&
+            strcmp(t->v.host_id ? t->v.host_id : "", t->inst.host_id ? t->inst.host_id : "") != 0 &&
+            t->ctx->region->n_hosts > 1) {
+                const kiln_host_info *vh = kiln_region_host(
+                        t->ctx->region,
+                        t->v.host_id ? t->v.host_id : t->ctx->region->hosts[0].host_id);
+                const kiln_host_info *ih = instance_host(t->ctx, &t->inst);
+
+                if (vh != ih)
+                        return kiln_error_set(err, KILN_E_INVALID, "InvalidVolume.ZoneMismatch",
+                                              "The volume '%s' is not in the same availability "
+                                              "zone as instance '%s' (%s, %s)",
+                                              t->volume_id, t->inst.instance_id,
+                                              vh ? vh->zone : "?", ih ? ih->zone : "?");
+        }
         kiln_instance_clear(&t->inst);
         return instance_load(t->ctx, r, inst_id, &t->inst, err) < 0 ||
                                registry_instance_private(r, inst_id, &t->domain, &t->seed, NULL,
@@ -674,8 +711,8 @@ static int attach_change(kiln_ctx *ctx, const char *volume_id, const char *insta
             (instance_id && instance_check_id(instance_id, err) < 0) ||
             ((!detach || device) && check_device(device, err) < 0))
                 return -1;
-        conn = ctx_pool(ctx, ctx->region->name, err) ? instance_conn(ctx, err) : NULL;
-        if (!conn || registry_write(ctx->reg, attach_records, &t, err) < 0)
+        if (registry_write(ctx->reg, attach_records, &t, err) < 0 ||
+            !(conn = instance_conn(ctx, &t.inst, err)))
                 goto out;
         kiln_crash_point(detach ? "detach-volume.after-record" : "attach-volume.after-record");
         {
