@@ -31,6 +31,9 @@ typedef struct kiln_tag {
         char *value;
 } kiln_tag;
 
+/* Whether an image's or instance's Platform is "windows" (NULL: Linux/UNIX). */
+KILN_PUBLIC bool kiln_platform_is_windows(const char *platform);
+
 KILN_PUBLIC void kiln_tags_free(kiln_tag *tags, size_t n);
 
 /* One item of EC2's TagSpecifications: the tags to put on each new resource of one type

@@ -280,7 +280,7 @@ int kiln_instance_configure(kiln_ctx *ctx, const char *instance_id,
         if (check_steps(steps, n, err) < 0 ||
             instance_load(ctx, ctx->reg, instance_id, &inst, err) < 0)
                 return -1;
-        if (strcmp(inst.platform, "windows") == 0 ||
+        if (kiln_platform_is_windows(inst.platform) ||
             (strcmp(inst.state, "running") != 0 && strcmp(inst.state, "pending") != 0)) {
                 rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
                                     "The instance '%s' is %s; configure needs a running Linux "

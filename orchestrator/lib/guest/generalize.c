@@ -71,7 +71,7 @@ int guest_generalize(kiln_ctx *ctx, kiln_instance *inst, kiln_log_fn notify, voi
         size_t len = 0;
         int status = -1;
 
-        if (strcmp(inst->platform, "windows") == 0)
+        if (kiln_platform_is_windows(inst->platform))
                 return kiln_error_set(err, KILN_E_UNSUPPORTED, "UnsupportedOperation",
                                       "kiln cannot generalize a Windows instance (sysprep): "
                                       "add --no-generalize");

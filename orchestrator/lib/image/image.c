@@ -58,7 +58,7 @@ static bool image_filter_match(const kiln_image *img, const kiln_filter *f)
         if (strcmp(n, "owner-id") == 0)
                 return filter_match_any(f, img->owner_id);
         if (strcmp(n, "platform") == 0)
-                return strcmp(img->platform, "windows") == 0 && filter_match_any(f, "windows");
+                return kiln_platform_is_windows(img->platform) && filter_match_any(f, "windows");
         if (strcmp(n, "root-device-name") == 0)
                 return filter_match_any(f, img->root_device_name);
         if (strcmp(n, "root-device-type") == 0)

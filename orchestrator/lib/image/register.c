@@ -220,7 +220,7 @@ int image_register_validate(const kiln_register_spec *spec, kiln_error **err)
                                       "The request must contain the parameter disk or "
                                       "blockDeviceMapping");
         if (spec->platform && strcmp(spec->platform, "linux") != 0 &&
-            strcmp(spec->platform, "windows") != 0)
+            !kiln_platform_is_windows(spec->platform))
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                       "Invalid platform '%s': expected linux or windows",
                                       spec->platform);
@@ -417,7 +417,7 @@ int image_register_disk(kiln_ctx *ctx, const kiln_register_spec *spec, bool impo
         t.img.image_id = kiln_id_new("ami");
         t.img.creation_date = kiln_time_now_iso();
         plan_snapshots(&t, imported, t.img.creation_date);
-        windows = platform && strcmp(platform, "windows") == 0;
+        windows = kiln_platform_is_windows(platform);
         t.img.region = (char *) ctx->region->name;
         t.img.owner_id = ctx->account;
         t.img.name = (char *) spec->name;

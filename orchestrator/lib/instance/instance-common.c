@@ -98,7 +98,7 @@ const char *instance_listen_address(kiln_ctx *ctx, const kiln_instance *inst)
 
 const char *instance_user(const kiln_instance *inst)
 {
-        if (strcmp(inst->platform, "windows") == 0)
+        if (kiln_platform_is_windows(inst->platform))
                 return "Administrator";
         return inst->default_user && *inst->default_user ? inst->default_user : "root";
 }

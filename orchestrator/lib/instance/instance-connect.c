@@ -94,7 +94,7 @@ int kiln_instance_connection(kiln_ctx *ctx, const kiln_instance *inst, const cha
                              kiln_connection *ret, kiln_error **err)
 {
         kiln_connection c = {0};
-        bool windows = strcmp(inst->platform, "windows") == 0;
+        bool windows = kiln_platform_is_windows(inst->platform);
 
         (void) err;
         c.protocol = kiln_xstrdup(windows ? "rdp" : "ssh");
@@ -143,12 +143,12 @@ int kiln_instance_ssh_argv(kiln_ctx *ctx, const char *instance_id, const char *i
 
         if (instance_load(ctx, ctx->reg, instance_id, &inst, err) < 0)
                 return -1;
-        if (strcmp(inst.platform, "windows") == 0 || strcmp(inst.state, "running") != 0) {
+        if (kiln_platform_is_windows(inst.platform) || strcmp(inst.state, "running") != 0) {
                 int rc = kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
                                         "The instance '%s' is %s%s", instance_id,
-                                        strcmp(inst.platform, "windows") == 0 ? "a Windows "
-                                                                                "instance (RDP)"
-                                                                              : inst.state,
+                                        kiln_platform_is_windows(inst.platform) ? "a Windows "
+                                                                                  "instance (RDP)"
+                                                                                : inst.state,
                                         "; ssh needs a running Linux instance");
 
                 kiln_instance_clear(&inst);

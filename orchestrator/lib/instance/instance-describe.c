@@ -105,7 +105,7 @@ static bool instance_filter_match(const kiln_instance *inst, const kiln_filter *
         if (strcmp(n, "subnet-id") == 0)
                 return inst->subnet_id && filter_match_any(f, inst->subnet_id);
         if (strcmp(n, "platform") == 0)
-                return strcmp(inst->platform, "windows") == 0 && filter_match_any(f, "windows");
+                return kiln_platform_is_windows(inst->platform) && filter_match_any(f, "windows");
         return filter_tag(f) && filter_match_tags(f, inst->tags, inst->n_tags);
 }
 

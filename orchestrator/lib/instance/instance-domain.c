@@ -153,7 +153,7 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                 disks[n].raw = true;
                 disks[n].read_only = true;
                 n++;
-                skeleton = data_file(strcmp(inst->platform, "windows") == 0
+                skeleton = data_file(kiln_platform_is_windows(inst->platform)
                                              ? "templates/domain/windows.xml"
                                              : "templates/domain/linux.xml");
                 console = instance_console_path(ctx, inst);
@@ -183,7 +183,7 @@ int instance_define(kiln_ctx *ctx, const kiln_instance *inst, const char *domain
                 spec.secure_boot = spec.uefi && inst->secure_boot;
                 spec.tpm = inst->tpm_support != NULL;
                 /* Windows keeps its RTC in local time unless its image says UTC. */
-                spec.q35 = strcmp(inst->platform, "windows") == 0;
+                spec.q35 = kiln_platform_is_windows(inst->platform);
                 spec.localtime = inst->rtc ? strcmp(inst->rtc, "localtime") == 0 : spec.q35;
                 spec.legacy_devices = inst->no_ena;
                 if (spec.uefi && inst->nvram_volume) {

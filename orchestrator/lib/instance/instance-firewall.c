@@ -121,9 +121,9 @@ int instance_default_group(kiln_ctx *ctx, registry *r, kiln_group_ref *ret, kiln
 
 /* ---- user networking: the forwards ---- */
 
-static int access_port(const kiln_instance *inst)
+int instance_access_port(const kiln_instance *inst)
 {
-        return strcmp(inst->platform, "windows") == 0 ? 3389 : 22;
+        return kiln_platform_is_windows(inst->platform) ? 3389 : 22;
 }
 
 static bool rule_covers(const kiln_sg_rule *r, const char *proto, int port)
@@ -158,7 +158,7 @@ static kiln_forward *wanted_forwards(const kiln_instance *inst, const kiln_sg_ru
 {
         size_t cap = 2 * (size_t) KILN_SG_FORWARDS_MAX, n = 0;
         kiln_forward *w = kiln_xcalloc(cap + 1, sizeof(*w));
-        int access = access_port(inst);
+        int access = instance_access_port(inst);
 
         for (size_t i = 0; i < n_rules; i++) {
                 const kiln_sg_rule *r = &rules[i];
@@ -287,7 +287,7 @@ static int apply_write(registry *r, void *userdata, kiln_error **err)
                 kiln_forward *f = &t->fwd[i];
 
                 /* The access port keeps the instance's port; the others keep theirs. */
-                if (strcmp(f->protocol, "tcp") == 0 && f->guest_port == access_port(inst))
+                if (strcmp(f->protocol, "tcp") == 0 && f->guest_port == instance_access_port(inst))
                         f->host_port = inst->port;
                 for (size_t k = 0; !f->host_port && k < inst->n_forwards; k++)
                         if (inst->forwards[k].guest_port == f->guest_port &&

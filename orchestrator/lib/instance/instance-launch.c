@@ -133,7 +133,7 @@ static int launch_check(registry *r, void *userdata, kiln_error **err)
                 kiln_keypair_clear(&kp);
         }
         /* The password is encrypted with the key pair's RSA key. */
-        if (l->public_key && l->img.platform && strcmp(l->img.platform, "windows") == 0 &&
+        if (l->public_key && kiln_platform_is_windows(l->img.platform) &&
             strncmp(l->public_key, "ssh-rsa ", 8) != 0)
                 return kiln_error_set(err, KILN_E_INVALID, "Unsupported",
                                       "ED25519 key pairs are not supported with Windows AMIs. "
@@ -171,7 +171,7 @@ typedef struct made {
 
 static bool seed_has_secret(const made *m)
 {
-        return strcmp(m->inst.platform, "windows") != 0 || m->launch->public_key;
+        return !kiln_platform_is_windows(m->inst.platform) || m->launch->public_key;
 }
 
 static int insert_records(registry *r, void *userdata, kiln_error **err)
@@ -329,7 +329,7 @@ static int make_seed(launch *l, made *m, virStoragePoolPtr pool, kiln_error **er
         size_t n_keys = 0;
         seed_spec s = {0};
 
-        if (strcmp(m->inst.platform, "windows") == 0) {
+        if (kiln_platform_is_windows(m->inst.platform)) {
                 if (instance_configdrive_render(l->ctx, &m->inst, l->public_key, true,
                                                 l->spec->user_data, l->spec->user_data_len, &iso,
                                                 &sha, &password_data, err) < 0)
@@ -556,7 +556,7 @@ static int launch_place(launch *l, made *m, kiln_error **err)
                         if (room < 0)
                                 continue; /* a host that does not answer */
                         if (h->jump && !l->spec->network && l->img.platform &&
-                            strcmp(l->img.platform, "windows") == 0)
+                            kiln_platform_is_windows(l->img.platform))
                                 continue; /* RDP does not go through a jump host */
                         layers = host_has_layers(l, h, err);
                         if (layers < 0) {
@@ -592,7 +592,7 @@ static int launch_one(launch *l, int index, made *m, kiln_error **err)
 {
         virStoragePoolPtr pool;
         kiln_autofree char *now = kiln_time_now_iso();
-        bool windows = l->img.platform && strcmp(l->img.platform, "windows") == 0;
+        bool windows = kiln_platform_is_windows(l->img.platform);
         vol_job *jobs = NULL;
         int rc;
 
@@ -815,7 +815,7 @@ static int launch_prepare(launch *l, kiln_error **err)
          * here. */
         if (registry_write(l->ctx->reg, launch_groups, l, err) < 0)
                 return -1;
-        if (strcmp(l->img.platform, "windows") != 0 &&
+        if (!kiln_platform_is_windows(l->img.platform) &&
             (!l->img.default_user || !*l->img.default_user))
                 return kiln_error_set(err, KILN_E_INVALID, "InvalidParameterValue",
                                       "The image %s does not name its login user; register it "

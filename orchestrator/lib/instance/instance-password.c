@@ -63,12 +63,13 @@ int instance_password_available(kiln_ctx *ctx, const kiln_instance *inst, kiln_e
         kiln_password_data p = {0};
         int rc;
 
-        if (strcmp(inst->platform, "windows") != 0 || !inst->key_name)
-                return kiln_error_set(
-                        err, KILN_E_STATE, "IncorrectInstanceState",
-                        "The instance '%s' %s, so it has no password data", inst->instance_id,
-                        strcmp(inst->platform, "windows") != 0 ? "is not a Windows instance"
-                                                               : "was launched without a key pair");
+        if (!kiln_platform_is_windows(inst->platform) || !inst->key_name)
+                return kiln_error_set(err, KILN_E_STATE, "IncorrectInstanceState",
+                                      "The instance '%s' %s, so it has no password data",
+                                      inst->instance_id,
+                                      !kiln_platform_is_windows(inst->platform)
+                                              ? "is not a Windows instance"
+                                              : "was launched without a key pair");
         if (kiln_instance_password_data(ctx, inst->instance_id, &p, err) < 0)
                 return -1;
         rc = *p.password_data ? 1 : 0;

@@ -40,6 +40,8 @@ void instance_watch_ready(kiln_ctx *ctx, const char *id);
 int instance_free_port(const kiln_region_info *region, const kiln_host_info *host,
                        kiln_error **err);
 bool instance_ports_from_range(const kiln_host_info *host);
+/* The port kiln reaches the instance on in the guest: 3389 (RDP) for Windows, else 22. */
+int instance_access_port(const kiln_instance *inst);
 /* The instance's region's configuration (the context's region if it is not configured any
  * more). */
 const kiln_region_info *instance_region(kiln_ctx *ctx, const kiln_instance *inst);

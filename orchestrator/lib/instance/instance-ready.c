@@ -37,7 +37,7 @@ static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadli
                 *last = kiln_xasprintf("no DHCP lease on network '%s' yet", inst->network);
                 return 0;
         }
-        if (strcmp(inst->platform, "windows") == 0) {
+        if (kiln_platform_is_windows(inst->platform)) {
                 if (rdp_probe(inst->host, inst->port, attempt < deadline ? attempt : deadline,
                               last) == 0)
                         return 0;
@@ -87,7 +87,7 @@ static int ready_probe(kiln_ctx *ctx, const kiln_instance *inst, uint64_t deadli
  * its groups open (an instance from before security groups, in none yet, has its one). */
 static bool access_forwarded(const kiln_instance *inst)
 {
-        int access = strcmp(inst->platform, "windows") == 0 ? 3389 : 22;
+        int access = instance_access_port(inst);
 
         if (inst->network || inst->n_groups == 0)
                 return true;
@@ -241,10 +241,8 @@ int kiln_instance_wait(kiln_ctx *ctx, const char *instance_id, kiln_wait_what wh
                                             "it ready (authorize-security-group-ingress "
                                             "--group-id %s --protocol tcp --port %d --cidr "
                                             "0.0.0.0/0)",
-                                            instance_id,
-                                            strcmp(inst.platform, "windows") == 0 ? 3389 : 22,
-                                            inst.groups[0].group_id,
-                                            strcmp(inst.platform, "windows") == 0 ? 3389 : 22);
+                                            instance_id, instance_access_port(&inst),
+                                            inst.groups[0].group_id, instance_access_port(&inst));
                         kiln_instance_clear(&inst);
                         return rc;
                 }

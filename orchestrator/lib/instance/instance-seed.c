@@ -237,7 +237,7 @@ static int job_write(kiln_ctx *ctx, seed_job *j, const char *host_private, const
                 *err = kiln_steal(&e);
                 return -1;
         }
-        if (strcmp(j->inst.platform, "windows") == 0) {
+        if (kiln_platform_is_windows(j->inst.platform)) {
                 /* host_private only says "with a secret": for Windows, a new password. */
                 if (instance_configdrive_render(ctx, &j->inst, launch_key, host_private != NULL,
                                                 j->user_data, j->user_data_len, &iso, &sha,
@@ -314,7 +314,7 @@ static int seed_renew(kiln_ctx *ctx, const char *id, seed_what what, kiln_error 
 
                 if (!pool) {
                         rc = -1;
-                } else if (what == SEED_REKEY && strcmp(j.inst.platform, "windows") == 0) {
+                } else if (what == SEED_REKEY && kiln_platform_is_windows(j.inst.platform)) {
                         rc = job_write(ctx, &j, "", NULL, err);
                 } else if (what == SEED_REKEY) {
                         kiln_autofree char *priv = NULL, *pub = NULL;

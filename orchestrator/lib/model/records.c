@@ -95,6 +95,11 @@ void kiln_image_attribute_clear(kiln_image_attribute *a)
         memset(a, 0, sizeof(*a));
 }
 
+bool kiln_platform_is_windows(const char *platform)
+{
+        return platform && strcmp(platform, "windows") == 0;
+}
+
 void kiln_instance_clear(kiln_instance *inst)
 {
         char **f[] = {&inst->instance_id,

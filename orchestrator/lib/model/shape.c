@@ -49,7 +49,7 @@ static void mappings(kiln_sink *s, const kiln_image *img)
 
 void kiln_shape_image(kiln_sink *s, const kiln_image *img)
 {
-        bool windows = img->platform && strcmp(img->platform, "windows") == 0;
+        bool windows = kiln_platform_is_windows(img->platform);
         kiln_autofree char *location = kiln_xasprintf("%s/%s", img->owner_id, img->name);
 
         s->object(s, NULL, NULL);
@@ -356,7 +356,7 @@ static void connection(kiln_sink *s, const kiln_connection *c, const kiln_instan
 void kiln_shape_instance(kiln_sink *s, const kiln_instance *inst, const kiln_connection *c)
 {
         bool running = strcmp(inst->state, "running") == 0;
-        bool windows = strcmp(inst->platform, "windows") == 0;
+        bool windows = kiln_platform_is_windows(inst->platform);
         kiln_autofree char *zone =
                 inst->zone ? kiln_xstrdup(inst->zone) : kiln_xasprintf("%sa", inst->region);
 
