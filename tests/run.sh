@@ -27,6 +27,47 @@ interrupted=0
 on_signal() {
         interrupted=1
         [ -n "$child" ] && kill -TERM "$child" 2>/dev/null
+        local tier
+        for tier in "${!bg_pid[@]}"; do kill -TERM -- -"${bg_pid[$tier]}" 2>/dev/null; done
+}
+
+# Two tiers that need no daemon run beside the ones before them, whose programs mostly wait on
+# one core, so that both cores work: make lint (clang-format, clang-tidy, cppcheck) beside the
+# unit tier, the fuzz smoke runs beside the ASan tier. Their output is printed and counted
+# where their own tier comes. Each runs in a session of its own, so that an interrupt stops
+# its compilers too.
+declare -A bg_pid=() bg_log=() bg_t0=() ran=()
+bg_start() {
+        local tier=$1 target=$2
+        bg_log[$tier]=$(mktemp)
+        bg_t0[$tier]=$SECONDS
+        setsid make --no-print-directory -C "$top" "$target" >"${bg_log[$tier]}" 2>&1 &
+        bg_pid[$tier]=$!
+}
+bg_finish() {
+        local tier=$1 rc
+        echo "# --- $tier (ran beside the tier before it)"
+        wait "${bg_pid[$tier]}"; rc=$?
+        unset "bg_pid[$tier]"
+        cat "${bg_log[$tier]}"
+        tally "$tier" "${bg_log[$tier]}" "$rc" "${bg_t0[$tier]}"
+}
+bg_stop_all() {
+        local tier
+        for tier in "${!bg_pid[@]}"; do
+                kill -TERM -- -"${bg_pid[$tier]}" 2>/dev/null
+                wait "${bg_pid[$tier]}" 2>/dev/null
+                rm -f "${bg_log[$tier]}"
+        done
+}
+# Starts tier NAME (make target TARGET) in the background when the run has it and it has not
+# run yet.
+bg_maybe() {
+        local tier=$1 target=$2; shift 2
+        if [[ " $* " == *" $tier "* ]] && [ -z "${ran[$tier]:-}" ]; then
+                bg_start "$tier" "$target"
+                ran[$tier]=1
+        fi
 }
 trap 'on_signal' INT TERM
 
@@ -34,7 +75,7 @@ trap 'on_signal' INT TERM
 # its TAP lines.
 run_one() {
         local name=$1; shift
-        local log rc line n_ok=0 n_fail=0 n_skip=0 t0=$SECONDS
+        local log rc t0=$SECONDS
         log=$(mktemp)
         echo "# --- $name"
         "$@" >"$log" 2>&1 &
@@ -45,6 +86,12 @@ run_one() {
         while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done
         child=
         wait "$tailer" 2>/dev/null
+        tally "$name" "$log" "$rc" "$t0"
+}
+
+# Counts the TAP lines of a finished test program's log, which it removes: NAME LOG RC T0.
+tally() {
+        local name=$1 log=$2 rc=$3 t0=$4 line n_ok=0 n_fail=0 n_skip=0
         while IFS= read -r line; do
                 case "$line" in
                 "not ok"*"# TODO"*) ;;
@@ -164,16 +211,29 @@ start=$(date +%s)
 for tier in "${@:-unit}"; do
         [ "$interrupted" = 1 ] && break
         case "$tier" in
-        unit) tier_unit ;;
-        lint) tier_make lint ;;
-        asan) tier_make check-asan ;;
-        fuzz) tier_make fuzz-smoke ;;
+        unit)
+                bg_maybe lint lint "$@"
+                tier_unit
+                ;;
+        lint | fuzz)
+                if [ -n "${bg_pid[$tier]:-}" ]; then
+                        bg_finish "$tier"
+                elif [ -z "${ran[$tier]:-}" ]; then
+                        if [ "$tier" = lint ]; then tier_make lint; else tier_make fuzz-smoke; fi
+                fi
+                ran[$tier]=1
+                ;;
+        asan)
+                bg_maybe fuzz fuzz-smoke "$@"
+                tier_make check-asan
+                ;;
         e2e) tier_e2e ;;
         *) echo "run.sh: unknown tier '$tier'" >&2; exit 2 ;;
         esac
 done
 
 harness_image_build_stop # what an interrupted run started and left
+bg_stop_all # tiers an interrupted run started beside others
 echo "# tiers: ${*:-unit}; $(( $(date +%s) - start )) s"
 [ ${#failures[@]} -gt 0 ] && echo "# failed: ${failures[*]}"
 [ "$interrupted" = 1 ] && echo "# interrupted"
