@@ -20,6 +20,7 @@ set -u
 . "$KILN_TOP/tests/harness/libvirt.sh"
 . "$KILN_TOP/tests/harness/home.sh"
 . "$KILN_TOP/tests/harness/remote.sh"
+. "$KILN_TOP/tests/harness/endpoint.sh"
 
 if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null || ! command -v nsenter >/dev/null; then
         echo "1..0 # SKIP needs root, ip and nsenter for a second host in a network namespace"
@@ -50,9 +51,9 @@ jump_down() {
         [ "$made_run_sshd" = 1 ] && rmdir /run/sshd 2>/dev/null
         made_run_sshd=0
 }
-trap 'rack_down; home_cleanup_instances; jump_down; remote_down' EXIT
-trap 'rack_down; home_cleanup_instances; jump_down; remote_down; exit 143' TERM
-trap 'rack_down; home_cleanup_instances; jump_down; remote_down; exit 130' INT
+trap 'stop_serve; rack_down; home_cleanup_instances; jump_down; remote_down' EXIT
+trap 'stop_serve; rack_down; home_cleanup_instances; jump_down; remote_down; exit 143' TERM
+trap 'stop_serve; rack_down; home_cleanup_instances; jump_down; remote_down; exit 130' INT
 
 remote_up 7
 tap_is "$?" 0 "a second libvirtd answers at $REMOTE_URI, in a network namespace of the test's own"
@@ -213,6 +214,20 @@ rack describe-regions
 HOST_A=$(json '[r for r in d["Regions"] if r["RegionName"] == "rack"][0]["Hosts"][0]["HostId"]')
 HOST_B=$(json '[r for r in d["Regions"] if r["RegionName"] == "rack"][0]["Hosts"][1]["HostId"]')
 tap_like "$HOST_A $HOST_B" '^h-[0-9a-f]{17} h-[0-9a-f]{17}$' "  and describe-regions lists its hosts"
+# The same through the EC2 endpoint, with the aws CLI.
+endpoint_start
+aws_rack() {
+        OUT=$(AWS_ACCESS_KEY_ID=$KEY_A AWS_SECRET_ACCESS_KEY=$SECRET_A \
+                "$AWS" --endpoint-url "$URL" --region rack --output json ec2 "$@" 2>"$work/aws.err")
+        RC=$?
+}
+aws_rack describe-availability-zones
+tap_is "$(json '" ".join(z["ZoneName"] + "/" + z["RegionName"] for z in d["AvailabilityZones"])')" \
+        "racka/rack rackb/rack" "  aws ec2 describe-availability-zones through kiln serve: one zone per host"
+aws_rack describe-regions
+tap_is "$(json '" ".join(sorted(r["RegionName"] for r in d["Regions"]))')" "far local rack west" \
+        "  aws ec2 describe-regions: every configured region"
+stop_serve
 
 rack copy-image --source-region far --source-image-id "$BAKED" --name rack-baked
 tap_is "$RC" 0 "copy-image into it from the other host's region"
