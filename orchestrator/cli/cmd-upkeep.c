@@ -1,10 +1,14 @@
-/* Upkeep and money: describe-regions, describe-storage, fsck, gc. */
+/* Upkeep and money: describe-regions, describe-availability-zones, describe-storage, fsck,
+ * gc. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
 
-int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_args *args)
+/* describe-regions, or (zones) describe-availability-zones: one zone per host of the current
+ * region. */
+static int describe_regions(const cli_global *g, bool zones)
 {
         kiln_autoptr(kiln_ctx) ctx = NULL;
         kiln_autoptr(kiln_error) err = NULL;
@@ -13,8 +17,6 @@ int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_ar
         cli_writer *w;
         int rc = 0;
 
-        (void) verb;
-        (void) args;
         ctx = cli_ctx_open(g, &rc);
         if (!ctx)
                 return rc;
@@ -22,9 +24,15 @@ int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_ar
                 return cli_fail(err);
         w = cli_writer_new(g);
         cli_w_object(w, NULL);
-        kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_REGIONS);
-        for (size_t i = 0; i < n; i++)
-                kiln_shape_region(cli_w_sink(w), &r[i]);
+        kiln_shape_list_begin(cli_w_sink(w),
+                              zones ? KILN_LIST_AVAILABILITY_ZONES : KILN_LIST_REGIONS);
+        for (size_t i = 0; i < n; i++) {
+                if (!zones)
+                        kiln_shape_region(cli_w_sink(w), &r[i]);
+                for (size_t h = 0;
+                     zones && strcmp(r[i].name, kiln_ctx_region(ctx)) == 0 && h < r[i].n_hosts; h++)
+                        kiln_shape_availability_zone(cli_w_sink(w), &r[i], &r[i].hosts[h]);
+        }
         cli_w_end_array(w);
         cli_w_end_object(w);
         cli_writer_finish(w, g);
@@ -32,35 +40,18 @@ int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_ar
         return CLI_EXIT_OK;
 }
 
-/* One zone per host of the current region. */
-int cmd_describe_availability_zones(const cli_verb *verb, const cli_global *g, const cli_args *args)
+int cmd_describe_regions(const cli_verb *verb, const cli_global *g, const cli_args *args)
 {
-        kiln_autoptr(kiln_ctx) ctx = NULL;
-        kiln_autoptr(kiln_error) err = NULL;
-        kiln_region_info *r = NULL;
-        size_t n = 0;
-        cli_writer *w;
-        int rc = 0;
-
         (void) verb;
         (void) args;
-        ctx = cli_ctx_open(g, &rc);
-        if (!ctx)
-                return rc;
-        if (kiln_regions_describe(ctx, &r, &n, &err) < 0)
-                return cli_fail(err);
-        w = cli_writer_new(g);
-        cli_w_object(w, NULL);
-        kiln_shape_list_begin(cli_w_sink(w), KILN_LIST_AVAILABILITY_ZONES);
-        for (size_t i = 0; i < n; i++)
-                for (size_t h = 0; strcmp(r[i].name, kiln_ctx_region(ctx)) == 0 && h < r[i].n_hosts;
-                     h++)
-                        kiln_shape_availability_zone(cli_w_sink(w), &r[i], &r[i].hosts[h]);
-        cli_w_end_array(w);
-        cli_w_end_object(w);
-        cli_writer_finish(w, g);
-        kiln_region_infos_free(r, n);
-        return CLI_EXIT_OK;
+        return describe_regions(g, false);
+}
+
+int cmd_describe_availability_zones(const cli_verb *verb, const cli_global *g, const cli_args *args)
+{
+        (void) verb;
+        (void) args;
+        return describe_regions(g, true);
 }
 
 static double cost(uint64_t bytes, double price)

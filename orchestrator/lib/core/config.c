@@ -17,7 +17,7 @@
 
 #define CONFIG_MAX_BYTES (1 << 20)
 
-void config_jump_free(kiln_proxy_jump *j)
+static void jump_free(kiln_proxy_jump *j)
 {
         if (!j)
                 return;
@@ -28,7 +28,7 @@ void config_jump_free(kiln_proxy_jump *j)
         free(j);
 }
 
-kiln_proxy_jump *config_jump_dup(const kiln_proxy_jump *j)
+static kiln_proxy_jump *jump_dup(const kiln_proxy_jump *j)
 {
         kiln_proxy_jump *d;
 
@@ -43,7 +43,7 @@ kiln_proxy_jump *config_jump_dup(const kiln_proxy_jump *j)
         return d;
 }
 
-static void region_clear(kiln_region_info *r)
+void config_region_clear(kiln_region_info *r)
 {
         free(r->name);
         free(r->uri);
@@ -57,9 +57,32 @@ static void region_clear(kiln_region_info *r)
                 free(r->hosts[i].uri);
                 free(r->hosts[i].pool_path);
                 free(r->hosts[i].listen_address);
-                config_jump_free(r->hosts[i].jump);
+                jump_free(r->hosts[i].jump);
         }
         free(r->hosts);
+        memset(r, 0, sizeof(*r));
+}
+
+void config_region_copy(kiln_region_info *dst, const kiln_region_info *src)
+{
+        dst->name = kiln_xstrdup(src->name);
+        dst->uri = kiln_xstrdup(src->uri);
+        dst->pool = kiln_xstrdup(src->pool);
+        dst->pool_path = kiln_xstrdup(src->pool_path);
+        dst->network = kiln_xstrdup(src->network);
+        dst->listen_address = kiln_xstrdup(src->listen_address);
+        dst->first_port = src->first_port;
+        dst->last_port = src->last_port;
+        dst->hosts = kiln_xcalloc(src->n_hosts, sizeof(*dst->hosts));
+        dst->n_hosts = src->n_hosts;
+        for (size_t i = 0; i < src->n_hosts; i++) {
+                dst->hosts[i].host_id = kiln_xstrdup(src->hosts[i].host_id);
+                dst->hosts[i].zone = kiln_xstrdup(src->hosts[i].zone);
+                dst->hosts[i].uri = kiln_xstrdup(src->hosts[i].uri);
+                dst->hosts[i].pool_path = kiln_xstrdup(src->hosts[i].pool_path);
+                dst->hosts[i].listen_address = kiln_xstrdup(src->hosts[i].listen_address);
+                dst->hosts[i].jump = jump_dup(src->hosts[i].jump);
+        }
 }
 
 config *config_free(config *c)
@@ -70,7 +93,7 @@ config *config_free(config *c)
         free(c->default_region);
         free(c->default_account);
         for (size_t i = 0; i < c->n_regions; i++)
-                region_clear(&c->regions[i]);
+                config_region_clear(&c->regions[i]);
         free(c->regions);
         for (size_t i = 0; i < c->n_accounts; i++) {
                 free(c->accounts[i]);

@@ -36,9 +36,9 @@ config *config_free(config *c);
 KILN_DEFINE_AUTOPTR(config, config_free)
 
 const kiln_region_info *config_region(const config *c, const char *name);
-/* A host's ProxyJump: freed (NULL-safe) and copied (NULL for NULL). */
-void config_jump_free(kiln_proxy_jump *j);
-kiln_proxy_jump *config_jump_dup(const kiln_proxy_jump *j);
+/* A region's record: its strings, hosts and their jump hosts freed (and zeroed), or copied. */
+void config_region_clear(kiln_region_info *r);
+void config_region_copy(kiln_region_info *dst, const kiln_region_info *src);
 bool config_has_account(const config *c, const char *account);
 /* The organization an ARN or ID names, or NULL. */
 const config_org *config_org_find(const config *c, const char *arn_or_id);

@@ -341,28 +341,8 @@ int kiln_regions_describe(kiln_ctx *ctx, kiln_region_info **ret, size_t *ret_n, 
         kiln_region_info *r = kiln_xcalloc(ctx->cfg->n_regions, sizeof(*r));
 
         (void) err;
-        for (size_t i = 0; i < ctx->cfg->n_regions; i++) {
-                const kiln_region_info *c = &ctx->cfg->regions[i];
-
-                r[i].name = kiln_xstrdup(c->name);
-                r[i].uri = kiln_xstrdup(c->uri);
-                r[i].pool = kiln_xstrdup(c->pool);
-                r[i].pool_path = kiln_xstrdup(c->pool_path);
-                r[i].network = kiln_xstrdup(c->network);
-                r[i].listen_address = kiln_xstrdup(c->listen_address);
-                r[i].first_port = c->first_port;
-                r[i].last_port = c->last_port;
-                r[i].hosts = kiln_xcalloc(c->n_hosts, sizeof(*r[i].hosts));
-                r[i].n_hosts = c->n_hosts;
-                for (size_t j = 0; j < c->n_hosts; j++) {
-                        r[i].hosts[j].host_id = kiln_xstrdup(c->hosts[j].host_id);
-                        r[i].hosts[j].zone = kiln_xstrdup(c->hosts[j].zone);
-                        r[i].hosts[j].uri = kiln_xstrdup(c->hosts[j].uri);
-                        r[i].hosts[j].pool_path = kiln_xstrdup(c->hosts[j].pool_path);
-                        r[i].hosts[j].listen_address = kiln_xstrdup(c->hosts[j].listen_address);
-                        r[i].hosts[j].jump = config_jump_dup(c->hosts[j].jump);
-                }
-        }
+        for (size_t i = 0; i < ctx->cfg->n_regions; i++)
+                config_region_copy(&r[i], &ctx->cfg->regions[i]);
         *ret = r;
         *ret_n = ctx->cfg->n_regions;
         return 0;
@@ -386,23 +366,8 @@ int kiln_region_check_reachable(kiln_ctx *ctx, const char *region, kiln_error **
 
 void kiln_region_infos_free(kiln_region_info *r, size_t n)
 {
-        for (size_t i = 0; r && i < n; i++) {
-                free(r[i].name);
-                free(r[i].uri);
-                free(r[i].pool);
-                free(r[i].pool_path);
-                free(r[i].network);
-                free(r[i].listen_address);
-                for (size_t j = 0; j < r[i].n_hosts; j++) {
-                        free(r[i].hosts[j].host_id);
-                        free(r[i].hosts[j].zone);
-                        free(r[i].hosts[j].uri);
-                        free(r[i].hosts[j].pool_path);
-                        free(r[i].hosts[j].listen_address);
-                        config_jump_free(r[i].hosts[j].jump);
-                }
-                free(r[i].hosts);
-        }
+        for (size_t i = 0; r && i < n; i++)
+                config_region_clear(&r[i]);
         free(r);
 }
 

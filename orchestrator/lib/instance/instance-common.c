@@ -176,16 +176,19 @@ char *instance_console_volume(const char *id)
         return kiln_xasprintf("%s-console.log", id);
 }
 
-char *instance_console_path(kiln_ctx *ctx, const kiln_instance *inst)
+bool instance_on_remote_host(kiln_ctx *ctx, const kiln_instance *inst)
 {
-        const kiln_region_info *region = instance_region(ctx, inst);
-        kiln_autofree char *vol = instance_console_volume(inst->instance_id);
-
         const kiln_host_info *h = instance_host(ctx, inst);
 
-        (void) region;
-        if (h && kiln_host_is_remote(h))
-                return kiln_xasprintf("%s/%s", h->pool_path, vol);
+        return h && kiln_host_is_remote(h);
+}
+
+char *instance_console_path(kiln_ctx *ctx, const kiln_instance *inst)
+{
+        kiln_autofree char *vol = instance_console_volume(inst->instance_id);
+
+        if (instance_on_remote_host(ctx, inst))
+                return kiln_xasprintf("%s/%s", instance_host(ctx, inst)->pool_path, vol);
         return instance_file(ctx, inst->instance_id, "console.log");
 }
 
@@ -208,13 +211,12 @@ static char *console_download(kiln_ctx *ctx, const kiln_instance *inst, char **r
 
 char *instance_console_tail(kiln_ctx *ctx, const kiln_instance *inst, size_t max)
 {
-        const kiln_host_info *h = instance_host(ctx, inst);
         kiln_autofree char *path = NULL, *dir = NULL;
         kiln_autofree char *text = NULL;
         size_t n = 0;
         int rc;
 
-        if (h && kiln_host_is_remote(h))
+        if (instance_on_remote_host(ctx, inst))
                 path = console_download(ctx, inst, &dir);
         else
                 path = instance_file(ctx, inst->instance_id, "console.log");

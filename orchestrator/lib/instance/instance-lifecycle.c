@@ -238,7 +238,7 @@ static int terminate_one(kiln_ctx *ctx, kiln_instance *inst, const char *domain,
                         rc = -1;
         if (seed && virt_volume_delete(pool, seed, err) < 0)
                 rc = -1;
-        if (instance_host(ctx, inst) && kiln_host_is_remote(instance_host(ctx, inst))) {
+        if (instance_on_remote_host(ctx, inst)) {
                 kiln_autofree char *console = instance_console_volume(inst->instance_id);
 
                 /* virtlogd's file and the copies it rotated out. */

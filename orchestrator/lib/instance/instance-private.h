@@ -51,6 +51,8 @@ const char *instance_listen_address(kiln_ctx *ctx, const kiln_instance *inst);
 /* The region's host that runs the instance, or NULL when the configuration no longer names
  * it. */
 const kiln_host_info *instance_host(kiln_ctx *ctx, const kiln_instance *inst);
+/* Whether that host is another machine, whose files kiln reaches only through libvirt. */
+bool instance_on_remote_host(kiln_ctx *ctx, const kiln_instance *inst);
 /* "USER@HOST[:PORT]" of the jump host through which the instance is reached (its host's
  * ProxyJump; user networking only), or NULL. */
 char *instance_proxy_jump(kiln_ctx *ctx, const kiln_instance *inst);
